@@ -1,0 +1,26 @@
+"""The sequence contract: coordinates <-> bins, markup build/parse, decoding grammars.
+
+Plain Python (numpy at most): no torch, no model. See DESIGN.md section 1.
+"""
+
+from .coords import (
+    Box,
+    Point,
+    dequantize,
+    dequantize_box,
+    dequantize_point,
+    dequantize_polygon,
+    quantize,
+    quantize_box,
+    quantize_point,
+    quantize_polygon,
+)
+from .markup import GroundedText, Parsed, Phrase, box_tokens, build, object_list, parse, polygon_tokens, validate
+from .tokens import LOC_OFFSET, img_token, loc_token, special_tokens
+
+__all__ = [
+    "Box", "Point", "quantize", "dequantize", "quantize_box", "dequantize_box", "quantize_point",
+    "dequantize_point", "quantize_polygon", "dequantize_polygon", "GroundedText", "Parsed", "Phrase",
+    "build", "parse", "validate", "object_list", "box_tokens", "polygon_tokens", "LOC_OFFSET",
+    "loc_token", "img_token", "special_tokens",
+]

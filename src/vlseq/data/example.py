@@ -1,0 +1,64 @@
+"""The typed example every reader and the synthetic world yield, and every task consumes.
+
+One record serves every task; a task reads the fields it needs (DESIGN.md section 2):
+
+=================  ===========================  ==================================================
+task               ``text`` (input side)        outputs
+=================  ===========================  ==================================================
+caption            --                           ``answers``: reference captions
+vqa                the question                 ``answers``: the (10) annotator answers
+classify           the statement                ``answers[0]``: the label, one of ``options``
+refexp / segment   the expression               ``objects``: the referred object(s)
+ground             the caption                  ``phrases``: spans over ``text`` with boxes
+grounded_caption   --                           ``answers[0]`` + ``phrases`` spans over it
+detect             --                           ``objects`` (label = category)
+localize           the class name               ``objects`` of that class
+region_caption     --                           ``region`` (input) + ``answers``
+edit_image         the instruction              ``target_image``
+=================  ===========================  ==================================================
+
+Boxes are absolute pixel ``(x1, y1, x2, y2)`` of ``images[0]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+from ..codec.coords import Box, Point
+from ..codec.markup import Phrase
+
+#: A path on disk, a PIL image or an ``(H, W, 3)`` uint8 numpy array.
+ImageRef = Union[str, Path, Any]
+
+
+@dataclass
+class Object:
+    """One annotated object: its category label, pixel xyxy box, and optional polygon/keypoints."""
+
+    label: str
+    box: Box
+    polygon: list[Point] | None = None
+    keypoints: dict[str, Point] | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Example:
+    """One (images, task, inputs, outputs) record; see the module docstring for the fields per task."""
+
+    task: str
+    images: list[ImageRef]
+    width: int
+    height: int
+    image_id: str = ""
+    text: str = ""
+    answers: list[str] = field(default_factory=list)
+    phrases: list[Phrase] = field(default_factory=list)
+    objects: list[Object] = field(default_factory=list)
+    region: Box | None = None
+    options: list[str] = field(default_factory=list)
+    target_image: ImageRef | None = None
+    source: str = ""  # file and record id, for error messages
+    meta: dict[str, Any] = field(default_factory=dict)
