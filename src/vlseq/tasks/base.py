@@ -1,0 +1,111 @@
+"""What a task is: a prompt, a target, a parser, a grammar and a metric -- never a model flag.
+
+A :class:`Task` turns an :class:`~vlseq.data.Example` into a ``(prompt, target)`` pair of strings
+in the sequence format, reads a generated sequence back into a :class:`Prediction`, says which
+decoding grammar constrains its output (:class:`GrammarSpec`, plain data: the model side maps it
+to token ids), and scores predictions with its field's standard metric. Tasks are pure Python:
+no torch, testable on literal strings.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Literal, Sequence
+
+from ..codec import GroundedText, Parsed, box_tokens, build, parse
+from ..data.example import Example
+
+OutputKind = Literal["text", "grounded", "objects", "box", "choice"]
+
+
+@dataclass(frozen=True)
+class GrammarSpec:
+    """The decoding grammar of one example's output.
+
+    * ``text``: words only. * ``grounded``: text with ``<obj>`` phrases (any boxes per phrase).
+    * ``objects``: an object list whose labels are from ``labels``. * ``box``: exactly one
+      ``<obj> LABEL box </obj>`` with LABEL from ``labels``. * ``choice``: one of ``labels``.
+    """
+
+    kind: OutputKind
+    labels: tuple[str, ...] = ()
+    max_objects: int | None = None
+    polygons: bool = False
+
+
+@dataclass
+class Prediction:
+    """A parsed output: the raw sequence plus what :func:`vlseq.codec.parse` read from it."""
+
+    sequence: str
+    parsed: Parsed
+    scores: list[float] = field(default_factory=list)  # per-box scores where decoding gives them
+
+    @property
+    def text(self) -> str:
+        return self.parsed.text
+
+    @property
+    def objects(self):
+        return self.parsed.objects
+
+    def to_json(self) -> dict[str, Any]:
+        p = self.parsed
+        return {
+            "sequence": self.sequence,
+            "text": p.text,
+            "phrases": [
+                {"text": p.phrase_text(ph), "span": [ph.start, ph.end], "boxes": [list(map(float, b)) for b in ph.boxes],
+                 "polygons": [[list(map(float, pt)) for pt in poly] for poly in ph.polygons]}
+                for ph in p.phrases
+            ],
+            "errors": list(p.errors),
+            **({"scores": self.scores} if self.scores else {}),
+        }
+
+
+class Task:
+    """Base class; subclasses set ``name``/``output`` and override what differs."""
+
+    name: str = ""
+    output: OutputKind = "text"
+    #: the example fields this task needs, checked by :meth:`check`
+    needs: tuple[str, ...] = ()
+
+    def prompt(self, ex: Example, bins: int) -> str:
+        raise NotImplementedError
+
+    def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
+        """The training target; ``rng`` picks among references / object orders (None: the first / by position)."""
+        raise NotImplementedError
+
+    def grammar(self, ex: Example) -> GrammarSpec:
+        return GrammarSpec(self.output)
+
+    def parse(self, sequence: str, ex: Example, bins: int) -> Prediction:
+        return Prediction(sequence, parse(sequence, ex.width, ex.height, bins))
+
+    def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
+        raise NotImplementedError
+
+    def check(self, ex: Example) -> None:
+        """Raise ``ValueError`` naming the record when ``ex`` lacks what this task needs."""
+        for f in self.needs:
+            if not getattr(ex, f):
+                raise ValueError(f"{ex.source or ex.image_id}: task {self.name!r} needs a non-empty {f!r}")
+
+
+def region_prompt(prefix: str, ex: Example, bins: int) -> str:
+    """``prefix`` followed by the example's region as four coordinate tokens."""
+    if ex.region is None:
+        raise ValueError(f"{ex.source or ex.image_id}: no region for a region prompt")
+    return prefix + box_tokens(ex.region, ex.width, ex.height, bins)
+
+
+def grounded_target(g: GroundedText, ex: Example, bins: int) -> str:
+    return build(g, ex.width, ex.height, bins)
+
+
+def pick(items: Sequence[Any], rng: random.Random | None) -> Any:
+    return items[0] if rng is None else items[rng.randrange(len(items))]

@@ -1,0 +1,51 @@
+"""Object detection as an object list: ``<obj>label box</obj>`` per object."""
+
+from __future__ import annotations
+
+import random
+from typing import Sequence
+
+from ..codec import object_list
+from ..data.example import Example
+from .base import GrammarSpec, Prediction, Task, grounded_target
+from .registry import register
+
+
+def by_position(objects: list) -> list:
+    """Test-time order: top to bottom, then left to right (by box top-left corner)."""
+    return sorted(objects, key=lambda o: (o.box[1], o.box[0], o.box[3], o.box[2]))
+
+
+@register
+class Detect(Task):
+    name = "detect"
+    output = "objects"
+    needs = ("objects", "options")
+    #: upper bound on objects emitted at test time (a grammar limit, not a training one)
+    max_objects: int = 50
+
+    def prompt(self, ex: Example, bins: int) -> str:
+        return f"detect: {', '.join(ex.options)}"
+
+    def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
+        objs = list(ex.objects)
+        if rng is None:
+            objs = by_position(objs)
+        else:  # Pix2Seq: a random order each time the example is seen
+            rng.shuffle(objs)
+        return grounded_target(object_list([(o.label, o.box) for o in objs]), ex, bins)
+
+    def grammar(self, ex: Example) -> GrammarSpec:
+        return GrammarSpec("objects", labels=tuple(ex.options), max_objects=self.max_objects)
+
+    def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
+        from ..metrics import detection_map
+
+        gts = [[(o.label, o.box) for o in ex.objects] for ex in examples]
+        preds = []
+        for p in predictions:
+            n = len(p.objects)
+            # Without scores, earlier objects rank higher (sequence order), as documented in metrics.
+            scores = p.scores if len(p.scores) == n else [1.0 - i / max(n, 1) * 1e-3 for i in range(n)]
+            preds.append([(label, box, s) for (label, box), s in zip(p.objects, scores)])
+        return detection_map(preds, gts, categories=sorted({c for ex in examples for c in ex.options}))

@@ -1,0 +1,131 @@
+"""Tasks whose output grounds words in boxes: refexp, localize, ground, grounded_caption."""
+
+from __future__ import annotations
+
+import random
+from typing import Sequence
+
+from ..codec import GroundedText, Phrase, object_list
+from ..data.example import Example
+from .base import GrammarSpec, Prediction, Task, grounded_target, pick
+from .registry import register
+
+
+def _norm(s: str) -> str:
+    return " ".join(s.lower().split())
+
+
+@register
+class RefExp(Task):
+    """Referring expression comprehension: ``<obj>expression box</obj>`` (the expression is forced)."""
+
+    name = "refexp"
+    output = "box"
+    needs = ("text", "objects")
+
+    def prompt(self, ex: Example, bins: int) -> str:
+        return ex.text
+
+    def label(self, ex: Example) -> str:
+        return " ".join(ex.text.split())
+
+    def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
+        g = GroundedText(self.label(ex), [Phrase(0, len(self.label(ex)), tuple(tuple(o.box) for o in ex.objects))])
+        return grounded_target(g, ex, bins)
+
+    def grammar(self, ex: Example) -> GrammarSpec:
+        return GrammarSpec("box", labels=(self.label(ex),))
+
+    def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
+        from ..metrics import rec_accuracy
+
+        pred_boxes = [p.objects[0][1] if p.objects else None for p in predictions]
+        return rec_accuracy(pred_boxes, [[o.box for o in ex.objects] for ex in examples])
+
+
+@register
+class Localize(RefExp):
+    """Class name -> one box of that class (any instance counts)."""
+
+    name = "localize"
+
+    def prompt(self, ex: Example, bins: int) -> str:
+        return f"locate: {ex.text}"
+
+    def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
+        box = pick([o.box for o in ex.objects], rng)
+        return grounded_target(object_list([(self.label(ex), box)]), ex, bins)
+
+    def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
+        from ..metrics import localization_accuracy
+
+        pred_boxes = [p.objects[0][1] if p.objects else None for p in predictions]
+        return localization_accuracy(pred_boxes, [[o.box for o in ex.objects] for ex in examples])
+
+
+def phrase_boxes_for(ex_text: str, ex_phrases: Sequence[Phrase], pred: Prediction) -> list[list[tuple]]:
+    """For each ground-truth phrase, the predicted boxes ranked in emitted order.
+
+    A predicted phrase answers a ground-truth phrase when its text matches (case-insensitive);
+    failing that, when its span overlaps the ground-truth span (the output repeats the caption,
+    so spans line up when the text is reproduced).
+    """
+    out: list[list[tuple]] = []
+    p = pred.parsed
+    for gt in ex_phrases:
+        want = _norm(ex_text[gt.start : gt.end])
+        match = [ph for ph in p.phrases if _norm(p.phrase_text(ph)) == want]
+        if not match:
+            match = [ph for ph in p.phrases if ph.start < gt.end and gt.start < ph.end]
+        out.append([b for ph in match for b in ph.boxes])
+    return out
+
+
+@register
+class Ground(Task):
+    """Phrase grounding: the caption comes back with its phrases wrapped in ``<obj>`` and boxes."""
+
+    name = "ground"
+    output = "grounded"
+    needs = ("text", "phrases")
+
+    def prompt(self, ex: Example, bins: int) -> str:
+        return f"ground: {ex.text}"
+
+    def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
+        return grounded_target(GroundedText(ex.text, list(ex.phrases)), ex, bins)
+
+    def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
+        from ..metrics import grounding_recall
+
+        ranked, gts = [], []
+        for ex, pred in zip(examples, predictions):
+            ranked.extend(phrase_boxes_for(ex.text, ex.phrases, pred))
+            gts.extend([list(ph.boxes) for ph in ex.phrases])
+        return grounding_recall(ranked, gts)
+
+
+@register
+class GroundedCaption(Task):
+    """Caption with its object phrases grounded (scored by CIDEr and GVD's F1_all / F1_loc)."""
+
+    name = "grounded_caption"
+    output = "grounded"
+    needs = ("answers", "phrases")
+    PROMPT = "describe the image with grounding."
+
+    def prompt(self, ex: Example, bins: int) -> str:
+        return self.PROMPT
+
+    def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
+        return grounded_target(GroundedText(ex.answers[0], list(ex.phrases)), ex, bins)
+
+    def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
+        from ..metrics import caption_scores, grounded_caption_f1
+
+        refs = {str(i): [ex.answers[0]] + list(ex.meta.get("references", [])) for i, ex in enumerate(examples)}
+        scores = caption_scores({str(i): p.text for i, p in enumerate(predictions)}, refs)
+        gt = [[(ex.answers[0][ph.start : ph.end], list(ph.boxes)) for ph in ex.phrases] for ex in examples]
+        pr = [[(p.parsed.phrase_text(ph), list(ph.boxes)) for ph in p.parsed.phrases] for p in predictions]
+        scores.update(grounded_caption_f1(pr, gt))
+        return scores

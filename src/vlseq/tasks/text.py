@@ -1,0 +1,93 @@
+"""Tasks whose output is text: caption, vqa, classify (a closed option set), region_caption."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Sequence
+
+from ..data.example import Example
+from .base import GrammarSpec, Prediction, Task, pick, region_prompt
+from .registry import register
+
+
+def majority_answer(answers: Sequence[str]) -> str:
+    """The most frequent answer (first seen wins ties): VQAv2's ``multiple_choice_answer`` rule."""
+    counts = Counter(a.strip().lower() for a in answers)
+    best = max(counts.values())
+    return next(a.strip().lower() for a in answers if counts[a.strip().lower()] == best)
+
+
+@register
+class Caption(Task):
+    name = "caption"
+    output = "text"
+    needs = ("answers",)
+    PROMPT = "describe the image."
+
+    def prompt(self, ex: Example, bins: int) -> str:
+        return self.PROMPT
+
+    def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
+        return pick(ex.answers, rng)
+
+    def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
+        from ..metrics import caption_scores
+
+        preds = {str(i): p.text for i, p in enumerate(predictions)}
+        refs = {str(i): list(ex.answers) for i, ex in enumerate(examples)}
+        return caption_scores(preds, refs)
+
+
+@register
+class RegionCaption(Caption):
+    name = "region_caption"
+    needs = ("answers", "region")
+
+    def prompt(self, ex: Example, bins: int) -> str:
+        return region_prompt("describe ", ex, bins)
+
+
+@register
+class VQA(Task):
+    name = "vqa"
+    output = "text"
+    needs = ("text", "answers")
+
+    def prompt(self, ex: Example, bins: int) -> str:
+        return ex.text
+
+    def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
+        return majority_answer(ex.answers)
+
+    def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
+        from ..metrics import vqa_accuracy
+
+        return vqa_accuracy(
+            [p.text for p in predictions],
+            [list(ex.answers) for ex in examples],
+            answer_types=[ex.meta.get("answer_type", "other") for ex in examples],
+        )
+
+
+@register
+class Classify(Task):
+    """Close-set classification: visual entailment, image-text matching, NLVR2-style pairs."""
+
+    name = "classify"
+    output = "choice"
+    needs = ("text", "answers", "options")
+
+    def prompt(self, ex: Example, bins: int) -> str:
+        return f"{ex.text} options: {', '.join(ex.options)}"
+
+    def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
+        return ex.answers[0]
+
+    def grammar(self, ex: Example) -> GrammarSpec:
+        return GrammarSpec("choice", labels=tuple(ex.options))
+
+    def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
+        from ..metrics import classification_accuracy
+
+        return classification_accuracy([p.text for p in predictions], [ex.answers[0] for ex in examples])
