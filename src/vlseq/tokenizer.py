@@ -103,7 +103,10 @@ class VLTokenizer:
         n_img = num_image_tokens if num_image_tokens is not None else settings.get("num_image_tokens", 0)
         if bins is None:
             raise ValueError(f"{path} is not a vlseq tokenizer (no {SETTINGS_FILE}); pass num_bins to add coordinate tokens")
-        hf = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        if settings_path.exists():  # our own: skip AutoTokenizer's look at the model's config.json
+            hf = PreTrainedTokenizerFast.from_pretrained(str(path), local_files_only=True)
+        else:
+            hf = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
         if not isinstance(hf, PreTrainedTokenizerFast):
             raise ValueError(f"{path}: a fast (tokenizer.json) tokenizer is needed, got {type(hf).__name__}")
         vocab = hf.get_vocab()

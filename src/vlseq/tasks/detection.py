@@ -39,13 +39,15 @@ class Detect(Task):
         return GrammarSpec("objects", labels=tuple(ex.options), max_objects=self.max_objects)
 
     def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
-        from ..metrics import detection_map
+        from ..metrics import coco_map
 
-        gts = [[(o.label, o.box) for o in ex.objects] for ex in examples]
+        gts = [(i, o.label, o.box) for i, ex in enumerate(examples) for o in ex.objects]
         preds = []
-        for p in predictions:
+        for i, p in enumerate(predictions):
             n = len(p.objects)
-            # Without scores, earlier objects rank higher (sequence order), as documented in metrics.
-            scores = p.scores if len(p.scores) == n else [1.0 - i / max(n, 1) * 1e-3 for i in range(n)]
-            preds.append([(label, box, s) for (label, box), s in zip(p.objects, scores)])
-        return detection_map(preds, gts, categories=sorted({c for ex in examples for c in ex.options}))
+            # Without per-box scores, earlier objects rank higher (sequence order).
+            scores = p.scores if len(p.scores) == n else [1.0 - k / max(n, 1) * 1e-3 for k in range(n)]
+            preds.extend((i, label, box, s) for (label, box), s in zip(p.objects, scores))
+        cats = sorted({c for ex in examples for c in ex.options} | {g[1] for g in gts})
+        r = coco_map(gts, preds, image_ids=range(len(examples)), categories=cats)
+        return {"map": r["map"], "map_50": r["map_50"], "map_75": r["map_75"]}

@@ -39,8 +39,9 @@ class RefExp(Task):
     def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
         from ..metrics import rec_accuracy
 
-        pred_boxes = [p.objects[0][1] if p.objects else None for p in predictions]
-        return rec_accuracy(pred_boxes, [[o.box for o in ex.objects] for ex in examples])
+        r = rec_accuracy({i: (p.objects[0][1] if p.objects else None) for i, p in enumerate(predictions)},
+                         {i: [o.box for o in ex.objects] for i, ex in enumerate(examples)})
+        return {"acc@0.5": r["accuracy"]}
 
 
 @register
@@ -59,8 +60,9 @@ class Localize(RefExp):
     def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
         from ..metrics import localization_accuracy
 
-        pred_boxes = [p.objects[0][1] if p.objects else None for p in predictions]
-        return localization_accuracy(pred_boxes, [[o.box for o in ex.objects] for ex in examples])
+        r = localization_accuracy({i: (p.objects[0][1] if p.objects else None) for i, p in enumerate(predictions)},
+                                  {i: [o.box for o in ex.objects] for i, ex in enumerate(examples)})
+        return {"acc@0.5": r["accuracy"]}
 
 
 def phrase_boxes_for(ex_text: str, ex_phrases: Sequence[Phrase], pred: Prediction) -> list[list[tuple]]:
@@ -96,13 +98,16 @@ class Ground(Task):
         return grounded_target(GroundedText(ex.text, list(ex.phrases)), ex, bins)
 
     def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
-        from ..metrics import grounding_recall
+        from ..metrics import phrase_grounding_recall
 
-        ranked, gts = [], []
-        for ex, pred in zip(examples, predictions):
-            ranked.extend(phrase_boxes_for(ex.text, ex.phrases, pred))
-            gts.extend([list(ph.boxes) for ph in ex.phrases])
-        return grounding_recall(ranked, gts)
+        ranked, gts = {}, {}
+        for i, (ex, pred) in enumerate(zip(examples, predictions)):
+            for j, (boxes, ph) in enumerate(zip(phrase_boxes_for(ex.text, ex.phrases, pred), ex.phrases)):
+                ranked[(i, j)] = boxes
+                gts[(i, j)] = list(ph.boxes)
+        r = phrase_grounding_recall(ranked, gts)
+        return {"recall@1": r["any_box_r@1"], "recall@5": r["any_box_r@5"], "recall@10": r["any_box_r@10"],
+                "merged_recall@1": r["merged_box_r@1"]}
 
 
 @register
@@ -123,9 +128,9 @@ class GroundedCaption(Task):
     def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
         from ..metrics import caption_scores, grounded_caption_f1
 
-        refs = {str(i): [ex.answers[0]] + list(ex.meta.get("references", [])) for i, ex in enumerate(examples)}
-        scores = caption_scores({str(i): p.text for i, p in enumerate(predictions)}, refs)
-        gt = [[(ex.answers[0][ph.start : ph.end], list(ph.boxes)) for ph in ex.phrases] for ex in examples]
-        pr = [[(p.parsed.phrase_text(ph), list(ph.boxes)) for ph in p.parsed.phrases] for p in predictions]
-        scores.update(grounded_caption_f1(pr, gt))
-        return scores
+        refs = {i: [ex.answers[0]] + list(ex.meta.get("references", [])) for i, ex in enumerate(examples)}
+        cap = caption_scores({i: p.text for i, p in enumerate(predictions)}, refs)
+        gt = {i: [(ex.answers[0][ph.start : ph.end], list(ph.boxes)) for ph in ex.phrases] for i, ex in enumerate(examples)}
+        pr = {i: [(p.parsed.phrase_text(ph), list(ph.boxes)) for ph in p.parsed.phrases] for i, p in enumerate(predictions)}
+        f1 = grounded_caption_f1(pr, gt)
+        return {"cider": cap["cider"], "bleu4": cap["bleu_4"], "f1_all": f1["f1_all"], "f1_loc": f1["f1_loc"]}

@@ -34,9 +34,10 @@ class Caption(Task):
     def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
         from ..metrics import caption_scores
 
-        preds = {str(i): p.text for i, p in enumerate(predictions)}
-        refs = {str(i): list(ex.answers) for i, ex in enumerate(examples)}
-        return caption_scores(preds, refs)
+        preds = {i: p.text for i, p in enumerate(predictions)}
+        refs = {i: list(ex.answers) for i, ex in enumerate(examples)}
+        s = caption_scores(preds, refs)
+        return {"cider": s["cider"], "bleu4": s["bleu_4"]}
 
 
 @register
@@ -63,11 +64,12 @@ class VQA(Task):
     def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
         from ..metrics import vqa_accuracy
 
-        return vqa_accuracy(
-            [p.text for p in predictions],
-            [list(ex.answers) for ex in examples],
-            answer_types=[ex.meta.get("answer_type", "other") for ex in examples],
+        r = vqa_accuracy(
+            {i: p.text for i, p in enumerate(predictions)},
+            {i: list(ex.answers) for i, ex in enumerate(examples)},
+            answer_types={i: ex.meta.get("answer_type", "other") for i, ex in enumerate(examples)},
         )
+        return {"accuracy": r["accuracy"], **{f"accuracy/{t}": v for t, v in r["per_answer_type"].items()}}
 
 
 @register
@@ -90,4 +92,6 @@ class Classify(Task):
     def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
         from ..metrics import classification_accuracy
 
-        return classification_accuracy([p.text for p in predictions], [ex.answers[0] for ex in examples])
+        r = classification_accuracy({i: p.text for i, p in enumerate(predictions)},
+                                    {i: ex.answers[0] for i, ex in enumerate(examples)})
+        return {"accuracy": r["accuracy"]}

@@ -1,0 +1,79 @@
+"""The model's configuration: one JSON-serialisable dataclass, saved as ``config.json``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class VisionConfig:
+    """The vision tower.
+
+    ``kind``: ``conv`` (a small stride-``2**len(channels)`` conv stem, the fastest on CPU), or one of
+    transformers' backbones built from config: ``resnet``, ``convnext``, ``vit``, ``swin``.
+    ``hf_config`` holds that backbone's config fields; ``pretrained`` a local HF directory to
+    initialise it from (never a hub name).
+    """
+
+    kind: str = "conv"
+    channels: tuple[int, ...] = (32, 64, 128)
+    hf_config: dict[str, Any] = field(default_factory=dict)
+    pretrained: str | None = None
+
+
+@dataclass
+class ModelConfig:
+    """Encoder-decoder settings; the language model is a transformers BART built from these."""
+
+    vocab_size: int = 0  # filled from the tokenizer
+    d_model: int = 128
+    encoder_layers: int = 2
+    decoder_layers: int = 2
+    heads: int = 4
+    ffn_dim: int = 512
+    dropout: float = 0.0
+    max_positions: int = 512
+    max_images: int = 2
+    image_size: int = 64
+    num_bins: int = 64
+    num_image_tokens: int = 0
+    pad_token_id: int = 0
+    bos_token_id: int = 1
+    eos_token_id: int = 2
+    vision: VisionConfig = field(default_factory=VisionConfig)
+    #: local HF directory of a BART-style model to initialise the language model from
+    lm_pretrained: str | None = None
+    model_type: str = "vlseq"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        d = dict(d)
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        vision = d.pop("vision", {}) or {}
+        vknown = {f.name for f in dataclasses.fields(VisionConfig)}
+        if set(vision) - vknown:
+            raise ValueError(f"unknown vision config keys: {sorted(set(vision) - vknown)}")
+        if "channels" in vision:
+            vision["channels"] = tuple(vision["channels"])
+        return cls(vision=VisionConfig(**vision), **d)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ModelConfig":
+        try:
+            data = json.loads(Path(path).read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: not valid JSON ({e})") from None
+        return cls.from_dict(data)

@@ -1,0 +1,55 @@
+"""From a task's :class:`~vlseq.tasks.GrammarSpec` (strings) to a decoding grammar (token ids)."""
+
+from __future__ import annotations
+
+from ..codec.grammar import (
+    ChoiceGrammar,
+    Grammar,
+    GroundedTextGrammar,
+    ObjectListGrammar,
+    SingleBoxGrammar,
+    TextGrammar,
+    VocabLayout,
+)
+from ..tasks.base import GrammarSpec
+from ..tokenizer import VLTokenizer
+
+
+def layout_for(tokenizer: VLTokenizer) -> VocabLayout:
+    """The vocabulary layout of a tokenizer (cached on it)."""
+    cached = getattr(tokenizer, "_layout", None)
+    if cached is None:
+        cached = VocabLayout.from_vocab(tokenizer.special_ids, tokenizer.vocab_size, tokenizer.num_bins, tokenizer.text_ids())
+        tokenizer._layout = cached
+    return cached
+
+
+def grammar_for(spec: GrammarSpec, tokenizer: VLTokenizer) -> Grammar:
+    """The grammar that constrains an output of kind ``spec.kind`` over this tokenizer's ids."""
+    layout = layout_for(tokenizer)
+    return _cached(spec, id(tokenizer), layout, tokenizer)
+
+
+_CACHE: dict[tuple[GrammarSpec, int], Grammar] = {}
+
+
+def _cached(spec: GrammarSpec, key: int, layout: VocabLayout, tok: VLTokenizer) -> Grammar:
+    hit = _CACHE.get((spec, key))
+    if hit is not None:
+        return hit
+    if spec.kind == "text":
+        g: Grammar = TextGrammar(layout)
+    elif spec.kind == "grounded":
+        g = GroundedTextGrammar(layout, polygons=spec.polygons)
+    elif spec.kind == "objects":
+        g = ObjectListGrammar(layout, [tok.label_ids(l) for l in spec.labels], max_objects=spec.max_objects, polygons=spec.polygons)
+    elif spec.kind == "box":
+        g = SingleBoxGrammar(layout, [tok.label_ids(l) for l in spec.labels], polygons=spec.polygons)
+    elif spec.kind == "choice":
+        g = ChoiceGrammar(layout, [tok.encode(l) for l in spec.labels])
+    else:
+        raise ValueError(f"unknown grammar kind {spec.kind!r}")
+    if len(_CACHE) > 4096:
+        _CACHE.clear()
+    _CACHE[(spec, key)] = g
+    return g

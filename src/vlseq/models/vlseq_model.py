@@ -1,0 +1,190 @@
+"""The encoder-decoder: image grid tokens + prompt -> a transformers BART -> one token sequence.
+
+::
+
+    pixel_values (B, I, 3, S, S) --vision--> (B, I, h*w, C) --proj + 2-D pos + image index--+
+                                                                                          cat --> BART encoder
+    input_ids (B, L) --------------------shared embeddings (tied to the output head)------+
+    decoder_input_ids (B, T) --> BART decoder --> logits (B, T, V)
+
+The model never sees a task name: tasks differ only in their prompt, target and grammar.
+Generation is transformers' own ``generate()`` on the BART model with the encoder inputs as
+``inputs_embeds``, so greedy, beam search, sampling and the KV cache all come from there.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import BartConfig, BartForConditionalGeneration, LogitsProcessorList
+
+from .config import ModelConfig
+from .vision import build_vision, grid_size
+
+
+def bart_config(cfg: ModelConfig) -> BartConfig:
+    return BartConfig(
+        vocab_size=cfg.vocab_size,
+        d_model=cfg.d_model,
+        encoder_layers=cfg.encoder_layers,
+        decoder_layers=cfg.decoder_layers,
+        encoder_attention_heads=cfg.heads,
+        decoder_attention_heads=cfg.heads,
+        encoder_ffn_dim=cfg.ffn_dim,
+        decoder_ffn_dim=cfg.ffn_dim,
+        dropout=cfg.dropout,
+        attention_dropout=0.0,
+        activation_dropout=0.0,
+        max_position_embeddings=cfg.max_positions,
+        pad_token_id=cfg.pad_token_id,
+        bos_token_id=cfg.bos_token_id,
+        eos_token_id=cfg.eos_token_id,
+        decoder_start_token_id=cfg.bos_token_id,
+        forced_bos_token_id=None,
+        forced_eos_token_id=None,
+        scale_embedding=False,
+        tie_word_embeddings=True,
+    )
+
+
+class VLSeqModel(nn.Module):
+    """Vision tower + BART encoder-decoder over the unified vocabulary."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        if cfg.vocab_size <= 0:
+            raise ValueError("ModelConfig.vocab_size must be set (from the tokenizer)")
+        self.config = cfg
+        self.vision = build_vision(cfg.vision, cfg.image_size)
+        self.grid = grid_size(self.vision, cfg.image_size)
+        c = self.vision.out_channels
+        d = cfg.d_model
+        self.proj = nn.Sequential(nn.Linear(c, d), nn.LayerNorm(d))
+        # Factorised learned 2-D positions: row + column embeddings (h + w vectors, not h*w).
+        self.pos_row = nn.Parameter(torch.randn(self.grid[0], d) * 0.02)
+        self.pos_col = nn.Parameter(torch.randn(self.grid[1], d) * 0.02)
+        self.image_index = nn.Embedding(cfg.max_images, d)
+        if cfg.lm_pretrained:
+            self.lm = BartForConditionalGeneration.from_pretrained(cfg.lm_pretrained, local_files_only=True)
+            if self.lm.config.d_model != d:
+                raise ValueError(f"{cfg.lm_pretrained}: d_model {self.lm.config.d_model} != config d_model {d}")
+            if self.lm.config.vocab_size < cfg.vocab_size:
+                self.lm.resize_token_embeddings(cfg.vocab_size)
+        else:
+            self.lm = BartForConditionalGeneration(bart_config(cfg))
+        self.lm.tie_weights()
+        n_img = self.grid[0] * self.grid[1] * cfg.max_images
+        if n_img >= cfg.max_positions:
+            raise ValueError(f"max_positions {cfg.max_positions} too small for {n_img} image tokens + the prompt")
+
+    @property
+    def num_image_tokens(self) -> int:
+        """Encoder tokens per image."""
+        return self.grid[0] * self.grid[1]
+
+    # ------------------------------------------------------------------ encoder inputs
+
+    def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(B, I, 3, S, S) -> (B, I * h * w, d)"""
+        b, n_img = pixel_values.shape[:2]
+        if n_img > self.config.max_images:
+            raise ValueError(f"{n_img} images per example; the model takes at most {self.config.max_images}")
+        feats = self.vision(pixel_values.flatten(0, 1))  # (B*I, C, h, w)
+        feats = feats.flatten(2).transpose(1, 2)  # (B*I, h*w, C)
+        x = self.proj(feats)
+        pos = (self.pos_row[:, None, :] + self.pos_col[None, :, :]).reshape(-1, x.shape[-1])
+        x = x + pos
+        x = x.view(b, n_img, -1, x.shape[-1]) + self.image_index.weight[:n_img, None, :]
+        return x.flatten(1, 2)
+
+    def encoder_inputs(
+        self,
+        pixel_values: torch.Tensor,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        image_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Image tokens then prompt tokens.
+
+        Args:
+            pixel_values: (B, I, 3, S, S) float.
+            input_ids: (B, L) prompt ids; attention_mask: (B, L).
+            image_mask: (B, I) bool, False for padding images of single-image rows in a pair batch.
+        Returns:
+            embeds (B, I*h*w + L, d) and mask (B, I*h*w + L).
+        """
+        img = self.encode_images(pixel_values)
+        b, n_img = pixel_values.shape[:2]
+        if image_mask is None:
+            image_mask = torch.ones(b, n_img, dtype=torch.bool, device=img.device)
+        img_mask = image_mask.to(attention_mask.dtype).repeat_interleave(self.num_image_tokens, dim=1)
+        txt = self.lm.get_input_embeddings()(input_ids)
+        return torch.cat([img, txt], dim=1), torch.cat([img_mask, attention_mask], dim=1)
+
+    # ------------------------------------------------------------------ training
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        decoder_input_ids: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        image_mask: torch.Tensor | None = None,
+        sample_weight: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Teacher-forced logits and, with ``labels`` (B, T; -100 = ignored), the loss.
+
+        The loss is balanced per sample: each sample's token losses are averaged first, then
+        samples are averaged (weighted by ``sample_weight`` (B,) when given). A one-token VQA
+        answer thus weighs as much as a 40-token object list (token-averaging starves short tasks).
+        Also returns ``sample_loss`` (B,) for per-task logging.
+        """
+        embeds, mask = self.encoder_inputs(pixel_values, input_ids, attention_mask, image_mask)
+        dec_mask = (decoder_input_ids != self.config.pad_token_id).long()
+        dec_mask[:, 0] = 1
+        out = self.lm(inputs_embeds=embeds, attention_mask=mask, decoder_input_ids=decoder_input_ids,
+                      decoder_attention_mask=dec_mask, use_cache=False)
+        result = {"logits": out.logits}
+        if labels is not None:
+            tok = F.cross_entropy(out.logits.transpose(1, 2).float(), labels, ignore_index=-100, reduction="none")
+            valid = (labels != -100).float()
+            per_sample = (tok * valid).sum(1) / valid.sum(1).clamp(min=1.0)
+            w = sample_weight if sample_weight is not None else torch.ones_like(per_sample)
+            result["loss"] = (per_sample * w).sum() / w.sum().clamp(min=1e-8)
+            result["sample_loss"] = per_sample.detach()
+        return result
+
+    # ------------------------------------------------------------------ generation
+
+    @torch.no_grad()
+    def generate(
+        self,
+        pixel_values: torch.Tensor,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        image_mask: torch.Tensor | None = None,
+        logits_processor: Sequence[Any] | None = None,
+        max_new_tokens: int = 64,
+        **generate_kwargs: Any,
+    ) -> torch.Tensor:
+        """transformers ``generate()`` over the encoder inputs; returns (B*num_return_sequences, T) ids.
+
+        The first id of each row is the decoder start token (``<s>``).
+        """
+        embeds, mask = self.encoder_inputs(pixel_values, input_ids, attention_mask, image_mask)
+        kwargs = dict(
+            inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_new_tokens,
+            decoder_start_token_id=self.config.bos_token_id, eos_token_id=self.config.eos_token_id,
+            pad_token_id=self.config.pad_token_id, do_sample=False, num_beams=1,
+        )
+        kwargs.update(generate_kwargs)
+        if logits_processor:
+            kwargs["logits_processor"] = LogitsProcessorList(list(logits_processor))
+        return self.lm.generate(**kwargs)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())

@@ -1,0 +1,53 @@
+"""Training data: the synthetic world (generated on first use) and/or reader-format datasets."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from ..data.example import Example
+from .config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+def ensure_synth(root: Path, gen: dict[str, Any]) -> None:
+    """Write the synthetic world to ``root`` unless a complete one is already there."""
+    if (root / "manifest.json").exists() or (root / "train" / "manifest.json").exists():
+        return
+    from ..data import synth
+
+    args = ["--out", str(root)]
+    for k, v in gen.items():
+        args += [f"--{k.replace('_', '-')}", str(v)]
+    log.info("generating the synthetic world: vlseq synth %s", " ".join(args))
+    rc = synth.main(args)
+    if rc:
+        raise RuntimeError(f"vlseq synth {' '.join(args)} failed with exit code {rc}")
+
+
+def load_examples(cfg: TrainConfig, split: str) -> dict[str, list[Example]]:
+    """Examples per ``source`` name (``task`` or ``task@dataset``) for a split, restricted to ``cfg.tasks``."""
+    from ..data.readers.split import load_split
+
+    out: dict[str, list[Example]] = {}
+    sources: list[tuple[str, Path, list[str] | None]] = []
+    if cfg.data.synth:
+        sources.append(("", Path(cfg.data.synth) / split, None))
+    for ds in cfg.data.datasets:
+        path = Path(ds["path"])
+        sources.append((ds.get("name", path.name), path / split if (path / split).is_dir() else path, ds.get("tasks")))
+    for name, path, tasks in sources:
+        if not path.is_dir():
+            raise FileNotFoundError(f"data split directory {path} does not exist")
+        wanted = [t for t in cfg.tasks if tasks is None or t in tasks]
+        loaded = load_split(path, tasks=wanted, skip_bad=cfg.data.skip_bad)
+        for task, exs in loaded.items():
+            if exs:
+                out[task if not name else f"{task}@{name}"] = list(exs)
+    return out
+
+
+def source_task(source: str) -> str:
+    return source.split("@", 1)[0]

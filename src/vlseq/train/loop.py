@@ -1,0 +1,300 @@
+"""The training loop: Accelerate, one loss over a task mixture, periodic evaluation, exact resume.
+
+Every process draws the same global batch from the (seeded) task mixture and takes its own
+slice, so a run on N processes sees exactly the examples of a 1-process run with the same global
+batch; Accelerate's DDP averages the gradients.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from tqdm.auto import tqdm
+
+from ..data.mixture import MixtureSampler
+from ..models.io import save_pretrained
+from ..models.vlseq_model import VLSeqModel
+from ..processor import Processor
+from ..tasks import get_task
+from ..tokenizer import VLTokenizer
+from .checkpoint import list_checkpoints, load_checkpoint, prune, save_checkpoint
+from .config import TrainConfig
+from .data import ensure_synth, load_examples, source_task
+from .optim import build_ema, build_optimizer, build_scheduler
+
+log = logging.getLogger(__name__)
+
+
+def corpus(examples: dict[str, list], bins: int, limit: int = 20000) -> list[str]:
+    """Prompt and target texts to train the tokenizer on (markup tokens are added separately)."""
+    rng = random.Random(0)
+    texts = []
+    for source, exs in examples.items():
+        task = get_task(source_task(source))
+        for ex in exs[:limit]:
+            texts.append(task.prompt(ex, bins))
+            texts.append(task.target(ex, bins, rng))
+            texts.extend(ex.answers[:5])
+    return texts
+
+
+def build_tokenizer(cfg: TrainConfig, train: dict[str, list], out: Path, accelerator: Accelerator) -> VLTokenizer:
+    if cfg.tokenizer:
+        return VLTokenizer.from_pretrained(cfg.tokenizer, num_bins=cfg.model.num_bins, num_image_tokens=cfg.model.num_image_tokens)
+    tok_dir = out / "tokenizer"
+    if accelerator.is_main_process and not (tok_dir / "tokenizer.json").exists():
+        VLTokenizer.train(corpus(train, cfg.model.num_bins), cfg.model.num_bins, vocab_size=cfg.tokenizer_vocab,
+                          num_image_tokens=cfg.model.num_image_tokens).save_pretrained(tok_dir)
+    accelerator.wait_for_everyone()
+    return VLTokenizer.from_pretrained(tok_dir)
+
+
+def model_settings(cfg: TrainConfig, tasks: list[str]) -> dict[str, Any]:
+    return {"num_bins": cfg.model.num_bins, "image_size": cfg.model.image_size, "tasks": tasks,
+            "max_prompt_tokens": cfg.max_prompt_tokens, "max_target_tokens": cfg.max_target_tokens,
+            "train_config": cfg.to_dict()}
+
+
+class Trainer:
+    """Holds everything of one run; :meth:`run` trains until ``max_steps`` or the time budget."""
+
+    def __init__(self, cfg: TrainConfig, resume: bool = True, evaluate_at_end: bool = True) -> None:
+        self.cfg = cfg
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=not torch.cuda.is_available())
+        self.out = Path(cfg.out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        random.seed(cfg.seed)
+        torch.manual_seed(cfg.seed)
+        if cfg.data.synth:
+            if self.accelerator.is_main_process:
+                ensure_synth(Path(cfg.data.synth), cfg.data.synth_generate)
+            self.accelerator.wait_for_everyone()
+        self.train_data = load_examples(cfg, cfg.data.train_split)
+        if not self.train_data:
+            raise ValueError(f"no training examples for tasks {cfg.tasks}")
+        self.tokenizer = build_tokenizer(cfg, self.train_data, self.out, self.accelerator)
+        mc = cfg.model
+        mc.vocab_size, mc.pad_token_id = len(self.tokenizer), self.tokenizer.pad_id
+        mc.bos_token_id, mc.eos_token_id = self.tokenizer.bos_id, self.tokenizer.eos_id
+        self.processor = Processor(self.tokenizer, mc.image_size, mc.num_bins, cfg.max_prompt_tokens, cfg.max_target_tokens)
+        torch.manual_seed(cfg.seed)
+        self.model = VLSeqModel(mc)
+        self.tasks = sorted({source_task(s) for s in self.train_data})
+        self.settings = model_settings(cfg, self.tasks)
+        self.optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay)
+        self.schedule_total = cfg.max_steps
+        self.scheduler = build_scheduler(self.optimizer, cfg.warmup_steps, cfg.max_steps, cfg.min_lr_ratio)
+        self.ema = build_ema(self.model, cfg.ema_decay)
+        weights = {s: cfg.task_weights.get(source_task(s), 1.0) for s in self.train_data}
+        self.mixture = MixtureSampler(self.train_data, weights=weights, seed=cfg.seed)
+        self.step = 0
+        self.elapsed = 0.0
+        self.best: float | None = None
+        self.evaluate_at_end = evaluate_at_end
+        self.model, self.optimizer = self.accelerator.prepare(self.model, self.optimizer)
+        self.rng = random.Random(cfg.seed + 1)
+        if resume:
+            self._resume()
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def raw_model(self) -> VLSeqModel:
+        return self.accelerator.unwrap_model(self.model)
+
+    def _trainer_state(self) -> dict[str, Any]:
+        return {"step": self.step, "elapsed": self.elapsed, "schedule_total": self.schedule_total,
+                "mixture": self.mixture.state_dict(), "aug_rng": _py_state(self.rng), "best": self.best}
+
+    def _resume(self) -> None:
+        ckpts = list_checkpoints(self.out / "checkpoints")
+        if not ckpts:
+            return
+        state = load_checkpoint(ckpts[-1], self.raw_model, self.optimizer, self.scheduler, self.ema)
+        self.step, self.elapsed, self.best = state["step"], state["elapsed"], state.get("best")
+        self._set_schedule_total(state["schedule_total"])
+        self.mixture.load_state_dict(state["mixture"])
+        self.rng.setstate(_py_from(state["aug_rng"]))
+        self.accelerator.print(f"resumed from {ckpts[-1]} at step {self.step}")
+
+    def _set_schedule_total(self, total: int) -> None:
+        self.schedule_total = total
+        for fn in self.scheduler.lr_lambdas:
+            fn.total = max(1, total)
+
+    def save(self) -> None:
+        self.accelerator.wait_for_everyone()
+        if self.accelerator.is_main_process:
+            path = self.out / "checkpoints" / f"step_{self.step:07d}"
+            save_checkpoint(path, self.raw_model, self.tokenizer, self.settings, self.optimizer, self.scheduler, self.ema,
+                            self._trainer_state())
+            prune(self.out / "checkpoints", self.cfg.keep_last)
+        self.accelerator.wait_for_everyone()
+
+    def eval_model(self) -> VLSeqModel:
+        return self.ema.module if self.ema is not None else self.raw_model
+
+    def save_final(self) -> Path:
+        path = self.out / "final"
+        if self.accelerator.is_main_process:
+            save_pretrained(self.eval_model(), self.tokenizer, path, self.settings)
+        self.accelerator.wait_for_everyone()
+        return path
+
+    # ------------------------------------------------------------------ steps
+
+    def _micro_batch(self, n_global: int) -> tuple[dict[str, torch.Tensor], list[str]]:
+        """Draw the global batch (identical on every rank) and encode this rank's slice."""
+        drawn = self.mixture.take(n_global)
+        rank, world = self.accelerator.process_index, self.accelerator.num_processes
+        items, sources = [], []
+        for i, (source, ex) in enumerate(drawn):
+            # Augmentation choices are drawn for every example on every rank, keeping ranks in step.
+            seed = self.rng.getrandbits(32)
+            if i % world != rank:
+                continue
+            items.append(self.processor.encode(get_task(source_task(source)), ex, random.Random(seed)))
+            sources.append(source_task(source))
+        batch = self.processor.collate(items)
+        return {k: v.to(self.accelerator.device) for k, v in batch.items()}, sources
+
+    def train_step(self) -> tuple[float, dict[str, list[float]]]:
+        cfg = self.cfg
+        self.model.train()
+        per_task: dict[str, list[float]] = defaultdict(list)
+        total = 0.0
+        for micro in range(cfg.grad_accum):
+            batch, sources = self._micro_batch(cfg.batch_size)
+            sync = micro == cfg.grad_accum - 1
+            ctx = self.accelerator.no_sync(self.model) if not sync else _null()
+            with ctx, self.accelerator.autocast():
+                out = self.model(**batch)
+                loss = out["loss"] / cfg.grad_accum
+            with ctx:
+                self.accelerator.backward(loss)
+            total += float(loss.detach())
+            for s, l in zip(sources, out["sample_loss"].tolist()):
+                per_task[s].append(l)
+        if cfg.clip_grad:
+            self.accelerator.clip_grad_norm_(self.model.parameters(), cfg.clip_grad)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.ema is not None:
+            self.ema.update_parameters(self.raw_model)
+        self.step += 1
+        return total, per_task
+
+    def run(self) -> dict[str, Any]:
+        cfg, acc = self.cfg, self.accelerator
+        writer = None
+        if acc.is_main_process:
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(str(self.out / "tb"))
+            acc.print(f"vlseq train: {cfg.name}, {self.raw_model.num_parameters() / 1e6:.2f}M parameters, tasks {', '.join(self.tasks)}; "
+                      f"global batch {cfg.batch_size} x accum {cfg.grad_accum} = {cfg.batch_size * cfg.grad_accum} "
+                      f"over {acc.num_processes} process(es) ({cfg.batch_size // acc.num_processes} per process)")
+        log_path = self.out / "log.jsonl"
+        budget_s = cfg.time_budget_min * 60 if cfg.time_budget_min else math.inf
+        bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not acc.is_main_process, dynamic_ncols=True, desc="train")
+        window: dict[str, list[float]] = defaultdict(list)
+        losses: list[float] = []
+        t_log, n_log = time.time(), 0
+        metrics: dict[str, Any] = {}
+        while self.step < cfg.max_steps and self.elapsed < budget_s:
+            t0 = time.time()
+            loss, per_task = self.train_step()
+            self.elapsed += time.time() - t0
+            if self.step == 20 and budget_s < math.inf and self.schedule_total == cfg.max_steps:
+                # Fit the cosine schedule to the time budget from the measured step time.
+                est = int(budget_s / (self.elapsed / 20))
+                self._set_schedule_total(min(cfg.max_steps, max(est, cfg.warmup_steps + 1)))
+            losses.append(loss)
+            n_log += cfg.batch_size * cfg.grad_accum
+            for k, v in per_task.items():
+                window[k].extend(v)
+            bar.update(1)
+            if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
+                rate = n_log / max(time.time() - t_log, 1e-9)
+                rec = {"step": self.step, "loss": sum(losses) / len(losses), "lr": self.scheduler.get_last_lr()[0],
+                       "samples_per_s": rate, "elapsed_s": self.elapsed,
+                       **{f"loss/{k}": sum(v) / len(v) for k, v in sorted(window.items())}}
+                bar.set_postfix(loss=f"{rec['loss']:.3f}", sps=f"{rate:.0f}")
+                if acc.is_main_process:
+                    with log_path.open("a") as f:
+                        f.write(json.dumps(rec) + "\n")
+                    for k, v in rec.items():
+                        if k != "step":
+                            writer.add_scalar(k if "/" in k else f"train/{k}", v, self.step)
+                window.clear()
+                losses.clear()
+                t_log, n_log = time.time(), 0
+            if cfg.eval_every and self.step % cfg.eval_every == 0:
+                metrics = self.evaluate(cfg.eval_examples, writer)
+            if cfg.save_every and self.step % cfg.save_every == 0:
+                self.save()
+        bar.close()
+        self.save()
+        final = self.save_final()
+        if self.evaluate_at_end:
+            metrics = self.evaluate(cfg.eval_examples, writer)
+        if writer is not None:
+            writer.close()
+        return {"step": self.step, "elapsed_s": self.elapsed, "final": str(final), "metrics": metrics}
+
+    def evaluate(self, per_task: int, writer=None) -> dict[str, float]:
+        """Constrained generation + each task's metric on the validation split (main process)."""
+        from ..evaluate import evaluate_examples
+
+        metrics: dict[str, float] = {}
+        if self.accelerator.is_main_process:
+            val = load_examples(self.cfg, self.cfg.data.val_split)
+            val = {s: exs[:per_task] for s, exs in val.items() if source_task(s) in self.tasks}
+            metrics = evaluate_examples(self.eval_model(), self.processor, val)
+            for k, v in metrics.items():
+                if writer is not None and isinstance(v, (int, float)):
+                    writer.add_scalar(f"val/{k}", v, self.step)
+            with (self.out / "log.jsonl").open("a") as f:
+                f.write(json.dumps({"step": self.step, "eval": metrics}) + "\n")
+            key = self.cfg.best_metric
+            if key and key in metrics and (self.best is None or metrics[key] > self.best):
+                self.best = metrics[key]
+                save_pretrained(self.eval_model(), self.tokenizer, self.out / "best", self.settings)
+        self.accelerator.wait_for_everyone()
+        return metrics
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
+def _py_state(r: random.Random) -> list:
+    s = r.getstate()
+    return [s[0], list(s[1]), s[2]]
+
+
+def _py_from(s: list) -> tuple:
+    return (s[0], tuple(s[1]), s[2])
+
+
+def train(cfg: TrainConfig, resume: bool = True) -> dict[str, Any]:
+    """Train (resuming from ``cfg.out_dir`` when a checkpoint is there) and return a summary."""
+    os.makedirs(cfg.out_dir, exist_ok=True)
+    return Trainer(cfg, resume=resume).run()
