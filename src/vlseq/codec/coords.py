@@ -17,8 +17,8 @@ BinBox = tuple[int, int, int, int]
 
 
 def _check(size: float, bins: int) -> None:
-    if not size > 0:
-        raise ValueError(f"axis size must be > 0, got {size}")
+    if not 0 < size < math.inf:
+        raise ValueError(f"axis size must be finite and > 0, got {size}")
     if bins < 2:
         raise ValueError(f"bins must be >= 2, got {bins}")
 
@@ -28,7 +28,8 @@ def quantize(c: float, size: float, bins: int) -> int:
     _check(size, bins)
     if math.isnan(c):
         raise ValueError("coordinate is NaN")
-    k = math.floor(c / size * bins) if math.isfinite(c) else (bins - 1 if c > 0 else 0)
+    x = c / size * bins  # overflows to +-inf for huge c or a tiny axis
+    k = math.floor(x) if math.isfinite(x) else (bins - 1 if x > 0 else 0)
     return min(max(k, 0), bins - 1)
 
 
@@ -48,26 +49,33 @@ def dequantize_point(k: Sequence[int], width: float, height: float, bins: int) -
     return dequantize(k[0], width, bins), dequantize(k[1], height, bins)
 
 
-def _widen(a: int, b: int, bins: int) -> tuple[int, int]:
-    """Make ``b > a`` (the grammar's rule) for a degenerate box side, moving as little as possible."""
+def _widen(a: int, b: int, bins: int, mid: float) -> tuple[int, int]:
+    """Make ``b > a`` (the grammar's rule) for a box side inside one bin ``a``.
+
+    ``mid`` is the side's midpoint in bin units; the side grows into the neighbour bin on the half
+    of bin ``a`` that the midpoint lies in, so each end moves at most one bin (1.5 bins within the
+    outer half-bin of the axis, where no valid bin box can do better).
+    """
     if b > a:
         return a, b
-    if a < bins - 1:
+    if a == 0 or (a < bins - 1 and mid >= a + 0.5):
         return a, a + 1
-    return bins - 2, bins - 1
+    return a - 1, a
 
 
 def quantize_box(box: Box, width: float, height: float, bins: int) -> BinBox:
     """Bins ``(x1, y1, x2, y2)`` of a pixel xyxy box, with ``x2 > x1`` and ``y2 > y1``.
 
     A box narrower than one bin (both sides in the same bin) is widened to one bin, the only
-    case where the round-trip error exceeds half a bin (it stays below one bin).
+    case where the round-trip error exceeds half a bin (at most one bin; 1.5 bins within the
+    outer half-bin of the axis).
     """
     x1, y1, x2, y2 = box
     if x2 < x1 or y2 < y1:
         raise ValueError(f"box {box} has negative size (need x2 >= x1 and y2 >= y1)")
-    bx1, bx2 = _widen(quantize(x1, width, bins), quantize(x2, width, bins), bins)
-    by1, by2 = _widen(quantize(y1, height, bins), quantize(y2, height, bins), bins)
+    # Halves before the sum: x1 + x2 may overflow where each fits.
+    bx1, bx2 = _widen(quantize(x1, width, bins), quantize(x2, width, bins), bins, (x1 / 2 + x2 / 2) / width * bins)
+    by1, by2 = _widen(quantize(y1, height, bins), quantize(y2, height, bins), bins, (y1 / 2 + y2 / 2) / height * bins)
     return bx1, by1, bx2, by2
 
 

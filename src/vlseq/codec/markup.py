@@ -257,7 +257,7 @@ def parse(seq: str, width: float, height: float, bins: int) -> Parsed:
         last_was_phrase = True
 
     for kind, val in tokenize_markup(seq):
-        if kind == "loc" and not 0 <= int(val) < bins:
+        if kind == "loc" and not 0 <= int(val) < bins and not in_obj:
             errors.append(f"coordinate <loc_{val}> outside [0, {bins - 1}] dropped")
             continue
         if kind == "img" and in_obj:
@@ -291,8 +291,10 @@ def parse(seq: str, width: float, height: float, bins: int) -> Parsed:
             if kind == "loc":
                 poly.append(int(val))
                 continue
+            if kind == "text" and not str(val).strip():
+                continue  # a decoder's spaces between coordinate tokens
             if val == POLY_CLOSE:
-                if len(poly) % 2 or len(poly) < 6:
+                if len(poly) % 2 or len(poly) < 6 or max(poly) >= bins:
                     errors.append(f"polygon with {len(poly)} coordinates dropped")
                 else:
                     polys.append(tuple(dequantize_point(poly[i : i + 2], width, height, bins) for i in range(0, len(poly), 2)))
@@ -311,7 +313,9 @@ def parse(seq: str, width: float, height: float, bins: int) -> Parsed:
             coords.append(int(val))
             if len(coords) == 4:
                 x1, y1, x2, y2 = coords
-                if x2 > x1 and y2 > y1:
+                if max(coords) >= bins:
+                    errors.append(f"box {coords} with a coordinate outside [0, {bins - 1}] dropped")
+                elif x2 > x1 and y2 > y1:
                     boxes.append(dequantize_box(coords, width, height, bins))
                 else:
                     errors.append(f"box {coords} with x2 <= x1 or y2 <= y1 dropped")
