@@ -1,0 +1,23 @@
+"""Readers for public dataset formats -> :class:`~vlseq.data.Example` lists.
+
+Entry point: :func:`load_split` (a split dir holding any of the known files). Per-format readers
+are public too, for real datasets laid out their own way (COCO, VQAv2, MDETR, NLVR2, SNLI-VE,
+Visual Genome). Every problem is a :class:`DataError` naming file, record and what is wrong;
+``skip_bad=True`` skips bad records and counts them in a :class:`ReadReport`.
+"""
+
+from .coco import read_coco_captions, read_coco_instances
+from .images import DEFAULT_MAX_PIXELS, image_size, open_image
+from .jsonl import read_classify, read_edits, read_region_captions, read_vg_regions
+from .mdetr import read_grounding, read_refexp
+from .split import FILES, TASKS, Split, available_tasks, load_split
+from .validate import BOX_TOLERANCE, PROBLEMS, DataError, ReadReport
+from .vqa import read_vqa
+
+__all__ = [
+    "load_split", "available_tasks", "Split", "FILES", "TASKS",
+    "read_coco_captions", "read_coco_instances", "read_vqa", "read_refexp", "read_grounding",
+    "read_classify", "read_region_captions", "read_vg_regions", "read_edits",
+    "open_image", "image_size", "DEFAULT_MAX_PIXELS",
+    "DataError", "ReadReport", "PROBLEMS", "BOX_TOLERANCE",
+]

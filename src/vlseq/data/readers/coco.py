@@ -1,0 +1,221 @@
+"""COCO 2017 captions and instances files -> caption, detect and localize Examples.
+
+* ``captions_*.json``: ``images [{id, file_name, width, height}]``, ``annotations [{id, image_id,
+  caption}]`` -> one ``caption`` Example per image with every reference caption in ``answers``.
+* ``instances_*.json``: annotations ``{id, image_id, category_id, bbox [x, y, w, h], area, iscrowd,
+  segmentation}``, ``categories [{id, name, supercategory}]`` ->
+
+  - ``detect``: one Example per image, every non-crowd object (label = category name, pixel xyxy
+    box, largest polygon part), ``options`` = the full category list in id order. Crowd regions
+    are kept in ``meta["crowd_boxes"]`` (evaluation ignores detections on them).
+  - ``localize``: one Example per (image, category present), ``text`` = the category name,
+    ``objects`` = that category's boxes.
+
+An image whose record or any annotation is bad is dropped whole in skip mode (a detection target
+missing one object would teach the model to miss it); a bad caption only drops that caption.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..example import Example, Object
+from .images import checked_size, resolve_image
+from .validate import (
+    DataError,
+    IdIndex,
+    ReadReport,
+    RecordGuard,
+    clean_text,
+    field_of,
+    image_dims,
+    load_json,
+    polygon_area,
+    polygons,
+    record_id,
+    top_list,
+    xywh_box,
+)
+
+
+@dataclass
+class ImageInfo:
+    """One COCO image record: resolved path and the record's size."""
+
+    id: Any
+    path: str
+    width: int
+    height: int
+    file_name: str
+
+
+def read_image_table(
+    doc: Any, g: RecordGuard, root: str | Path, check_images: bool = True, extra: Iterable[str] = ()
+) -> tuple[dict[Any, ImageInfo], dict[Any, dict]]:
+    """The ``images`` list of a COCO-layout document, checked, keyed by id.
+
+    Returns ``(good, records)``: ``good`` holds the records that passed; ``records`` every record
+    with a unique id (so annotations of a skipped image are recognised, not reported as orphans).
+    ``extra`` names keys whose presence is required too (e.g. ``caption`` for MDETR files).
+    """
+    good: dict[Any, ImageInfo] = {}
+    records: dict[Any, dict] = {}
+    ids = IdIndex(g, "image")
+    for i, rec in enumerate(top_list(doc, "images", g.file)):
+        rid = f"images[{i}]"
+        with g.record(rid):
+            rid = record_id(rec, "id", g, rid)
+            ids.add(rid)
+            records[rid] = rec
+            name = field_of(rec, "file_name", str, g, rid)
+            w, h = image_dims(rec, g, rid)
+            for key in extra:
+                field_of(rec, key, object, g, rid)
+            path = resolve_image(root, name)
+            if check_images:
+                checked_size(path, g, rid, (w, h))
+            good[rid] = ImageInfo(rid, str(path), w, h, name)
+    return good, records
+
+
+def _ref(rec: dict, key: str, table: dict, g: RecordGuard, rid: Any, what: str) -> Any:
+    ref = field_of(rec, key, (int, str), g, rid)
+    if ref not in table:
+        raise g.error(rid, "unknown_ref", f"{key!r} {ref!r} points to no {what} in the file")
+    return ref
+
+
+def read_coco_captions(
+    path: str | Path,
+    image_root: str | Path | None = None,
+    skip_bad: bool = False,
+    report: ReadReport | None = None,
+    check_images: bool = True,
+) -> list[Example]:
+    """``caption`` Examples (one per image with at least one caption) from a COCO captions file."""
+    path = Path(path)
+    root = Path(image_root) if image_root is not None else path.parent
+    g = RecordGuard(path, skip_bad, report)
+    doc = load_json(path)
+    images, records = read_image_table(doc, g, root, check_images)
+    caps: dict[Any, list[tuple[Any, str]]] = {}
+    ann_ids = IdIndex(g, "annotation")
+    for i, ann in enumerate(top_list(doc, "annotations", path)):
+        rid = f"annotations[{i}]"
+        with g.record(rid):
+            rid = record_id(ann, "id", g, rid)
+            ann_ids.add(rid)
+            img = _ref(ann, "image_id", records, g, rid, "image")
+            text = clean_text(field_of(ann, "caption", str, g, rid), g, rid, "caption")
+            caps.setdefault(img, []).append((rid, text))
+    out = []
+    for img_id, info in images.items():
+        if img_id not in caps:
+            continue
+        out.append(
+            Example(
+                task="caption",
+                images=[info.path],
+                width=info.width,
+                height=info.height,
+                image_id=str(img_id),
+                answers=[t for _, t in caps[img_id]],
+                source=f"{path}#image {img_id}",
+                meta={"caption_ids": [a for a, _ in caps[img_id]]},
+            )
+        )
+    g.report.kept["caption"] += len(out)
+    return out
+
+
+def read_categories(doc: Any, g: RecordGuard) -> dict[Any, str]:
+    """``{category id: name}`` from ``categories`` (a duplicate id or a bad record is file-level)."""
+    cats: dict[Any, str] = {}
+    for i, c in enumerate(top_list(doc, "categories", g.file)):
+        # A bad category would silently change the label set of every image: never skip it.
+        strict = RecordGuard(g.file, skip_bad=False)
+        rid = f"categories[{i}]"
+        with strict.record(rid):
+            rid = record_id(c, "id", strict, rid)
+            if rid in cats:
+                raise strict.error(rid, "duplicate_id", f"duplicate category id {rid!r}")
+            cats[rid] = clean_text(field_of(c, "name", str, strict, rid), strict, rid, "name")
+    return cats
+
+
+def instance_object(ann: dict, info: ImageInfo, cats: dict[Any, str], g: RecordGuard, rid: Any) -> tuple[Object, bool]:
+    """``(Object, is_crowd)`` of one COCO instance annotation, checked against its image."""
+    cat = _ref(ann, "category_id", cats, g, rid, "category")
+    box = xywh_box(field_of(ann, "bbox", list, g, rid), info.width, info.height, g, rid)
+    crowd = field_of(ann, "iscrowd", (int, bool), g, rid, default=0)
+    if crowd not in (0, 1, True, False):
+        raise g.error(rid, "bad_value", f"'iscrowd' must be 0 or 1, got {crowd!r}")
+    polys = polygons(ann.get("segmentation"), info.width, info.height, g, rid)
+    attrs: dict[str, Any] = {"id": rid, "category_id": cat}
+    if len(polys) > 1:
+        attrs["polygons"] = polys  # Object.polygon holds the largest part; all parts kept here
+    largest = max(polys, key=polygon_area) if polys else None
+    return Object(label=cats[cat], box=box, polygon=largest, attributes=attrs), bool(crowd)
+
+
+def read_coco_instances(
+    path: str | Path,
+    image_root: str | Path | None = None,
+    tasks: Iterable[str] = ("detect", "localize"),
+    skip_bad: bool = False,
+    report: ReadReport | None = None,
+    check_images: bool = True,
+) -> dict[str, list[Example]]:
+    """``{"detect": [...], "localize": [...]}`` (the tasks asked for) from a COCO instances file."""
+    path = Path(path)
+    tasks = set(tasks)
+    root = Path(image_root) if image_root is not None else path.parent
+    g = RecordGuard(path, skip_bad, report)
+    doc = load_json(path)
+    cats = read_categories(doc, g)
+    names = [cats[k] for k in sorted(cats, key=lambda k: (isinstance(k, str), k))]
+    images, records = read_image_table(doc, g, root, check_images)
+    objs: dict[Any, list[Object]] = {k: [] for k in images}
+    crowd: dict[Any, list] = {k: [] for k in images}
+    bad_images: set = set()
+    ann_ids = IdIndex(g, "annotation")
+    for i, ann in enumerate(top_list(doc, "annotations", path)):
+        rid = f"annotations[{i}]"
+        img = None
+        try:
+            with RecordGuard(path).record(rid):  # strict inner guard: decide here what to drop
+                rid = record_id(ann, "id", g, rid)
+                ann_ids.add(rid)
+                img = _ref(ann, "image_id", records, g, rid, "image")
+                if img not in images:
+                    continue  # its image record was bad and is already counted
+                obj, is_crowd = instance_object(ann, images[img], cats, g, rid)
+                (crowd if is_crowd else objs)[img].append(obj.box if is_crowd else obj)
+        except DataError as e:
+            g.handle(e)
+            if img is not None:
+                bad_images.add(img)
+    out: dict[str, list[Example]] = {t: [] for t in tasks & {"detect", "localize"}}
+    for img_id, info in images.items():
+        if img_id in bad_images:
+            continue
+        base = dict(images=[info.path], width=info.width, height=info.height, image_id=str(img_id))
+        if "detect" in out:
+            out["detect"].append(
+                Example(task="detect", objects=list(objs[img_id]), options=list(names),
+                        source=f"{path}#image {img_id}", meta={"crowd_boxes": list(crowd[img_id])}, **base)
+            )
+        if "localize" in out:
+            by_cat: dict[str, list[Object]] = {}
+            for o in objs[img_id]:
+                by_cat.setdefault(o.label, []).append(o)
+            for name in sorted(by_cat, key=names.index):
+                out["localize"].append(
+                    Example(task="localize", text=name, objects=by_cat[name],
+                            source=f"{path}#image {img_id}/{name}", **base)
+                )
+    for t, exs in out.items():
+        g.report.kept[t] += len(exs)
+    return out
