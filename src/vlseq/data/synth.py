@@ -1,0 +1,243 @@
+"""``vlseq synth``: write the synthetic world to disk in the public formats (see writers.py).
+
+    vlseq synth --out DIR --train 20000 --val 1000 --test 1000 --size 128 --seed 0 [--objects 1-5] [--workers N]
+
+Output layout (each split directory as described in :mod:`vlseq.data.writers`)::
+
+    DIR/train/  DIR/val/  DIR/test/     scene-level splits
+    DIR/test_heldout/                   scenes that each contain a held-out (colour, shape) pair;
+                                        their refexp targets are always held-out objects
+    DIR/caption_only_eval/              grounded-caption (and caption) ground truth of the
+                                        caption-only training images (hard links to the same PNGs)
+    DIR/manifest.json                   seed, size, world config, counts, held-out pairs,
+                                        caption-only image ids
+    DIR/contact_sheet.png               a few scenes with their ground truth drawn, to check by eye
+
+Held-out combinations: the ``--heldout`` (colour, shape) pairs never occur in a train scene (and
+recolour edits never create them); val/test may contain them; test_heldout always does.
+
+Caption-only images: a ``--caption-only`` fraction of train scenes appears only in
+``train/captions.json``: no boxes, questions, expressions or other records in any training file.
+``caption_only_eval/grounding.json`` holds their grounded captions, so a model trained with boxes
+only on the other images can be tested on grounded captioning of images it saw only captioned.
+
+Image ids: split ``k`` (train 0, val 1, test 2, test_heldout 3) uses ids from ``k * 10_000_000``;
+scene ``i`` is ``base + i``, the edited target of scene ``i`` is ``base + n_scenes + i``. Every
+scene draws from ``SeedSequence([seed, k, i])``, so the output does not depend on ``--workers``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass, replace
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .world import (
+    WorldConfig,
+    categories,
+    edit_example,
+    examples_for_scene,
+    generate_scene,
+    pair_example,
+    render,
+)
+from .world.scene import SIZES, SIZES_3
+from .writers import SplitWriter, example_records, image_path, save_png
+
+SPLITS = ("train", "val", "test", "test_heldout")
+ID_STRIDE = 10_000_000
+DEFAULT_HELDOUT = (("red", "star"), ("blue", "triangle"), ("green", "hexagon"), ("yellow", "square"))
+
+
+@dataclass
+class Job:
+    """A chunk of scenes ``[start, stop)`` of one split (an even start keeps pairs together)."""
+
+    split: str
+    index: int
+    start: int
+    stop: int
+    n_scenes: int
+    seed: int
+    cfg: WorldConfig
+    split_dir: str
+    caption_only: float
+    edit_frac: float
+
+
+def scene_rngs(seed: int, split_index: int, i: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """Independent generators for the scene itself and for its annotation."""
+    ss = np.random.SeedSequence([seed, split_index, i])
+    a, b = ss.spawn(2)
+    return np.random.default_rng(a), np.random.default_rng(b)
+
+
+def run_job(job: Job) -> list[dict]:
+    """Generate, render, save and annotate the scenes of a job; return per-scene record bundles."""
+    cats = {n: k + 1 for k, n in enumerate(categories(job.cfg))}
+    base = job.index * ID_STRIDE
+    out, prev = [], None
+    for i in range(job.start, job.stop):
+        rs, ra = scene_rngs(job.seed, job.index, i)
+        scene = generate_scene(rs, job.cfg)
+        iid = base + i
+        save_png(render(scene), Path(job.split_dir) / image_path(iid))
+        caption_only = job.split == "train" and bool(ra.random() < job.caption_only)
+        ref = image_path(iid)
+        tasks = ["caption"] if caption_only else None
+        exs = examples_for_scene(scene, ref, ra, job.cfg, tasks=tasks, image_id=str(iid))
+        bundle: dict = {"image_id": iid, "caption_only": caption_only, "images": [(iid, scene.width, scene.height)]}
+        if caption_only:
+            gt = examples_for_scene(scene, ref, ra, job.cfg, tasks=["grounded_caption"], image_id=str(iid))
+            bundle["eval_records"] = [kr for e in exs + gt for kr in example_records(e, cats)]
+        elif ra.random() < job.edit_frac:
+            eid = base + job.n_scenes + i
+            made = edit_example(scene, ref, ra, job.cfg, target_ref=image_path(eid), image_id=str(iid))
+            if made is not None:
+                save_png(render(made[1].scene), Path(job.split_dir) / image_path(eid))
+                bundle["images"].append((eid, scene.width, scene.height))
+                exs.append(made[0])
+        if i % 2 == 1 and prev is not None and not caption_only and not prev[1]:
+            exs.append(pair_example(prev[0], image_path(iid - 1), scene, ref, ra, image_id=str(iid - 1)))
+        prev = (scene, caption_only) if i % 2 == 0 else None
+        bundle["records"] = [kr for e in exs for kr in example_records(e, cats)]
+        out.append(bundle)
+    return out
+
+
+def _parse_range(s: str) -> tuple[int, int]:
+    lo, _, hi = s.partition("-")
+    try:
+        a, b = int(lo), int(hi or lo)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--objects wants MIN-MAX like 1-5, got {s!r}")
+    return a, b
+
+
+def _parse_pairs(s: str) -> tuple[tuple[str, str], ...]:
+    if s.lower() in ("", "none"):
+        return ()
+    pairs = []
+    for item in s.split(","):
+        colour, sep, shape = item.strip().partition(":")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"--heldout wants colour:shape pairs like red:star, got {item!r}")
+        pairs.append((colour, shape))
+    return tuple(pairs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vlseq synth", description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--train", type=int, default=20000)
+    p.add_argument("--val", type=int, default=1000)
+    p.add_argument("--test", type=int, default=1000)
+    p.add_argument("--test-heldout", type=int, default=None, help="scenes of test_heldout (default: --test)")
+    p.add_argument("--size", type=int, default=128, help="image side in pixels")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--objects", type=_parse_range, default=(1, 5), help="objects per scene, MIN-MAX")
+    p.add_argument("--sizes", type=int, choices=(2, 3), default=2, help="2: small/large, 3: with medium")
+    p.add_argument("--heldout", type=_parse_pairs, default=DEFAULT_HELDOUT,
+                   help="held-out colour:shape pairs, comma separated, or 'none'")
+    p.add_argument("--caption-only", type=float, default=0.1, help="fraction of train scenes with captions only")
+    p.add_argument("--edit-frac", type=float, default=0.25, help="fraction of scenes with an edit pair")
+    p.add_argument("--detect-labels", choices=("shape", "colour_shape"), default="shape")
+    p.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8))
+    p.add_argument("--chunk", type=int, default=64, help="scenes per worker task (rounded up to even)")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-contact-sheet", action="store_true")
+    return p
+
+
+def _link(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = Path(args.out)
+    base_cfg = WorldConfig(size=args.size, min_objects=args.objects[0], max_objects=args.objects[1],
+                           sizes=dict(SIZES if args.sizes == 2 else SIZES_3), detect_labels=args.detect_labels)
+    for colour, shape in args.heldout:
+        if colour not in base_cfg.colours or shape not in base_cfg.shapes:
+            raise SystemExit(f"vlseq synth: held-out pair {colour}:{shape} names an unknown colour or shape")
+    n_heldout = args.test if args.test_heldout is None else args.test_heldout
+    counts = {"train": args.train, "val": args.val, "test": args.test, "test_heldout": n_heldout if args.heldout else 0}
+    cfgs = {"train": replace(base_cfg, exclude_pairs=args.heldout), "val": base_cfg, "test": base_cfg,
+            "test_heldout": replace(base_cfg, require_pairs=args.heldout)}
+    chunk = max(2, args.chunk + args.chunk % 2)
+    try:
+        from tqdm import tqdm
+    except ImportError:  # tqdm is a dependency; keep the writer usable without it anyway
+        tqdm = None
+
+    manifest: dict = {"seed": args.seed, "size": args.size, "world": base_cfg.to_dict(),
+                      "heldout_pairs": [list(p) for p in args.heldout], "splits": {}}
+    pool = get_context("spawn").Pool(args.workers) if args.workers > 1 else None
+    try:
+        for index, split in enumerate(SPLITS):
+            n = counts[split]
+            if n <= 0:
+                continue
+            split_dir = out / split
+            writer = SplitWriter(split_dir, split, categories(cfgs[split]))
+            eval_writer = SplitWriter(out / "caption_only_eval", "caption_only_eval", categories(cfgs[split])) \
+                if split == "train" else None
+            jobs = [Job(split, index, s, min(s + chunk, n), n, args.seed, cfgs[split], str(split_dir),
+                        args.caption_only, args.edit_frac) for s in range(0, n, chunk)]
+            results = pool.imap(run_job, jobs) if pool else map(run_job, jobs)
+            bar = tqdm(total=n, desc=f"synth {split}", unit="scene", disable=args.no_progress) if tqdm else None
+            caption_only_ids = []
+            for bundles in results:
+                for b in bundles:
+                    for iid, w, h in b["images"]:
+                        writer.add_image(iid, w, h)
+                    for kind, rec in b["records"]:
+                        writer.add(kind, rec)
+                    if b["caption_only"] and eval_writer is not None:
+                        caption_only_ids.append(b["image_id"])
+                        eval_writer.add_image(b["image_id"], *b["images"][0][1:])
+                        for kind, rec in b["eval_records"]:
+                            eval_writer.add(kind, rec)
+                        _link(split_dir / image_path(b["image_id"]), eval_writer.dir / image_path(b["image_id"]))
+                if bar:
+                    bar.update(len(bundles))
+            if bar:
+                bar.close()
+            info = {"seed": args.seed, "size": args.size, "num_scenes": n, "image_id_base": index * ID_STRIDE,
+                    "world": cfgs[split].to_dict(), "heldout_pairs": [list(p) for p in args.heldout]}
+            if split == "train":
+                info["caption_only_image_ids"] = caption_only_ids
+            manifest["splits"][split] = writer.close(info)
+            if eval_writer is not None:
+                manifest["splits"]["caption_only_eval"] = eval_writer.close(
+                    {**info, "num_scenes": len(caption_only_ids), "source_split": "train"},
+                    only=("caption", "grounding"))
+                manifest["caption_only_image_ids"] = caption_only_ids
+    finally:
+        if pool:
+            pool.close()
+            pool.join()
+    with open(out / "manifest.json", "w") as f:
+        json.dump(manifest, f, indent=1)
+    if not args.no_contact_sheet:
+        from .contact_sheet import write_contact_sheet
+
+        write_contact_sheet(out / "contact_sheet.png", cfgs["val"], args.seed)
+    print(f"wrote {sum(counts.values())} scenes to {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

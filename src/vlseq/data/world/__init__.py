@@ -1,0 +1,47 @@
+"""The synthetic world: procedural scenes whose scene graph yields every task's ground truth.
+
+In memory (e.g. generating on the fly during training)::
+
+    from vlseq.data.world import WorldConfig, generate_scene, render, examples_for_scene
+    cfg = WorldConfig(size=64)
+    scene = generate_scene(seed, cfg)              # Scene: objects with masks, boxes, polygons
+    image = render(scene)                          # (64, 64, 3) uint8
+    examples = examples_for_scene(scene, image, np.random.default_rng(seed), cfg)
+
+On disk in public formats: ``vlseq synth`` (:mod:`vlseq.data.synth`, :mod:`vlseq.data.writers`).
+"""
+
+from .annotate import (
+    ALL_TASKS,
+    SCENE_TASKS,
+    categories,
+    category,
+    edit_example,
+    examples_for_scene,
+    pair_example,
+    region_description,
+    to_object,
+)
+from .edits import Edit, propose_edit
+from .language import Desc, RefExp, referring_expressions, relation, resolve
+from .scene import (
+    BACKGROUNDS,
+    COLOURS,
+    SHAPES,
+    SIZES,
+    Scene,
+    SceneObject,
+    WorldConfig,
+    generate_scene,
+    polygon_area,
+    rasterize,
+    render,
+    tight_box,
+)
+
+__all__ = [
+    "ALL_TASKS", "SCENE_TASKS", "categories", "category", "edit_example", "examples_for_scene", "pair_example",
+    "region_description", "to_object", "Edit", "propose_edit", "Desc", "RefExp", "referring_expressions",
+    "relation", "resolve", "BACKGROUNDS", "COLOURS", "SHAPES", "SIZES", "Scene", "SceneObject", "WorldConfig",
+    "generate_scene", "polygon_area", "rasterize", "render", "tight_box",
+]

@@ -1,0 +1,143 @@
+"""Every task's :class:`~vlseq.data.example.Example` records for a scene (see example.py per task).
+
+Single-scene tasks come from :func:`examples_for_scene`; the two-image tasks from
+:func:`pair_example` (NLVR2-style statements) and :func:`edit_example` (instruction + edited scene).
+Boxes are the tight boxes of the visible pixels; polygons the visible outlines.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+from ...codec.markup import Phrase
+from ..example import Example, ImageRef, Object
+from .edits import Edit, propose_edit
+from .language import article, captions, grounded_captions, pick_expression, referring_expressions
+from .questions import (
+    ENTAILMENT_OPTIONS,
+    MATCH_OPTIONS,
+    PAIR_OPTIONS,
+    entailment,
+    image_text_match,
+    pair_statement,
+    questions,
+)
+from .scene import Scene, SceneObject, WorldConfig, render
+
+SCENE_TASKS = ("caption", "vqa", "refexp", "segment", "ground", "grounded_caption", "detect", "localize",
+               "region_caption", "classify")
+ALL_TASKS = SCENE_TASKS + ("classify_pair", "edit_image")
+
+
+def category(o: SceneObject, cfg: WorldConfig) -> str:
+    """The detection class of an object: its shape, or ``"red circle"`` with colour categories."""
+    return o.shape if cfg.detect_labels == "shape" else f"{o.colour} {o.shape}"
+
+
+def categories(cfg: WorldConfig) -> list[str]:
+    """Every detection class of the world, in a fixed order (COCO category ids are 1 + index)."""
+    if cfg.detect_labels == "shape":
+        return list(cfg.shapes)
+    return [f"{c} {s}" for s in cfg.shapes for c in cfg.colours]
+
+
+def to_object(o: SceneObject, label: str) -> Object:
+    """The Example-level object: float xyxy box, visible polygon, attributes incl. the mask area."""
+    return Object(label=label, box=tuple(float(v) for v in o.box), polygon=list(o.polygon),  # type: ignore[arg-type]
+                  attributes={"shape": o.shape, "colour": o.colour, "size": o.size, "area": o.area,
+                              "visible_fraction": round(o.visible_fraction, 4)})
+
+
+def region_description(o: SceneObject) -> str:
+    words = f"{o.size} {o.colour} {o.shape}"
+    return f"{article(words)} {words}"
+
+
+def _base(scene: Scene, image_ref: ImageRef, image_id: str, task: str, **kw) -> Example:
+    return Example(task=task, images=[image_ref], width=scene.width, height=scene.height, image_id=image_id,
+                   source=f"synthetic:{image_id}", **kw)
+
+
+def examples_for_scene(scene: Scene, image_ref: ImageRef, rng: np.random.Generator, config: WorldConfig | None = None,
+                       tasks: Iterable[str] | None = None, image_id: str = "") -> list[Example]:
+    """The examples of every task in ``tasks`` (default :data:`SCENE_TASKS`) for one scene.
+
+    ``image_ref``: a path or an ``(H, W, 3)`` array (e.g. ``render(scene)``). With
+    ``config.require_pairs`` set (the held-out split) refexp/segment targets are only objects whose
+    (colour, shape) is one of those pairs.
+    """
+    cfg = config or WorldConfig(size=scene.width)
+    want = set(SCENE_TASKS if tasks is None else tasks)
+    unknown = want - set(SCENE_TASKS)
+    if unknown:
+        raise ValueError(f"unknown scene task(s) {sorted(unknown)}; known: {SCENE_TASKS}")
+    objs = scene.objects
+    out: list[Example] = []
+
+    def ex(task: str, **kw) -> None:
+        out.append(_base(scene, image_ref, image_id, task, **kw))
+
+    gcs = grounded_captions(scene, rng) if want & {"caption", "ground", "grounded_caption"} else []
+    if "caption" in want:
+        ex("caption", answers=captions(scene, rng, cfg.captions_per_image, gcs))
+    if "vqa" in want:
+        for qa in questions(scene, rng, cfg.questions_per_image):
+            ex("vqa", text=qa.question, answers=[qa.answer] * 10,
+               meta={"question_type": qa.question_type, "answer_type": qa.answer_type})
+    if want & {"refexp", "segment"}:
+        targets = [i for i, o in enumerate(objs) if not cfg.require_pairs or (o.colour, o.shape) in cfg.require_pairs]
+        for t in rng.permutation(targets)[: cfg.refexps_per_image]:
+            e = pick_expression(referring_expressions(scene, int(t)), rng)
+            if e is None:
+                continue
+            obj = to_object(objs[int(t)], category(objs[int(t)], cfg))
+            meta = {"tokens_positive": [(0, len(e.text))], "target": int(t)}
+            for task in ("refexp", "segment"):
+                if task in want:
+                    ex(task, text=e.text, objects=[obj], meta=dict(meta))
+    if want & {"ground", "grounded_caption"}:
+        for g in [gcs[int(k)] for k in rng.permutation(len(gcs))[:2]]:
+            phrases = [Phrase(s, e, tuple(tuple(float(v) for v in objs[i].box) for i in members))  # type: ignore[misc]
+                       for s, e, members in g.spans]
+            meta = {"phrase_objects": [members for _, _, members in g.spans]}
+            if "ground" in want:
+                ex("ground", text=g.text, phrases=phrases, meta=dict(meta))
+            if "grounded_caption" in want:
+                ex("grounded_caption", answers=[g.text], phrases=phrases, meta=dict(meta))
+    if "detect" in want:
+        ex("detect", objects=[to_object(o, category(o, cfg)) for o in objs], options=categories(cfg))
+    if "localize" in want:
+        for label in sorted({category(o, cfg) for o in objs}):
+            ex("localize", text=label, objects=[to_object(o, label) for o in objs if category(o, cfg) == label])
+    if "region_caption" in want:
+        for o in objs:
+            ex("region_caption", region=tuple(float(v) for v in o.box), answers=[region_description(o)])  # type: ignore[arg-type]
+    if "classify" in want:
+        text, label = entailment(scene, rng)
+        ex("classify", text=text, answers=[label], options=list(ENTAILMENT_OPTIONS), meta={"kind": "entailment"})
+        text, label = image_text_match(scene, rng)
+        ex("classify", text=text, answers=[label], options=list(MATCH_OPTIONS), meta={"kind": "match"})
+    return out
+
+
+def pair_example(left: Scene, left_ref: ImageRef, right: Scene, right_ref: ImageRef, rng: np.random.Generator,
+                 image_id: str = "") -> Example:
+    """An NLVR2-style classify example over two images (``images = [left, right]``)."""
+    text, label = pair_statement(left, right, rng)
+    return Example(task="classify", images=[left_ref, right_ref], width=left.width, height=left.height,
+                   image_id=image_id, text=text, answers=[label], options=list(PAIR_OPTIONS),
+                   source=f"synthetic:{image_id}", meta={"kind": "pair"})
+
+
+def edit_example(scene: Scene, image_ref: ImageRef, rng: np.random.Generator, config: WorldConfig | None = None,
+                 target_ref: ImageRef | None = None, image_id: str = "") -> tuple[Example, Edit] | None:
+    """An edit_image example; ``target_image`` is ``target_ref`` or else the edited render (array)."""
+    edit = propose_edit(scene, rng, config)
+    if edit is None:
+        return None
+    target = target_ref if target_ref is not None else render(edit.scene)
+    ex = _base(scene, image_ref, image_id, "edit_image", text=edit.instruction, target_image=target,
+               meta={"edit": edit.kind, "target": edit.target})
+    return ex, edit

@@ -1,0 +1,93 @@
+"""Outline of a pixel mask as a polygon along pixel edges, and its simplification.
+
+The traced polygon runs along pixel boundaries (corner coordinates: pixel ``(row r, col c)`` is
+the square ``[c, c+1] x [r, r+1]``), so its shoelace area equals the pixel count exactly when the
+mask is one 4-connected piece without holes; the scene uses that equality as its one-piece test.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def trace_outline(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Corner points ``(x, y)`` of the outer boundary of the first (raster order) 4-connected piece.
+
+    ``mask``: ``(h, w)`` bool. Walks the boundary clockwise on screen (y down) with the region on
+    the right-hand side; a vertex is kept only where the direction changes. Empty mask -> ``[]``.
+    """
+    h, w = mask.shape
+    padded = np.zeros((h + 2, w + 2), dtype=bool)
+    padded[1:-1, 1:-1] = mask
+    grid = padded.tolist()  # plain lists: per-pixel lookups in Python are much faster than numpy's
+    flat = np.flatnonzero(padded)
+    if flat.size == 0:
+        return []
+    r0, c0 = divmod(int(flat[0]), w + 2)
+    # corner coordinates in the padded frame; pixel (r, c) of `padded` spans [c, c+1] x [r, r+1]
+    x, y, dx, dy = c0, r0, 1, 0
+    start = (x, y, dx, dy)
+    points: list[tuple[int, int]] = []
+    while True:
+        x += dx
+        y += dy
+        rx, ry = -dy, dx  # the right-hand direction (y down)
+        # pixels just ahead of the corner, on the right and on the left of the walk
+        ar = grid[y + (dy + ry - 1) // 2][x + (dx + rx - 1) // 2]
+        al = grid[y + (dy - ry - 1) // 2][x + (dx - rx - 1) // 2]
+        if ar and al:
+            ndx, ndy = dy, -dx  # turn left
+        elif ar:
+            ndx, ndy = dx, dy  # straight on
+        else:
+            ndx, ndy = -dy, dx  # turn right (also at a diagonal pinch: 4-connectivity)
+        if (ndx, ndy) != (dx, dy):
+            points.append((x - 1, y - 1))
+        dx, dy = ndx, ndy
+        if (x, y, dx, dy) == start:
+            break
+    return points
+
+
+def _perp_dist(p: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+    (px, py), (ax, ay), (bx, by) = p, a, b
+    vx, vy = bx - ax, by - ay
+    n = math.hypot(vx, vy)
+    if n == 0:
+        return math.hypot(px - ax, py - ay)
+    return abs(vx * (py - ay) - vy * (px - ax)) / n
+
+
+def _douglas_peucker(pts: list[tuple[float, float]], eps: float) -> list[tuple[float, float]]:
+    """Open-chain simplification; keeps both end points."""
+    if len(pts) < 3:
+        return list(pts)
+    keep = [False] * len(pts)
+    keep[0] = keep[-1] = True
+    stack = [(0, len(pts) - 1)]
+    while stack:
+        i, j = stack.pop()
+        best, k = 0.0, -1
+        for m in range(i + 1, j):
+            d = _perp_dist(pts[m], pts[i], pts[j])
+            if d > best:
+                best, k = d, m
+        if k >= 0 and best > eps:
+            keep[k] = True
+            stack += [(i, k), (k, j)]
+    return [p for p, f in zip(pts, keep) if f]
+
+
+def simplify_closed(points: list[tuple[int, int]] | list[tuple[float, float]], eps: float) -> list[tuple[float, float]]:
+    """Douglas-Peucker on a closed polygon: split at the vertex farthest from the first one."""
+    pts = [(float(x), float(y)) for x, y in points]
+    if len(pts) <= 4:
+        return pts
+    x0, y0 = pts[0]
+    far = max(range(len(pts)), key=lambda i: (pts[i][0] - x0) ** 2 + (pts[i][1] - y0) ** 2)
+    a = _douglas_peucker(pts[: far + 1], eps)
+    b = _douglas_peucker(pts[far:] + [pts[0]], eps)
+    out = a[:-1] + b[:-1]
+    return out if len(out) >= 3 else pts
