@@ -173,8 +173,28 @@ class VLTokenizer:
         return self.hf.decode([int(i) for i in ids if int(i) not in self._non_text])
 
     def text_ids(self) -> np.ndarray:
-        """Ids of ordinary text pieces (everything but special tokens), sorted; shape ``(n,)``."""
-        return np.array([i for i in range(self.vocab_size) if i not in self._non_text], dtype=np.int64)
+        """Ids of ordinary text pieces, sorted; shape ``(n,)``.
+
+        Leaves out special tokens and pieces containing ``<`` or ``>``: consecutive such pieces
+        could spell ``<obj>`` or ``<loc_5>`` in the decoded text, which ``parse`` would read as markup.
+        """
+        pieces = self.hf.convert_ids_to_tokens(list(range(self.vocab_size)))
+        return np.array([i for i, p in enumerate(pieces) if i not in self._non_text and "<" not in p and ">" not in p],
+                        dtype=np.int64)
+
+    def word_ids(self) -> np.ndarray:
+        """Text ids whose decoded piece shows a visible character (a phrase must start with one)."""
+        ids = self.text_ids()
+        return np.array([i for i in ids if self.hf.decode([int(i)]).strip()], dtype=np.int64)
+
+    def layout(self):
+        """The :class:`~vlseq.codec.grammar.VocabLayout` of this vocabulary (cached)."""
+        if getattr(self, "_layout", None) is None:
+            from .codec.grammar import VocabLayout
+
+            self._layout = VocabLayout.from_vocab(self.special_ids, self.vocab_size, self.num_bins, self.text_ids(),
+                                                  self.word_ids())
+        return self._layout
 
 
 def check_roundtrip_ids(tok: VLTokenizer) -> list[str]:

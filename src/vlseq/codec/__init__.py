@@ -16,11 +16,23 @@ from .coords import (
     quantize_polygon,
 )
 from .markup import GroundedText, Parsed, Phrase, box_tokens, build, object_list, parse, polygon_tokens, validate
+from .grammar import (
+    ChoiceGrammar,
+    Grammar,
+    GrammarError,
+    GroundedTextGrammar,
+    ObjectListGrammar,
+    SingleBoxGrammar,
+    TextGrammar,
+    TokenTrie,
+    VocabLayout,
+)
 from .tokens import LOC_OFFSET, img_token, loc_token, special_tokens
 
 __all__ = [
     "Box", "Point", "quantize", "dequantize", "quantize_box", "dequantize_box", "quantize_point",
     "dequantize_point", "quantize_polygon", "dequantize_polygon", "GroundedText", "Parsed", "Phrase",
     "build", "parse", "validate", "object_list", "box_tokens", "polygon_tokens", "LOC_OFFSET",
-    "loc_token", "img_token", "special_tokens",
+    "loc_token", "img_token", "special_tokens", "VocabLayout", "Grammar", "GrammarError", "TextGrammar",
+    "GroundedTextGrammar", "ObjectListGrammar", "SingleBoxGrammar", "ChoiceGrammar", "TokenTrie",
 ]

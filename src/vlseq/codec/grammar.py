@@ -21,7 +21,7 @@ Ids come from a :class:`VocabLayout`, never from constants. Plain Python + numpy
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -72,6 +72,9 @@ class VocabLayout:
     text_ids: np.ndarray
     word_ids: np.ndarray | None = None
     unk_id: int | None = None
+    #: Read-only bool masks ``(vocab_size,)`` of ``text_ids`` / ``word_ids``, built on construction.
+    text_mask: np.ndarray = field(init=False, repr=False)
+    word_mask: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         v, b = int(self.vocab_size), int(self.num_bins)

@@ -15,18 +15,9 @@ from ..tasks.base import GrammarSpec
 from ..tokenizer import VLTokenizer
 
 
-def layout_for(tokenizer: VLTokenizer) -> VocabLayout:
-    """The vocabulary layout of a tokenizer (cached on it)."""
-    cached = getattr(tokenizer, "_layout", None)
-    if cached is None:
-        cached = VocabLayout.from_vocab(tokenizer.special_ids, tokenizer.vocab_size, tokenizer.num_bins, tokenizer.text_ids())
-        tokenizer._layout = cached
-    return cached
-
-
 def grammar_for(spec: GrammarSpec, tokenizer: VLTokenizer) -> Grammar:
     """The grammar that constrains an output of kind ``spec.kind`` over this tokenizer's ids."""
-    layout = layout_for(tokenizer)
+    layout = tokenizer.layout()
     return _cached(spec, id(tokenizer), layout, tokenizer)
 
 

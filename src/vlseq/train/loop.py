@@ -247,6 +247,10 @@ class Trainer:
             if cfg.save_every and self.step % cfg.save_every == 0:
                 self.save()
         bar.close()
+        in_sync = self.ranks_in_sync()
+        if acc.is_main_process and acc.num_processes > 1:
+            with log_path.open("a") as f:
+                f.write(json.dumps({"step": self.step, "ranks_in_sync": in_sync}) + "\n")
         self.save()
         final = self.save_final()
         if self.evaluate_at_end:
@@ -254,6 +258,16 @@ class Trainer:
         if writer is not None:
             writer.close()
         return {"step": self.step, "elapsed_s": self.elapsed, "final": str(final), "metrics": metrics}
+
+    def ranks_in_sync(self) -> bool:
+        """True when every process holds bitwise-identical weights (compared through a checksum)."""
+        if self.accelerator.num_processes == 1:
+            return True
+        with torch.no_grad():
+            flat = torch.cat([p.detach().reshape(-1).double() for p in self.raw_model.parameters()])
+            sums = torch.stack([flat.sum(), (flat * torch.arange(flat.numel(), dtype=torch.float64) % 7.0).sum()])
+        gathered = self.accelerator.gather(sums.to(self.accelerator.device)[None]).cpu()
+        return bool((gathered == gathered[0]).all())
 
     def evaluate(self, per_task: int, writer=None) -> dict[str, float]:
         """Constrained generation + each task's metric on the validation split (main process)."""
