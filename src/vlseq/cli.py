@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "quickstart": ("vlseq.quickstart", "synthesise, train tiny, evaluate, report"),
     "predict": ("vlseq.predict", "run a checkpoint on images"),
     "demo": ("vlseq.demo", "the web demo"),
+    "shard": ("vlseq.data.shards", "write datasets as WebDataset tar shards"),
 }
 
 

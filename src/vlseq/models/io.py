@@ -20,6 +20,7 @@ from safetensors.torch import load_model, save_model
 
 from ..tokenizer import VLTokenizer
 from .config import ModelConfig
+from .factory import build_model
 from .vlseq_model import VLSeqModel
 
 CONFIG = "config.json"
@@ -78,7 +79,7 @@ def from_pretrained(path: str | Path, device: str = "cpu") -> tuple[VLSeqModel, 
     # The weights come from the checkpoint: don't re-read pretrained sources named in the config.
     cfg.vision.pretrained = None
     cfg.lm_pretrained = None
-    model = VLSeqModel(cfg)
+    model = build_model(cfg)
     missing_keys, unexpected = load_model(model, str(path / WEIGHTS), strict=False, device=device)
     if missing_keys or unexpected:
         raise ValueError(f"{path / WEIGHTS}: weights do not match the config (missing {list(missing_keys)[:5]}, unexpected {list(unexpected)[:5]})")

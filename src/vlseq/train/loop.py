@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from ..data.mixture import MixtureSampler
 from ..models.io import save_pretrained
+from ..models.factory import build_model
 from ..models.vlseq_model import VLSeqModel
 from ..processor import Processor
 from ..tasks import get_task
@@ -90,7 +91,7 @@ class Trainer:
         mc.bos_token_id, mc.eos_token_id = self.tokenizer.bos_id, self.tokenizer.eos_id
         self.processor = Processor(self.tokenizer, mc.image_size, mc.num_bins, cfg.max_prompt_tokens, cfg.max_target_tokens)
         torch.manual_seed(cfg.seed)
-        self.model = VLSeqModel(mc)
+        self.model = build_model(mc)
         self.tasks = sorted({source_task(s) for s in self.train_data})
         self.settings = model_settings(cfg, self.tasks)
         self.optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay)
