@@ -11,6 +11,7 @@ from ..codec.grammar import (
     TextGrammar,
     VocabLayout,
 )
+from ..codec.tokens import loc_token
 from ..tasks.base import GrammarSpec
 from ..tokenizer import VLTokenizer
 
@@ -31,11 +32,13 @@ def _cached(spec: GrammarSpec, key: int, layout: VocabLayout, tok: VLTokenizer) 
     if spec.kind == "text":
         g: Grammar = TextGrammar(layout)
     elif spec.kind == "grounded":
-        g = GroundedTextGrammar(layout, polygons=spec.polygons)
+        g = GroundedTextGrammar(layout, polygons=spec.polygons, max_polygon_points=spec.max_polygon_points)
     elif spec.kind == "objects":
-        g = ObjectListGrammar(layout, [tok.label_ids(l) for l in spec.labels], max_objects=spec.max_objects, polygons=spec.polygons)
+        g = ObjectListGrammar(layout, [tok.label_ids(l) for l in spec.labels], max_objects=spec.max_objects, polygons=spec.polygons,
+                              max_polygon_points=spec.max_polygon_points, keypoints=_keypoint_ids(spec, tok))
     elif spec.kind == "box":
-        g = SingleBoxGrammar(layout, [tok.label_ids(l) for l in spec.labels], polygons=spec.polygons)
+        g = SingleBoxGrammar(layout, [tok.label_ids(l) for l in spec.labels], polygons=spec.polygons,
+                             max_polygon_points=spec.max_polygon_points, keypoints=_keypoint_ids(spec, tok))
     elif spec.kind == "choice":
         g = ChoiceGrammar(layout, [tok.encode(l) for l in spec.labels])
     else:
@@ -44,3 +47,15 @@ def _cached(spec: GrammarSpec, key: int, layout: VocabLayout, tok: VLTokenizer) 
         _CACHE.clear()
     _CACHE[(spec, key)] = g
     return g
+
+
+def _keypoint_ids(spec: GrammarSpec, tok: VLTokenizer) -> list[list[int]] | None:
+    """Each keypoint name's ids as tokenized right after a coordinate token (where a target puts it)."""
+    if not spec.keypoints:
+        return None
+    loc0 = tok.loc_id(0)
+    out = []
+    for name in spec.keypoints:
+        ids = tok.encode(loc_token(0) + name)
+        out.append(ids[1:] if ids and ids[0] == loc0 else ids)
+    return out

@@ -4,14 +4,21 @@ A directory holds ``config.json`` (the model config), ``model.safetensors``, the
 (``tokenizer.json`` and friends) and ``vlseq.json`` (bins, image size, tasks, ...). It is written
 into a sibling temporary directory and renamed into place, so a crash mid-write never leaves a
 half-written checkpoint under the final name; directories ending in ``.tmp`` are never loaded.
-Nothing here unpickles anything.
+Files are fsynced before the rename, so the rename publishes complete files even after a power
+loss. A full disk is reported as :class:`CheckpointWriteError` naming the checkpoint, and the
+previous checkpoint under that name (if any) is left as it was. Nothing here unpickles anything.
+
+Test hook: ``VLSEQ_TEST_SLOW_SAVE=SECONDS`` sleeps in the middle of every :func:`save_pretrained`
+(after ``config.json``, before the weights), so a test can kill a process mid-write.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -28,23 +35,81 @@ WEIGHTS = "model.safetensors"
 SETTINGS = "vlseq.json"
 
 
-def atomic_dir_write(final: Path, write) -> None:
-    """Call ``write(tmp_dir)`` then move ``tmp_dir`` to ``final`` (replacing it) with renames only."""
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f"{final.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.mkdir()
+#: errno values that mean "the disk (or the quota) is full".
+_NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+class CheckpointWriteError(OSError):
+    """Writing a checkpoint failed for lack of space; ``errno`` is kept, the message names the path."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def pause_for_crash_tests() -> None:
+    """Sleep ``$VLSEQ_TEST_SLOW_SAVE`` seconds when set (a crash-test hook; a no-op otherwise)."""
+    delay = os.environ.get("VLSEQ_TEST_SLOW_SAVE")
+    if delay:
+        time.sleep(float(delay))
+
+
+def _fsync_tree(d: Path) -> None:
+    """Flush every file under ``d`` and the directories themselves to disk."""
+    for sub, _, files in os.walk(d):
+        for name in files:
+            fd = os.open(os.path.join(sub, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(sub))
+
+
+def _fsync_dir(d: Path) -> None:
     try:
+        fd = os.open(d, os.O_RDONLY)
+    except OSError:  # some platforms cannot open a directory; the rename is still atomic there
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_dir_write(final: Path, write) -> None:
+    """Call ``write(tmp_dir)`` then move ``tmp_dir`` to ``final`` (replacing it) with renames only.
+
+    On any failure the temporary directory is removed and ``final`` keeps its previous content; a
+    full disk becomes :class:`CheckpointWriteError` ("no space left ... writing checkpoint PATH").
+    A process killed mid-write leaves only ``final.<hex>.tmp``, which no loader reads.
+    """
+    final = Path(final)
+    tmp = None
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f"{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+        tmp.mkdir()
         write(tmp)
+        _fsync_tree(tmp)
         old = None
         if final.exists():
             old = final.with_name(f"{final.name}.{uuid.uuid4().hex[:8]}.old.tmp")
             os.rename(final, old)
         os.rename(tmp, final)
+        _fsync_dir(final.parent)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException as e:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError) and e.errno in _NO_SPACE:
+            # A nested write (the model part of a training checkpoint) already wrapped it: name the outer path.
+            cause = e.__cause__ if isinstance(e, CheckpointWriteError) and isinstance(e.__cause__, OSError) else e
+            raise CheckpointWriteError(
+                e.errno, f"no space left on device while writing checkpoint {final} ({cause.strerror or cause}); "
+                         f"nothing under that name was changed -- free some space and save again") from cause
         raise
 
 
@@ -54,6 +119,7 @@ def save_pretrained(model: VLSeqModel, tokenizer: VLTokenizer, path: str | Path,
 
     def write(d: Path) -> None:
         model.config.save(d / CONFIG)
+        pause_for_crash_tests()
         save_model(model, str(d / WEIGHTS))
         tokenizer.save_pretrained(d)
         (d / SETTINGS).write_text(json.dumps(settings or {}, indent=2))

@@ -17,11 +17,11 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from transformers import BartConfig, BartForConditionalGeneration, LogitsProcessorList
 
 from .config import ModelConfig
+from .loss import balanced_loss
 from .vision import build_vision, grid_size
 
 
@@ -150,12 +150,7 @@ class VLSeqModel(nn.Module):
                       decoder_attention_mask=dec_mask, use_cache=False)
         result = {"logits": out.logits}
         if labels is not None:
-            tok = F.cross_entropy(out.logits.transpose(1, 2).float(), labels, ignore_index=-100, reduction="none")
-            valid = (labels != -100).float()
-            per_sample = (tok * valid).sum(1) / valid.sum(1).clamp(min=1.0)
-            w = sample_weight if sample_weight is not None else torch.ones_like(per_sample)
-            result["loss"] = (per_sample * w).sum() / w.sum().clamp(min=1e-8)
-            result["sample_loss"] = per_sample.detach()
+            result["loss"], result["sample_loss"] = balanced_loss(out.logits, labels, sample_weight)
         return result
 
     # ------------------------------------------------------------------ generation
