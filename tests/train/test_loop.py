@@ -87,3 +87,22 @@ def test_train_and_eval_cli(tmp_path, synth, capsys) -> None:
     assert (out / "metrics.json").exists() and (out / "index.html").exists() and (out / "sheet.png").exists()
     lines = (out / "predictions.jsonl").read_text().splitlines()
     assert len(lines) >= 9 * 3 - 3
+
+
+def test_train_from_shards_and_resume(tmp_path, synth) -> None:
+    from vlseq.data.shards import main as shard_main
+
+    Trainer(_cfg(tmp_path / "seed", synth, max_steps=1, save_every=0), evaluate_at_end=False)  # makes the world
+    shards = tmp_path / "shards"
+    assert shard_main(["--data", str(synth / "train"), "--out", str(shards), "--shard-size", "64"]) == 0
+    run = tmp_path / "s"
+    over = {"data.shards": f'["{shards}"]', "data.loader_workers": 0, "max_steps": 4, "save_every": 2}
+    summary = Trainer(_cfg(run, synth, **over), evaluate_at_end=False).run()
+    assert summary["step"] == 4
+    import json
+
+    state = json.loads((run / "checkpoints" / "step_0000004" / "trainer_state.json").read_text())
+    assert state["stream"]["positions"]  # the stream position is checkpointed
+    shutil.rmtree(run / "checkpoints" / "step_0000004")
+    resumed = Trainer(_cfg(run, synth, **{**over, "max_steps": 5}), evaluate_at_end=False)
+    assert resumed.step == 2 and resumed.run()["step"] == 5

@@ -4,7 +4,9 @@
 ``trainer_state.json`` (step, sampler position, python RNG, schedule length), ``optimizer.pt`` and
 ``scheduler.pt`` (tensors and plain values only: loaded with ``weights_only=True``),
 ``rng.safetensors`` (torch and numpy RNG states) and ``ema.safetensors`` when EMA is on.
-A crash while writing leaves only a ``*.tmp`` directory, which is never loaded.
+A crash while writing leaves only a ``*.tmp`` directory, which is never loaded (a warning names
+it) and is removed after the next complete save. A full disk raises
+:class:`~vlseq.models.io.CheckpointWriteError` naming the checkpoint; earlier checkpoints stay intact.
 """
 
 from __future__ import annotations
@@ -98,5 +100,13 @@ def load_checkpoint(path: Path, model, optimizer, scheduler, ema) -> dict:
 
 
 def prune(ckpt_dir: Path, keep_last: int) -> None:
+    """Delete all but the newest ``keep_last`` checkpoints, and leftovers of killed writes.
+
+    Called by the only writer right after a save completed, so any ``*.tmp`` directory still there
+    belongs to a process that died mid-write and is safe to remove.
+    """
     for p in list_checkpoints(ckpt_dir)[:-keep_last] if keep_last > 0 else []:
+        shutil.rmtree(p, ignore_errors=True)
+    for p in ckpt_dir.glob("*.tmp") if ckpt_dir.is_dir() else []:
+        log.info("removing the leftover of an interrupted checkpoint write: %s", p)
         shutil.rmtree(p, ignore_errors=True)

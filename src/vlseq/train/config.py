@@ -29,6 +29,10 @@ class DataConfig:
     train_split: str = "train"
     val_split: str = "val"
     datasets: list[dict[str, Any]] = field(default_factory=list)
+    #: WebDataset shard directories (``vlseq shard``), streamed instead of loaded into memory
+    shards: list[str] = field(default_factory=list)
+    loader_workers: int = 2
+    shuffle_buffer: int = 2000
     skip_bad: bool = False
 
 

@@ -78,11 +78,16 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         random.seed(cfg.seed)
         torch.manual_seed(cfg.seed)
-        if cfg.data.synth:
-            if self.accelerator.is_main_process:
-                ensure_synth(Path(cfg.data.synth), cfg.data.synth_generate)
-            self.accelerator.wait_for_everyone()
-        self.train_data = load_examples(cfg, cfg.data.train_split)
+        if cfg.data.shards:
+            from .streaming import corpus_examples
+
+            self.train_data = corpus_examples(cfg.data.shards, cfg.tasks)
+        else:
+            if cfg.data.synth:
+                if self.accelerator.is_main_process:
+                    ensure_synth(Path(cfg.data.synth), cfg.data.synth_generate)
+                self.accelerator.wait_for_everyone()
+            self.train_data = load_examples(cfg, cfg.data.train_split)
         if not self.train_data:
             raise ValueError(f"no training examples for tasks {cfg.tasks}")
         self.tokenizer = build_tokenizer(cfg, self.train_data, self.out, self.accelerator)
@@ -106,8 +111,16 @@ class Trainer:
         self.evaluate_at_end = evaluate_at_end
         self.model, self.optimizer = self.accelerator.prepare(self.model, self.optimizer)
         self.rng = random.Random(cfg.seed + 1)
+        self.stream = None
+        self._stream_resume: dict | None = None
         if resume:
             self._resume()
+        if cfg.data.shards:
+            from .streaming import ShardBatches
+
+            self.stream = ShardBatches(cfg.data.shards, self.tasks, weights, self.processor,
+                                       cfg.batch_size // self.accelerator.num_processes, cfg.seed,
+                                       cfg.data.loader_workers, cfg.data.shuffle_buffer, self._stream_resume)
 
     # ------------------------------------------------------------------ state
 
@@ -117,7 +130,8 @@ class Trainer:
 
     def _trainer_state(self) -> dict[str, Any]:
         return {"step": self.step, "elapsed": self.elapsed, "schedule_total": self.schedule_total,
-                "mixture": self.mixture.state_dict(), "aug_rng": _py_state(self.rng), "best": self.best}
+                "mixture": self.mixture.state_dict(), "aug_rng": _py_state(self.rng), "best": self.best,
+                "stream": self.stream.state(self.accelerator) if self.stream is not None else None}
 
     def _resume(self) -> None:
         ckpts = list_checkpoints(self.out / "checkpoints")
@@ -127,6 +141,7 @@ class Trainer:
         self.step, self.elapsed, self.best = state["step"], state["elapsed"], state.get("best")
         self._set_schedule_total(state["schedule_total"])
         self.mixture.load_state_dict(state["mixture"])
+        self._stream_resume = state.get("stream")
         self.rng.setstate(_py_from(state["aug_rng"]))
         self.accelerator.print(f"resumed from {ckpts[-1]} at step {self.step}")
 
@@ -137,10 +152,11 @@ class Trainer:
 
     def save(self) -> None:
         self.accelerator.wait_for_everyone()
+        state = self._trainer_state()  # on every rank: the stream position is gathered
         if self.accelerator.is_main_process:
             path = self.out / "checkpoints" / f"step_{self.step:07d}"
             save_checkpoint(path, self.raw_model, self.tokenizer, self.settings, self.optimizer, self.scheduler, self.ema,
-                            self._trainer_state())
+                            state)
             prune(self.out / "checkpoints", self.cfg.keep_last)
         self.accelerator.wait_for_everyone()
 
@@ -157,7 +173,13 @@ class Trainer:
     # ------------------------------------------------------------------ steps
 
     def _micro_batch(self, n_global: int) -> tuple[dict[str, torch.Tensor], list[str]]:
-        """Draw the global batch (identical on every rank) and encode this rank's slice."""
+        """Draw the global batch (identical on every rank) and encode this rank's slice.
+
+        From shards, each rank instead takes its own next micro-batch from its part of the stream.
+        """
+        if self.stream is not None:
+            batch, sources = self.stream.next()
+            return {k: v.to(self.accelerator.device) for k, v in batch.items()}, sources
         drawn = self.mixture.take(n_global)
         rank, world = self.accelerator.process_index, self.accelerator.num_processes
         items, sources = [], []
