@@ -1,0 +1,118 @@
+"""Smoke runs of the model benchmarks (``--quick``, one thread) and checks of their shared helpers.
+
+The benchmarks are scripts, not package modules, so they are loaded from ``bench/`` by path.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def load(name: str) -> ModuleType:
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def test_markdown_table_and_formatting() -> None:
+    c = load("_common")
+    table = c.markdown_table(["model", "x"], [["a", c.fmt(1234.5)], ["b", c.ratio(3.0, 2.0)]])
+    lines = table.splitlines()
+    assert lines[0] == "| model | x |"
+    assert lines[1] == "|---|---:|"
+    assert lines[2:] == ["| a | 1,234 |", "| b | 1.50x |"]
+    assert c.fmt(0.012345) == "0.0123" and c.fmt(None) == "-" and c.ratio(1.0, None) == "-"
+    with pytest.raises(ValueError, match="2 headers"):
+        c.markdown_table(["a", "b"], [[1]])
+    with pytest.raises(ValueError, match="unknown config"):
+        c.config_names("tiny,huge")
+
+
+def test_synthetic_batch_uses_the_shared_vocabulary() -> None:
+    c = load("_common")
+    b = c.synthetic_batch(3, 32, 5, 7, seed=1)
+    assert b.pixel_values.shape == (3, 3, 32, 32) and b.prompt.shape == (3, 5) and b.target.shape == (3, 7)
+    assert (b.target[:, -1] == c.EOS).all()
+    body = b.target[:, :-1]
+    assert (body >= c.LOC_OFFSET).all() and (body < c.IMAGE_TOKEN).all()
+    assert (b.prompt >= c.LOC_OFFSET + c.NUM_BINS).all()
+    assert c.shift_right(b.target)[:, 0].eq(c.BOS).all()
+
+
+def test_florence2_is_sized_to_vlseq_and_trains() -> None:
+    c = load("_common")
+    vl, fl, vb = c.build_subjects("debug", ["florence2", "vit+bart"])
+    assert abs(fl.params - vl.params) / vl.params <= 0.10
+    assert fl.model.config.text_config.d_model == vl.model.config.d_model
+    batch = c.synthetic_batch(2, vl.model.config.image_size, 4, 6)
+    for s in (vl, fl, vb):
+        before = [p.detach().clone() for p in s.model.parameters()]
+        loss = c.train_step_fn(s, s.train_inputs(batch))()
+        assert loss > 0
+        changed = sum(not torch.equal(a, p) for a, p in zip(before, s.model.parameters()))
+        assert changed > len(before) // 2, f"{s.name}: the optimiser step changed only {changed} tensors"
+
+
+def test_cpu_attention_flops_are_counted() -> None:
+    e = load("bench_efficiency")
+    q = torch.randn(2, 4, 10, 16, requires_grad=True)
+    with e.FlopCounterMode(display=False, custom_mapping=e.CPU_SDPA_FLOPS) as fc:
+        torch.nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=torch.zeros(2, 1, 10, 10)).sum().backward()
+    # forward: two products per head (scores, weighted values) of 2*b*h*s*s*d FLOPs each; torch's
+    # backward formula counts five (the scores are recomputed), the same as for its GPU kernels
+    product = 2 * 2 * 4 * 10 * 10 * 16
+    assert fc.get_total_flops() == 2 * product + 5 * product
+
+
+# --------------------------------------------------------------------------- quick runs
+
+
+def test_train_speed_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = load("bench_train_speed").main(["--quick", "--threads", "1"])
+    out = capsys.readouterr().out
+    assert [r["model"] for r in rows] == ["vlseq", "florence2", "vit+bart"]
+    assert all(r["samples_per_s"] > 0 and r["image_tokens"] > 0 for r in rows)
+    assert abs(rows[1]["params"] - rows[0]["params"]) / rows[0]["params"] <= 0.10
+    assert "| vlseq |" in out and "vs florence2" in out and "vlseq/florence2 =" in out
+
+
+def test_generate_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = load("bench_generate").main(["--quick", "--threads", "1"])
+    out = capsys.readouterr().out
+    keys = {(r["model"], r["batch"], r["grammar"]) for r in rows}
+    assert keys == {(m, b, g) for b in (1, 2) for m, g in (("vlseq", False), ("florence2", False), ("vlseq", True))}
+    assert all(r["tok_per_s"] > 0 for r in rows)
+    assert "overhead" in out and "image tokens" in out and "eager attention" in out
+
+
+def test_efficiency_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    res = load("bench_efficiency").main(["--quick", "--threads", "1"])
+    out = capsys.readouterr().out
+    assert all(g > 0 for g in res["peak_gflops"].values())
+    assert [(m["config"], m["mode"]) for m in res["memory"]] == [("debug", "train"), ("debug", "infer")]
+    assert all(m["peak_kib"] >= m["import_peak_kib"] >= m["baseline_kib"] > 0 for m in res["memory"])
+    assert "of peak" in out and "where the forward FLOPs are" in out and "peak resident memory" in out
