@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
+from transformers import LogitsProcessor
 
+from .codec.tokens import OBJ_CLOSE, OBJ_OPEN, POLY_CLOSE, POLY_OPEN
 from .data.example import Example
 from .models.constrain import grammar_for
 from .models.grammar_processor import GrammarLogitsProcessor
@@ -38,26 +40,128 @@ def max_new_tokens_for(task: Task, ex: Example, processor: Processor) -> int:
     return limit
 
 
+def box_scores(ids: Sequence[int], probs: Sequence[float], tokenizer) -> list[float]:
+    """Per-box scores of one generated row: the mean probability of each box's 4 coordinate tokens.
+
+    ``ids`` are the generated ids after the decoder start token and ``probs[i]`` the probability
+    ``ids[i]`` had when it was chosen. Boxes are read the way :func:`vlseq.codec.parse` reads them:
+    inside ``<obj>``, four coordinates at a time, in sequence order; coordinates inside ``<poly>``
+    and the two after a keypoint name (text after a coordinate) are not box coordinates; the row
+    ends at ``</s>``.
+    """
+    obj_open, obj_close = tokenizer.special_ids[OBJ_OPEN], tokenizer.special_ids[OBJ_CLOSE]
+    poly_open, poly_close = tokenizer.special_ids[POLY_OPEN], tokenizer.special_ids[POLY_CLOSE]
+    lo, hi = tokenizer.loc_offset, tokenizer.loc_offset + tokenizer.num_bins
+    special = set(tokenizer.special_ids.values()) | set(tokenizer.hf.all_special_ids)
+    out: list[float] = []
+    group: list[float] = []
+    in_obj = in_poly = seen_coord = False
+    kp_coords: int | None = None  # coordinates read of the pending keypoint (None: no keypoint pending)
+    for i, p in zip(ids, probs):
+        i = int(i)
+        if i == tokenizer.eos_id:
+            break
+        if i == obj_open or i == obj_close:
+            in_obj, in_poly, seen_coord, kp_coords, group = i == obj_open, False, False, None, []
+        elif not in_obj:
+            continue
+        elif i == poly_open:
+            in_poly, kp_coords, group = True, None, []
+        elif i == poly_close:
+            in_poly, seen_coord = False, True
+        elif in_poly:
+            continue
+        elif lo <= i < hi:
+            seen_coord = True
+            if kp_coords is not None:
+                kp_coords = None if kp_coords == 1 else kp_coords + 1
+            else:
+                group.append(float(p))
+                if len(group) == 4:
+                    out.append(sum(group) / 4)
+                    group = []
+        elif i not in special and seen_coord:  # a keypoint's name (or more of it): its 2 coordinates follow
+            kp_coords, group = 0, []
+    return out
+
+
+class ChosenTokenProbs(LogitsProcessor):
+    """Records the probability each generated token had under the final decoding distribution.
+
+    Put it last in the logits processors (after the grammar), greedy decoding only. Each call
+    sees the token chosen at the previous step (``input_ids[:, -1]``) and the distribution it was
+    chosen from; :meth:`probs` adds the last step. The numbers are those of generate's
+    ``output_scores`` after a softmax, without keeping (steps, batch, vocab) scores in memory, and
+    it works for any model whose ``generate`` takes logits processors.
+    """
+
+    def __init__(self) -> None:
+        self.steps: list[torch.Tensor] = []
+        self._prev: torch.Tensor | None = None
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        if self._prev is not None:
+            self.steps.append(self._prev.gather(1, input_ids[:, -1:]).squeeze(1))
+        self._prev = torch.softmax(scores.float(), dim=-1)
+        return scores
+
+    def probs(self, ids: torch.Tensor) -> torch.Tensor | None:
+        """(B, T-1) probabilities of ``ids[:, 1:]`` (the returned rows after the start token);
+        None when the steps recorded do not line up with the row length."""
+        if self._prev is None:
+            return None
+        last = self._prev.gather(1, ids[:, -1:].to(self._prev.device)).squeeze(1)
+        out = torch.stack(self.steps + [last], dim=1)
+        return out if out.shape[1] == ids.shape[1] - 1 else None
+
+
 @torch.no_grad()
-def predict_examples(model, processor: Processor, task: Task, examples: Sequence[Example], batch_size: int = 32,
-                     constrained: bool = True, num_beams: int = 1) -> list[Prediction]:
-    """Generate and parse one prediction per example (rows in the order given)."""
+def generate_predictions(model, processor: Processor, task: Task, examples: Sequence[Example], constrained: bool = True,
+                         num_beams: int = 1, scores: bool = False) -> list[Prediction]:
+    """Generate and parse one batch: one prediction per example, in the order given.
+
+    With ``scores`` (greedy decoding only), each prediction gets per-box scores
+    (:func:`box_scores`): the probabilities under the decoding distribution, i.e. after the
+    grammar's mask (:class:`ChosenTokenProbs`), when their count matches the parsed boxes.
+    """
     model.eval()
     device = next(model.parameters()).device
+    chunk = list(examples)
+    batch = processor.collate([processor.encode(task, ex, with_target=False) for ex in chunk])
+    batch = {k: v.to(device) for k, v in batch.items()}
+    budget = max(max_new_tokens_for(task, ex, processor) for ex in chunk)
+    procs: list[Any] = []
+    if constrained:
+        grammars = [grammar_for(task.grammar(ex), processor.tokenizer) for ex in chunk]
+        procs = [GrammarLogitsProcessor(grammars, prompt_length=1, max_new_tokens=budget)]
+    recorder = ChosenTokenProbs() if scores and num_beams == 1 else None
+    if recorder is not None:
+        procs.append(recorder)
+    ids = model.generate(batch["pixel_values"], batch["input_ids"], batch["attention_mask"], batch["image_mask"],
+                         logits_processor=procs, max_new_tokens=budget, num_beams=num_beams)
+    probs = recorder.probs(ids) if recorder is not None else None
+    rows = probs.tolist() if probs is not None else None
+    preds: list[Prediction] = []
+    for b, (ex, row) in enumerate(zip(chunk, ids.tolist())):
+        pred = task.parse(processor.decode(row[1:]), ex, processor.bins)
+        if rows is not None:
+            per_box = box_scores(row[1:], rows[b], processor.tokenizer)
+            if len(per_box) == len(pred.objects):
+                pred.scores = per_box
+        preds.append(pred)
+    return preds
+
+
+def predict_examples(model, processor: Processor, task: Task, examples: Sequence[Example], batch_size: int = 32,
+                     constrained: bool = True, num_beams: int = 1, scores: bool = False) -> list[Prediction]:
+    """Generate and parse one prediction per example (rows in the order given), ``batch_size`` at a time.
+
+    ``scores``: add per-box scores where greedy decoding gives them (see :func:`generate_predictions`).
+    """
     preds: list[Prediction] = []
     for i in range(0, len(examples), batch_size):
-        chunk = list(examples[i : i + batch_size])
-        batch = processor.collate([processor.encode(task, ex, with_target=False) for ex in chunk])
-        batch = {k: v.to(device) for k, v in batch.items()}
-        budget = max(max_new_tokens_for(task, ex, processor) for ex in chunk)
-        procs = []
-        if constrained:
-            grammars = [grammar_for(task.grammar(ex), processor.tokenizer) for ex in chunk]
-            procs = [GrammarLogitsProcessor(grammars, prompt_length=1, max_new_tokens=budget)]
-        ids = model.generate(batch["pixel_values"], batch["input_ids"], batch["attention_mask"], batch["image_mask"],
-                             logits_processor=procs, max_new_tokens=budget, num_beams=num_beams)
-        for ex, row in zip(chunk, ids.tolist()):
-            preds.append(task.parse(processor.decode(row[1:]), ex, processor.bins))
+        preds.extend(generate_predictions(model, processor, task, examples[i : i + batch_size], constrained, num_beams,
+                                          scores))
     return preds
 
 
@@ -97,6 +201,27 @@ def evaluate_examples(model, processor: Processor, examples: dict[str, Sequence[
     return metrics
 
 
+def decodable_examples(processor: Processor, examples: Sequence[Example], report) -> list[Example]:
+    """The examples whose images decode; each other one is logged and counted in ``report`` (a ReadReport).
+
+    A truncated image passes the readers' header check and fails only at pixel decode, so skip mode
+    decodes up front (the processor caches the pixels for generation).
+    """
+    from .data.readers.validate import DataError, RecordGuard
+
+    kept = []
+    for ex in examples:
+        try:
+            for ref in ex.images:
+                processor.image_array(ref)
+        except DataError as e:
+            RecordGuard(e.file, skip_bad=True, report=report).handle(
+                DataError(e.file, ex.source or ex.image_id or None, e.problem, e.detail))
+            continue
+        kept.append(ex)
+    return kept
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from .data.readers.split import load_split
     from .models.io import from_pretrained
@@ -118,7 +243,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     processor = Processor(tok, settings["image_size"], settings["num_bins"], settings.get("max_prompt_tokens", 64),
                           settings.get("max_target_tokens", 128))
     data = load_split(args.data, tasks=tasks, skip_bad=args.skip_bad)
+    report = data.report
     data = {t: list(v)[: args.max_per_task] if args.max_per_task else list(v) for t, v in data.items() if v}
+    if args.skip_bad:
+        data = {t: kept for t, v in data.items() if (kept := decodable_examples(processor, v, report))}
+        log.info("%s: %s", args.data, report.summary())
     if not data:
         print(f"vlseq eval: no examples for tasks {tasks} in {args.data}")
         return 1

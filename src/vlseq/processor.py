@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from .data.example import Example, ImageRef
+from .data.readers.validate import DataError
 from .tasks.base import Task
 from .tokenizer import VLTokenizer
 
@@ -103,7 +104,11 @@ class Processor:
 
     def encode(self, task: Task, ex: Example, rng: random.Random | None = None, with_target: bool = True) -> Encoded:
         """Images, prompt ids and (``with_target``) ``<s> target </s>`` ids of one example."""
-        images = np.stack([self.image_array(r) for r in ex.images])
+        try:
+            images = np.stack([self.image_array(r) for r in ex.images])
+        except DataError as e:
+            # A truncated file passes the readers' header check and fails only here: name the record too.
+            raise DataError(e.file, ex.source or ex.image_id or None, e.problem, e.detail) from None
         prompt = self._ids(task.prompt(ex, self.bins), self.max_prompt_tokens, "prompt", ex)
         target: list[int] = []
         if with_target:

@@ -80,11 +80,24 @@ class VLTokenizer:
         tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
         tok.decoder = decoders.WordPiece(prefix="##", cleanup=True)
         specials = special_tokens(num_bins, num_image_tokens)
-        trainer = trainers.WordPieceTrainer(
-            vocab_size=vocab_size + len(specials), min_frequency=min_frequency, special_tokens=specials,
-            show_progress=False,
-        )
-        tok.train_from_iterator(texts, trainer=trainer)
+        texts = list(texts)
+        words = _word_counts(tok, texts)
+        if len([w for w, n in words.items() if n >= min_frequency]) <= vocab_size:
+            # A closed vocabulary (the synthetic world's): every word is one piece, characters
+            # are the fallback. Built from counts, it is identical in every process -- the
+            # library trainer breaks ties between equally frequent merges in a per-process hash
+            # order, which made two runs on one corpus disagree.
+            chars = sorted({c for w in words for c in w})
+            kept = sorted(w for w, n in words.items() if n >= min_frequency and len(w) > 1)
+            pieces = list(dict.fromkeys(chars + ["##" + c for c in chars] + kept))
+        else:  # an open vocabulary: the library's WordPiece trainer, ids renumbered by piece
+            trainer = trainers.WordPieceTrainer(vocab_size=vocab_size + len(specials), min_frequency=min_frequency,
+                                                special_tokens=specials, show_progress=False)
+            tok.train_from_iterator(texts, trainer=trainer)
+            pieces = sorted(t for t in tok.get_vocab() if t not in set(specials))
+        tok.model = models.WordPiece({t: i for i, t in enumerate(list(specials) + pieces)}, unk_token=UNK,
+                                     continuing_subword_prefix="##")
+        tok.add_special_tokens(specials)
         hf = PreTrainedTokenizerFast(
             tokenizer_object=tok, pad_token=PAD, bos_token=BOS, eos_token=EOS, unk_token=UNK,
             additional_special_tokens=[t for t in specials if t not in (PAD, BOS, EOS, UNK)],
@@ -195,6 +208,19 @@ class VLTokenizer:
             self._layout = VocabLayout.from_vocab(self.special_ids, self.vocab_size, self.num_bins, self.text_ids(),
                                                   self.word_ids())
         return self._layout
+
+
+def _word_counts(tok: Tokenizer, texts: Sequence[str]) -> dict[str, int]:
+    """Pre-tokenized word frequencies of ``texts``, markup tokens removed."""
+    from collections import Counter
+
+    from .codec.markup import _TOKEN_RE
+
+    counts: Counter[str] = Counter()
+    for t in texts:
+        norm = tok.normalizer.normalize_str(_TOKEN_RE.sub(" ", t))
+        counts.update(w for w, _ in tok.pre_tokenizer.pre_tokenize_str(norm))
+    return dict(counts)
 
 
 def check_roundtrip_ids(tok: VLTokenizer) -> list[str]:

@@ -25,11 +25,23 @@ def _font(size: int) -> ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
+def text_colour(c: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Black or white, whichever reads better on background ``c`` (relative luminance)."""
+    r, g, b = c
+    return (0, 0, 0) if 0.299 * r + 0.587 * g + 0.114 * b > 150 else (255, 255, 255)
+
+
 def draw(image: Image.Image, phrases: Sequence[dict[str, Any]], gt_boxes: Sequence[Sequence[float]] = (),
          min_side: int = 384) -> Image.Image:
-    """Draw predicted phrases (``{"text", "boxes", "polygons"}`` in pixels) and dashed GT boxes.
+    """Draw predicted phrases and dashed ground-truth (or input-region) boxes.
 
-    Small images are upscaled (nearest) to ``min_side`` first so labels stay readable.
+    ``phrases`` are dicts ``{"text", "boxes", "polygons", "scores"?, "keypoints"?}`` with pixel
+    coordinates of ``image`` (the ``phrases`` of :meth:`vlseq.tasks.Prediction.to_json`;
+    ``keypoints`` as ``[name, [x, y]]``). Phrase ``i`` gets ``colour(i)``: its boxes' outlines,
+    its polygons (filled translucent), its keypoints (named dots) and its label tag, which shows
+    the score when there is one. Tags stay inside the picture: above the box when there is
+    room, else inside its top edge. Small images are upscaled (nearest) to ``min_side`` first so
+    labels stay readable.
     """
     img = image.convert("RGB")
     scale = max(1.0, min_side / max(img.size))
@@ -37,27 +49,45 @@ def draw(image: Image.Image, phrases: Sequence[dict[str, Any]], gt_boxes: Sequen
         img = img.resize((round(img.width * scale), round(img.height * scale)), Image.NEAREST)
     overlay = Image.new("RGBA", img.size, (0, 0, 0, 0))
     od = ImageDraw.Draw(overlay)
-    d = ImageDraw.Draw(img)
-    font = _font(max(11, int(img.height / 28)))
-    for b in gt_boxes:
-        x1, y1, x2, y2 = [v * scale for v in b]
-        for t in range(0, int(2 * (x2 - x1 + y2 - y1)), 8):  # dashed white outline
-            _dash_point(d, x1, y1, x2, y2, t)
-    for i, ph in enumerate(phrases):
+    font = _font(max(12, int(min(img.size) / 24)))
+    small = _font(max(10, int(min(img.size) / 34)))
+    line = max(2, round(min(img.size) / 200))
+    for i, ph in enumerate(phrases):  # polygons first, so outlines and tags stay on top
         c = colour(i)
         for poly in ph.get("polygons", []):
             if len(poly) >= 3:
                 od.polygon([(x * scale, y * scale) for x, y in poly], fill=c + (90,), outline=c + (255,))
-        for b in ph.get("boxes", []):
+    img = Image.alpha_composite(img.convert("RGBA"), overlay).convert("RGB")
+    d = ImageDraw.Draw(img)
+    for b in gt_boxes:
+        x1, y1, x2, y2 = [v * scale for v in b]
+        for t in range(0, int(2 * (x2 - x1 + y2 - y1)), 8):  # dashed white outline
+            _dash_point(d, x1, y1, x2, y2, t)
+    tags = []
+    for i, ph in enumerate(phrases):
+        c = colour(i)
+        scores = ph.get("scores") or []
+        for k, b in enumerate(ph.get("boxes", [])):
             x1, y1, x2, y2 = [v * scale for v in b]
-            d.rectangle([x1, y1, x2, y2], outline=c, width=max(2, int(scale)))
+            # A dark 1 px rim on both sides keeps the outline visible on any background.
+            d.rectangle([x1 - 1, y1 - 1, x2 + 1, y2 + 1], outline=(0, 0, 0), width=line + 2)
+            d.rectangle([x1, y1, x2, y2], outline=c, width=line)
             label = ph.get("text", "")
+            if k < len(scores):
+                label = f"{label} {scores[k]:.2f}".strip()
             if label:
-                tw = d.textlength(label, font=font)
-                ty = max(0, y1 - font.size - 4)
-                d.rectangle([x1, ty, x1 + tw + 6, ty + font.size + 4], fill=c)
-                d.text((x1 + 3, ty + 1), label, fill=(255, 255, 255), font=font)
-    return Image.alpha_composite(img.convert("RGBA"), overlay).convert("RGB")
+                tags.append((label, c, x1, y1))
+        for name, (x, y) in ph.get("keypoints", []):  # a dot in the phrase's colour, its name beside it
+            x, y, r = x * scale, y * scale, line + 2
+            d.ellipse([x - r, y - r, x + r, y + r], fill=c, outline=(0, 0, 0))
+            d.text((x + r + 2, y - small.size / 2), str(name), fill=c, font=small, stroke_width=1, stroke_fill=(0, 0, 0))
+    for label, c, x1, y1 in tags:  # after every box, so no outline crosses a tag
+        tw, th = d.textlength(label, font=font), font.size + 4
+        tx = min(max(0.0, x1), max(0.0, img.width - tw - 6))
+        ty = y1 - th if y1 - th >= 0 else y1 + line
+        d.rectangle([tx, ty, tx + tw + 6, ty + th], fill=c)
+        d.text((tx + 3, ty + 1), label, fill=text_colour(c), font=font)
+    return img
 
 
 def _dash_point(d: ImageDraw.ImageDraw, x1: float, y1: float, x2: float, y2: float, t: float) -> None:

@@ -62,9 +62,18 @@ def bin_polygons(draw: st.DrawFn, w: float, h: float, bins: int) -> tuple[tuple[
     return tuple((dequantize(kx, w, bins), dequantize(ky, h, bins)) for kx, ky in ks)
 
 
+#: Keypoint names: one to two words or punctuation pieces, single-spaced (any text without markup).
+keypoint_names = st.lists(st.sampled_from(WORDS) | st.sampled_from(PUNCT), min_size=1, max_size=2).map(" ".join)
+
+
+@st.composite
+def bin_points(draw: st.DrawFn, w: float, h: float, bins: int) -> tuple[float, float]:
+    return dequantize(draw(st.integers(0, bins - 1)), w, bins), dequantize(draw(st.integers(0, bins - 1)), h, bins)
+
+
 @st.composite
 def grounded(draw: st.DrawFn, polygons: bool = True) -> tuple[GroundedText, float, float, int]:
-    """A valid grounded text with boxes (and polygons) at bin centres, its image size and bin count."""
+    """A valid grounded text with boxes (and polygons, keypoints) at bin centres, its image size and bin count."""
     w, h = draw(st.sampled_from(IMAGE_SIZES))
     bins = draw(st.sampled_from([2, 3, 10, 64, 100, 1000]) | st.integers(2, 1000))
     text, spans = draw(texts())
@@ -75,7 +84,8 @@ def grounded(draw: st.DrawFn, polygons: bool = True) -> tuple[GroundedText, floa
         a, b = cuts[i], cuts[i + 1]  # pieces a .. b-1
         boxes = tuple(draw(st.lists(bin_boxes(w, h, bins), min_size=1, max_size=3)))
         polys = tuple(draw(st.lists(bin_polygons(w, h, bins), max_size=2 if polygons else 0)))
-        phrases.append(Phrase(spans[a][0], spans[b - 1][1], boxes, polys))
+        kps = tuple(draw(st.lists(st.tuples(keypoint_names, bin_points(w, h, bins)), max_size=3 if polygons else 0)))
+        phrases.append(Phrase(spans[a][0], spans[b - 1][1], boxes, polys, kps))
     g = GroundedText(text, phrases)
     validate(g)  # the strategy must only produce valid structures
     return g, w, h, bins

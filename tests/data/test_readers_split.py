@@ -80,7 +80,8 @@ def test_load_split_every_task(split):
     assert list(data) == list(TASKS)
     counts = {t: len(v) for t, v in data.items()}
     assert counts == {"caption": 2, "detect": 2, "localize": 3, "vqa": 2, "refexp": 1, "ground": 1,
-                      "grounded_caption": 1, "classify": 2, "region_caption": 1, "edit_image": 1}
+                      "grounded_caption": 1, "classify": 2, "region_caption": 1, "edit_image": 1,
+                      "segment": 0, "instance_segment": 0}
     assert data.report.skipped == 0 and data.report.kept == counts
     for task, exs in data.items():
         for e in exs:

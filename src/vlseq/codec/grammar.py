@@ -13,7 +13,9 @@ search) and advance it one token per step. Every grammar guarantees:
 
 Grammars: :class:`TextGrammar` (plain text), :class:`GroundedTextGrammar` (text with grounded
 phrases), :class:`ObjectListGrammar` (detection), :class:`SingleBoxGrammar` (referring
-expressions, localisation, segmentation), :class:`ChoiceGrammar` (a closed answer set).
+expressions, localisation, segmentation), :class:`ChoiceGrammar` (a closed answer set). The object
+grammars optionally add polygons and named keypoints (``name <loc_x><loc_y>``, names from a fixed,
+ordered list) after an object's box.
 
 Ids come from a :class:`VocabLayout`, never from constants. Plain Python + numpy, no torch.
 """
@@ -35,6 +37,7 @@ UNBOUNDED = 1 << 30
 # Phases: the first element of every state tuple.
 DONE, OUT, LIST, END, START, CHOICE, OBJ_START, OBJ_WORDS, LABEL = range(9)
 Y1, X2, Y2, AFTER_BOX, POLY, AFTER_POLY = range(9, 15)
+KP, KP_Y = 15, 16  # keypoints: a name from the name trie, then x, then y
 DONE_STATE: State = (DONE,)
 _NO_BOX = (0, 0, 0, 0)
 _MIN_POLY_COORDS = 6  # parse drops polygons of fewer than 3 points
@@ -386,7 +389,7 @@ class ChoiceGrammar(Grammar):
 
 
 class _ObjectGrammar(Grammar):
-    """Shared machinery for ``<obj> LABEL box+ [polygons] </obj>``.
+    """Shared machinery for ``<obj> LABEL box+ [polygons] [keypoints] </obj>``.
 
     Inside-object states carry a context int ``ctx`` (what the enclosing grammar needs back at
     ``</obj>``, e.g. the object count) at index 1. States::
@@ -398,13 +401,21 @@ class _ObjectGrammar(Grammar):
         (AFTER_BOX, ctx, nbox, x1, y1, x2, y2)
         (POLY, ctx, npoly, ncoords, x1, y1, x2, y2)
         (AFTER_POLY, ctx, npoly, x1, y1, x2, y2)
+        (KP, ctx, i, node)                 in keypoint name ``node`` of the name trie (0: between
+                                           keypoints); names ``i..`` of the ordered list remain
+        (KP_Y, ctx, i)                     a keypoint's x given, its y next
 
     The box is kept only when polygon points must lie inside it (zeros otherwise, so states
     stay few); ``nbox`` only when boxes per object are bounded.
+
+    Keypoints (``keypoints``: the names as token-id sequences, in their fixed order): after the
+    box(es) and polygons, each name at most once and in list order, each followed by exactly two
+    coordinates (any bins). ``all_keypoints`` requires every name, so the names are forced.
     """
 
     def __init__(self, layout: VocabLayout, labels: Sequence[Sequence[int]] | None, max_boxes: int | None,
-                 polygons: bool, max_polygon_points: int, max_polygons: int, polygon_inside_box: bool) -> None:
+                 polygons: bool, max_polygon_points: int, max_polygons: int, polygon_inside_box: bool,
+                 keypoints: Sequence[Sequence[int]] | None = None, all_keypoints: bool = False) -> None:
         super().__init__(layout)
         if max_boxes is not None and max_boxes < 1:
             raise ValueError(f"max boxes per object must be >= 1 or None, got {max_boxes}")
@@ -424,6 +435,63 @@ class _ObjectGrammar(Grammar):
         self._nonword = nonword
         self._open_id, self._close_id = layout.obj_open, layout.obj_close
         self._popen, self._pclose = layout.poly_open, layout.poly_close
+        self._init_keypoints(keypoints, all_keypoints)
+
+    def _init_keypoints(self, names: Sequence[Sequence[int]] | None, all_keypoints: bool) -> None:
+        self.kp_trie = None if not names else TokenTrie(names, self.layout, what="keypoint name", need_word=True)
+        seqs = [tuple(int(t) for t in n) for n in (names or ())]
+        if len(set(seqs)) != len(seqs):
+            raise ValueError("keypoint names must be distinct")
+        n = len(seqs)
+        self._kp_all = all_keypoints
+        self._kp_index: dict[int, int] = {}  # terminal node -> name index
+        # node -> {name index j: tokens from the node to the end of name j}, for the names below it
+        self._kp_reach: list[dict[int, int]] = [dict() for _ in range(len(self.kp_trie or ()))]
+        for j, seq in enumerate(seqs):
+            node = 0
+            path = [0]
+            for t in seq:
+                node = self.kp_trie.children[node][t]
+                path.append(node)
+            self._kp_index[node] = j
+            for m, nd in enumerate(path):
+                self._kp_reach[nd][j] = len(seq) - m
+        # rest[i]: fewest tokens for the names still required from index i (0 unless all are required)
+        rest = [0] * (n + 1)
+        if all_keypoints:
+            for j in range(n - 1, -1, -1):
+                rest[j] = rest[j + 1] + len(seqs[j]) + 2
+        self._kp_rest = rest
+        self._kp_min = rest[0]  # added to every distance before the keypoints
+        self._kp_cost_memo: dict[tuple[int, int], int] = {}
+
+    def _kp_valid(self, i: int, j: int) -> bool:
+        return j == i if self._kp_all else j >= i
+
+    def _kp_cost(self, node: int, i: int) -> int:
+        """Fewest tokens from trie ``node`` through a valid name's two coordinates and the names still
+        required after it (``</obj>`` excluded); UNBOUNDED when no valid name lies below ``node``."""
+        key = (node, i)
+        hit = self._kp_cost_memo.get(key)
+        if hit is None:
+            costs = [d + 2 + self._kp_rest[j + 1] for j, d in self._kp_reach[node].items() if self._kp_valid(i, j)]
+            hit = self._kp_cost_memo[key] = min(costs) if costs else UNBOUNDED
+        return hit
+
+    def _kp_enter(self, ctx: int, i: int, node: int, tok: int) -> State | None:
+        """State after name token ``tok`` from trie ``node`` (None if it leads to no valid name)."""
+        child = self.kp_trie.children[node].get(tok) if self.kp_trie is not None else None
+        if child is None or self._kp_cost(child, i) >= UNBOUNDED:
+            return None
+        return (KP, ctx, i, child)
+
+    def _kp_fill_names(self, node: int, i: int, r: int, tail: int, out: np.ndarray) -> None:
+        """Allow the name tokens from ``node`` after which a valid name still fits in ``r``."""
+        if self.kp_trie is None:
+            return
+        for tok, child in self.kp_trie.children[node].items():
+            if 1 + self._kp_cost(child, i) + 1 + tail <= r:
+                out[tok] = True
 
     # -- hooks of the enclosing grammar
     def _close(self, ctx: int) -> State:
@@ -440,7 +508,7 @@ class _ObjectGrammar(Grammar):
 
     def _open_cost(self, ctx: int) -> int:
         """Tokens for a whole shortest object, ``<obj>`` through ``</obj>``, plus what follows."""
-        return 1 + self._label_min + 5 + self._tail(ctx)
+        return 1 + self._label_min + 5 + self._kp_min + self._tail(ctx)
 
     # -- inside an object
     def _advance_obj(self, s: State, tok: int) -> State | None:
@@ -472,12 +540,12 @@ class _ObjectGrammar(Grammar):
             return (AFTER_BOX, ctx, nbox) + ((s[3], s[4], s[5], k) if self._inside else _NO_BOX)
         if ph == AFTER_BOX:
             if tok == self._close_id:
-                return self._close(ctx)
+                return self._close(ctx) if not self._kp_min else None
             if tok == self._popen and self.polygons:
                 return (POLY, ctx, 0, 0) + s[3:7]
             if 0 <= k < self._b - 1 and (self.max_boxes is None or s[2] < self.max_boxes):
                 return (Y1, ctx, s[2], k)
-            return None
+            return self._kp_enter(ctx, 0, 0, tok)
         if ph == POLY:
             n = s[3]
             if k >= 0:
@@ -493,10 +561,20 @@ class _ObjectGrammar(Grammar):
             return None
         if ph == AFTER_POLY:
             if tok == self._close_id:
-                return self._close(ctx)
+                return self._close(ctx) if not self._kp_min else None
             if tok == self._popen and s[2] < self._max_polys:
                 return (POLY, ctx, s[2], 0) + s[3:7]
-            return None
+            return self._kp_enter(ctx, 0, 0, tok)
+        if ph == KP:
+            i, node = s[2], s[3]
+            if node == 0 and tok == self._close_id:
+                return self._close(ctx) if self._kp_rest[i] == 0 else None
+            if k >= 0:
+                j = self._kp_index.get(node)
+                return (KP_Y, ctx, j + 1) if j is not None and self._kp_valid(i, j) else None
+            return self._kp_enter(ctx, i, node, tok)
+        if ph == KP_Y:
+            return (KP, ctx, s[2], 0) if k >= 0 else None
         raise ValueError(f"{type(self).__name__}: not a state of this grammar: {s}")
 
     @staticmethod
@@ -506,6 +584,11 @@ class _ObjectGrammar(Grammar):
 
     def _dist_obj(self, s: State) -> int:
         ph, tail = s[0], self._tail(s[1])
+        if ph == KP:
+            return (self._kp_rest[s[2]] if s[3] == 0 else self._kp_cost(s[3], s[2])) + 1 + tail
+        if ph == KP_Y:
+            return 1 + self._kp_rest[s[2]] + 1 + tail
+        tail += self._kp_min  # every other state comes before the keypoints
         if ph == OBJ_START:
             return 6 + tail  # a word, 4 coordinates, </obj>
         if ph == OBJ_WORDS:
@@ -526,6 +609,19 @@ class _ObjectGrammar(Grammar):
 
     def _fill_obj(self, s: State, r: int, out: np.ndarray) -> None:
         ph, tail, last = s[0], self._tail(s[1]), self._b - 1
+        if ph == KP:
+            i, node = s[2], s[3]
+            if node == 0 and self._kp_rest[i] == 0:
+                out[self._close_id] = True
+            self._kp_fill_names(node, i, r, tail, out)
+            j = self._kp_index.get(node)
+            if j is not None and self._kp_valid(i, j) and r >= 2 + self._kp_rest[j + 1] + 1 + tail:
+                self._locs(out, 0, last)
+            return
+        if ph == KP_Y:
+            self._locs(out, 0, last)
+            return
+        tail += self._kp_min  # every other state comes before the keypoints
         if ph == OBJ_START:
             out |= self._word
             if r >= 7 + tail:
@@ -546,7 +642,9 @@ class _ObjectGrammar(Grammar):
         elif ph == Y2:
             self._locs(out, s[4] + 1, last)
         elif ph == AFTER_BOX:
-            out[self._close_id] = True
+            if not self._kp_min:
+                out[self._close_id] = True
+            self._kp_fill_names(0, 0, r, tail - self._kp_min, out)
             if r >= 5 + tail and (self.max_boxes is None or s[2] < self.max_boxes):
                 self._locs(out, 0, last - 1)
             if self.polygons and r >= 1 + self._poly_dist(0) + tail:
@@ -561,7 +659,9 @@ class _ObjectGrammar(Grammar):
                 else:
                     self._locs(out, 0, last)
         elif ph == AFTER_POLY:
-            out[self._close_id] = True
+            if not self._kp_min:
+                out[self._close_id] = True
+            self._kp_fill_names(0, 0, r, tail - self._kp_min, out)
             if s[2] < self._max_polys and r >= 1 + self._poly_dist(0) + tail:
                 out[self._popen] = True
         else:
@@ -614,23 +714,26 @@ class GroundedTextGrammar(_ObjectGrammar):
 
 
 class ObjectListGrammar(_ObjectGrammar):
-    """Detection output: ``(<obj> LABEL <loc>x4 [<poly>...</poly>] </obj>)*`` then ``</s>``.
+    """Detection output: ``(<obj> LABEL <loc>x4 [<poly>...</poly>] [name <loc>x2 ...] </obj>)*`` then ``</s>``.
 
     ``labels``: the allowed labels as token-id sequences (a trie; one may prefix another), or
     None for free-text labels. Between ``min_objects`` and ``max_objects`` (None: unbounded)
-    objects, one box each.
+    objects, one box each. ``keypoints``: the keypoint names (token-id sequences, as tokenized
+    after a coordinate) in their fixed order; see :class:`_ObjectGrammar`.
     """
 
     def __init__(self, layout: VocabLayout, labels: Sequence[Sequence[int]] | None,
                  max_objects: int | None = None, min_objects: int = 0, polygons: bool = False,
-                 max_polygon_points: int = 32, max_polygons: int = 1, polygon_inside_box: bool = False) -> None:
-        super().__init__(layout, labels, 1, polygons, max_polygon_points, max_polygons, polygon_inside_box)
+                 max_polygon_points: int = 32, max_polygons: int = 1, polygon_inside_box: bool = False,
+                 keypoints: Sequence[Sequence[int]] | None = None, all_keypoints: bool = False) -> None:
+        super().__init__(layout, labels, 1, polygons, max_polygon_points, max_polygons, polygon_inside_box,
+                         keypoints, all_keypoints)
         if min_objects < 0 or (max_objects is not None and max_objects < min_objects):
             raise ValueError(f"need 0 <= min_objects <= max_objects, got {min_objects}, {max_objects}")
         self.min_objects, self.max_objects = min_objects, max_objects
         # The count only matters up to max (or min, when unbounded): saturate so states stay few.
         self._cap = max_objects if max_objects is not None else min_objects
-        self._per_object = 1 + self._label_min + 5
+        self._per_object = 1 + self._label_min + 5 + self._kp_min
 
     def initial_state(self) -> State:
         return (LIST, 0)
@@ -667,15 +770,17 @@ class ObjectListGrammar(_ObjectGrammar):
 
 
 class SingleBoxGrammar(_ObjectGrammar):
-    """Exactly one object ``<obj> LABEL <loc>x4 [<poly>...</poly>] </obj>`` then ``</s>``.
+    """Exactly one object ``<obj> LABEL <loc>x4 [<poly>...</poly>] [name <loc>x2 ...] </obj>`` then ``</s>``.
 
     ``labels``: allowed labels as token-id sequences (a single forced one for a referring
     expression or a class name to localise), or None for a free-text label.
     """
 
     def __init__(self, layout: VocabLayout, labels: Sequence[Sequence[int]] | None = None, polygons: bool = False,
-                 max_polygon_points: int = 32, max_polygons: int = 1, polygon_inside_box: bool = False) -> None:
-        super().__init__(layout, labels, 1, polygons, max_polygon_points, max_polygons, polygon_inside_box)
+                 max_polygon_points: int = 32, max_polygons: int = 1, polygon_inside_box: bool = False,
+                 keypoints: Sequence[Sequence[int]] | None = None, all_keypoints: bool = False) -> None:
+        super().__init__(layout, labels, 1, polygons, max_polygon_points, max_polygons, polygon_inside_box,
+                         keypoints, all_keypoints)
 
     def initial_state(self) -> State:
         return (START,)

@@ -6,7 +6,8 @@ The one format (DESIGN.md section 1)::
 
 * A grounded phrase is ``<obj>`` + its words + one or more boxes (4 coordinates each, ``x1 y1
   x2 y2``, ``x2 > x1`` and ``y2 > y1`` in bins) + optional polygons ``<poly> x y x y ... </poly>``
-  + ``</obj>``.
+  + optional named keypoints ``name <loc_x><loc_y>`` (each name is text, then exactly two
+  coordinates) + ``</obj>``.
 * An object list (detection) is the same with only phrases: ``<obj>cat<loc>x4</obj><obj>dog...``;
   its plain text is the labels joined by spaces.
 * Image codes ``<img_k>`` may appear outside phrases; they are collected in order.
@@ -40,16 +41,22 @@ from .tokens import (
 )
 
 Polygon = tuple[Point, ...]
+#: A named point of an object, e.g. ``("top", (12.5, 3.5))``.
+Keypoint = tuple[str, Point]
 
 
 @dataclass(frozen=True)
 class Phrase:
-    """A span ``text[start:end]`` grounded by one or more pixel boxes (and optional polygons)."""
+    """A span ``text[start:end]`` grounded by one or more pixel boxes (optional polygons, keypoints).
+
+    ``keypoints``: ``(name, (x, y))`` pairs in sequence order; a name is whitespace-normalised text.
+    """
 
     start: int
     end: int
     boxes: tuple[Box, ...]
     polygons: tuple[Polygon, ...] = ()
+    keypoints: tuple[Keypoint, ...] = ()
 
 
 @dataclass
@@ -79,6 +86,11 @@ class Parsed(GroundedText):
     def polygons(self) -> list[tuple[str, Polygon]]:
         return [(self.phrase_text(p), poly) for p in self.phrases for poly in p.polygons]
 
+    @property
+    def keypoints(self) -> list[tuple[str, tuple[Keypoint, ...]]]:
+        """``(label, keypoints)`` of every phrase that has keypoints, in sequence order."""
+        return [(self.phrase_text(p), p.keypoints) for p in self.phrases if p.keypoints]
+
     def grounded(self) -> GroundedText:
         return GroundedText(self.text, list(self.phrases))
 
@@ -95,7 +107,7 @@ def validate(g: GroundedText) -> None:
 
     Text: single spaces, no leading/trailing whitespace, no markup-like ``<...>`` tokens.
     Phrases: sorted, non-overlapping, non-empty, stripped, on word boundaries, each with at
-    least one box.
+    least one box. Keypoint names: non-empty, whitespace-normalised, no markup-like tokens.
     """
     t = g.text
     if t != " ".join(t.split()):
@@ -115,6 +127,11 @@ def validate(g: GroundedText) -> None:
             raise ValueError(f"phrase {s!r} ends inside a word")
         if not p.boxes:
             raise ValueError(f"phrase {s!r} has no box")
+        for name, _ in p.keypoints:
+            if not isinstance(name, str) or not name or name != " ".join(name.split()):
+                raise ValueError(f"phrase {s!r}: keypoint name {name!r} is empty or not whitespace-normalised")
+            if _TOKEN_RE.search(name):
+                raise ValueError(f"phrase {s!r}: keypoint name {name!r} contains a markup token")
         prev_end = p.end
 
 
@@ -131,18 +148,38 @@ def polygon_tokens(poly: Sequence[Point], width: float, height: float, bins: int
     return f"{POLY_OPEN}{pts}{POLY_CLOSE}"
 
 
+def keypoint_tokens(keypoints: Sequence[Keypoint], width: float, height: float, bins: int) -> str:
+    """``name<loc_x><loc_y>`` per keypoint, e.g. ``top<loc_5><loc_1>left<loc_1><loc_4>``."""
+    return "".join(name + "".join(loc_token(k) for k in quantize_point(pt, width, height, bins))
+                   for name, pt in keypoints)
+
+
+def escape_markup(text: str) -> str:
+    """Break any markup token spelled inside data text (``"<obj>"`` -> ``"< obj >"``).
+
+    A caption or answer that happens to contain ``<obj>`` or ``<loc_3>`` must stay text: left as
+    is, the tokenizer would map it to the special token and the target would carry a fake phrase.
+    """
+    return _TOKEN_RE.sub(lambda m: "< " + m.group(0)[1:-1] + " >", text)
+
+
 def build(g: GroundedText, width: float, height: float, bins: int) -> str:
-    """The sequence of a grounded text, boxes and polygons quantised to ``bins``."""
+    """The sequence of a grounded text, boxes, polygons and keypoints quantised to ``bins``.
+
+    Markup tokens spelled inside the text are escaped (:func:`escape_markup`); :func:`validate`
+    rejects such texts, so for valid structures the text is emitted verbatim.
+    """
     out: list[str] = []
     pos = 0
     for p in sorted(g.phrases, key=lambda q: q.start):
-        out.append(g.text[pos : p.start])
-        out.append(OBJ_OPEN + g.text[p.start : p.end])
+        out.append(escape_markup(g.text[pos : p.start]))
+        out.append(OBJ_OPEN + escape_markup(g.text[p.start : p.end]))
         out.extend(box_tokens(b, width, height, bins) for b in p.boxes)
         out.extend(polygon_tokens(poly, width, height, bins) for poly in p.polygons)
+        out.append(keypoint_tokens(p.keypoints, width, height, bins))
         out.append(OBJ_CLOSE)
         pos = p.end
-    out.append(g.text[pos:])
+    out.append(escape_markup(g.text[pos:]))
     return "".join(out)
 
 
@@ -216,12 +253,17 @@ class _TextBuilder:
 
 
 def parse(seq: str, width: float, height: float, bins: int) -> Parsed:
-    """Read a sequence back into plain text, grounded phrases (pixel boxes), polygons and image codes.
+    """Read a sequence back into plain text, grounded phrases (pixel boxes), polygons, keypoints and image codes.
 
     Never raises for any string. Coordinates ``>= bins`` are malformed; a fragment that breaks
     the grammar (coordinate outside ``<obj>``, a partial box, a box with ``x2 <= x1``, a phrase
     without words or without a box, an unclosed ``<obj>``, a polygon with an odd number of
-    coordinates or fewer than 3 points) is dropped and counted in ``errors``.
+    coordinates or fewer than 3 points, a keypoint name without exactly two coordinates) is
+    dropped and counted in ``errors``.
+
+    Inside ``<obj>``, text after a coordinate starts a keypoint: its name (the text up to the next
+    coordinate, whitespace-normalised) and the next two coordinates. A keypoint name never enters
+    the plain text.
     """
     tb = _TextBuilder()
     phrases: list[Phrase] = []
@@ -234,13 +276,23 @@ def parse(seq: str, width: float, height: float, bins: int) -> Parsed:
     boxes: list[Box] = []
     polys: list[Polygon] = []
     poly: list[int] | None = None
+    kps: list[Keypoint] = []
+    kp_name: str | None = None  # the pending keypoint's name, until its two coordinates are read
+    kp_coords: list[int] = []
     last_was_phrase = False
 
+    def drop_keypoint() -> None:
+        nonlocal kp_name, kp_coords
+        if kp_name is not None:
+            errors.append(f"keypoint {' '.join(kp_name.split())!r} with {len(kp_coords)} of 2 coordinates dropped")
+        kp_name, kp_coords = None, []
+
     def close_obj(ok: bool) -> None:
-        nonlocal in_obj, words, coords, boxes, polys, poly, last_was_phrase
+        nonlocal in_obj, words, coords, boxes, polys, poly, kps, last_was_phrase
         label = " ".join(words.split())
         if poly is not None:
             errors.append("unclosed <poly> dropped")
+        drop_keypoint()
         if coords:
             errors.append(f"partial box of {len(coords)} coordinates dropped")
         if not ok:
@@ -248,12 +300,12 @@ def parse(seq: str, width: float, height: float, bins: int) -> Parsed:
         if label:
             start, end = tb.add(label, separate=True)
             if ok and boxes:
-                phrases.append(Phrase(start, end, tuple(boxes), tuple(polys)))
+                phrases.append(Phrase(start, end, tuple(boxes), tuple(polys), tuple(kps)))
             elif ok:
                 errors.append(f"phrase {label!r} without a box dropped")
         elif boxes and ok:
             errors.append("box without words dropped")
-        in_obj, words, coords, boxes, polys, poly = False, "", [], [], [], None
+        in_obj, words, coords, boxes, polys, poly, kps = False, "", [], [], [], None, []
         last_was_phrase = True
 
     for kind, val in tokenize_markup(seq):
@@ -304,11 +356,26 @@ def parse(seq: str, width: float, height: float, bins: int) -> Parsed:
             poly = None
             # fall through: handle this item in the phrase
         if kind == "text":
-            if coords or boxes or polys:
-                if str(val).strip():
-                    errors.append("text after coordinates inside <obj> dropped")
+            if kp_name is not None and not kp_coords:
+                kp_name += str(val)  # more of the name (around a dropped token, or a decoder's spaces)
+            elif coords or boxes or polys or kps or kp_name is not None:
+                if str(val).strip():  # a keypoint's name; blanks are a decoder's spaces
+                    drop_keypoint()
+                    if coords:
+                        errors.append(f"partial box of {len(coords)} coordinates dropped")
+                        coords = []
+                    kp_name = str(val)
             else:
                 words += str(val)
+        elif kind == "loc" and kp_name is not None:
+            kp_coords.append(int(val))
+            if len(kp_coords) == 2:
+                name = " ".join(kp_name.split())
+                if max(kp_coords) >= bins:
+                    errors.append(f"keypoint {name!r} {kp_coords} with a coordinate outside [0, {bins - 1}] dropped")
+                else:
+                    kps.append((name, dequantize_point(kp_coords, width, height, bins)))
+                kp_name, kp_coords = None, []
         elif kind == "loc":
             coords.append(int(val))
             if len(coords) == 4:
@@ -321,6 +388,7 @@ def parse(seq: str, width: float, height: float, bins: int) -> Parsed:
                     errors.append(f"box {coords} with x2 <= x1 or y2 <= y1 dropped")
                 coords = []
         elif val == POLY_OPEN:
+            drop_keypoint()
             if coords:
                 errors.append(f"partial box of {len(coords)} coordinates dropped")
                 coords = []

@@ -26,12 +26,17 @@ class GrammarSpec:
     * ``text``: words only. * ``grounded``: text with ``<obj>`` phrases (any boxes per phrase).
     * ``objects``: an object list whose labels are from ``labels``. * ``box``: exactly one
       ``<obj> LABEL box </obj>`` with LABEL from ``labels``. * ``choice``: one of ``labels``.
+
+    ``polygons`` (at most ``max_polygon_points`` points each) and ``keypoints`` (names, in their
+    fixed order, each at most once) may follow an object's box (kinds ``objects`` and ``box``).
     """
 
     kind: OutputKind
     labels: tuple[str, ...] = ()
     max_objects: int | None = None
     polygons: bool = False
+    max_polygon_points: int = 32
+    keypoints: tuple[str, ...] = ()
 
 
 @dataclass
@@ -57,7 +62,8 @@ class Prediction:
             "text": p.text,
             "phrases": [
                 {"text": p.phrase_text(ph), "span": [ph.start, ph.end], "boxes": [list(map(float, b)) for b in ph.boxes],
-                 "polygons": [[list(map(float, pt)) for pt in poly] for poly in ph.polygons]}
+                 "polygons": [[list(map(float, pt)) for pt in poly] for poly in ph.polygons],
+                 **({"keypoints": [[name, list(map(float, pt))] for name, pt in ph.keypoints]} if ph.keypoints else {})}
                 for ph in p.phrases
             ],
             "errors": list(p.errors),

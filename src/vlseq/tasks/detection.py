@@ -6,6 +6,7 @@ import random
 from typing import Sequence
 
 from ..codec import object_list
+from ..codec.markup import escape_markup
 from ..data.example import Example
 from .base import GrammarSpec, Prediction, Task, grounded_target
 from .registry import register
@@ -25,7 +26,7 @@ class Detect(Task):
     max_objects: int = 50
 
     def prompt(self, ex: Example, bins: int) -> str:
-        return f"detect: {', '.join(ex.options)}"
+        return escape_markup(f"detect: {', '.join(ex.options)}")
 
     def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
         objs = list(ex.objects)

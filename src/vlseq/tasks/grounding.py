@@ -6,6 +6,7 @@ import random
 from typing import Sequence
 
 from ..codec import GroundedText, Phrase, object_list
+from ..codec.markup import escape_markup
 from ..data.example import Example
 from .base import GrammarSpec, Prediction, Task, grounded_target, pick
 from .registry import register
@@ -24,7 +25,7 @@ class RefExp(Task):
     needs = ("text", "objects")
 
     def prompt(self, ex: Example, bins: int) -> str:
-        return ex.text
+        return escape_markup(ex.text)
 
     def label(self, ex: Example) -> str:
         return " ".join(ex.text.split())
@@ -51,7 +52,7 @@ class Localize(RefExp):
     name = "localize"
 
     def prompt(self, ex: Example, bins: int) -> str:
-        return f"locate: {ex.text}"
+        return f"locate: {escape_markup(ex.text)}"
 
     def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
         box = pick([o.box for o in ex.objects], rng)
@@ -92,7 +93,7 @@ class Ground(Task):
     needs = ("text", "phrases")
 
     def prompt(self, ex: Example, bins: int) -> str:
-        return f"ground: {ex.text}"
+        return f"ground: {escape_markup(ex.text)}"
 
     def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
         return grounded_target(GroundedText(ex.text, list(ex.phrases)), ex, bins)

@@ -6,6 +6,7 @@ import random
 from collections import Counter
 from typing import Sequence
 
+from ..codec.markup import escape_markup
 from ..data.example import Example
 from .base import GrammarSpec, Prediction, Task, pick, region_prompt
 from .registry import register
@@ -29,7 +30,7 @@ class Caption(Task):
         return self.PROMPT
 
     def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
-        return pick(ex.answers, rng)
+        return escape_markup(pick(ex.answers, rng))
 
     def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
         from ..metrics import caption_scores
@@ -56,10 +57,10 @@ class VQA(Task):
     needs = ("text", "answers")
 
     def prompt(self, ex: Example, bins: int) -> str:
-        return ex.text
+        return escape_markup(ex.text)
 
     def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
-        return majority_answer(ex.answers)
+        return escape_markup(majority_answer(ex.answers))
 
     def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
         from ..metrics import vqa_accuracy
@@ -81,10 +82,10 @@ class Classify(Task):
     needs = ("text", "answers", "options")
 
     def prompt(self, ex: Example, bins: int) -> str:
-        return f"{ex.text} options: {', '.join(ex.options)}"
+        return escape_markup(f"{ex.text} options: {', '.join(ex.options)}")
 
     def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
-        return ex.answers[0]
+        return escape_markup(ex.answers[0])
 
     def grammar(self, ex: Example) -> GrammarSpec:
         return GrammarSpec("choice", labels=tuple(ex.options))

@@ -12,10 +12,13 @@ from .config import TrainConfig
 log = logging.getLogger(__name__)
 
 
-def ensure_synth(root: Path, gen: dict[str, Any]) -> None:
+def ensure_synth(root: Path, gen: dict[str, Any] | None) -> None:
     """Write the synthetic world to ``root`` unless a complete one is already there."""
     if (root / "manifest.json").exists() or (root / "train" / "manifest.json").exists():
         return
+    if not gen:
+        raise FileNotFoundError(f"no synthetic world at {root} and data.synth_generate is empty: "
+                                f"run `vlseq synth --out {root}` or set data.synth_generate")
     from ..data import synth
 
     args = ["--out", str(root)]

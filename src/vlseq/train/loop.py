@@ -22,7 +22,8 @@ from accelerate import Accelerator
 from tqdm.auto import tqdm
 
 from ..data.mixture import MixtureSampler
-from ..models.io import save_pretrained
+from ..data.readers.validate import DataError, RecordGuard
+from ..models.io import atomic_dir_write, save_pretrained
 from ..models.factory import build_model
 from ..models.vlseq_model import VLSeqModel
 from ..processor import Processor
@@ -54,8 +55,9 @@ def build_tokenizer(cfg: TrainConfig, train: dict[str, list], out: Path, acceler
         return VLTokenizer.from_pretrained(cfg.tokenizer, num_bins=cfg.model.num_bins, num_image_tokens=cfg.model.num_image_tokens)
     tok_dir = out / "tokenizer"
     if accelerator.is_main_process and not (tok_dir / "tokenizer.json").exists():
-        VLTokenizer.train(corpus(train, cfg.model.num_bins), cfg.model.num_bins, vocab_size=cfg.tokenizer_vocab,
-                          num_image_tokens=cfg.model.num_image_tokens).save_pretrained(tok_dir)
+        tok = VLTokenizer.train(corpus(train, cfg.model.num_bins), cfg.model.num_bins, vocab_size=cfg.tokenizer_vocab,
+                                num_image_tokens=cfg.model.num_image_tokens)
+        atomic_dir_write(tok_dir, tok.save_pretrained)  # a kill mid-write never leaves a half tokenizer
     accelerator.wait_for_everyone()
     return VLTokenizer.from_pretrained(tok_dir)
 
@@ -111,6 +113,8 @@ class Trainer:
         self.evaluate_at_end = evaluate_at_end
         self.model, self.optimizer = self.accelerator.prepare(self.model, self.optimizer)
         self.rng = random.Random(cfg.seed + 1)
+        # Decode-time failures (readers check headers only) go through the readers' strict/skip rule.
+        self.skip_guard = RecordGuard("training images", skip_bad=cfg.data.skip_bad)
         self.stream = None
         self._stream_resume: dict | None = None
         if resume:
@@ -188,8 +192,15 @@ class Trainer:
             seed = self.rng.getrandbits(32)
             if i % world != rank:
                 continue
-            items.append(self.processor.encode(get_task(source_task(source)), ex, random.Random(seed)))
+            try:
+                items.append(self.processor.encode(get_task(source_task(source)), ex, random.Random(seed)))
+            except DataError as e:  # an image that fails only at pixel decode time (truncated, ...)
+                self.skip_guard.handle(e)  # strict: raise; skip_bad: log, count, and leave it out
+                continue
             sources.append(source_task(source))
+        if not items:
+            raise DataError(self.cfg.data.synth or "data", None, "bad_image",
+                            f"every example of a {n_global}-example batch failed to decode")
         batch = self.processor.collate(items)
         return {k: v.to(self.accelerator.device) for k, v in batch.items()}, sources
 

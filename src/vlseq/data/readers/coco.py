@@ -10,6 +10,9 @@
     are kept in ``meta["crowd_boxes"]`` (evaluation ignores detections on them).
   - ``localize``: one Example per (image, category present), ``text`` = the category name,
     ``objects`` = that category's boxes.
+  - ``instance_segment``: as ``detect``, for the images whose every non-crowd object has a polygon
+    segmentation (an image with an RLE-only or unsegmented object yields none: its target would
+    miss a mask).
 
 An image whose record or any annotation is bad is dropped whole in skip mode (a detection target
 missing one object would teach the model to miss it); a bad caption only drops that caption.
@@ -168,7 +171,7 @@ def read_coco_instances(
     report: ReadReport | None = None,
     check_images: bool = True,
 ) -> dict[str, list[Example]]:
-    """``{"detect": [...], "localize": [...]}`` (the tasks asked for) from a COCO instances file."""
+    """``{"detect": [...], "localize": [...], "instance_segment": [...]}`` (those asked for) from a COCO instances file."""
     path = Path(path)
     tasks = set(tasks)
     root = Path(image_root) if image_root is not None else path.parent
@@ -197,14 +200,16 @@ def read_coco_instances(
             g.handle(e)
             if img is not None:
                 bad_images.add(img)
-    out: dict[str, list[Example]] = {t: [] for t in tasks & {"detect", "localize"}}
+    out: dict[str, list[Example]] = {t: [] for t in tasks & {"detect", "localize", "instance_segment"}}
     for img_id, info in images.items():
         if img_id in bad_images:
             continue
         base = dict(images=[info.path], width=info.width, height=info.height, image_id=str(img_id))
-        if "detect" in out:
-            out["detect"].append(
-                Example(task="detect", objects=list(objs[img_id]), options=list(names),
+        for task in ("detect", "instance_segment"):
+            if task not in out or (task == "instance_segment" and any(o.polygon is None for o in objs[img_id])):
+                continue
+            out[task].append(
+                Example(task=task, objects=list(objs[img_id]), options=list(names),
                         source=f"{path}#image {img_id}", meta={"crowd_boxes": list(crowd[img_id])}, **base)
             )
         if "localize" in out:

@@ -14,6 +14,8 @@ whitespace-normalised and every span is re-mapped onto the normalised text.
 * refexp: ``text`` = the expression, ``objects`` = the referred box(es), ``phrases`` = one phrase
   spanning the whole expression with those boxes (the target of DESIGN.md's refexp row); the
   annotated ``tokens_positive`` spans are kept in ``meta["tokens_positive"]``.
+* segment: the same, for the records whose every referred object has a polygon ``segmentation``
+  (records without one yield no segment example).
 * ground: ``text`` = the caption, one phrase per distinct span; annotations naming the same span
   form one phrase with several boxes; an annotation naming several spans adds its box to each.
 * grounded_caption: ``answers = [caption]`` and the same phrases over it.
@@ -116,7 +118,8 @@ def _read(
                     label=cats.get(cat, "") if cats else "",
                     box=box,
                     polygon=max(polys, key=polygon_area) if polys else None,
-                    attributes={"id": rid, "category_id": cat},
+                    # every part too, as instances.json keeps them (a mask metric needs the whole mask)
+                    attributes={"id": rid, "category_id": cat, **({"polygons": polys} if len(polys) > 1 else {})},
                 )
                 rec.objects.append(obj)
                 rec.spans.append(mapped)
@@ -147,9 +150,22 @@ def read_refexp(
     check_images: bool = True,
 ) -> list[Example]:
     """``refexp`` Examples, one per expression record that has at least one referred box."""
+    return read_refexp_tasks(path, image_root, ("refexp",), skip_bad, report, check_images)["refexp"]
+
+
+def read_refexp_tasks(
+    path: str | Path,
+    image_root: str | Path | None = None,
+    tasks: Iterable[str] = ("refexp", "segment"),
+    skip_bad: bool = False,
+    report: ReadReport | None = None,
+    check_images: bool = True,
+) -> dict[str, list[Example]]:
+    """``{"refexp": [...], "segment": [...]}`` (those asked for) from one read of the file."""
     path = Path(path)
+    tasks = set(tasks) & {"refexp", "segment"}
     recs, g = _read(path, Path(image_root) if image_root else None, skip_bad, report, check_images)
-    out = []
+    out: dict[str, list[Example]] = {t: [] for t in tasks}
     for r in recs:
         with g.record(r.info.id):
             if not r.objects:
@@ -157,13 +173,17 @@ def read_refexp(
             objects = [Object(o.label or r.text, o.box, o.polygon, attributes=o.attributes) for o in r.objects]
             meta = _meta(r)
             meta["tokens_positive"] = [[list(sp) for sp in s] for s in r.spans]  # per object, over text
-            out.append(
-                Example(task="refexp", images=[r.info.path], width=r.info.width, height=r.info.height,
-                        image_id=_image_id(r.raw, r.info.id), text=r.text, objects=objects,
-                        phrases=[Phrase(0, len(r.text), tuple(o.box for o in objects))],
-                        source=f"{path}#image record {r.info.id}", meta=meta)
-            )
-    g.report.kept["refexp"] += len(out)
+            for task in sorted(tasks):
+                if task == "segment" and any(o.polygon is None for o in objects):
+                    continue
+                out[task].append(
+                    Example(task=task, images=[r.info.path], width=r.info.width, height=r.info.height,
+                            image_id=_image_id(r.raw, r.info.id), text=r.text, objects=list(objects),
+                            phrases=[Phrase(0, len(r.text), tuple(o.box for o in objects))],
+                            source=f"{path}#image record {r.info.id}", meta=dict(meta))
+                )
+    for t, exs in out.items():
+        g.report.kept[t] += len(exs)
     return out
 
 

@@ -4,9 +4,9 @@ A split dir (``DIR/train/`` of the synthetic world, or a directory you lay out f
 
     images/{image_id:08d}.png
     captions.json        COCO captions          -> caption
-    instances.json       COCO instances         -> detect, localize
+    instances.json       COCO instances         -> detect, localize, instance_segment
     vqa_questions.json   VQAv2 (+ vqa_annotations.json) -> vqa
-    refexp.json          MDETR refcoco style    -> refexp
+    refexp.json          MDETR refcoco style    -> refexp, segment
     grounding.json       MDETR flickr style     -> ground, grounded_caption
     classify.jsonl       native / NLVR2 / SNLI-VE -> classify
     region_captions.jsonl  VG regions           -> region_caption
@@ -26,16 +26,16 @@ from typing import Iterable
 from ..example import Example
 from .coco import read_coco_captions, read_coco_instances, read_image_table
 from .jsonl import read_classify, read_edits, read_region_captions
-from .mdetr import read_grounding, read_refexp
+from .mdetr import read_grounding, read_refexp_tasks
 from .validate import DataError, ReadReport, RecordGuard, load_json
 from .vqa import read_vqa
 
 #: file name -> the tasks it provides.
 FILES: dict[str, tuple[str, ...]] = {
     "captions.json": ("caption",),
-    "instances.json": ("detect", "localize"),
+    "instances.json": ("detect", "localize", "instance_segment"),
     "vqa_questions.json": ("vqa",),
-    "refexp.json": ("refexp",),
+    "refexp.json": ("refexp", "segment"),
     "grounding.json": ("ground", "grounded_caption"),
     "classify.jsonl": ("classify",),
     "region_captions.jsonl": ("region_caption",),
@@ -95,15 +95,16 @@ def load_split(
     root = image_root
     if "caption" in ws:
         out["caption"] = read_coco_captions(d / "captions.json", root, check_images=check_images, **common)
-    if ws & {"detect", "localize"}:
-        out.update(read_coco_instances(d / "instances.json", root, tasks=ws & {"detect", "localize"},
+    if ws & {"detect", "localize", "instance_segment"}:
+        out.update(read_coco_instances(d / "instances.json", root, tasks=ws & {"detect", "localize", "instance_segment"},
                                        check_images=check_images, **common))
     if "vqa" in ws:
         ann = d / "vqa_annotations.json"
         out["vqa"] = read_vqa(d / "vqa_questions.json", ann if ann.is_file() else None, root,
                               image_table=_companion_images(d, root), check_images=check_images, **common)
-    if "refexp" in ws:
-        out["refexp"] = read_refexp(d / "refexp.json", root, check_images=check_images, **common)
+    if ws & {"refexp", "segment"}:
+        out.update(read_refexp_tasks(d / "refexp.json", root, tasks=ws & {"refexp", "segment"},
+                                     check_images=check_images, **common))
     if ws & {"ground", "grounded_caption"}:
         out.update(read_grounding(d / "grounding.json", root, tasks=ws & {"ground", "grounded_caption"},
                                   check_images=check_images, **common))

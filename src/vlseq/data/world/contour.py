@@ -7,9 +7,9 @@ mask is one 4-connected piece without holes; the scene uses that equality as its
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+
+from ..polygon import simplify_closed  # noqa: F401  (re-exported: the simplifier lives in data/polygon.py)
 
 
 def trace_outline(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -49,45 +49,3 @@ def trace_outline(mask: np.ndarray) -> list[tuple[int, int]]:
         if (x, y, dx, dy) == start:
             break
     return points
-
-
-def _perp_dist(p: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
-    (px, py), (ax, ay), (bx, by) = p, a, b
-    vx, vy = bx - ax, by - ay
-    n = math.hypot(vx, vy)
-    if n == 0:
-        return math.hypot(px - ax, py - ay)
-    return abs(vx * (py - ay) - vy * (px - ax)) / n
-
-
-def _douglas_peucker(pts: list[tuple[float, float]], eps: float) -> list[tuple[float, float]]:
-    """Open-chain simplification; keeps both end points."""
-    if len(pts) < 3:
-        return list(pts)
-    keep = [False] * len(pts)
-    keep[0] = keep[-1] = True
-    stack = [(0, len(pts) - 1)]
-    while stack:
-        i, j = stack.pop()
-        best, k = 0.0, -1
-        for m in range(i + 1, j):
-            d = _perp_dist(pts[m], pts[i], pts[j])
-            if d > best:
-                best, k = d, m
-        if k >= 0 and best > eps:
-            keep[k] = True
-            stack += [(i, k), (k, j)]
-    return [p for p, f in zip(pts, keep) if f]
-
-
-def simplify_closed(points: list[tuple[int, int]] | list[tuple[float, float]], eps: float) -> list[tuple[float, float]]:
-    """Douglas-Peucker on a closed polygon: split at the vertex farthest from the first one."""
-    pts = [(float(x), float(y)) for x, y in points]
-    if len(pts) <= 4:
-        return pts
-    x0, y0 = pts[0]
-    far = max(range(len(pts)), key=lambda i: (pts[i][0] - x0) ** 2 + (pts[i][1] - y0) ** 2)
-    a = _douglas_peucker(pts[: far + 1], eps)
-    b = _douglas_peucker(pts[far:] + [pts[0]], eps)
-    out = a[:-1] + b[:-1]
-    return out if len(out) >= 3 else pts

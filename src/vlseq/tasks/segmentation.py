@@ -1,0 +1,169 @@
+"""Segmentation as polygons (Pix2Seq-v2 style): referring ``segment`` and ``instance_segment``.
+
+Targets::
+
+    segment           <obj>the red circle<loc>x4<poly><loc_x><loc_y>...</poly></obj>
+    instance_segment  <obj>circle<loc>x4<poly>...</poly></obj><obj>square<loc>x4<poly>...</poly></obj>...
+
+A target polygon is the object's (largest) polygon cut to at most ``max_points`` vertices by
+Douglas-Peucker (:func:`vlseq.data.polygon.simplify_to_budget`), so a target's length is bounded;
+vertices that fall in the same coordinate bins as their predecessor are merged. Evaluation
+rasterises the predicted polygons (pycocotools): mask mIoU / cIoU for ``segment``, COCO mask AP
+for ``instance_segment`` (:mod:`vlseq.metrics.masks`).
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Sequence
+
+from ..codec.markup import escape_markup
+from ..codec import GroundedText, Phrase, object_list, quantize_point
+from ..codec.coords import Point
+from ..data.example import Example, Object
+from ..data.polygon import simplify_to_budget
+from .base import GrammarSpec, Prediction, Task, grounded_target
+from .detection import by_position
+from .registry import register
+
+#: Default vertex budget of a target polygon.
+DEFAULT_MAX_POINTS = 12
+
+
+def object_polygons(o: Object) -> list[list[Point]]:
+    """Every polygon part of an object (``attributes["polygons"]`` when the reader kept them all)."""
+    parts = o.attributes.get("polygons")
+    if parts:
+        return [list(p) for p in parts]
+    return [list(o.polygon)] if o.polygon else []
+
+
+def target_polygon(points: Sequence[Point], ex: Example, bins: int, max_points: int) -> tuple[Point, ...]:
+    """``points`` simplified to ``max_points`` vertices, consecutive same-bin vertices merged.
+
+    The merge keeps the first vertex of each run; the last vertex goes too when it shares the
+    first vertex's bins (the polygon is closed). When fewer than 3 vertices remain, the simplified
+    polygon is kept as it is (a tiny object: 3 points in 1-2 bins still parse).
+    """
+    simple = simplify_to_budget(points, max_points)
+    bins_of = [quantize_point(p, ex.width, ex.height, bins) for p in simple]
+    keep = [i for i in range(len(simple)) if i == 0 or bins_of[i] != bins_of[i - 1]]
+    if len(keep) > 1 and bins_of[keep[-1]] == bins_of[0]:
+        keep.pop()
+    chosen = [simple[i] for i in keep] if len(keep) >= 3 else simple
+    return tuple((float(x), float(y)) for x, y in chosen)
+
+
+def _check_polygons(task: Task, ex: Example) -> None:
+    for k, o in enumerate(ex.objects):
+        if not o.polygon or len(o.polygon) < 3:
+            raise ValueError(f"{ex.source or ex.image_id}: task {task.name!r} needs a polygon (>= 3 points) "
+                             f"for every object; object {k} ({o.label!r}) has {len(o.polygon or [])} points")
+
+
+@register
+class Segment(Task):
+    """Referring segmentation: expression -> ``<obj>expression box <poly>...</poly></obj>``.
+
+    The first referred object is the target (RefCOCO refers to one object); evaluation compares
+    the predicted mask with the union of every referred object's mask.
+    """
+
+    name = "segment"
+    output = "box"
+    needs = ("text", "objects")
+
+    def __init__(self, max_points: int = DEFAULT_MAX_POINTS) -> None:
+        if max_points < 3:
+            raise ValueError(f"max_points must be >= 3, got {max_points}")
+        self.max_points = max_points
+
+    def check(self, ex: Example) -> None:
+        super().check(ex)
+        _check_polygons(self, ex)
+
+    def prompt(self, ex: Example, bins: int) -> str:
+        return f"segment: {escape_markup(ex.text)}"
+
+    def label(self, ex: Example) -> str:
+        return " ".join(ex.text.split())
+
+    def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
+        self.check(ex)
+        o, label = ex.objects[0], self.label(ex)
+        poly = target_polygon(o.polygon, ex, bins, self.max_points)  # type: ignore[arg-type]
+        return grounded_target(GroundedText(label, [Phrase(0, len(label), (tuple(o.box),), (poly,))]), ex, bins)
+
+    def grammar(self, ex: Example) -> GrammarSpec:
+        return GrammarSpec("box", labels=(self.label(ex),), polygons=True, max_polygon_points=self.max_points)
+
+    def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
+        from ..metrics import rec_accuracy, segmentation_iou
+
+        preds, refs, sizes = {}, {}, {}
+        for i, (ex, p) in enumerate(zip(examples, predictions)):
+            phrases = p.parsed.phrases
+            preds[i] = [list(poly) for poly in phrases[0].polygons] if phrases else []
+            refs[i] = [part for o in ex.objects for part in object_polygons(o)]
+            sizes[i] = (ex.width, ex.height)
+        r = segmentation_iou(preds, refs, sizes)
+        box = rec_accuracy({i: (p.objects[0][1] if p.objects else None) for i, p in enumerate(predictions)},
+                           {i: [o.box for o in ex.objects] for i, ex in enumerate(examples)})
+        return {"miou": r["miou"], "ciou": r["ciou"], "prec@0.5": r["prec@0.5"], "box_acc@0.5": box["accuracy"]}
+
+
+@register
+class InstanceSegment(Task):
+    """Instance segmentation: ``<obj>label box <poly>...</poly></obj>`` for every object."""
+
+    name = "instance_segment"
+    output = "objects"
+    needs = ("options",)
+    #: upper bound on objects emitted at test time (a grammar limit, not a training one)
+    max_objects: int = 50
+
+    def __init__(self, max_points: int = DEFAULT_MAX_POINTS) -> None:
+        if max_points < 3:
+            raise ValueError(f"max_points must be >= 3, got {max_points}")
+        self.max_points = max_points
+
+    def check(self, ex: Example) -> None:
+        super().check(ex)
+        _check_polygons(self, ex)
+
+    def prompt(self, ex: Example, bins: int) -> str:
+        return escape_markup(f"segment all: {', '.join(ex.options)}")
+
+    def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
+        self.check(ex)
+        objs = list(ex.objects)
+        if rng is None:
+            objs = by_position(objs)
+        else:  # a random order each time the example is seen, as for detection
+            rng.shuffle(objs)
+        items = [(o.label, tuple(o.box), target_polygon(o.polygon, ex, bins, self.max_points)) for o in objs]  # type: ignore[arg-type]
+        return grounded_target(object_list(items), ex, bins)
+
+    def grammar(self, ex: Example) -> GrammarSpec:
+        return GrammarSpec("objects", labels=tuple(ex.options), max_objects=self.max_objects, polygons=True,
+                           max_polygon_points=self.max_points)
+
+    def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
+        from ..metrics import coco_map, coco_mask_map
+
+        gts = [(i, o.label, object_polygons(o)) for i, ex in enumerate(examples) for o in ex.objects]
+        preds, box_preds = [], []
+        for i, p in enumerate(predictions):
+            n = len(p.parsed.phrases)
+            # Without per-object scores, earlier objects rank higher (sequence order).
+            scores = p.scores if len(p.scores) == n else [1.0 - k / max(n, 1) * 1e-3 for k in range(n)]
+            for ph, s in zip(p.parsed.phrases, scores):
+                label = p.parsed.phrase_text(ph)
+                preds.append((i, label, [list(poly) for poly in ph.polygons[:1]], s))
+                box_preds.append((i, label, ph.boxes[0], s))
+        cats = sorted({c for ex in examples for c in ex.options} | {g[1] for g in gts} | {q[1] for q in preds})
+        sizes = {i: (ex.width, ex.height) for i, ex in enumerate(examples)}
+        m = coco_mask_map(gts, preds, sizes, categories=cats)
+        b = coco_map([(i, o.label, o.box) for i, ex in enumerate(examples) for o in ex.objects], box_preds,
+                     image_ids=range(len(examples)), categories=cats)
+        return {"mask_map": m["map"], "mask_map_50": m["map_50"], "mask_map_75": m["map_75"], "box_map": b["map"]}

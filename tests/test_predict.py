@@ -1,0 +1,104 @@
+"""``vlseq predict`` through main(argv): JSON lines, drawings, bad files named or skipped, and
+nothing already written is lost when a later file is bad."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from test_pipeline import make_checkpoint, scene_image
+from vlseq.predict import drawing_names, main
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> Path:
+    return make_checkpoint(tmp_path_factory.mktemp("ck") / "debug")
+
+
+@pytest.fixture()
+def folder(tmp_path) -> Path:
+    """a_good.png (96x96), b_truncated.png, c_text.png (text named .png), d_good.jpg (120x60), notes.txt."""
+    d = tmp_path / "images"
+    d.mkdir()
+    Image.fromarray(scene_image(0)).save(d / "a_good.png")
+    Image.fromarray(scene_image(1)).save(tmp_path / "whole.png")
+    data = (tmp_path / "whole.png").read_bytes()
+    (d / "b_truncated.png").write_bytes(data[: len(data) // 2])
+    (d / "c_text.png").write_text("this is not a picture\n")
+    Image.fromarray(scene_image(2)).resize((120, 60)).save(d / "d_good.jpg")
+    (d / "notes.txt").write_text("ignored: not an image extension")
+    return d
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(l) for l in path.read_text().splitlines()]
+
+
+def test_bad_file_stops_with_its_name_and_keeps_earlier_lines(ckpt, folder, tmp_path, capsys) -> None:
+    out = tmp_path / "results.jsonl"
+    rc = main(["--checkpoint", str(ckpt), "--task", "refexp", "--text", "the red circle", str(folder),
+               "--out", str(out), "--batch-size", "8"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "b_truncated.png" in err and "--skip-bad" in err
+    [rec] = _lines(out)  # the image before the bad one was predicted and written
+    assert rec["image"] == str(folder / "a_good.png")
+
+
+def test_skip_bad_finishes_the_rest(ckpt, folder, tmp_path, capsys, caplog) -> None:
+    out, drawn = tmp_path / "results.jsonl", tmp_path / "drawn"
+    rc = main(["--checkpoint", str(ckpt), "--task", "refexp", "--text", "the red circle", str(folder),
+               "--out", str(out), "--draw", str(drawn), "--batch-size", "2", "--skip-bad"])
+    err = capsys.readouterr().err
+    assert rc == 0
+    assert "2 images predicted" in err and "2 skipped" in err
+    skips = [r.getMessage() for r in caplog.records if r.getMessage().startswith("skipped ")]
+    assert len(skips) == 2 and "b_truncated.png: cannot decode image (truncated" in skips[0]
+    assert "c_text.png: cannot read image: not a recognised image format" in skips[1]
+    recs = _lines(out)
+    assert [Path(r["image"]).name for r in recs] == ["a_good.png", "d_good.jpg"]
+    for r, size in zip(recs, [(96, 96), (120, 60)]):
+        assert r["task"] == "refexp" and r["prompt"] == "the red circle" and (r["width"], r["height"]) == size
+        [ph] = r["phrases"]
+        [(x1, y1, x2, y2)] = ph["boxes"]
+        assert 0 <= x1 < x2 <= size[0] and 0 <= y1 < y2 <= size[1]
+        assert len(ph["scores"]) == 1 and 0 < ph["scores"][0] <= 1
+        assert r["sequence"].startswith("<obj>") and r["errors"] == []
+    assert sorted(p.name for p in drawn.iterdir()) == ["a_good.png", "d_good.png"]
+    with Image.open(drawn / "d_good.png") as pic:
+        assert pic.format == "PNG" and pic.size == (384, 192)  # upscaled, aspect kept
+
+
+def test_detect_to_stdout_with_categories(ckpt, folder, capsys) -> None:
+    rc = main(["--checkpoint", str(ckpt), "--task", "detect", str(folder / "a_good.png"), "--categories", "circle,",
+               "square"])
+    cap = capsys.readouterr()
+    assert rc == 0
+    [rec] = [json.loads(l) for l in cap.out.splitlines()]
+    assert rec["prompt"] == "detect: circle, square"
+    assert all(p["text"] in ("circle", "square") for p in rec["phrases"])
+    assert "1 images predicted, 0 skipped" in cap.err
+
+
+def test_usage_errors(ckpt, folder, tmp_path, capsys) -> None:
+    out = tmp_path / "never.jsonl"
+    assert main(["--checkpoint", str(ckpt), "--task", "vqa", str(folder), "--out", str(out)]) == 2
+    assert "needs text=" in capsys.readouterr().err and not out.exists()
+    assert main(["--checkpoint", str(ckpt), "--task", "caption", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere: no such file" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["--checkpoint", str(ckpt), "--task", "caption", str(empty)]) == 2
+    assert "no image files" in capsys.readouterr().err
+    assert main(["--checkpoint", str(ckpt), "--task", "region_caption", "--region", "0", "0", "100", "50",
+                 str(folder / "a_good.png")]) == 1
+    assert "a_good.png: region" in capsys.readouterr().err
+
+
+def test_drawing_names_are_distinct() -> None:
+    paths = [Path("x/a.png"), Path("y/a.jpg"), Path("x/b.png"), Path("y/a.png")]
+    names = drawing_names(paths)
+    assert names[:3] == ["a.png", "y_a.png", "b.png"] and len(set(names)) == 4
