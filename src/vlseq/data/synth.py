@@ -184,7 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     manifest: dict = {"seed": args.seed, "size": args.size, "world": base_cfg.to_dict(),
                       "heldout_pairs": [list(p) for p in args.heldout], "splits": {}}
-    pool = get_context("spawn").Pool(args.workers) if args.workers > 1 else None
+    # A pool costs a second or more to start (spawn re-imports vlseq) and starves on a loaded
+    # machine; small worlds are written faster in-process.
+    workers = args.workers if sum(max(0, c) for c in counts.values()) >= 2000 else 1
+    pool = get_context("spawn").Pool(workers) if workers > 1 else None
     try:
         for index, split in enumerate(SPLITS):
             n = counts[split]
