@@ -181,7 +181,9 @@ def evaluate_examples(model, processor: Processor, examples: dict[str, Sequence[
         for source, exs in examples.items():
             task = get_task(source.split("@", 1)[0])
             t0 = time.time()
-            preds = predict_examples(model, processor, task, exs, batch_size, constrained, num_beams)
+            # Ranked outputs (object lists) get per-box scores so mAP ranks by confidence.
+            preds = predict_examples(model, processor, task, exs, batch_size, constrained, num_beams,
+                                     scores=task.output == "objects" and num_beams == 1)
             if pred_file is not None:
                 for ex, p in zip(exs, preds):
                     pred_file.write(json.dumps({"source": source, "image_id": ex.image_id, "prompt": task.prompt(ex, processor.bins),

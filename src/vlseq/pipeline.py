@@ -29,7 +29,7 @@ from PIL import Image, ImageOps
 from .codec.coords import Box, Point
 from .data.example import Example, ImageRef
 from .data.readers.images import DEFAULT_MAX_PIXELS, open_image
-from .data.readers.images import _to_rgb as to_rgb
+from .data.readers.images import to_rgb
 from .tasks import Prediction, get_task
 
 #: The inputs each task needs besides the image (its ``Example`` fields); other tasks take what is given.

@@ -33,11 +33,15 @@ def to_pil(ref: ImageRef, max_pixels: int = 64_000_000) -> Image.Image:
         arr = ref
         if arr.dtype != np.uint8:
             raise ValueError(f"image array must be uint8, got {arr.dtype}")
-        return Image.fromarray(arr).convert("RGB")
+        from .data.readers.images import to_rgb
+
+        return to_rgb(Image.fromarray(arr))
     if isinstance(ref, Image.Image):
         from PIL import ImageOps
 
-        return ImageOps.exif_transpose(ref).convert("RGB")
+        from .data.readers.images import to_rgb
+
+        return to_rgb(ImageOps.exif_transpose(ref))
     raise TypeError(f"cannot read an image from {type(ref).__name__}")
 
 

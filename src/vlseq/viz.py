@@ -102,14 +102,15 @@ def _dash_point(d: ImageDraw.ImageDraw, x1: float, y1: float, x2: float, y2: flo
 
 
 def coloured_text_html(text: str, phrases: Sequence[dict[str, Any]]) -> str:
-    """The plain text with each grounded phrase in its box's colour."""
+    """The plain text with each grounded phrase highlighted in its box's colour (readable text on top)."""
     out, pos = [], 0
-    for i, ph in enumerate(sorted(enumerate(phrases), key=lambda p: p[1]["span"][0])):
-        idx, p = ph
+    for idx, p in sorted(enumerate(phrases), key=lambda q: q[1]["span"][0]):
         s, e = p["span"]
         out.append(html.escape(text[pos:s]))
         r, g, b = colour(idx)
-        out.append(f'<b style="color:rgb({r},{g},{b})">{html.escape(text[s:e])}</b>')
+        fr, fg, fb = text_colour((r, g, b))
+        out.append(f'<b style="background:rgb({r},{g},{b});color:rgb({fr},{fg},{fb});padding:0 2px;border-radius:3px">'
+                   f'{html.escape(text[s:e])}</b>')
         pos = e
     out.append(html.escape(text[pos:]))
     return "".join(out)

@@ -179,4 +179,4 @@ def test_mixture_over_task_sources_weights_and_resume(shard_dir) -> None:
     resumed = ShardMixture(srcs, weights={"vqa": 3.0, "caption": 1.0}, seed=2, resume=pos.state_dict())
     assert [(s, ident(e)) for _, (s, e, _) in zip(range(30), resumed)] == [(s, i) for s, i, _ in ref[50:80]]
     with pytest.raises(ValueError, match="no shards hold task"):
-        load_shard_sources(shard_dir, tasks=["segment"])
+        load_shard_sources(shard_dir, tasks=["keypoints"])

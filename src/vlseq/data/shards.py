@@ -36,7 +36,7 @@ from PIL import Image, ImageOps
 
 from ..codec.markup import Phrase
 from .example import Example, ImageRef, Object
-from .readers.images import _to_rgb
+from .readers.images import to_rgb
 from .readers.validate import DataError
 
 INDEX = "shards.json"
@@ -118,7 +118,7 @@ def decode_image(data: bytes, where: str, key: str, as_numpy: bool = True) -> An
         img.load()
     except Exception as e:  # any decoder failure is one kind of problem for the reader
         raise DataError(where, key, "bad_image", f"cannot decode image: {e}") from None
-    img = _to_rgb(ImageOps.exif_transpose(img))
+    img = to_rgb(ImageOps.exif_transpose(img))
     return np.asarray(img, dtype=np.uint8) if as_numpy else img
 
 

@@ -62,8 +62,12 @@ def build_tokenizer(cfg: TrainConfig, train: dict[str, list], out: Path, acceler
     return VLTokenizer.from_pretrained(tok_dir)
 
 
-def model_settings(cfg: TrainConfig, tasks: list[str]) -> dict[str, Any]:
-    return {"num_bins": cfg.model.num_bins, "image_size": cfg.model.image_size, "tasks": tasks,
+def model_settings(cfg: TrainConfig, tasks: list[str], train: dict[str, list] | None = None) -> dict[str, Any]:
+    """What a checkpoint needs besides weights: bins, image size, tasks, and the category list
+    of object-list tasks (so a Pipeline can run detection without being told the categories)."""
+    cats = sorted({o for s, exs in (train or {}).items() if get_task(source_task(s)).output == "objects"
+                   for ex in exs[:2000] for o in ex.options})
+    return {"num_bins": cfg.model.num_bins, "image_size": cfg.model.image_size, "tasks": tasks, "categories": cats,
             "max_prompt_tokens": cfg.max_prompt_tokens, "max_target_tokens": cfg.max_target_tokens,
             "train_config": cfg.to_dict()}
 
@@ -100,7 +104,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.model = build_model(mc)
         self.tasks = sorted({source_task(s) for s in self.train_data})
-        self.settings = model_settings(cfg, self.tasks)
+        self.settings = model_settings(cfg, self.tasks, self.train_data)
         self.optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay)
         self.schedule_total = cfg.max_steps
         self.scheduler = build_scheduler(self.optimizer, cfg.warmup_steps, cfg.max_steps, cfg.min_lr_ratio)

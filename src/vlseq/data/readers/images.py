@@ -85,7 +85,7 @@ def image_size(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[
     return _cached_size(str(path), max_pixels)
 
 
-def _to_rgb(img: Image.Image) -> Image.Image:
+def to_rgb(img: Image.Image) -> Image.Image:
     """Convert any PIL mode to RGB (see the module docstring for the rules)."""
     mode = img.mode
     if mode == "RGB":
@@ -127,7 +127,7 @@ def open_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS, exif: boo
         raise DataError(path, None, "bad_image", f"cannot decode image (truncated or corrupt): {e}") from None
     if exif and _orientation(img) != 1:
         img = ImageOps.exif_transpose(img)
-    return _to_rgb(img)
+    return to_rgb(img)
 
 
 # --------------------------------------------------------------------------- used by the readers
