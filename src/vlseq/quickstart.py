@@ -57,7 +57,30 @@ def reference_cider(val_captions: Sequence[Any]) -> float:
     return float(r["cider"] if isinstance(r, dict) else r)
 
 
-def write_report(out: Path, cfg, summary: dict[str, Any], metrics: dict[str, Any], ref_cider: float | None) -> Path:
+def generalisation(trainer, cfg, metrics: dict[str, Any], n: int) -> list[tuple[str, str, float, float]]:
+    """Out-of-domain vs in-domain: refexp on held-out colour+shape pairs (``test_heldout``) and
+    grounded captioning on the caption-only training images (``caption_only_eval``: images that
+    had captions but no boxes in training). Rows: (what, metric, in-domain, out-of-domain)."""
+    from .data.readers.split import load_split
+    from .evaluate import evaluate_examples
+
+    rows = []
+    root = Path(cfg.data.synth) if cfg.data.synth else None
+    checks = [("refexp", "acc@0.5", "test_heldout", "refexp on held-out attribute pairs"),
+              ("grounded_caption", "f1_loc", "caption_only_eval", "grounded captions on caption-only images")]
+    for task, metric, split, what in checks:
+        if root is None or not (root / split).is_dir() or f"{task}/{metric}" not in metrics:
+            continue
+        exs = load_split(root / split, tasks=[task]).get(task, [])[:n]
+        if not exs:
+            continue
+        m = evaluate_examples(trainer.eval_model(), trainer.processor, {task: exs})
+        rows.append((what, metric, float(metrics[f"{task}/{metric}"]), float(m[f"{task}/{metric}"])))
+    return rows
+
+
+def write_report(out: Path, cfg, summary: dict[str, Any], metrics: dict[str, Any], ref_cider: float | None,
+                 general: list[tuple[str, str, float, float]] = ()) -> Path:
     from .evaluate import format_metrics
 
     goals = dict(GOALS)
@@ -71,6 +94,11 @@ def write_report(out: Path, cfg, summary: dict[str, Any], metrics: dict[str, Any
     for k, g in goals.items():
         v = metrics.get(k)
         lines.append(f"| {k} | {g:.3f} | {'n/a' if v is None else f'{v:.3f}'} | {'yes' if v is not None and v >= g else 'no'} |")
+    if general:
+        lines += ["", "## Generalisation (goal: out-of-domain >= 80% of in-domain)", "",
+                  "| check | metric | in-domain | out-of-domain | ratio |", "|---|---|---|---|---|"]
+        for what, metric, ind, ood in general:
+            lines.append(f"| {what} | {metric} | {ind:.3f} | {ood:.3f} | {ood / ind if ind else float('nan'):.2f} |")
     lines += ["", "## All tasks", "", format_metrics(metrics), "",
               "![learning curve](learning_curve.png)", "", "![examples](eval/sheet.png)", ""]
     path = out / "REPORT.md"
@@ -113,7 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_report_pages(eval_dir, val, eval_dir / "predictions.jsonl", cfg.model.num_bins)
     learning_curve(out / "log.jsonl", out / "learning_curve.png")
     ref = reference_cider(val["caption"]) if "caption" in val else None
-    report = write_report(out, cfg, summary, metrics, ref)
+    general = generalisation(trainer, cfg, metrics, args.eval_per_task)
+    report = write_report(out, cfg, summary, metrics, ref, general)
     print(format_metrics(metrics))
     print(f"\nreport: {report}\ncheckpoint: {summary['final']}")
     return 0
