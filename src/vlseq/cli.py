@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("vlseq.predict", "run a checkpoint on images"),
     "demo": ("vlseq.demo", "the web demo"),
     "shard": ("vlseq.data.shards", "write datasets as WebDataset tar shards"),
+    "train-image-tokenizer": ("vlseq.image_tokenizer_cli", "train the VQ image tokenizer; report held-out PSNR"),
 }
 
 

@@ -179,6 +179,8 @@ def evaluate_examples(model, processor: Processor, examples: dict[str, Sequence[
         pred_file = (out_dir / "predictions.jsonl").open("a")
     try:
         for source, exs in examples.items():
+            if not exs:
+                continue
             task = get_task(source.split("@", 1)[0])
             t0 = time.time()
             # Ranked outputs (object lists) get per-box scores so mAP ranks by confidence.

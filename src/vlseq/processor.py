@@ -64,13 +64,16 @@ class Processor:
             since coordinates are quantised relative to the original width and height).
         bins: number of coordinate bins.
         max_prompt_tokens / max_target_tokens: longer sequences are truncated with a warning.
+        image_tokenizer: a :class:`~vlseq.models.image_tokenizer.ImageTokenizer`, needed to train tasks whose
+            output is an image: it turns ``ex.target_image`` into the codes the task's target spells
+            (passed as ``ex.meta["target_codes"]`` on a copy of the example; tasks stay torch-free).
     """
 
     MEAN = 0.5
     STD = 0.5
 
     def __init__(self, tokenizer: VLTokenizer, image_size: int, bins: int, max_prompt_tokens: int = 64,
-                 max_target_tokens: int = 128, cache_images: int = 50_000) -> None:
+                 max_target_tokens: int = 128, cache_images: int = 50_000, image_tokenizer: Any | None = None) -> None:
         self.tokenizer = tokenizer
         self.image_size = image_size
         self.bins = bins
@@ -78,6 +81,8 @@ class Processor:
         self.max_target_tokens = max_target_tokens
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_images
+        self.image_tokenizer = image_tokenizer
+        self._codes: OrderedDict[str, list[int]] = OrderedDict()  # target image path -> its codes
 
     # ------------------------------------------------------------------ images
 
@@ -116,9 +121,34 @@ class Processor:
         prompt = self._ids(task.prompt(ex, self.bins), self.max_prompt_tokens, "prompt", ex)
         target: list[int] = []
         if with_target:
+            if task.output == "image":
+                ex = self._with_target_codes(task, ex)
             body = self._ids(task.target(ex, self.bins, rng), self.max_target_tokens - 2, "target", ex)
             target = [self.tokenizer.bos_id] + body + [self.tokenizer.eos_id]
         return Encoded(images, prompt, target)
+
+    def _with_target_codes(self, task: Task, ex: Example) -> Example:
+        """A copy of ``ex`` with ``meta["target_codes"]``: the image tokenizer's codes of ``ex.target_image``."""
+        from .tasks.image import with_target_codes
+
+        if self.image_tokenizer is None:
+            raise ValueError(f"{ex.source or ex.image_id}: task {task.name!r} outputs an image; "
+                             "give the Processor an image_tokenizer")
+        if ex.target_image is None:
+            raise ValueError(f"{ex.source or ex.image_id}: task {task.name!r} needs a target_image")
+        key = str(ex.target_image) if isinstance(ex.target_image, (str, Path)) else None
+        codes = self._codes.get(key) if key is not None else None
+        if codes is None:
+            s = self.image_tokenizer.config.image_size
+            img = to_pil(ex.target_image)
+            if img.size != (s, s):
+                img = img.resize((s, s), Image.BILINEAR)
+            codes = self.image_tokenizer.encode_arrays(np.asarray(img, dtype=np.uint8)[None])[0].tolist()
+            if key is not None:
+                self._codes[key] = codes
+                if len(self._codes) > self._cache_size:
+                    self._codes.popitem(last=False)
+        return with_target_codes(ex, codes)
 
     def collate(self, items: Sequence[Encoded]) -> dict[str, torch.Tensor]:
         """Pad a list of encoded examples into a batch.

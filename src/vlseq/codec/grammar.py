@@ -13,7 +13,8 @@ search) and advance it one token per step. Every grammar guarantees:
 
 Grammars: :class:`TextGrammar` (plain text), :class:`GroundedTextGrammar` (text with grounded
 phrases), :class:`ObjectListGrammar` (detection), :class:`SingleBoxGrammar` (referring
-expressions, localisation, segmentation), :class:`ChoiceGrammar` (a closed answer set). The object
+expressions, localisation, segmentation), :class:`ChoiceGrammar` (a closed answer set),
+:class:`ImageGrammar` (exactly ``n`` image-code tokens, for image outputs). The object
 grammars optionally add polygons and named keypoints (``name <loc_x><loc_y>``, names from a fixed,
 ordered list) after an object's box.
 
@@ -38,6 +39,7 @@ UNBOUNDED = 1 << 30
 DONE, OUT, LIST, END, START, CHOICE, OBJ_START, OBJ_WORDS, LABEL = range(9)
 Y1, X2, Y2, AFTER_BOX, POLY, AFTER_POLY = range(9, 15)
 KP, KP_Y = 15, 16  # keypoints: a name from the name trie, then x, then y
+IMG = 17  # image codes: (IMG, codes emitted so far)
 DONE_STATE: State = (DONE,)
 _NO_BOX = (0, 0, 0, 0)
 _MIN_POLY_COORDS = 6  # parse drops polygons of fewer than 3 points
@@ -58,6 +60,8 @@ class VocabLayout:
     ``text_ids`` are the plain-text ids a grammar may emit (no markup, coordinate, image,
     ``<unk>`` or control ids); ``word_ids`` (default: ``text_ids``) those that carry a visible
     character, required as the first word of a phrase so that its label is never empty.
+    Image codes (when ``num_image_tokens > 0``) are the contiguous ids ``img_offset ..
+    img_offset + num_image_tokens - 1``.
     Build one with :meth:`standard` (vlseq's own id order) or :meth:`from_vocab`.
     """
 
@@ -75,6 +79,8 @@ class VocabLayout:
     text_ids: np.ndarray
     word_ids: np.ndarray | None = None
     unk_id: int | None = None
+    img_offset: int = -1
+    num_image_tokens: int = 0
     #: Read-only bool masks ``(vocab_size,)`` of ``text_ids`` / ``word_ids``, built on construction.
     text_mask: np.ndarray = field(init=False, repr=False)
     word_mask: np.ndarray = field(init=False, repr=False)
@@ -94,6 +100,15 @@ class VocabLayout:
                 raise ValueError(f"VocabLayout: {name}={i} outside [0, {v})")
             if self.loc_offset <= i < self.loc_offset + b:
                 raise ValueError(f"VocabLayout: {name}={i} falls among the coordinate ids")
+        n_img, io = int(self.num_image_tokens), int(self.img_offset)
+        if n_img < 0 or (n_img and not (0 <= io and io + n_img <= v)):
+            raise ValueError(f"VocabLayout: image ids {io}..{io + n_img - 1} outside vocab of {v}")
+        if n_img:
+            if io < self.loc_offset + b and self.loc_offset < io + n_img:
+                raise ValueError("VocabLayout: image ids overlap the coordinate ids")
+            inside = [name for name, i in named.items() if io <= i < io + n_img]
+            if inside:
+                raise ValueError(f"VocabLayout: {inside} fall among the image ids")
         markup = [self.eos_id, self.obj_open, self.obj_close, self.poly_open, self.poly_close, self.sep]
         if len(set(markup)) != len(markup):
             raise ValueError(f"VocabLayout: eos and markup ids must be distinct, got {markup}")
@@ -105,6 +120,8 @@ class VocabLayout:
             raise ValueError(f"VocabLayout: text_ids contain control/markup ids {sorted(clash)}")
         if np.any((text >= self.loc_offset) & (text < self.loc_offset + b)):
             raise ValueError("VocabLayout: text_ids contain coordinate ids")
+        if n_img and np.any((text >= io) & (text < io + n_img)):
+            raise ValueError("VocabLayout: text_ids contain image ids")
         words = text if self.word_ids is None else self._ids("word_ids", self.word_ids, v)
         if words.size == 0 or not np.isin(words, text).all():
             raise ValueError("VocabLayout: word_ids must be a non-empty subset of text_ids")
@@ -132,7 +149,7 @@ class VocabLayout:
         specials = T.special_tokens(num_bins, num_image_tokens)
         ids = {t: i for i, t in enumerate(specials)}
         size = len(specials) + num_text_tokens
-        return cls.from_vocab(ids, size, num_bins, np.arange(len(specials), size))
+        return cls.from_vocab(ids, size, num_bins, np.arange(len(specials), size), num_image_tokens=num_image_tokens)
 
     @classmethod
     def from_vocab(
@@ -142,8 +159,13 @@ class VocabLayout:
         num_bins: int,
         text_ids: Sequence[int] | np.ndarray,
         word_ids: Sequence[int] | np.ndarray | None = None,
+        num_image_tokens: int | None = None,
     ) -> "VocabLayout":
-        """Look the special tokens up by name (a dict or a ``token_to_id`` function)."""
+        """Look the special tokens up by name (a dict or a ``token_to_id`` function).
+
+        ``num_image_tokens``: how many ``<img_k>`` tokens there are (None: count the contiguous
+        ``<img_0>``, ``<img_1>``, ... the vocabulary has).
+        """
         lookup = token_to_id.get if isinstance(token_to_id, Mapping) else token_to_id
 
         def get(tok: str) -> int:
@@ -157,11 +179,21 @@ class VocabLayout:
             if get(T.loc_token(k)) != offset + k:
                 raise ValueError(f"VocabLayout: {T.loc_token(k)} has id {get(T.loc_token(k))}, expected {offset + k} "
                                  "(coordinate ids must be contiguous)")
+        img0 = lookup(T.img_token(0))
+        if num_image_tokens is None:
+            num_image_tokens = 0
+            while img0 is not None and lookup(T.img_token(num_image_tokens)) == img0 + num_image_tokens:
+                num_image_tokens += 1
+        for k in range(num_image_tokens):
+            if img0 is None or get(T.img_token(k)) != img0 + k:
+                raise ValueError(f"VocabLayout: {T.img_token(k)} missing or not contiguous with {T.img_token(0)} "
+                                 "(image ids must be contiguous)")
         return cls(
             vocab_size=vocab_size, eos_id=get(T.EOS), pad_id=get(T.PAD), bos_id=get(T.BOS), obj_open=get(T.OBJ_OPEN),
             obj_close=get(T.OBJ_CLOSE), poly_open=get(T.POLY_OPEN), poly_close=get(T.POLY_CLOSE), sep=get(T.SEP),
             loc_offset=offset, num_bins=num_bins, text_ids=np.asarray(text_ids), unk_id=lookup(T.UNK),
             word_ids=None if word_ids is None else np.asarray(word_ids),
+            img_offset=int(img0) if num_image_tokens else -1, num_image_tokens=num_image_tokens,
         )
 
     def render(self, ids: Sequence[int], text: Callable[[int], str] | None = None) -> str:
@@ -174,6 +206,8 @@ class VocabLayout:
             i = int(i)
             if self.loc_offset <= i < self.loc_offset + self.num_bins:
                 out.append(T.loc_token(i - self.loc_offset))
+            elif self.num_image_tokens and self.img_offset <= i < self.img_offset + self.num_image_tokens:
+                out.append(T.img_token(i - self.img_offset))
             elif i in names:
                 out.append(names[i])
             elif 0 <= i < self.vocab_size and self.text_mask[i]:
@@ -382,6 +416,41 @@ class ChoiceGrammar(Grammar):
         node = state[1]
         self.trie.fill_children(node, r - 2, out)  # 1 (the child) + depth + 1 (</s>) <= r
         if self.trie.terminal[node]:
+            out[self._eos] = True
+
+
+class ImageGrammar(Grammar):
+    """Exactly ``n_tokens`` image codes ``<img_k>`` (any codes, a fixed grid), then ``</s>``.
+
+    States: ``(IMG, i)`` after ``i`` codes. The budget never binds below ``n_tokens + 1``: the
+    grid has a fixed size, so a shorter output would not decode to an image at all.
+    """
+
+    def __init__(self, layout: VocabLayout, n_tokens: int) -> None:
+        super().__init__(layout)
+        if layout.num_image_tokens < 1:
+            raise ValueError("ImageGrammar: the layout has no image tokens (num_image_tokens = 0)")
+        if n_tokens < 1:
+            raise ValueError(f"ImageGrammar: n_tokens must be >= 1, got {n_tokens}")
+        self.n_tokens = int(n_tokens)
+        self._io, self._ni = layout.img_offset, layout.num_image_tokens
+
+    def initial_state(self) -> State:
+        return (IMG, 0)
+
+    def _advance(self, state: State, token: int) -> State | None:
+        i = state[1]
+        if i < self.n_tokens:
+            return (IMG, i + 1) if self._io <= token < self._io + self._ni else None
+        return DONE_STATE if token == self._eos else None
+
+    def _dist(self, state: State) -> int:
+        return self.n_tokens - state[1] + 1
+
+    def _fill(self, state: State, r: int, out: np.ndarray) -> None:
+        if state[1] < self.n_tokens:
+            out[self._io : self._io + self._ni] = True
+        else:
             out[self._eos] = True
 
 

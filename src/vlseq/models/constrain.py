@@ -6,6 +6,7 @@ from ..codec.grammar import (
     ChoiceGrammar,
     Grammar,
     GroundedTextGrammar,
+    ImageGrammar,
     ObjectListGrammar,
     SingleBoxGrammar,
     TextGrammar,
@@ -41,6 +42,8 @@ def _cached(spec: GrammarSpec, key: int, layout: VocabLayout, tok: VLTokenizer) 
                              max_polygon_points=spec.max_polygon_points, keypoints=_keypoint_ids(spec, tok))
     elif spec.kind == "choice":
         g = ChoiceGrammar(layout, [tok.encode(l) for l in spec.labels])
+    elif spec.kind == "image":
+        g = ImageGrammar(layout, spec.image_tokens)
     else:
         raise ValueError(f"unknown grammar kind {spec.kind!r}")
     if len(_CACHE) > 4096:

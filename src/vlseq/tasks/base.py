@@ -16,7 +16,7 @@ from typing import Any, Literal, Sequence
 from ..codec import GroundedText, Parsed, box_tokens, build, parse
 from ..data.example import Example
 
-OutputKind = Literal["text", "grounded", "objects", "box", "choice"]
+OutputKind = Literal["text", "grounded", "objects", "box", "choice", "image"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class GrammarSpec:
     * ``text``: words only. * ``grounded``: text with ``<obj>`` phrases (any boxes per phrase).
     * ``objects``: an object list whose labels are from ``labels``. * ``box``: exactly one
       ``<obj> LABEL box </obj>`` with LABEL from ``labels``. * ``choice``: one of ``labels``.
+    * ``image``: exactly ``image_tokens`` image codes ``<img_k>`` (a VQ grid), then ``</s>``.
 
     ``polygons`` (at most ``max_polygon_points`` points each) and ``keypoints`` (names, in their
     fixed order, each at most once) may follow an object's box (kinds ``objects`` and ``box``).
@@ -37,6 +38,7 @@ class GrammarSpec:
     polygons: bool = False
     max_polygon_points: int = 32
     keypoints: tuple[str, ...] = ()
+    image_tokens: int = 0
 
 
 @dataclass

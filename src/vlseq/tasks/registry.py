@@ -33,4 +33,4 @@ def task_names() -> list[str]:
 
 def _load_builtin() -> None:
     # Importing the modules registers their tasks.
-    from . import detection, grounding, keypoints, segmentation, text  # noqa: F401
+    from . import detection, grounding, image, keypoints, segmentation, text  # noqa: F401

@@ -312,6 +312,8 @@ class Trainer:
         from ..evaluate import evaluate_examples
 
         metrics: dict[str, float] = {}
+        if per_task <= 0:  # evaluation switched off (eval_examples=0)
+            return metrics
         if self.accelerator.is_main_process:
             val = load_examples(self.cfg, self.cfg.data.val_split)
             val = {s: exs[:per_task] for s, exs in val.items() if source_task(s) in self.tasks}
