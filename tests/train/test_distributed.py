@@ -2,9 +2,11 @@
 the result matches a 1-process run with the same global batch.
 
 Tolerance: both runs see the same examples per step; DDP averages the two half-batch gradients,
-which equals the 1-process gradient up to float32 summation order (~1e-7 relative). AdamW turns
-such differences into weight differences of at most ~lr * 1e-3 per step; after 4 steps at
-lr 3e-3 we allow an absolute difference of 1e-4.
+which equals the 1-process gradient up to float32 summation order (~1e-7 relative). After 2
+steps the weights agree to within 1e-6 (measured 8e-7); we allow 1e-5. Over more steps the runs
+drift apart chaotically rather than systematically: Adam divides each gradient by its own
+running magnitude, so an element whose gradient is ~0 can flip sign under summation-order noise
+and move by ~2 * lr (measured 3e-3 after 4 steps at lr 3e-3, spread over unrelated layers).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-ARGS = ["max_steps=4", "save_every=0", "batch_size=8", "lr=3e-3",
+ARGS = ["max_steps=2", "save_every=0", "batch_size=8", "lr=3e-3",
         'data.synth_generate={"train": 24, "val": 8, "test": 4, "size": 32, "seed": 0}', "eval_examples=0"]
 
 
@@ -39,4 +41,4 @@ def test_two_processes_match_one(tmp_path: Path) -> None:
     assert '"ranks_in_sync": true' in log
     a, b = load_file(str(one / "final" / "model.safetensors")), load_file(str(two / "final" / "model.safetensors"))
     worst = max(float((a[k] - b[k]).abs().max()) for k in a)
-    assert worst < 1e-4, worst
+    assert worst < 1e-5, worst
