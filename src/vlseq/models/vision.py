@@ -22,7 +22,9 @@ class ConvStem(nn.Module):
         layers: list[nn.Module] = []
         c_in = 3
         for i, c in enumerate(channels):
-            layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.GroupNorm(1, c) if i == 0 else nn.Identity(), nn.GELU()]
+            # GroupNorm after every conv keeps features centred: without it the GELU outputs carry a
+            # large shared component and, after the projection's LayerNorm, images look alike.
+            layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.GroupNorm(min(8, c), c), nn.GELU()]
             c_in = c
         self.body = nn.Sequential(*layers)
         self.out_channels = c_in

@@ -67,6 +67,9 @@ class VLSeqModel(nn.Module):
         self.pos_row = nn.Parameter(torch.randn(self.grid[0], d) * 0.02)
         self.pos_col = nn.Parameter(torch.randn(self.grid[1], d) * 0.02)
         self.image_index = nn.Embedding(cfg.max_images, d)
+        # Small like the positions: nn.Embedding's N(0, 1) init would add a shared vector as large
+        # as the image features themselves to every image token.
+        nn.init.normal_(self.image_index.weight, std=0.02)
         if cfg.lm_pretrained:
             self.lm = BartForConditionalGeneration.from_pretrained(cfg.lm_pretrained, local_files_only=True)
             if self.lm.config.d_model != d:
