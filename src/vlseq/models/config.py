@@ -38,6 +38,8 @@ class ModelConfig:
     dropout: float = 0.0
     max_positions: int = 512
     max_images: int = 2
+    #: LayerNorm after the image projection (off: the encoder's own embedding LayerNorm normalises)
+    proj_norm: bool = True
     image_size: int = 64
     num_bins: int = 64
     num_image_tokens: int = 0

@@ -62,7 +62,7 @@ class VLSeqModel(nn.Module):
         self.grid = grid_size(self.vision, cfg.image_size)
         c = self.vision.out_channels
         d = cfg.d_model
-        self.proj = nn.Sequential(nn.Linear(c, d), nn.LayerNorm(d))
+        self.proj = nn.Sequential(nn.Linear(c, d), nn.LayerNorm(d) if cfg.proj_norm else nn.Identity())
         # Factorised learned 2-D positions: row + column embeddings (h + w vectors, not h*w).
         self.pos_row = nn.Parameter(torch.randn(self.grid[0], d) * 0.02)
         self.pos_col = nn.Parameter(torch.randn(self.grid[1], d) * 0.02)
