@@ -33,10 +33,15 @@ def _xywh(box: Box, what: str) -> list[float]:
 
 
 def _coco(images: dict[Hashable, int], cats: dict[str, int], anns: list[dict]) -> COCO:
-    """A COCO object from in-memory records, without pycocotools' "creating index" prints."""
+    """A COCO object from in-memory records, without pycocotools' "creating index" prints.
+
+    ``images`` maps caller ids to COCO ids, or to ``(COCO id, width, height)`` where sizes are
+    needed (segmentation).
+    """
     coco = COCO()
     coco.dataset = {
-        "images": [{"id": i} for i in images.values()],
+        "images": [{"id": v[0], "width": v[1], "height": v[2]} if isinstance(v, tuple) else {"id": v}
+                   for v in images.values()],
         "categories": [{"id": c, "name": n} for n, c in cats.items()],
         "annotations": anns,
     }
@@ -133,9 +138,13 @@ def coco_map(
                               "per_category": {n: nan for n in cat_ids}}
     if not gt_anns or not images:
         return out  # nothing to recall: COCO's AP is undefined
-    coco_gt = _coco(images, cat_ids, gt_anns)
-    coco_dt = _coco(images, cat_ids, dt_anns)
-    ev = COCOeval(coco_gt, coco_dt, iouType="bbox")
+    return coco_eval(_coco(images, cat_ids, gt_anns), _coco(images, cat_ids, dt_anns), "bbox", cat_ids, max_dets)
+
+
+def coco_eval(coco_gt: COCO, coco_dt: COCO, iou_type: str, cat_ids: dict[str, int], max_dets: int) -> dict[str, object]:
+    """Run COCOeval quietly; ``{"map", "map_50", "map_75", "mar_{max_dets}", "per_category"}`` (NaN where undefined)."""
+    nan = float("nan")
+    ev = COCOeval(coco_gt, coco_dt, iouType=iou_type)
     ev.params.maxDets = [1, 10, max_dets]
     with contextlib.redirect_stdout(io.StringIO()):
         ev.evaluate()
@@ -145,12 +154,12 @@ def coco_map(
     def val(x: float) -> float:
         return nan if x < 0 else float(x)
 
-    out["map"], out["map_50"], out["map_75"] = val(ev.stats[0]), val(ev.stats[1]), val(ev.stats[2])
-    out[f"mar_{max_dets}"] = val(ev.stats[8])
+    out: dict[str, object] = {"map": val(ev.stats[0]), "map_50": val(ev.stats[1]), "map_75": val(ev.stats[2]),
+                              f"mar_{max_dets}": val(ev.stats[8])}
     # precision: (T iou thresholds, R recall points, K categories, A area ranges, M max dets)
     prec = ev.eval["precision"]
-    per_cat = {}
     names = {c: n for n, c in cat_ids.items()}
+    per_cat = {}
     for k, cid in enumerate(ev.params.catIds):
         p = prec[:, :, k, 0, -1]
         p = p[p > -1]

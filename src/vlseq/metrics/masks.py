@@ -14,18 +14,15 @@ but no polygon scores IoU 0 (it is never replaced by its box).
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 from typing import Any, Hashable, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import pycocotools.mask as mask_utils
-from pycocotools.coco import COCO
-from pycocotools.cocoeval import COCOeval
 
 from ..codec.coords import Point
 from ._validate import check_ids
+from .detection import _coco, coco_eval
 
 #: One object's polygon parts: ``[[(x, y), ...], ...]``; an empty list is an empty mask.
 Polygons = Sequence[Sequence[Point]]
@@ -198,33 +195,5 @@ def coco_mask_map(
     if not gt_anns:
         return out
 
-    def coco(anns: list[dict]) -> COCO:
-        c = COCO()
-        c.dataset = {"images": [{"id": k, "width": _size(*image_sizes[iid], "image")[0],
-                                 "height": _size(*image_sizes[iid], "image")[1]} for iid, k in images.items()],
-                     "categories": [{"id": c_, "name": n} for n, c_ in cat_ids.items()], "annotations": anns}
-        with contextlib.redirect_stdout(io.StringIO()):
-            c.createIndex()
-        return c
-
-    ev = COCOeval(coco(gt_anns), coco(dt_anns), iouType="segm")
-    ev.params.maxDets = [1, 10, max_dets]
-    with contextlib.redirect_stdout(io.StringIO()):
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-
-    def val(x: float) -> float:
-        return nan if x < 0 else float(x)
-
-    out["map"], out["map_50"], out["map_75"] = val(ev.stats[0]), val(ev.stats[1]), val(ev.stats[2])
-    out[f"mar_{max_dets}"] = val(ev.stats[8])
-    prec = ev.eval["precision"]  # (T iou thresholds, R recall points, K categories, A areas, M max dets)
-    by_id = {c: n for n, c in cat_ids.items()}
-    per_cat = {}
-    for k, cid in enumerate(ev.params.catIds):
-        p = prec[:, :, k, 0, -1]
-        p = p[p > -1]
-        per_cat[by_id[cid]] = float(np.mean(p)) if p.size else nan
-    out["per_category"] = per_cat
-    return out
+    sized = {iid: (k, *_size(*image_sizes[iid], "image")) for iid, k in images.items()}
+    return coco_eval(_coco(sized, cat_ids, gt_anns), _coco(sized, cat_ids, dt_anns), "segm", cat_ids, max_dets)
