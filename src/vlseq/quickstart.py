@@ -117,7 +117,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     from .train.config import load_config
-    from .train.data import load_examples
     from .train.loop import Trainer
     from .evaluate import evaluate_examples, format_metrics
     from .viz import write_report_pages
@@ -131,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Path(cfg.out_dir)
     trainer = Trainer(cfg, resume=True, evaluate_at_end=False)
     summary = trainer.run()
-    val = load_examples(cfg, cfg.data.val_split)
+    val = trainer.val_examples()
     val = {s: exs[: args.eval_per_task] for s, exs in val.items()}
     eval_dir = out / "eval"
     if (eval_dir / "predictions.jsonl").exists():

@@ -120,6 +120,7 @@ class Trainer:
         # Decode-time failures (readers check headers only) go through the readers' strict/skip rule.
         self.skip_guard = RecordGuard("training images", skip_bad=cfg.data.skip_bad)
         self.stream = None
+        self._val: dict[str, list] | None = None
         self._stream_resume: dict | None = None
         if resume:
             self._resume()
@@ -297,6 +298,12 @@ class Trainer:
             writer.close()
         return {"step": self.step, "elapsed_s": self.elapsed, "final": str(final), "metrics": metrics}
 
+    def val_examples(self) -> dict[str, list]:
+        """The validation split, read once per run (periodic evaluations reuse it)."""
+        if self._val is None:
+            self._val = load_examples(self.cfg, self.cfg.data.val_split)
+        return self._val
+
     def ranks_in_sync(self) -> bool:
         """True when every process holds bitwise-identical weights (compared through a checksum)."""
         if self.accelerator.num_processes == 1:
@@ -315,7 +322,7 @@ class Trainer:
         if per_task <= 0:  # evaluation switched off (eval_examples=0)
             return metrics
         if self.accelerator.is_main_process:
-            val = load_examples(self.cfg, self.cfg.data.val_split)
+            val = self.val_examples()
             val = {s: exs[:per_task] for s, exs in val.items() if source_task(s) in self.tasks}
             metrics = evaluate_examples(self.eval_model(), self.processor, val)
             for k, v in metrics.items():
