@@ -18,18 +18,21 @@ from ..tokenizer import VLTokenizer
 
 
 def grammar_for(spec: GrammarSpec, tokenizer: VLTokenizer) -> Grammar:
-    """The grammar that constrains an output of kind ``spec.kind`` over this tokenizer's ids."""
-    layout = tokenizer.layout()
-    return _cached(spec, id(tokenizer), layout, tokenizer)
+    """The grammar that constrains an output of kind ``spec.kind`` over this tokenizer's ids.
+
+    Cached on the tokenizer itself (a module-level cache keyed by ``id(tokenizer)`` could hand a
+    new tokenizer, allocated at a freed one's address, the old one's grammar).
+    """
+    cache: dict[GrammarSpec, Grammar] = tokenizer.__dict__.setdefault("_grammar_cache", {})
+    hit = cache.get(spec)
+    if hit is None:
+        if len(cache) > 4096:
+            cache.clear()
+        hit = cache[spec] = _build(spec, tokenizer.layout(), tokenizer)
+    return hit
 
 
-_CACHE: dict[tuple[GrammarSpec, int], Grammar] = {}
-
-
-def _cached(spec: GrammarSpec, key: int, layout: VocabLayout, tok: VLTokenizer) -> Grammar:
-    hit = _CACHE.get((spec, key))
-    if hit is not None:
-        return hit
+def _build(spec: GrammarSpec, layout: VocabLayout, tok: VLTokenizer) -> Grammar:
     if spec.kind == "text":
         g: Grammar = TextGrammar(layout)
     elif spec.kind == "grounded":
@@ -46,9 +49,6 @@ def _cached(spec: GrammarSpec, key: int, layout: VocabLayout, tok: VLTokenizer) 
         g = ImageGrammar(layout, spec.image_tokens)
     else:
         raise ValueError(f"unknown grammar kind {spec.kind!r}")
-    if len(_CACHE) > 4096:
-        _CACHE.clear()
-    _CACHE[(spec, key)] = g
     return g
 
 
