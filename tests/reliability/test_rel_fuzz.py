@@ -160,7 +160,9 @@ def test_readers_on_mutated_fixtures_give_examples_or_data_error(name, image_roo
     work = tmp_path_factory.mktemp(f"fuzz_{name}") / fixture.name
     outcomes: Counter = Counter()
 
-    @settings(max_examples=READER_CASES, deadline=None, database=None,
+    # Derandomized: CI runs the same cases every time (a random draw once failed under
+    # pytest-xdist and could not be reproduced in 30 isolated runs; see the closing note).
+    @settings(max_examples=READER_CASES, deadline=None, database=None, derandomize=True,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(data=st.data())
     def case(data):
