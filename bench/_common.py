@@ -7,7 +7,8 @@ same code: ``train_inputs(batch) -> kwargs``, ``loss(kwargs) -> scalar``, ``gene
 * ``vlseq``: :class:`vlseq.models.vlseq_model.VLSeqModel` from a preset's model section.
 * ``florence2``: transformers' native ``Florence2ForConditionalGeneration`` with the *same* BART
   language model (width, layers, ffn, vocabulary) and a DaViT vision tower sized so the whole model
-  has vlseq's parameter count within 10% (see :func:`florence2_config_like`).
+  has vlseq's parameter count within 10% (see :func:`florence2_config_like`), or, with
+  ``florence2="base"``, Florence-2-base's own DaViT (see :func:`florence2_base_config`).
 * ``vit+bart``: transformers' ``VisionEncoderDecoderModel`` (ViT encoder of vlseq's encoder shape
   and stem stride as patch size, BART decoder); the prompt goes in as a decoder prefix because
   this architecture has no text encoder.
@@ -19,14 +20,17 @@ ids), not Florence-2's 51k BPE, so the output layer weighs the same in every mod
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import statistics
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, ContextManager, Sequence
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -49,6 +53,7 @@ CONFIGS: dict[str, tuple[str, tuple[str, ...]]] = {
     "debug": ("debug", ()),
     "tiny": ("tiny", ()),
     "small": ("small", ()),
+    "base": ("base", ()),
     "34m": ("small", ("model.d_model=512", "model.heads=8", "model.ffn_dim=2048", "model.encoder_layers=5")),
 }
 
@@ -85,19 +90,31 @@ def config_names(text: str) -> list[str]:
 # --------------------------------------------------------------------------- timing and tables
 
 
-def time_calls(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> list[float]:
-    """Seconds of each of ``repeats`` calls of ``fn`` after ``warmup`` untimed calls."""
+def synchronize(device: torch.device | str | None) -> None:
+    """Wait for the accelerator's queued work: GPU kernels run asynchronously, so a clock read
+    without this would time the launches, not the work."""
+    if device is not None and torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_calls(fn: Callable[[], Any], repeats: int, warmup: int = 1,
+               device: torch.device | str | None = None) -> list[float]:
+    """Seconds of each of ``repeats`` calls of ``fn`` after ``warmup`` untimed calls (each call
+    synchronised with ``device`` when that is a GPU)."""
     for _ in range(warmup):
         fn()
     out = []
     for _ in range(repeats):
+        synchronize(device)
         t0 = time.perf_counter()
         fn()
+        synchronize(device)
         out.append(time.perf_counter() - t0)
     return out
 
 
-def time_interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1) -> dict[str, list[float]]:
+def time_interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1,
+                     device: torch.device | str | None = None) -> dict[str, list[float]]:
     """Like :func:`time_calls` for several functions, taking turns (a, b, c, a, b, c, ...).
 
     Taking turns spreads any drift in machine load evenly over the contenders, so their ratio
@@ -109,8 +126,10 @@ def time_interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: in
     out: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
         for k, fn in fns.items():
+            synchronize(device)
             t0 = time.perf_counter()
             fn()
+            synchronize(device)
             out[k].append(time.perf_counter() - t0)
     return out
 
@@ -171,6 +190,10 @@ class Batch:
     @property
     def size(self) -> int:
         return int(self.prompt.shape[0])
+
+    def to(self, device: torch.device | str) -> "Batch":
+        """The same batch on ``device``."""
+        return Batch(self.pixel_values.to(device), self.prompt.to(device), self.target.to(device))
 
 
 def synthetic_batch(batch: int, image_size: int, prompt_len: int, target_len: int, seed: int = 0) -> Batch:
@@ -273,6 +296,21 @@ def florence2_vision(width: int, depths: tuple[int, ...], proj: int) -> dict[str
             "projection_dim": proj, "drop_path_rate": 0.0}
 
 
+def florence2_base_config(cfg: ModelConfig) -> Any:
+    """A ``Florence2Config`` with Florence-2-base's vision tower and ``cfg``'s language model.
+
+    transformers' ``Florence2VisionConfig`` defaults are Florence-2-base's DaViT (widths 128-1024,
+    depths 1-1-9-1, window 12); its projection goes to the language model's width (768 for
+    Florence-2-base). With vlseq's ``base`` preset the BART is Florence-2-base's too (768 wide,
+    6 + 6 layers, 12 heads, ffn 3072); only the vocabulary is the benchmark's (:data:`VOCAB`).
+    Stochastic depth is off, as in every benchmark model.
+    """
+    from transformers import Florence2Config, Florence2VisionConfig
+
+    vision = Florence2VisionConfig(projection_dim=cfg.d_model, drop_path_rate=0.0).to_dict()
+    return Florence2Config(text_config=bart_config(cfg).to_dict(), vision_config=vision, image_token_id=IMAGE_TOKEN)
+
+
 def florence2_config_like(cfg: ModelConfig, target: int, tol: float = 0.10):
     """A ``Florence2Config`` with vlseq's language model and ``target`` parameters within ``tol``.
 
@@ -303,17 +341,18 @@ def florence2_config_like(cfg: ModelConfig, target: int, tol: float = 0.10):
 class Florence2Subject(Subject):
     name = "florence2"
 
-    def __init__(self, cfg: ModelConfig, target_params: int) -> None:
+    def __init__(self, cfg: ModelConfig, config: Any) -> None:
+        """``config``: the ``Florence2Config`` (:func:`florence2_config_like` or :func:`florence2_base_config`)."""
         from transformers import Florence2ForConditionalGeneration
 
-        self.model = Florence2ForConditionalGeneration(florence2_config_like(cfg, target_params))
+        self.model = Florence2ForConditionalGeneration(config)
         self.lm_config = self.model.config.text_config
         with torch.no_grad():
             feats = self.model.get_image_features(torch.zeros(1, 3, cfg.image_size, cfg.image_size)).pooler_output
         self.image_tokens = int(feats.shape[1])  # grid at stride 32, plus one pooled token
 
     def _encoder_ids(self, b: Batch) -> torch.Tensor:
-        img = torch.full((b.size, self.image_tokens), IMAGE_TOKEN, dtype=torch.long)
+        img = torch.full((b.size, self.image_tokens), IMAGE_TOKEN, dtype=torch.long, device=b.prompt.device)
         return torch.cat([img, b.prompt], dim=1)
 
     def train_inputs(self, b: Batch) -> dict[str, torch.Tensor]:
@@ -361,8 +400,15 @@ class ViTBartSubject(Subject):
         return self.model(**inputs, use_cache=False).loss
 
 
-def build_subjects(name: str, which: Sequence[str], image_size: int | None = None, seed: int = 0) -> list[Subject]:
-    """The models ``which`` (``vlseq``, ``florence2``, ``vit+bart``) at config ``name``, vlseq first."""
+def build_subjects(name: str, which: Sequence[str], image_size: int | None = None, seed: int = 0,
+                   florence2: str = "matched") -> list[Subject]:
+    """The models ``which`` (``vlseq``, ``florence2``, ``vit+bart``) at config ``name``, vlseq first.
+
+    ``florence2``: ``"matched"`` sizes its vision tower to vlseq's parameter count
+    (:func:`florence2_config_like`), ``"base"`` takes Florence-2-base's (:func:`florence2_base_config`).
+    """
+    if florence2 not in ("matched", "base"):
+        raise ValueError(f"florence2 must be 'matched' or 'base', got {florence2!r}")
     cfg = model_config(name, image_size)
     torch.manual_seed(seed)
     vl = VLSeqSubject(cfg)
@@ -370,7 +416,8 @@ def build_subjects(name: str, which: Sequence[str], image_size: int | None = Non
     for w in which:
         torch.manual_seed(seed)
         if w == "florence2":
-            out.append(Florence2Subject(cfg, vl.params))
+            fc = florence2_base_config(cfg) if florence2 == "base" else florence2_config_like(cfg, vl.params)
+            out.append(Florence2Subject(cfg, fc))
         elif w == "vit+bart":
             out.append(ViTBartSubject(cfg, vl.model.vision.stride))
         elif w != "vlseq":
@@ -378,16 +425,122 @@ def build_subjects(name: str, which: Sequence[str], image_size: int | None = Non
     return out
 
 
-def train_step_fn(subject: Subject, inputs: dict[str, torch.Tensor]) -> Callable[[], float]:
-    """One training step (forward, backward, AdamW step), the same for every model."""
+def autocast(device: torch.device | str, dtype: torch.dtype | None) -> ContextManager[Any]:
+    """Mixed precision as the trainer runs it (fp32 weights, ops in ``dtype``); None: off."""
+    if dtype is None or dtype == torch.float32:
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=dtype)
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+def train_step_fn(subject: Subject, inputs: dict[str, torch.Tensor], amp: torch.dtype | None = None,
+                  loss_fn: Callable[[dict[str, torch.Tensor]], torch.Tensor] | None = None) -> Callable[[], float]:
+    """One training step (forward, backward, AdamW step), the same for every model.
+
+    ``amp``: autocast dtype of forward and backward (None: fp32). ``loss_fn``: replaces
+    ``subject.loss``, e.g. a ``torch.compile``'d version of it. The returned float syncs the
+    device, so a GPU step is over when the call returns.
+    """
     subject.model.train()
     opt = torch.optim.AdamW(subject.model.parameters(), lr=1e-4)
+    loss_of = loss_fn or subject.loss
+    device = model_device(subject.model)
 
     def step() -> float:
         opt.zero_grad(set_to_none=True)
-        loss = subject.loss(inputs)
+        with autocast(device, amp):
+            loss = loss_of(inputs)
         loss.backward()
         opt.step()
         return float(loss.detach())
 
     return step
+
+
+def time_training(subjects: Sequence[Subject], batch: Batch, steps: int, warmup: int,
+                  amp: torch.dtype | None = None) -> dict[str, dict[str, float]]:
+    """Median training-step seconds and last loss per model, the models taking turns step by step
+    (a change in machine load hits all of them alike). Raises when a loss is not finite."""
+    losses: dict[str, list[float]] = {s.name: [] for s in subjects}
+
+    def stepper(s: Subject) -> Callable[[], None]:
+        step = train_step_fn(s, s.train_inputs(batch), amp)
+        return lambda: losses[s.name].append(step())
+
+    device = model_device(subjects[0].model)
+    times = time_interleaved({s.name: stepper(s) for s in subjects}, steps, warmup, device)
+    for name, ls in losses.items():
+        if not all(math.isfinite(x) for x in ls):
+            raise RuntimeError(f"{name}: non-finite training loss {ls}")
+    return {name: {"step_s": median(times[name]), "loss": losses[name][-1]} for name in losses}
+
+
+def generator(s: Subject, batch: Batch, new_tokens: int, processors: Sequence[Any] = (),
+              amp: torch.dtype | None = None) -> Callable[[], None]:
+    """One ``generate()`` call (under autocast ``amp``), checked to make exactly ``new_tokens``
+    tokens per row."""
+    device = model_device(s.model)
+
+    def run() -> None:
+        s.model.eval()
+        with torch.no_grad(), autocast(device, amp):
+            out = s.generate(batch, new_tokens, processors)
+        if out.shape != (batch.size, new_tokens + 1):
+            raise RuntimeError(f"{s.name}: generate() gave shape {tuple(out.shape)}, expected "
+                               f"({batch.size}, {new_tokens + 1})")
+
+    return run
+
+
+# --------------------------------------------------------------------------- FLOPs and the peak
+
+_aten = torch.ops.aten
+#: Attention on CPU runs this kernel, which FlopCounterMode does not know; same count as on GPU.
+CPU_SDPA_FLOPS = {
+    _aten._scaled_dot_product_flash_attention_for_cpu: lambda q, k, v, *a, out_shape=None, **kw: sdpa_flop_count(q, k, v),
+    _aten._scaled_dot_product_flash_attention_for_cpu_backward:
+        lambda g, q, k, v, *a, out_shape=None, **kw: sdpa_backward_flop_count(g, q, k, v),
+}
+
+
+def matmul_gflops(n: int, repeats: int, dtype: torch.dtype = torch.float32,
+                  device: torch.device | str = "cpu") -> float:
+    """Best GFLOP/s of ``torch.mm`` at ``n x n`` in ``dtype`` on ``device`` (2 n^3 FLOPs per product)."""
+    # Drawn on the device itself: filling 16k x 16k matrices on the host would take longer than timing them.
+    g = torch.Generator(device=device).manual_seed(0)
+    a, b = (torch.randn(n, n, generator=g, device=device).to(dtype) for _ in range(2))
+    best = min(time_calls(lambda: torch.mm(a, b), repeats, warmup=1, device=device))
+    return 2 * n**3 / best / 1e9
+
+
+def train_flops(subject: Subject, inputs: dict[str, torch.Tensor], amp: torch.dtype | None = None) -> int:
+    """FLOPs of one forward + backward (matmuls, convolutions, attention) by ``FlopCounterMode``."""
+    subject.model.train()
+    with FlopCounterMode(display=False, custom_mapping=CPU_SDPA_FLOPS) as fc:
+        with autocast(model_device(subject.model), amp):
+            loss = subject.loss(inputs)
+        loss.backward()
+    subject.model.zero_grad(set_to_none=True)
+    return fc.get_total_flops()
+
+
+def count_flops(subject: VLSeqSubject, inputs: dict[str, torch.Tensor],
+                amp: torch.dtype | None = None) -> tuple[int, dict[str, int]]:
+    """FLOPs of one forward + backward, and the forward's FLOPs per top-level part of the model.
+
+    The parts come from a forward alone: FlopCounterMode's module attribution of backward ops is
+    unreliable (gradients flowing through a module are charged to modules still on its stack).
+    """
+    total = train_flops(subject, inputs, amp)
+    with torch.no_grad(), autocast(model_device(subject.model), amp), \
+            FlopCounterMode(display=False, depth=4, custom_mapping=CPU_SDPA_FLOPS) as fwd:
+        subject.loss(inputs)
+    counts = fwd.get_flop_counts()
+    parts = {"vision": "VLSeqModel.vision", "encoder": "VLSeqModel.lm.model.encoder",
+             "decoder": "VLSeqModel.lm.model.decoder", "output head": "VLSeqModel.lm.lm_head"}
+    per = {k: sum(counts.get(v, {}).values()) for k, v in parts.items()}
+    per["other"] = fwd.get_total_flops() - sum(per.values())
+    return total, per

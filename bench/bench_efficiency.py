@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -36,7 +35,9 @@ from _common import (  # noqa: E402
     VLSeqSubject,
     base_parser,
     config_names,
+    count_flops,
     fmt,
+    matmul_gflops,
     median,
     model_config,
     print_table,
@@ -48,42 +49,6 @@ from _common import (  # noqa: E402
 from vlseq.train.config import load_config  # noqa: E402
 
 GOAL = 0.5  # achieved training FLOP/s over the matmul peak
-
-_aten = torch.ops.aten
-#: Attention on CPU runs this kernel, which FlopCounterMode does not know; same count as on GPU.
-CPU_SDPA_FLOPS = {
-    _aten._scaled_dot_product_flash_attention_for_cpu: lambda q, k, v, *a, out_shape=None, **kw: sdpa_flop_count(q, k, v),
-    _aten._scaled_dot_product_flash_attention_for_cpu_backward:
-        lambda g, q, k, v, *a, out_shape=None, **kw: sdpa_backward_flop_count(g, q, k, v),
-}
-
-
-def matmul_gflops(n: int, repeats: int) -> float:
-    """Best GFLOP/s of ``torch.mm`` at ``n x n`` fp32 (2 n^3 FLOPs per product)."""
-    g = torch.Generator().manual_seed(0)
-    a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
-    best = min(time_calls(lambda: torch.mm(a, b), repeats, warmup=1))
-    return 2 * n**3 / best / 1e9
-
-
-def count_flops(subject: VLSeqSubject, inputs: dict[str, torch.Tensor]) -> tuple[int, dict[str, int]]:
-    """FLOPs of one forward + backward, and the forward's FLOPs per top-level part of the model.
-
-    The parts come from a forward alone: FlopCounterMode's module attribution of backward ops is
-    unreliable (gradients flowing through a module are charged to modules still on its stack).
-    """
-    subject.model.train()
-    with FlopCounterMode(display=False, custom_mapping=CPU_SDPA_FLOPS) as fc:
-        subject.loss(inputs).backward()
-    subject.model.zero_grad(set_to_none=True)
-    with torch.no_grad(), FlopCounterMode(display=False, depth=4, custom_mapping=CPU_SDPA_FLOPS) as fwd:
-        subject.loss(inputs)
-    counts = fwd.get_flop_counts()
-    parts = {"vision": "VLSeqModel.vision", "encoder": "VLSeqModel.lm.model.encoder",
-             "decoder": "VLSeqModel.lm.model.decoder", "output head": "VLSeqModel.lm.lm_head"}
-    per = {k: sum(counts.get(v, {}).values()) for k, v in parts.items()}
-    per["other"] = fwd.get_total_flops() - sum(per.values())
-    return fc.get_total_flops(), per
 
 
 def preset_batch(name: str) -> int:

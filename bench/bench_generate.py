@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -28,13 +28,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     NUM_BINS,
     VOCAB,
-    Batch,
     Subject,
     VLSeqSubject,
     base_parser,
     build_subjects,
     config_names,
     fmt,
+    generator,
     median,
     print_table,
     ratio,
@@ -56,20 +56,6 @@ def grammar_processor(new_tokens: int) -> GrammarLogitsProcessor:
     if layout.vocab_size != VOCAB:
         raise RuntimeError(f"standard layout has {layout.vocab_size} ids, the models {VOCAB}")
     return GrammarLogitsProcessor(GroundedTextGrammar(layout), prompt_length=1, max_new_tokens=new_tokens)
-
-
-def generator(s: Subject, batch: Batch, new_tokens: int, processors: Sequence[Any] = ()) -> Callable[[], None]:
-    """One ``generate()`` call, checked to make exactly ``new_tokens`` tokens per row."""
-
-    def run() -> None:
-        s.model.eval()
-        with torch.no_grad():
-            out = s.generate(batch, new_tokens, processors)
-        if out.shape != (batch.size, new_tokens + 1):
-            raise RuntimeError(f"{s.name}: generate() gave shape {tuple(out.shape)}, expected "
-                               f"({batch.size}, {new_tokens + 1})")
-
-    return run
 
 
 def measure_config(name: str, args: Any) -> tuple[list[dict[str, Any]], list[Subject]]:

@@ -12,28 +12,24 @@ the ratio to Florence-2 (goal: vlseq >= 1.5x). See ``_common.py`` for how the pe
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
-    Subject,
     base_parser,
     build_subjects,
     config_names,
     fmt,
-    median,
     print_table,
     ratio,
     set_threads,
     synthetic_batch,
-    time_interleaved,
-    train_step_fn,
+    time_training,
 )
 
 GOAL = 1.5  # vlseq samples/s over Florence-2's
@@ -47,21 +43,13 @@ def measure_config(name: str, args: Any) -> list[dict[str, Any]]:
     subjects = build_subjects(name, args.models, args.image_size, args.seed)
     image_size = subjects[0].model.config.image_size
     batch = synthetic_batch(args.batch, image_size, args.prompt_len, args.target_len, args.seed)
-    losses: dict[str, list[float]] = {s.name: [] for s in subjects}
-
-    def stepper(s: Subject) -> Callable[[], None]:
-        step = train_step_fn(s, s.train_inputs(batch))
-        return lambda: losses[s.name].append(step())
-
-    times = time_interleaved({s.name: stepper(s) for s in subjects}, args.steps, args.warmup)
+    timed = time_training(subjects, batch, args.steps, args.warmup)
     rows = []
     for s in subjects:
-        if not all(math.isfinite(x) for x in losses[s.name]):
-            raise RuntimeError(f"{s.name} at {name}: non-finite training loss {losses[s.name]}")
-        t = median(times[s.name])
+        t = timed[s.name]["step_s"]
         rows.append({"config": name, "model": s.name, "params": s.params, "image_size": image_size,
                      "image_tokens": s.image_tokens, "attn": s.attn_impl, "step_s": t,
-                     "samples_per_s": args.batch / t, "loss": losses[s.name][-1]})
+                     "samples_per_s": args.batch / t, "loss": timed[s.name]["loss"]})
     return rows
 
 

@@ -1,4 +1,5 @@
-"""Smoke runs of the model benchmarks (``--quick``, one thread) and checks of their shared helpers.
+"""Smoke runs of the model benchmarks (``--quick``, one thread; the GPU benchmark with ``--tiny
+--device cpu``) and checks of their shared helpers.
 
 The benchmarks are scripts, not package modules, so they are loaded from ``bench/`` by path.
 """
@@ -6,6 +7,7 @@ The benchmarks are scripts, not package modules, so they are loaded from ``bench
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -78,14 +80,31 @@ def test_florence2_is_sized_to_vlseq_and_trains() -> None:
 
 
 def test_cpu_attention_flops_are_counted() -> None:
-    e = load("bench_efficiency")
+    c = load("_common")
     q = torch.randn(2, 4, 10, 16, requires_grad=True)
-    with e.FlopCounterMode(display=False, custom_mapping=e.CPU_SDPA_FLOPS) as fc:
+    with c.FlopCounterMode(display=False, custom_mapping=c.CPU_SDPA_FLOPS) as fc:
         torch.nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=torch.zeros(2, 1, 10, 10)).sum().backward()
     # forward: two products per head (scores, weighted values) of 2*b*h*s*s*d FLOPs each; torch's
     # backward formula counts five (the scores are recomputed), the same as for its GPU kernels
     product = 2 * 2 * 4 * 10 * 10 * 16
     assert fc.get_total_flops() == 2 * product + 5 * product
+
+
+def test_florence2_base_config_is_florence2_base() -> None:
+    """With Florence-2's own vocabulary the architecture has Florence-2-base's 0.23B parameters."""
+    import dataclasses
+
+    from transformers import Florence2ForConditionalGeneration
+
+    c = load("_common")
+    cfg = c.model_config("base")
+    fc = c.florence2_base_config(dataclasses.replace(cfg, vocab_size=51289))
+    assert list(fc.vision_config.embed_dim) == [128, 256, 512, 1024] and list(fc.vision_config.depths) == [1, 1, 9, 1]
+    assert fc.vision_config.projection_dim == fc.text_config.d_model == 768
+    assert (fc.text_config.encoder_layers, fc.text_config.decoder_layers, fc.text_config.encoder_ffn_dim) == (6, 6, 3072)
+    with torch.device("meta"):
+        n = c.n_params(Florence2ForConditionalGeneration(fc))
+    assert 225e6 < n < 235e6, n
 
 
 # --------------------------------------------------------------------------- quick runs
@@ -116,3 +135,30 @@ def test_efficiency_quick(capsys: pytest.CaptureFixture[str]) -> None:
     assert [(m["config"], m["mode"]) for m in res["memory"]] == [("debug", "train"), ("debug", "infer")]
     assert all(m["peak_kib"] >= m["import_peak_kib"] >= m["baseline_kib"] > 0 for m in res["memory"])
     assert "of peak" in out and "where the forward FLOPs are" in out and "peak resident memory" in out
+
+
+def test_gpu_bench_tiny_on_cpu(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "gpu.json"
+    res = load("bench_gpu").main(["--tiny", "--device", "cpu", "--threads", "1", "--json", str(out)])
+    printed = capsys.readouterr().out
+    saved = json.loads(out.read_text())
+    assert saved["args"]["quick"] and saved["amp"] == "bf16" and saved["info"]["device"] == "cpu"
+    assert [r["model"] for r in saved["train"]] == ["vlseq", "florence2"]
+    assert all(r["samples_per_s"] > 0 and r["attn"] == "sdpa" for r in saved["train"])
+    assert all(r["gflop_per_step"] > 0 and r["of_peak"] > 0 for r in saved["flops"])
+    assert set(saved["flops"][0]["forward_parts"]) == {"vision", "encoder", "decoder", "output head", "other"}
+    assert {(r["model"], r["batch"]) for r in saved["generate"]} == {(m, b) for m in ("vlseq", "florence2") for b in (1, 2)}
+    assert "compile" not in saved and saved["wall_s"] == res["wall_s"]
+    assert "### summary" in printed and "| training samples/s (batch 2) |" in printed
+    assert "| generation tokens/s, batch 2 |" in printed and "of the bf16 matmul peak" in printed
+
+
+def test_gpu_bench_compiled_step() -> None:
+    """The --compile path on vlseq alone, with the eager backend (no C++ or Triton build)."""
+    g = load("bench_gpu")
+    args = g.parse_args(["--tiny", "--device", "cpu", "--compile-backend", "eager"])
+    g.set_threads(1)  # as the --threads 1 smoke runs: a second thread only waits on a busy 2-core machine
+    subjects = g.build_subjects(args.config, [], seed=args.seed)
+    rows = g.measure_compiled(subjects, args, torch.device("cpu"), [{"gflop_per_step": 1.0}], peak_gflops=1e3)
+    assert len(rows) == 1 and "error" not in rows[0], rows
+    assert rows[0]["first_step_s"] > 0 and rows[0]["samples_per_s"] > 0 and rows[0]["of_peak"] > 0
