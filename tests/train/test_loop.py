@@ -106,3 +106,14 @@ def test_train_from_shards_and_resume(tmp_path, synth) -> None:
     shutil.rmtree(run / "checkpoints" / "step_0000004")
     resumed = Trainer(_cfg(run, synth, **{**over, "max_steps": 5}), evaluate_at_end=False)
     assert resumed.step == 2 and resumed.run()["step"] == 5
+
+
+def test_compiled_training_saves_plain_weights(tmp_path, synth) -> None:
+    """``compile=eager`` goes through torch.compile (the eager backend: no code generation, so it
+    runs in seconds); the saved weights carry the plain model's names, loadable without compiling."""
+    run = tmp_path / "c"
+    trainer = Trainer(_cfg(run, synth, max_steps=2, save_every=0, compile="eager"), evaluate_at_end=False)
+    assert trainer.model is not trainer.raw_model  # wrapped by torch.compile
+    trainer.run()
+    names = set(_weights(run))
+    assert names <= set(trainer.raw_model.state_dict()) and not any("_orig_mod" in n for n in names)

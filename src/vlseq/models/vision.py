@@ -15,17 +15,31 @@ from .config import VisionConfig
 
 
 class ConvStem(nn.Module):
-    """Stride-2 3x3 convs with GELU: stride ``2**len(channels)``, channels-last friendly."""
+    """Stages of a stride-2 3x3 conv then ``blocks - 1`` stride-1 3x3 convs, each with a norm and GELU.
 
-    def __init__(self, channels: tuple[int, ...]) -> None:
+    Stride ``2**len(channels)``. Measured on the synthetic world (a stem + mean-pool probe that must
+    say which of 7 shapes are present, 500 AdamW steps at batch 64): one conv per stage with
+    GroupNorm stays at the all-absent prior (0.69 vs 0.66); BatchNorm reaches 0.78; BatchNorm with a
+    second conv per stage 0.96, for 3x the stem's cost. GroupNorm normalises each image on its own,
+    so a small object on a textured background is drowned in the background's statistics; BatchNorm
+    compares images across the batch. ``norm="group"`` stays for runs whose per-rank batches must
+    not depend on each other (BatchNorm statistics are per process).
+    """
+
+    def __init__(self, channels: tuple[int, ...], blocks: int = 2, norm: str = "batch") -> None:
         super().__init__()
+        if blocks < 1:
+            raise ValueError(f"vision.blocks must be >= 1, not {blocks}")
+        if norm not in ("batch", "group"):
+            raise ValueError(f"vision.norm must be 'batch' or 'group', not {norm!r}")
         layers: list[nn.Module] = []
         c_in = 3
-        for i, c in enumerate(channels):
-            # GroupNorm after every conv keeps features centred: without it the GELU outputs carry a
-            # large shared component and, after the projection's LayerNorm, images look alike.
-            layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.GroupNorm(min(8, c), c), nn.GELU()]
-            c_in = c
+        for c in channels:
+            for j in range(blocks):
+                norm_layer = nn.BatchNorm2d(c) if norm == "batch" else nn.GroupNorm(min(8, c), c)
+                # No conv bias: the norm right after it has its own.
+                layers += [nn.Conv2d(c_in, c, 3, stride=2 if j == 0 else 1, padding=1, bias=False), norm_layer, nn.GELU()]
+                c_in = c
         self.body = nn.Sequential(*layers)
         self.out_channels = c_in
         self.stride = 2 ** len(channels)
@@ -75,7 +89,7 @@ class HFBackbone(nn.Module):
 
 def build_vision(cfg: VisionConfig, image_size: int) -> nn.Module:
     if cfg.kind == "conv":
-        return ConvStem(tuple(cfg.channels))
+        return ConvStem(tuple(cfg.channels), cfg.blocks, cfg.norm)
     if cfg.kind in ("resnet", "convnext", "vit", "swin"):
         return HFBackbone(cfg, image_size)
     raise ValueError(f"unknown vision kind {cfg.kind!r} (conv, resnet, convnext, vit, swin)")

@@ -47,6 +47,7 @@ def bart_config(cfg: ModelConfig) -> BartConfig:
         forced_eos_token_id=None,
         scale_embedding=False,
         tie_word_embeddings=True,
+        init_std=cfg.weight_std,
     )
 
 
@@ -64,12 +65,13 @@ class VLSeqModel(nn.Module):
         d = cfg.d_model
         self.proj = nn.Sequential(nn.Linear(c, d), nn.LayerNorm(d) if cfg.proj_norm else nn.Identity())
         # Factorised learned 2-D positions: row + column embeddings (h + w vectors, not h*w).
-        self.pos_row = nn.Parameter(torch.randn(self.grid[0], d) * 0.02)
-        self.pos_col = nn.Parameter(torch.randn(self.grid[1], d) * 0.02)
+        std = cfg.weight_std
+        self.pos_row = nn.Parameter(torch.randn(self.grid[0], d) * std)
+        self.pos_col = nn.Parameter(torch.randn(self.grid[1], d) * std)
         self.image_index = nn.Embedding(cfg.max_images, d)
-        # Small like the positions: nn.Embedding's N(0, 1) init would add a shared vector as large
-        # as the image features themselves to every image token.
-        nn.init.normal_(self.image_index.weight, std=0.02)
+        # Like the positions: nn.Embedding's N(0, 1) init would add a shared vector as large as the
+        # image features themselves to every image token.
+        nn.init.normal_(self.image_index.weight, std=std)
         if cfg.lm_pretrained:
             self.lm = BartForConditionalGeneration.from_pretrained(cfg.lm_pretrained, local_files_only=True)
             if self.lm.config.d_model != d:

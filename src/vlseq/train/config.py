@@ -57,6 +57,10 @@ class TrainConfig:
     clip_grad: float = 1.0
     ema_decay: float = 0.0  # 0 = off; UniTAB uses 0.9998
     mixed_precision: str = "no"  # "bf16"/"fp16" on GPUs; never on this CPU (bf16 matmul is 300x slower)
+    #: torch.compile backend for the training model ("no", "inductor", ...). Off by default: on this
+    #: CPU inductor compiled the tiny model in ~100 s for no step speed-up (bench/bench_gpu.py --compile
+    #: measures it on a GPU).
+    compile: str = "no"
     threads: int | None = None
     seed: int = 0
     max_prompt_tokens: int = 64

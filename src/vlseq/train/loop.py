@@ -79,7 +79,8 @@ class Trainer:
         self.cfg = cfg
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        self.accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=not torch.cuda.is_available())
+        self.accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=not torch.cuda.is_available(),
+                                       dynamo_backend=cfg.compile)
         self.out = Path(cfg.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         random.seed(cfg.seed)
@@ -103,6 +104,10 @@ class Trainer:
         self.processor = Processor(self.tokenizer, mc.image_size, mc.num_bins, cfg.max_prompt_tokens, cfg.max_target_tokens)
         torch.manual_seed(cfg.seed)
         self.model = build_model(mc)
+        if self.accelerator.num_processes > 1 and self.accelerator.device.type == "cuda":
+            # One set of BatchNorm statistics over the global batch (torch's SyncBatchNorm is GPU-only;
+            # on CPU each process normalises its own slice, as plain DDP training does).
+            self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         self.tasks = sorted({source_task(s) for s in self.train_data})
         self.settings = model_settings(cfg, self.tasks, self.train_data)
         self.optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay)
@@ -135,7 +140,7 @@ class Trainer:
 
     @property
     def raw_model(self) -> VLSeqModel:
-        return self.accelerator.unwrap_model(self.model)
+        return self.accelerator.unwrap_model(self.model, keep_torch_compile=False)
 
     def _trainer_state(self) -> dict[str, Any]:
         return {"step": self.step, "elapsed": self.elapsed, "schedule_total": self.schedule_total,
