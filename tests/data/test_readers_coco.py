@@ -145,3 +145,51 @@ def test_bad_fixture_files_strict_and_skip(root):
     assert sum(len(c.answers) for c in caps) == 4  # the good captions all survive
     with pytest.raises(DataError, match=r"captions_bad.json: record 3001: 'caption' is empty"):
         read_coco_captions(fx.fixture("coco", "captions_bad.json"), image_root=root)
+
+
+def _keypoints_file(tmp_path: Path, fn=None) -> Path:
+    """The instances fixture as a COCO keypoints file: names ``head``/``tail``, a visible head per object."""
+    def make(d):
+        for c in d["categories"]:
+            c["keypoints"], c["skeleton"] = ["head", "tail"], []
+        for a in d["annotations"]:
+            x, y, w, h = a["bbox"]
+            a["keypoints"] = [x + 1, y + 1, 2, 0, 0, 0]
+        if fn is not None:
+            fn(d)
+    return _mutate(tmp_path, INST, make)
+
+
+def test_keypoints(tmp_path, root):
+    out = read_coco_instances(_keypoints_file(tmp_path), image_root=root, tasks=["keypoints"])
+    kp = {e.image_id: e for e in out["keypoints"]}
+    assert set(kp) == {"139", "285"}  # an image without objects has no keypoints example
+    e = kp["139"]
+    assert e.task == "keypoints" and e.meta["keypoint_names"] == ["head", "tail"]
+    assert e.options == ["person", "car", "dog", "bear"]
+    assert e.objects[0].keypoints == {"head": (11.0, 11.0)}  # v = 0: not labelled, left out
+
+
+KEYPOINT_CASES = {
+    "wrong count": (_set_ann(0, "keypoints", [1, 2, 2]), "bad_value", "3 numbers (x, y, v) for each"),
+    "bad visibility": (_set_ann(0, "keypoints", [1, 2, 7, 0, 0, 0]), "bad_value", "visibility must be 0, 1 or 2"),
+    "outside": (_set_ann(0, "keypoints", [90, 2, 2, 0, 0, 0]), "bad_box", "lies outside the 64x48 image"),
+    "missing": (_set_ann(0, "keypoints", _DEL), "missing_key", "missing key 'keypoints'"),
+}
+
+
+@pytest.mark.parametrize("case", list(KEYPOINT_CASES))
+def test_keypoints_bad_records(tmp_path, root, case):
+    fn, problem, words = KEYPOINT_CASES[case]
+    path = _keypoints_file(tmp_path, fn)
+    with pytest.raises(DataError) as e:
+        read_coco_instances(path, image_root=root, tasks=["keypoints"])
+    assert e.value.problem == problem and e.value.record == 1001 and words in str(e.value), str(e.value)
+    rep = ReadReport()
+    out = read_coco_instances(path, image_root=root, tasks=["keypoints"], skip_bad=True, report=rep)
+    assert rep.counts == {problem: 1} and [x.image_id for x in out["keypoints"]] == ["285"]
+
+
+def test_keypoints_need_named_categories(root):
+    with pytest.raises(DataError, match="needs categories that list their 'keypoints' names"):
+        read_coco_instances(INST, image_root=root, tasks=["keypoints"])

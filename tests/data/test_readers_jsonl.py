@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from vlseq.data.readers import DataError, ReadReport, read_classify, read_edits, read_region_captions, read_vg_regions
+from vlseq.data.readers import (
+    DataError,
+    ReadReport,
+    read_classify,
+    read_edits,
+    read_generations,
+    read_region_captions,
+    read_vg_regions,
+)
 
 _spec = importlib.util.spec_from_file_location("vlseq_test_reader_images", Path(__file__).parent / "fixtures" / "reader_images.py")
 fx = importlib.util.module_from_spec(_spec)
@@ -137,3 +145,31 @@ def test_region_captions_jsonl_and_edits(tmp_path):
     e = exs[0]
     assert e.task == "edit_image" and e.text == "make the square blue"
     assert e.images == [str(tmp_path / "images/00000001.png")] and e.target_image == str(tmp_path / "images/00000002.png")
+
+
+REQ = [{"label": "square", "colour": "red", "shape": "square", "count": 2}]
+
+
+def test_generations_and_requirements(tmp_path):
+    fx.make_image(tmp_path / "images" / "00000001.png", 40, 30)
+    rows = [{"id": 1, "image": "images/00000001.png", "image_id": 7, "caption": "two red  squares.", "requirements": REQ},
+            {"id": 2, "image": "images/00000001.png", "caption": "a blue circle."},
+            {"id": 3, "image": "images/00000001.png", "caption": "x", "requirements": [{"label": "square"}]},
+            {"id": 4, "image": "images/00000001.png", "caption": "x", "requirements": [dict(REQ[0], count=0)]},
+            {"id": 5, "image": "images/00000001.png", "caption": "x", "requirements": [dict(REQ[0], count="2")]}]
+    (tmp_path / "generations.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    with pytest.raises(DataError, match=r"generations.jsonl: record 3: requirements\[0\] must be an object with keys"):
+        read_generations(tmp_path / "generations.jsonl")
+    rep = ReadReport()
+    exs = read_generations(tmp_path / "generations.jsonl", skip_bad=True, report=rep)
+    assert rep.counts == {"bad_value": 2, "wrong_type": 1} and len(exs) == 2
+    e = exs[0]
+    assert e.task == "generate_image" and e.text == "two red squares." and e.image_id == "7"
+    assert e.target_image == str(tmp_path / "images/00000001.png") and e.meta["requirements"] == REQ
+    assert e.images[0].shape == (30, 40, 3) and int(e.images[0].std()) == 0  # a blank canvas of the image's size
+    assert exs[1].meta == {} and exs[1].image_id == "2"
+
+    edits = [{"id": "e1", "input_image": "images/00000001.png", "edited_image": "images/00000001.png",
+              "edit_prompt": "make the square red", "requirements": REQ}]
+    (tmp_path / "edits.jsonl").write_text(json.dumps(edits[0]) + "\n")
+    assert read_edits(tmp_path / "edits.jsonl")[0].meta["requirements"] == REQ

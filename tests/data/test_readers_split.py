@@ -66,6 +66,10 @@ def _write_split(d: Path) -> Path:
                                      "phrase": "a small red circle"}])
     lines("edits.jsonl", [{"id": 1, "input_image": "images/00000001.png", "edited_image": "images/00000002.png",
                            "edit_prompt": "make it green"}])
+    dump("keypoints.json", {"images": images[:1], "categories": [{"id": 1, "name": "circle", "keypoints": ["top"]}],
+                            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 2, 10, 10],
+                                             "area": 100, "iscrowd": 0, "keypoints": [7, 2, 2]}]})
+    lines("generations.jsonl", [{"id": 1, "image": "images/00000001.png", "caption": "a red circle."}])
     return d
 
 
@@ -81,12 +85,13 @@ def test_load_split_every_task(split):
     counts = {t: len(v) for t, v in data.items()}
     assert counts == {"caption": 2, "detect": 2, "localize": 3, "vqa": 2, "refexp": 1, "ground": 1,
                       "grounded_caption": 1, "classify": 2, "region_caption": 1, "edit_image": 1,
-                      "segment": 0, "instance_segment": 0}
+                      "segment": 0, "instance_segment": 0, "keypoints": 1, "generate_image": 1}
     assert data.report.skipped == 0 and data.report.kept == counts
     for task, exs in data.items():
         for e in exs:
             assert isinstance(e, Example) and e.task == task
-            assert all(Path(p).is_file() for p in e.images)
+            files = [e.target_image] if task == "generate_image" else e.images  # its input is a blank canvas
+            assert all(Path(p).is_file() for p in files)
             for o in e.objects:  # pixel xyxy inside the image
                 x1, y1, x2, y2 = o.box
                 assert 0 <= x1 <= x2 <= e.width and 0 <= y1 <= y2 <= e.height
@@ -134,8 +139,14 @@ def _key(e: Example) -> tuple:
         return (e.image_id, tuple(e.answers))
     if e.task == "vqa":
         return (e.image_id, e.text, tuple(e.answers))
-    if e.task in ("detect", "localize", "refexp"):
+    if e.task in ("detect", "localize", "refexp", "instance_segment"):
         return (e.image_id, e.text, tuple(sorted((o.label, r(o.box)) for o in e.objects)), tuple(e.options))
+    if e.task == "keypoints":
+        objs = tuple(sorted((o.label, r(o.box), tuple((n, r(p)) for n, p in sorted(o.keypoints.items())))
+                            for o in e.objects))
+        return (e.image_id, objs, tuple(e.options), tuple(e.meta["keypoint_names"]))
+    if e.task == "generate_image":
+        return (e.image_id, e.text, Path(str(e.target_image)).name, str(e.meta["requirements"]))
     if e.task in ("ground", "grounded_caption"):
         return (e.image_id, e.text, tuple(e.answers), tuple((p.start, p.end, tuple(sorted(map(r, p.boxes)))) for p in e.phrases))
     if e.task == "classify":
@@ -143,7 +154,7 @@ def _key(e: Example) -> tuple:
     if e.task == "region_caption":
         return (e.image_id, r(e.region), tuple(e.answers))
     if e.task == "edit_image":
-        return (names, e.text, Path(str(e.target_image)).name)
+        return (names, e.text, Path(str(e.target_image)).name, str(e.meta["requirements"]))
     raise AssertionError(e.task)
 
 
@@ -176,14 +187,16 @@ def test_round_trip_with_world_writers(tmp_path):
     w.close()
     data = load_split(d)  # strict: the world's files must have no bad record
     assert data.report.skipped == 0
-    assert {e.task for e in made} >= {"caption", "vqa", "detect", "refexp", "ground", "classify", "region_caption"}
+    assert {e.task for e in made} >= {"caption", "vqa", "detect", "refexp", "ground", "classify", "region_caption",
+                                      "instance_segment", "keypoints", "generate_image", "edit_image"}
     for task in {e.task for e in made}:
         want = sorted(_key(e) for e in made if e.task == task)
         got = sorted(_key(e) for e in data[task])
         if task in ("ground", "grounded_caption"):  # the writer stores a caption once per image
             want = sorted(set(want))
         assert got == want, task
-    # sizes and resolved image files agree with what was rendered
+    # sizes and resolved image files agree with what was rendered (generate_image's input is a blank canvas)
     for exs in data.values():
         for e in exs:
-            assert Path(e.images[0]).is_file() and (e.width, e.height) == (64, 64)
+            first = e.target_image if e.task == "generate_image" else e.images[0]
+            assert Path(first).is_file() and (e.width, e.height) == (64, 64)

@@ -27,10 +27,12 @@ def _load(path):
 def test_layout_and_manifest(out):
     for split in ("train", "val", "test", "test_heldout"):
         for name in ("captions.json", "instances.json", "vqa_questions.json", "vqa_annotations.json", "refexp.json",
-                     "grounding.json", "classify.jsonl", "region_captions.jsonl", "edits.jsonl", "manifest.json"):
+                     "grounding.json", "classify.jsonl", "region_captions.jsonl", "edits.jsonl", "keypoints.json",
+                     "generations.jsonl", "manifest.json"):
             assert (out / split / name).exists(), (split, name)
         COCO(str(out / split / "instances.json"))
         COCO(str(out / split / "refexp.json"))
+        COCO(str(out / split / "keypoints.json"))
     assert (out / "contact_sheet.png").stat().st_size > 1000
     m = _load(out / "manifest.json")
     assert m["seed"] == 3 and m["size"] == 64 and m["world"]["size"] == 64
@@ -57,6 +59,8 @@ def test_caption_only_images_have_captions_only(out):
     others |= {r["image_id"] for r in _load_lines(train / "region_captions.jsonl")}
     paths = {p for c in _load_lines(train / "classify.jsonl") for p in c["images"]}
     paths |= {e["input_image"] for e in _load_lines(train / "edits.jsonl")}
+    paths |= {g["image"] for g in _load_lines(train / "generations.jsonl")}
+    others |= {a["image_id"] for a in _load(train / "keypoints.json")["annotations"]}
     assert not ids & others
     assert not {f"images/{i:08d}.png" for i in ids} & paths
     ev = _load(out / "caption_only_eval" / "grounding.json")

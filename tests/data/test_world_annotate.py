@@ -136,8 +136,44 @@ def annotated():
 def test_every_task_is_present(annotated):
     tasks = Counter(e.task for _, exs in annotated for e in exs)
     for t in ("caption", "vqa", "refexp", "segment", "ground", "grounded_caption", "detect", "localize",
-              "region_caption", "classify"):
+              "region_caption", "classify", "instance_segment", "keypoints", "generate_image"):
         assert tasks[t] > 0, t
+
+
+def test_instance_segment_keypoints_and_generation(annotated):
+    from vlseq.tasks import get_task
+
+    for scene, exs in annotated:
+        by = {t: [e for e in exs if e.task == t] for t in ("detect", "instance_segment", "keypoints", "generate_image")}
+        assert all(len(v) == 1 for v in by.values())
+        det, seg, kp, gen = (by[t][0] for t in ("detect", "instance_segment", "keypoints", "generate_image"))
+        assert [(o.label, o.box) for o in seg.objects] == [(o.label, o.box) for o in det.objects]
+        assert all(len(o.polygon) >= 3 for o in seg.objects) and seg.options == det.options
+        get_task("instance_segment").target(seg, 64)  # a valid target (every object has a polygon)
+        assert [(o.label, o.box) for o in kp.objects] == [(o.label, o.box) for o in det.objects]
+        get_task("keypoints").target(kp, 64)
+        # generation: the caption names every object with its colour; the requirements count them
+        assert int(gen.images[0].std()) == 0 and gen.target_image is exs[0].images[0]
+        reqs = gen.meta["requirements"]
+        assert sum(r["count"] for r in reqs) == len(scene.objects)
+        for r in reqs:
+            assert r["colour"] in gen.text and r["shape"] in gen.text
+            assert r["count"] == sum(1 for o in scene.objects if (o.colour, o.shape) == (r["colour"], r["shape"]))
+
+
+def test_edit_requirements_describe_the_edited_scene():
+    from vlseq.data.world import edit_example, scene_requirements
+
+    cfg = WorldConfig(size=64)
+    for seed in range(20):
+        scene = generate_scene(seed, cfg)
+        made = edit_example(scene, "x.png", np.random.default_rng(seed), cfg)
+        if made is None:
+            continue
+        ex, edit = made
+        assert ex.meta["requirements"] == scene_requirements(edit.scene, cfg)
+        if edit.kind == "remove":
+            assert sum(r["count"] for r in ex.meta["requirements"]) == len(scene.objects) - 1
 
 
 def test_refexps_pick_exactly_their_object(annotated):

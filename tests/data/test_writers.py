@@ -104,3 +104,28 @@ def test_bad_records_name_the_problem():
         example_records(ex, {"circle": 1})
     with pytest.raises(ValueError, match="no file format"):
         example_records(Example(task="dance", images=["x"], width=8, height=8, image_id="1"), {})
+
+
+def test_keypoints_and_generations_files(split):
+    root, scenes, counts = split
+    kp = COCO(str(root / "keypoints.json"))
+    assert len(kp.getAnnIds()) == sum(len(s.objects) for s in scenes) == counts["keypoints.json"]
+    assert all(c["keypoints"] == ["top", "left", "right", "bottom"] for c in kp.loadCats(kp.getCatIds()))
+    for ann in kp.loadAnns(kp.getAnnIds()):
+        vis = ann["keypoints"][2::3]
+        assert len(ann["keypoints"]) == 12 and set(vis) <= {0, 2} and ann["num_keypoints"] == vis.count(2)
+    gens = [json.loads(line) for line in (root / "generations.jsonl").read_text().splitlines()]
+    assert len(gens) == 6 == counts["generations.jsonl"]
+    for g in gens:
+        assert (root / g["image"]).exists() and g["caption"].endswith(".")
+        assert sum(r["count"] for r in g["requirements"]) == len(scenes[g["image_id"]].objects)
+
+
+def test_keypoint_name_lists_must_agree(tmp_path):
+    w = SplitWriter(tmp_path, "val", ["circle"])
+    for i, names in enumerate((["top"], ["bottom"])):
+        w.add_examples([Example(task="keypoints", images=["x"], width=8, height=8, image_id=str(i),
+                                objects=[Object("circle", (0, 0, 2, 2), keypoints={})], options=["circle"],
+                                meta={"keypoint_names": names})])
+    with pytest.raises(ValueError, match="image 1 names keypoints"):
+        w.close()

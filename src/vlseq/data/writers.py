@@ -12,7 +12,13 @@ One split directory holds::
     classify.jsonl              {"id","images","sentence","label","options","kind"}; image paths relative
                                 to the split directory
     region_captions.jsonl       Visual Genome region style {"id","image","x","y","width","height","phrase"}
-    edits.jsonl                 {"id","input_image","edited_image","edit_prompt"}
+    edits.jsonl                 {"id","input_image","edited_image","edit_prompt","edit_kind","requirements"?}
+    keypoints.json              COCO person-keypoints style: instances whose annotations carry
+                                ``keypoints`` [x, y, v]*K (v = 2 visible, 0 not labelled) and
+                                ``num_keypoints``; every category lists the K ``keypoints`` names
+    generations.jsonl           {"id","image","image_id","caption","requirements"?}: text-to-image
+                                pairs; ``requirements`` = [{"label","colour","shape","count"}] of what
+                                the image shows (for render-and-check evaluation)
     manifest.json               counts per file and whatever the caller adds (seed, size, world config)
 
 COCO ``file_name`` is the bare file name under ``images/``. Conversion (:func:`example_records`) is
@@ -40,7 +46,8 @@ GROUNDING_CATEGORIES = [{"id": 1, "name": "object", "supercategory": "object"}]
 FILES = {
     "caption": "captions.json", "instance": "instances.json", "vqa": "vqa_questions.json",
     "refexp": "refexp.json", "grounding": "grounding.json", "classify": "classify.jsonl",
-    "region": "region_captions.jsonl", "edit": "edits.jsonl",
+    "region": "region_captions.jsonl", "edit": "edits.jsonl", "keypoint": "keypoints.json",
+    "generation": "generations.jsonl",
 }
 
 
@@ -84,7 +91,8 @@ def _image_id(ex: Example) -> int:
 def example_records(ex: Example, categories: Mapping[str, int]) -> list[tuple[str, dict[str, Any]]]:
     """``(kind, record)`` pairs (ids not yet assigned) that represent one example on disk.
 
-    ``segment`` and ``localize`` examples yield nothing: refexp.json and instances.json hold them.
+    ``segment``, ``localize`` and ``instance_segment`` examples yield nothing: refexp.json and
+    instances.json hold them.
     """
     iid = _image_id(ex)
     t = ex.task
@@ -121,11 +129,31 @@ def example_records(ex: Example, categories: Mapping[str, int]) -> list[tuple[st
         return [("region", {"image": str(ex.images[0]), "image_id": iid, "x": x, "y": y, "width": w, "height": h,
                             "phrase": a}) for a in ex.answers]
     if t == "edit_image":
+        req = {"requirements": ex.meta["requirements"]} if "requirements" in ex.meta else {}
         return [("edit", {"input_image": str(ex.images[0]), "edited_image": str(ex.target_image),
-                          "edit_prompt": ex.text, "edit_kind": ex.meta.get("edit", "")})]
-    if t in ("segment", "localize"):
+                          "edit_prompt": ex.text, "edit_kind": ex.meta.get("edit", ""), **req})]
+    if t == "generate_image":
+        req = {"requirements": ex.meta["requirements"]} if "requirements" in ex.meta else {}
+        return [("generation", {"image": str(ex.target_image), "image_id": iid, "caption": ex.text, **req})]
+    if t == "keypoints":
+        return [_keypoint_record(ex, o, iid, categories) for o in ex.objects]
+    if t in ("segment", "localize", "instance_segment"):
         return []
     raise ValueError(f"{ex.source}: no file format for task {t!r}")
+
+
+def _keypoint_record(ex: Example, o, iid: int, categories: Mapping[str, int]) -> tuple[str, dict[str, Any]]:
+    """A COCO keypoints annotation (ids not yet assigned); a name the object lacks is ``0, 0, 0``."""
+    from ..tasks.keypoints import keypoint_names
+
+    if o.label not in categories:
+        raise ValueError(f"{ex.source}: keypoints label {o.label!r} is not a category {sorted(categories)}")
+    names = keypoint_names(ex)
+    kps = o.keypoints or {}
+    flat = [v for n in names for v in ((float(kps[n][0]), float(kps[n][1]), 2) if n in kps else (0.0, 0.0, 0))]
+    return ("keypoint", {"image_id": iid, "category_id": categories[o.label], "bbox": xywh(o.box), "area": _area(o),
+                         "iscrowd": 0, "segmentation": _segmentation(o.polygon), "keypoints": flat,
+                         "num_keypoints": sum(1 for n in names if n in kps), "keypoint_names": list(names)})
 
 
 class SplitWriter:
@@ -178,6 +206,19 @@ class SplitWriter:
         anns = [dict(r, id=k + 1) for k, r in enumerate(recs)]
         return {"info": INFO, "licenses": LICENSES, "images": self._coco_images(r["image_id"] for r in recs),
                 "annotations": anns, "categories": self.categories}
+
+    def _keypoints(self) -> dict:
+        """keypoints.json: COCO keypoints; one name list for the file (every category lists it)."""
+        recs = self.records["keypoint"]
+        names = recs[0]["keypoint_names"] if recs else []
+        for r in recs:
+            if r["keypoint_names"] != names:
+                raise ValueError(f"keypoints.json of split {self.split!r}: image {r['image_id']} names keypoints "
+                                 f"{r['keypoint_names']}, another {names}; one file holds one name list")
+        anns = [{k: v for k, v in r.items() if k != "keypoint_names"} | {"id": k + 1} for k, r in enumerate(recs)]
+        cats = [dict(c, keypoints=list(names), skeleton=[]) for c in self.categories]
+        return {"info": INFO, "licenses": LICENSES, "images": self._coco_images(r["image_id"] for r in recs),
+                "annotations": anns, "categories": cats}
 
     def _vqa(self) -> tuple[dict, dict]:
         qs, anns = [], []
@@ -236,11 +277,14 @@ class SplitWriter:
             q, a = self._vqa()
             counts["vqa_questions.json"] = _dump(self.dir / "vqa_questions.json", q, "questions")
             counts["vqa_annotations.json"] = _dump(self.dir / "vqa_annotations.json", a)
+        if "keypoint" in kinds:
+            counts["keypoints.json"] = _dump(self.dir / "keypoints.json", self._keypoints())
         if "refexp" in kinds:
             counts["refexp.json"] = _dump(self.dir / "refexp.json", self._refexp(), "images")
         if "grounding" in kinds:
             counts["grounding.json"] = _dump(self.dir / "grounding.json", self._grounding(), "images")
-        for kind, name in (("classify", "classify.jsonl"), ("region", "region_captions.jsonl"), ("edit", "edits.jsonl")):
+        for kind, name in (("classify", "classify.jsonl"), ("region", "region_captions.jsonl"), ("edit", "edits.jsonl"),
+                           ("generation", "generations.jsonl")):
             if kind in kinds:
                 counts[name] = _dump_lines(self.dir / name, self.records[kind])
         counts["images"] = len(list((self.dir / "images").glob("*.png")))

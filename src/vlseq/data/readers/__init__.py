@@ -8,7 +8,7 @@ Visual Genome). Every problem is a :class:`DataError` naming file, record and wh
 
 from .coco import read_coco_captions, read_coco_instances
 from .images import DEFAULT_MAX_PIXELS, image_size, open_image
-from .jsonl import read_classify, read_edits, read_region_captions, read_vg_regions
+from .jsonl import read_classify, read_edits, read_generations, read_region_captions, read_vg_regions
 from .mdetr import read_grounding, read_refexp
 from .split import FILES, TASKS, Split, available_tasks, load_split
 from .validate import BOX_TOLERANCE, PROBLEMS, DataError, ReadReport
@@ -17,7 +17,7 @@ from .vqa import read_vqa
 __all__ = [
     "load_split", "available_tasks", "Split", "FILES", "TASKS",
     "read_coco_captions", "read_coco_instances", "read_vqa", "read_refexp", "read_grounding",
-    "read_classify", "read_region_captions", "read_vg_regions", "read_edits",
+    "read_classify", "read_region_captions", "read_vg_regions", "read_edits", "read_generations",
     "open_image", "image_size", "DEFAULT_MAX_PIXELS",
     "DataError", "ReadReport", "PROBLEMS", "BOX_TOLERANCE",
 ]

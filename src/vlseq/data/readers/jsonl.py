@@ -13,7 +13,10 @@ classify.jsonl accepts three record shapes (per line, so files may even mix them
 
 region_captions.jsonl: Visual Genome region style ``{id, image, x, y, width, height, phrase}``;
 :func:`read_vg_regions` also reads the published ``region_descriptions.json``.
-edits.jsonl: ``{id, input_image, edited_image, edit_prompt}``.
+edits.jsonl: ``{id, input_image, edited_image, edit_prompt, requirements?}``.
+generations.jsonl: ``{id, image, caption, requirements?}`` (text-to-image: ``generate_image``).
+``requirements`` (optional): ``[{"label", "colour", "shape", "count"}, ...]``, what the output image
+must show, kept as ``meta["requirements"]`` for render-and-check evaluation.
 
 Sizes come from the image headers (these records carry none); ``region_caption`` records may carry
 ``image_width``/``image_height``, which are then checked against the header.
@@ -210,7 +213,54 @@ def read_edits(
             prompt = clean_text(field_of(rec, "edit_prompt", str, g, rid), g, rid, "edit_prompt")
             w, h = checked_size(src, g, rid)
             checked_size(dst, g, rid)
+            meta = {"requirements": requirements_of(rec, g, rid)} if "requirements" in rec else {}
             out.append(Example(task="edit_image", images=[str(src)], width=w, height=h, image_id=str(rid), text=prompt,
-                               target_image=str(dst), source=f"{path}#{rid}"))
+                               target_image=str(dst), source=f"{path}#{rid}", meta=meta))
     g.report.kept["edit_image"] += len(out)
+    return out
+
+
+#: the keys of one requirement and their types
+_REQUIREMENT_KEYS = {"label": str, "colour": str, "shape": str, "count": int}
+
+
+def requirements_of(rec: dict, g: RecordGuard, rid: Any) -> list[dict[str, Any]]:
+    """The checked ``requirements`` list of a record (see the module docstring)."""
+    reqs = field_of(rec, "requirements", list, g, rid)
+    out = []
+    for k, r in enumerate(reqs):
+        if not isinstance(r, dict) or set(r) != set(_REQUIREMENT_KEYS):
+            raise g.error(rid, "bad_value", f"requirements[{k}] must be an object with keys "
+                                            f"{sorted(_REQUIREMENT_KEYS)}, got {r!r:.80}")
+        for key, typ in _REQUIREMENT_KEYS.items():
+            field_of(r, key, typ, g, rid)
+        if r["count"] < 1 or not all(r[key].strip() for key in ("label", "colour", "shape")):
+            raise g.error(rid, "bad_value", f"requirements[{k}]: count must be >= 1 and names non-empty, got {r!r:.80}")
+        out.append({key: r[key] for key in _REQUIREMENT_KEYS})
+    return out
+
+
+def read_generations(
+    path: str | Path, image_root: str | Path | None = None, skip_bad: bool = False, report: ReadReport | None = None
+) -> list[Example]:
+    """``generate_image`` Examples: ``text`` = the caption, ``target_image`` = the image, input = a blank canvas."""
+    from ...tasks.image import blank_canvas
+
+    path = Path(path)
+    root = Path(image_root) if image_root is not None else path.parent
+    g = RecordGuard(path, skip_bad, report)
+    ids = IdIndex(g, "generation")
+    out = []
+    for n, rec in iter_jsonl(path, g):
+        with g.record(f"line {n}"):
+            rid = record_id(rec, "id", g, f"line {n}")
+            ids.add(rid)
+            img = resolve_image(root, field_of(rec, "image", str, g, rid))
+            caption = clean_text(field_of(rec, "caption", str, g, rid), g, rid, "caption")
+            w, h = checked_size(img, g, rid)
+            meta = {"requirements": requirements_of(rec, g, rid)} if "requirements" in rec else {}
+            out.append(Example(task="generate_image", images=[blank_canvas(w, h)], width=w, height=h,
+                               image_id=str(rec.get("image_id", rid)), text=caption, target_image=str(img),
+                               source=f"{path}#{rid}", meta=meta))
+    g.report.kept["generate_image"] += len(out)
     return out

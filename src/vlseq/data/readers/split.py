@@ -11,6 +11,8 @@ A split dir (``DIR/train/`` of the synthetic world, or a directory you lay out f
     classify.jsonl       native / NLVR2 / SNLI-VE -> classify
     region_captions.jsonl  VG regions           -> region_caption
     edits.jsonl                                 -> edit_image
+    keypoints.json       COCO keypoints         -> keypoints
+    generations.jsonl    caption -> image       -> generate_image
 
 Paths inside the files are relative to the split dir unless ``image_root`` is given. Images are
 checked at load from their headers (exists, decodable header, size equal to the record's); pixels
@@ -25,7 +27,7 @@ from typing import Iterable
 
 from ..example import Example
 from .coco import read_coco_captions, read_coco_instances, read_image_table
-from .jsonl import read_classify, read_edits, read_region_captions
+from .jsonl import read_classify, read_edits, read_generations, read_region_captions
 from .mdetr import read_grounding, read_refexp_tasks
 from .validate import DataError, ReadReport, RecordGuard, load_json
 from .vqa import read_vqa
@@ -40,6 +42,8 @@ FILES: dict[str, tuple[str, ...]] = {
     "classify.jsonl": ("classify",),
     "region_captions.jsonl": ("region_caption",),
     "edits.jsonl": ("edit_image",),
+    "keypoints.json": ("keypoints",),
+    "generations.jsonl": ("generate_image",),
 }
 TASKS: tuple[str, ...] = tuple(t for ts in FILES.values() for t in ts)
 
@@ -114,6 +118,11 @@ def load_split(
         out["region_caption"] = read_region_captions(d / "region_captions.jsonl", root, **common)
     if "edit_image" in ws:
         out["edit_image"] = read_edits(d / "edits.jsonl", root, **common)
+    if "keypoints" in ws:
+        out.update(read_coco_instances(d / "keypoints.json", root, tasks={"keypoints"}, check_images=check_images,
+                                       **common))
+    if "generate_image" in ws:
+        out["generate_image"] = read_generations(d / "generations.jsonl", root, **common)
     # Keep the caller's task order.
     ordered = Split(report)
     for t in want:

@@ -18,8 +18,10 @@ from .annotate import (
     category,
     edit_example,
     examples_for_scene,
+    generation_example,
     pair_example,
     region_description,
+    scene_requirements,
     to_object,
 )
 from .edits import Edit, propose_edit
@@ -40,8 +42,8 @@ from .scene import (
 )
 
 __all__ = [
-    "ALL_TASKS", "SCENE_TASKS", "categories", "category", "edit_example", "examples_for_scene", "pair_example",
-    "region_description", "to_object", "Edit", "propose_edit", "Desc", "RefExp", "referring_expressions",
+    "ALL_TASKS", "SCENE_TASKS", "categories", "category", "edit_example", "examples_for_scene", "generation_example",
+    "pair_example", "region_description", "scene_requirements", "to_object", "Edit", "propose_edit", "Desc", "RefExp", "referring_expressions",
     "relation", "resolve", "BACKGROUNDS", "COLOURS", "SHAPES", "SIZES", "Scene", "SceneObject", "WorldConfig",
     "generate_scene", "polygon_area", "rasterize", "render", "tight_box",
 ]

@@ -3,6 +3,10 @@
 Single-scene tasks come from :func:`examples_for_scene`; the two-image tasks from
 :func:`pair_example` (NLVR2-style statements) and :func:`edit_example` (instruction + edited scene).
 Boxes are the tight boxes of the visible pixels; polygons the visible outlines.
+
+Image-output examples (``generate_image``, ``edit_image``) carry ``meta["requirements"]``
+(:func:`scene_requirements`): what the output image must show, one ``{"label", "colour", "shape",
+"count"}`` per colour-shape group, so generated images can be scored by render-and-check.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from .questions import (
 from .scene import Scene, SceneObject, WorldConfig, render
 
 SCENE_TASKS = ("caption", "vqa", "refexp", "segment", "ground", "grounded_caption", "detect", "localize",
-               "region_caption", "classify")
+               "region_caption", "classify", "instance_segment", "keypoints", "generate_image")
 ALL_TASKS = SCENE_TASKS + ("classify_pair", "edit_image")
 
 
@@ -55,6 +59,20 @@ def region_description(o: SceneObject) -> str:
     return f"{article(words)} {words}"
 
 
+def scene_requirements(scene: Scene, cfg: WorldConfig) -> list[dict]:
+    """What an image of ``scene`` must show: ``{"label", "colour", "shape", "count"}`` per (colour, shape).
+
+    ``label`` is the detection category of the group (:func:`category`); groups are in the order
+    their first object is drawn.
+    """
+    groups: dict[tuple[str, str], dict] = {}
+    for o in scene.objects:
+        g = groups.setdefault((o.colour, o.shape), {"label": category(o, cfg), "colour": o.colour, "shape": o.shape,
+                                                    "count": 0})
+        g["count"] += 1
+    return list(groups.values())
+
+
 def _base(scene: Scene, image_ref: ImageRef, image_id: str, task: str, **kw) -> Example:
     return Example(task=task, images=[image_ref], width=scene.width, height=scene.height, image_id=image_id,
                    source=f"synthetic:{image_id}", **kw)
@@ -79,7 +97,7 @@ def examples_for_scene(scene: Scene, image_ref: ImageRef, rng: np.random.Generat
     def ex(task: str, **kw) -> None:
         out.append(_base(scene, image_ref, image_id, task, **kw))
 
-    gcs = grounded_captions(scene, rng) if want & {"caption", "ground", "grounded_caption"} else []
+    gcs = grounded_captions(scene, rng) if want & {"caption", "ground", "grounded_caption", "generate_image"} else []
     if "caption" in want:
         ex("caption", answers=captions(scene, rng, cfg.captions_per_image, gcs))
     if "vqa" in want:
@@ -119,7 +137,28 @@ def examples_for_scene(scene: Scene, image_ref: ImageRef, rng: np.random.Generat
         ex("classify", text=text, answers=[label], options=list(ENTAILMENT_OPTIONS), meta={"kind": "entailment"})
         text, label = image_text_match(scene, rng)
         ex("classify", text=text, answers=[label], options=list(MATCH_OPTIONS), meta={"kind": "match"})
+    # The tasks below draw nothing from ``rng``, so adding them left every other task's records as they were.
+    if "instance_segment" in want:
+        ex("instance_segment", objects=[to_object(o, category(o, cfg)) for o in objs], options=categories(cfg))
+    if "keypoints" in want:
+        from .keypoints import keypoints_example  # keypoints.py imports this module: import at use
+
+        out.append(keypoints_example(scene, image_ref, cfg, image_id=image_id))
+    if "generate_image" in want:
+        out.append(generation_example(scene, image_ref, gcs[0].text, cfg, image_id))
     return out
+
+
+def generation_example(scene: Scene, image_ref: ImageRef, caption: str, config: WorldConfig | None = None,
+                       image_id: str = "") -> Example:
+    """A ``generate_image`` example: ``text`` = a caption naming every object with its colour (the
+    first grounded caption), input = a blank canvas, ``target_image`` = the scene's image."""
+    from ...tasks.image import blank_canvas
+
+    cfg = config or WorldConfig(size=scene.width)
+    return Example(task="generate_image", images=[blank_canvas(scene.width, scene.height)], width=scene.width,
+                   height=scene.height, image_id=image_id, text=caption, target_image=image_ref,
+                   source=f"synthetic:{image_id}", meta={"requirements": scene_requirements(scene, cfg)})
 
 
 def pair_example(left: Scene, left_ref: ImageRef, right: Scene, right_ref: ImageRef, rng: np.random.Generator,
@@ -138,6 +177,7 @@ def edit_example(scene: Scene, image_ref: ImageRef, rng: np.random.Generator, co
     if edit is None:
         return None
     target = target_ref if target_ref is not None else render(edit.scene)
+    cfg = config or WorldConfig(size=scene.width)
     ex = _base(scene, image_ref, image_id, "edit_image", text=edit.instruction, target_image=target,
-               meta={"edit": edit.kind, "target": edit.target})
+               meta={"edit": edit.kind, "target": edit.target, "requirements": scene_requirements(edit.scene, cfg)})
     return ex, edit
