@@ -162,3 +162,12 @@ def test_gpu_bench_compiled_step() -> None:
     rows = g.measure_compiled(subjects, args, torch.device("cpu"), [{"gflop_per_step": 1.0}], peak_gflops=1e3)
     assert len(rows) == 1 and "error" not in rows[0], rows
     assert rows[0]["first_step_s"] > 0 and rows[0]["samples_per_s"] > 0 and rows[0]["of_peak"] > 0
+
+
+def test_image_use_quick(tmp_path: Path) -> None:
+    out = tmp_path / "rows.json"
+    assert load("bench_image_use").main(["--quick", "--threads", "1", "--json", str(out), "--variant", "default=",
+                                         "--variant", "old=init_std=0.02,vision.blocks=1"]) == 0
+    rows = json.loads(out.read_text())
+    assert [(r["variant"], r["step"]) for r in rows] == [("default", 2), ("default", 4), ("old", 2), ("old", 4)]
+    assert all(r["gap"] == r["val_loss_shuffled"] - r["val_loss"] for r in rows)
