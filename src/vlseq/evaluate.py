@@ -3,6 +3,8 @@
 ``vlseq eval --checkpoint DIR --data SPLIT_DIR [--tasks ...] [--out DIR]`` writes
 ``predictions.jsonl`` (appended as batches finish, so nothing computed is lost),
 ``metrics.json`` and an HTML page + PNG sheet of examples with predicted and true boxes.
+Image-output tasks also get the render-and-check scores and the image tokenizer's
+reconstruction PSNR (:mod:`vlseq.render_check`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ def max_new_tokens_for(task: Task, ex: Example, processor: Processor) -> int:
         return min(limit, 8 + max(len(processor.tokenizer.label_ids(l)) for l in spec.labels))
     if spec.kind == "text":
         return min(limit, 48)
+    if spec.kind == "image":  # exactly the grid, then </s>
+        return min(limit, spec.image_tokens + 1)
     return limit
 
 
@@ -166,11 +170,14 @@ def predict_examples(model, processor: Processor, task: Task, examples: Sequence
 
 
 def evaluate_examples(model, processor: Processor, examples: dict[str, Sequence[Example]], batch_size: int = 32,
-                      out_dir: Path | None = None, constrained: bool = True, num_beams: int = 1) -> dict[str, Any]:
+                      out_dir: Path | None = None, constrained: bool = True, num_beams: int = 1,
+                      categories: Sequence[str] | None = None) -> dict[str, Any]:
     """Metrics per source (``task`` or ``task@dataset``), flattened as ``source/metric``.
 
     With ``out_dir``, predictions are appended to ``out_dir/predictions.jsonl`` per task as
-    they are computed.
+    they are computed. Image-output tasks (``processor`` holds the image tokenizer) add
+    :func:`vlseq.render_check.image_metrics`, whose detection runs over ``categories`` (the
+    checkpoint's; default: the labels the examples ask for).
     """
     metrics: dict[str, Any] = {}
     pred_file = None
@@ -181,7 +188,7 @@ def evaluate_examples(model, processor: Processor, examples: dict[str, Sequence[
         for source, exs in examples.items():
             if not exs:
                 continue
-            task = get_task(source.split("@", 1)[0])
+            task = processor.bind(get_task(source.split("@", 1)[0]))
             t0 = time.time()
             # Ranked outputs (object lists) get per-box scores so mAP ranks by confidence.
             preds = predict_examples(model, processor, task, exs, batch_size, constrained, num_beams,
@@ -192,6 +199,10 @@ def evaluate_examples(model, processor: Processor, examples: dict[str, Sequence[
                                                 **p.to_json()}) + "\n")
                 pred_file.flush()
             scores = task.evaluate(exs, preds)
+            if task.output == "image":
+                from .render_check import image_metrics
+
+                scores.update(image_metrics(model, processor, task, exs, preds, categories, batch_size))  # type: ignore[arg-type]
             n_err = sum(1 for p in preds if p.parsed.errors)
             scores["parse_error_rate"] = n_err / max(1, len(preds))
             scores["seconds"] = time.time() - t0
@@ -228,7 +239,7 @@ def decodable_examples(processor: Processor, examples: Sequence[Example], report
 
 def main(argv: Sequence[str] | None = None) -> int:
     from .data.readers.split import load_split
-    from .models.io import from_pretrained
+    from .models.io import from_pretrained, load_image_tokenizer
 
     ap = argparse.ArgumentParser(prog="vlseq eval", description=__doc__.split("\n")[0])
     ap.add_argument("--checkpoint", required=True, help="checkpoint directory (vlseq train's final/ or best/)")
@@ -245,7 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     model, tok, settings = from_pretrained(args.checkpoint)
     tasks = args.tasks or settings.get("tasks")
     processor = Processor(tok, settings["image_size"], settings["num_bins"], settings.get("max_prompt_tokens", 64),
-                          settings.get("max_target_tokens", 128))
+                          settings.get("max_target_tokens", 128),
+                          image_tokenizer=load_image_tokenizer(args.checkpoint, tok.num_image_tokens))
     data = load_split(args.data, tasks=tasks, skip_bad=args.skip_bad)
     report = data.report
     data = {t: list(v)[: args.max_per_task] if args.max_per_task else list(v) for t, v in data.items() if v}
@@ -256,7 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"vlseq eval: no examples for tasks {tasks} in {args.data}")
         return 1
     out = Path(args.out) if args.out else Path(args.checkpoint) / f"eval-{Path(args.data).name}"
-    metrics = evaluate_examples(model, processor, data, args.batch_size, out, not args.no_grammar, args.beams)
+    metrics = evaluate_examples(model, processor, data, args.batch_size, out, not args.no_grammar, args.beams,
+                                categories=settings.get("categories") or None)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     from .viz import write_report_pages
 
@@ -270,6 +283,9 @@ HEADLINE = {
     "caption": ["cider", "bleu4"], "region_caption": ["cider"], "vqa": ["accuracy"], "classify": ["accuracy"],
     "refexp": ["acc@0.5"], "localize": ["acc@0.5"], "ground": ["recall@1", "recall@5"],
     "grounded_caption": ["f1_all", "f1_loc", "cider"], "detect": ["map_50", "map"],
+    "segment": ["miou", "box_acc@0.5"], "instance_segment": ["mask_map", "mask_map_50"], "keypoints": ["pck@0.1"],
+    "generate_image": ["check_all", "check_all_truth", "psnr", "recon_psnr"],
+    "edit_image": ["check_all", "check_all_truth", "psnr", "recon_psnr"],
 }
 
 

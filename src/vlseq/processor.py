@@ -64,9 +64,10 @@ class Processor:
             since coordinates are quantised relative to the original width and height).
         bins: number of coordinate bins.
         max_prompt_tokens / max_target_tokens: longer sequences are truncated with a warning.
-        image_tokenizer: a :class:`~vlseq.models.image_tokenizer.ImageTokenizer`, needed to train tasks whose
+        image_tokenizer: a :class:`~vlseq.models.image_tokenizer.ImageTokenizer`, needed by tasks whose
             output is an image: it turns ``ex.target_image`` into the codes the task's target spells
-            (passed as ``ex.meta["target_codes"]`` on a copy of the example; tasks stay torch-free).
+            (passed as ``ex.meta["target_codes"]`` on a copy of the example; tasks stay torch-free),
+            and :meth:`bind` gives such a task its grid size and decoder.
     """
 
     MEAN = 0.5
@@ -111,8 +112,22 @@ class Processor:
             ids = ids[:limit]
         return ids
 
+    def bind(self, task: Task) -> Task:
+        """``task`` with this processor's image tokenizer bound when its output is an image (see
+        :func:`vlseq.tasks.image.bind_image_tokenizer`); returned unchanged otherwise."""
+        if task.output == "image" and self.image_tokenizer is not None:
+            from .tasks.image import bind_image_tokenizer
+
+            bind_image_tokenizer(task, self.image_tokenizer)
+        return task
+
     def encode(self, task: Task, ex: Example, rng: random.Random | None = None, with_target: bool = True) -> Encoded:
-        """Images, prompt ids and (``with_target``) ``<s> target </s>`` ids of one example."""
+        """Images, prompt ids and (``with_target``) ``<s> target </s>`` ids of one example.
+
+        An image task is bound to the image tokenizer first (:meth:`bind`), so its target and
+        grammar have the tokenizer's grid size.
+        """
+        self.bind(task)
         try:
             images = np.stack([self.image_array(r) for r in ex.images])
         except DataError as e:

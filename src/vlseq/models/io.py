@@ -1,7 +1,8 @@
 """Checkpoints as Hugging Face-style directories; weights only through safetensors.
 
 A directory holds ``config.json`` (the model config), ``model.safetensors``, the tokenizer
-(``tokenizer.json`` and friends) and ``vlseq.json`` (bins, image size, tasks, ...). It is written
+(``tokenizer.json`` and friends), ``vlseq.json`` (bins, image size, tasks, ...) and, for a model
+that writes images, the VQ image tokenizer in ``image_tokenizer/`` (:func:`load_image_tokenizer`). It is written
 into a sibling temporary directory and renamed into place, so a crash mid-write never leaves a
 half-written checkpoint under the final name; directories ending in ``.tmp`` are never loaded.
 Files are fsynced before the rename, so the rename publishes complete files even after a power
@@ -33,6 +34,8 @@ from .vlseq_model import VLSeqModel
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 SETTINGS = "vlseq.json"
+#: subdirectory of a checkpoint holding its image tokenizer (when it has one)
+IMAGE_TOKENIZER_DIR = "image_tokenizer"
 
 
 #: errno values that mean "the disk (or the quota) is full".
@@ -113,8 +116,14 @@ def atomic_dir_write(final: Path, write) -> None:
         raise
 
 
-def save_pretrained(model: VLSeqModel, tokenizer: VLTokenizer, path: str | Path, settings: dict[str, Any] | None = None) -> Path:
-    """Write a complete checkpoint directory atomically; returns its path."""
+def save_pretrained(model: VLSeqModel, tokenizer: VLTokenizer, path: str | Path, settings: dict[str, Any] | None = None,
+                    image_tokenizer: Any | None = None) -> Path:
+    """Write a complete checkpoint directory atomically; returns its path.
+
+    ``image_tokenizer`` (an :class:`~vlseq.models.image_tokenizer.ImageTokenizer`) is written into
+    ``image_tokenizer/`` in the same atomic write, so a checkpoint never lacks the decoder of its
+    ``<img_k>`` tokens.
+    """
     path = Path(path)
 
     def write(d: Path) -> None:
@@ -122,6 +131,8 @@ def save_pretrained(model: VLSeqModel, tokenizer: VLTokenizer, path: str | Path,
         pause_for_crash_tests()
         save_model(model, str(d / WEIGHTS))
         tokenizer.save_pretrained(d)
+        if image_tokenizer is not None:
+            image_tokenizer.save_pretrained(d / IMAGE_TOKENIZER_DIR)
         (d / SETTINGS).write_text(json.dumps(settings or {}, indent=2))
 
     atomic_dir_write(path, write)
@@ -131,6 +142,28 @@ def save_pretrained(model: VLSeqModel, tokenizer: VLTokenizer, path: str | Path,
 def is_checkpoint(path: str | Path) -> bool:
     p = Path(path)
     return p.is_dir() and not p.name.endswith(".tmp") and all((p / f).exists() for f in (CONFIG, WEIGHTS, SETTINGS))
+
+
+def load_image_tokenizer(path: str | Path, num_image_tokens: int = 0, device: str = "cpu"):
+    """The image tokenizer saved with checkpoint ``path`` (``image_tokenizer/``), or None when it has none.
+
+    ``num_image_tokens``: the checkpoint tokenizer's count of ``<img_k>`` tokens; a ``ValueError``
+    names the checkpoint when there are image tokens but no image tokenizer to decode them, or
+    when its codebook size differs.
+    """
+    from .image_tokenizer import ImageTokenizer
+
+    sub = Path(path) / IMAGE_TOKENIZER_DIR
+    if not sub.is_dir():
+        if num_image_tokens:
+            raise ValueError(f"{path}: the tokenizer has {num_image_tokens} image tokens but the checkpoint has no "
+                             f"{IMAGE_TOKENIZER_DIR}/ to decode them")
+        return None
+    it = ImageTokenizer.from_pretrained(sub).to(device)
+    if num_image_tokens != it.config.codebook_size:
+        raise ValueError(f"{sub}: codebook size {it.config.codebook_size} but the checkpoint's tokenizer has "
+                         f"{num_image_tokens} image tokens")
+    return it
 
 
 def from_pretrained(path: str | Path, device: str = "cpu") -> tuple[VLSeqModel, VLTokenizer, dict[str, Any]]:

@@ -8,11 +8,11 @@
 
 Tasks stay pure (no torch): the codes of the target image are computed outside, by the
 :class:`~vlseq.processor.Processor` given an ``image_tokenizer``, and arrive as
-``ex.meta["target_codes"]`` (a list of ``num_codes`` ints). For :meth:`ImageTask.evaluate`, set
-``task.decode_image`` to a function ``codes -> (S, S, 3) uint8`` (e.g.
-:meth:`vlseq.models.image_tokenizer.ImageTokenizer.decode_to_arrays` of one code list).
-The metric is PSNR against the target image; a render-and-check score (the model's own detector
-finds the asked objects) is not implemented here.
+``ex.meta["target_codes"]`` (a list of ``num_codes`` ints). :func:`bind_image_tokenizer` sets a
+task's ``num_codes`` (the grid) and ``decode_image`` (``codes -> (S, S, 3) uint8``) from an image
+tokenizer; the Processor does it for the tasks it encodes. :meth:`ImageTask.evaluate` scores PSNR
+against the target image; the render-and-check scores (the model's own detector and VQA on the
+decoded image, :mod:`vlseq.render_check`) need the model and live outside the task.
 """
 
 from __future__ import annotations
@@ -121,21 +121,23 @@ class ImageTask(Task):
     def grammar(self, ex: Example) -> GrammarSpec:
         return GrammarSpec("image", image_tokens=self.num_codes)
 
+    def decoded(self, pred: Prediction) -> np.ndarray | None:
+        """The ``(S, S, 3)`` uint8 image a prediction spells; None when it has not exactly ``num_codes`` codes."""
+        if self.decode_image is None:
+            raise ValueError(f"task {self.name!r}: set task.decode_image (codes -> uint8 image), "
+                             "e.g. with bind_image_tokenizer(task, image_tokenizer)")
+        codes = pred.parsed.image_codes
+        return np.asarray(self.decode_image(codes), dtype=np.uint8) if len(codes) == self.num_codes else None
+
     def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
         """Mean PSNR (dB) of the decoded predictions against the target images, and the rate of
         outputs with exactly ``num_codes`` codes (an output of another length scores as a grey canvas)."""
-        if self.decode_image is None:
-            raise ValueError(f"task {self.name!r}: set task.decode_image (codes -> uint8 image) before evaluate")
         if len(examples) != len(predictions):
             raise ValueError(f"{len(examples)} examples but {len(predictions)} predictions")
         scores, valid = [], 0
         for ex, pred in zip(examples, predictions):
-            codes = pred.parsed.image_codes
-            if len(codes) == self.num_codes:
-                out = np.asarray(self.decode_image(codes), dtype=np.uint8)
-                valid += 1
-            else:
-                out = None
+            out = self.decoded(pred)
+            valid += out is not None
             if ex.target_image is None:
                 raise ValueError(f"{ex.source or ex.image_id}: no target_image to score against")
             size = (out.shape[1], out.shape[0]) if out is not None else (ex.width, ex.height)
@@ -158,10 +160,22 @@ class EditImage(ImageTask):
     needs = ("text", "target_image", "images")
 
 
+def bind_image_tokenizer(task: Task, image_tokenizer) -> Task:
+    """Give an image task the grid size and decoder of ``image_tokenizer`` (returns ``task``; other tasks unchanged).
+
+    ``image_tokenizer``: anything with ``num_codes`` and ``decode_to_arrays(codes (B, h*w)) -> (B, S, S, 3)``
+    (an :class:`~vlseq.models.image_tokenizer.ImageTokenizer`); kept duck-typed so tasks stay torch-free.
+    """
+    if isinstance(task, ImageTask):
+        task.num_codes = int(image_tokenizer.num_codes)
+        task.decode_image = lambda codes: image_tokenizer.decode_to_arrays([list(codes)])[0]
+    return task
+
+
 def with_target_codes(ex: Example, codes: Sequence[int]) -> Example:
     """A copy of ``ex`` whose meta carries the target image's codes (``ex`` itself is not changed)."""
     return dataclasses.replace(ex, meta={**ex.meta, TARGET_CODES: [int(c) for c in codes]})
 
 
-__all__ = ["ImageTask", "GenerateImage", "EditImage", "TARGET_CODES", "blank_canvas", "image_tokens",
+__all__ = ["ImageTask", "GenerateImage", "EditImage", "TARGET_CODES", "blank_canvas", "bind_image_tokenizer", "image_tokens",
            "generation_examples", "psnr", "load_rgb", "with_target_codes"]

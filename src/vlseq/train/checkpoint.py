@@ -44,13 +44,15 @@ def _py_state_from_json(state: list) -> tuple:
     return (state[0], tuple(state[1]), state[2])
 
 
-def save_checkpoint(path: Path, model, tokenizer, settings: dict, optimizer, scheduler, ema, trainer_state: dict) -> None:
-    """Write one resumable training checkpoint directory atomically."""
+def save_checkpoint(path: Path, model, tokenizer, settings: dict, optimizer, scheduler, ema, trainer_state: dict,
+                    image_tokenizer=None) -> None:
+    """Write one resumable training checkpoint directory atomically (``image_tokenizer``: see
+    :func:`~vlseq.models.io.save_pretrained`)."""
 
     def write(d: Path) -> None:
         # The model part is written with the same code as a released checkpoint.
         inner = d / "model"
-        save_pretrained(model, tokenizer, inner, settings)
+        save_pretrained(model, tokenizer, inner, settings, image_tokenizer)
         torch.save(optimizer.state_dict(), d / "optimizer.pt")
         torch.save(scheduler.state_dict(), d / "scheduler.pt")
         tensors, extra = _rng_state()

@@ -13,6 +13,8 @@ from ..models.config import ModelConfig
 PRESET_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 ALL_TASKS = ("caption", "vqa", "classify", "refexp", "ground", "grounded_caption", "detect", "localize", "region_caption")
+#: Tasks beyond boxes and text: polygons, keypoints, and images as VQ codes (these need ``image_tokenizer``).
+EXTRA_TASKS = ("segment", "instance_segment", "keypoints", "generate_image", "edit_image")
 
 
 @dataclass
@@ -46,6 +48,9 @@ class TrainConfig:
     task_weights: dict[str, float] = field(default_factory=dict)
     tokenizer: str | None = None  # a local tokenizer dir; None = train one on the training corpus
     tokenizer_vocab: int = 2000
+    #: a trained image tokenizer directory (``vlseq train-image-tokenizer --out DIR``); needed by
+    #: generate_image / edit_image: its codes are the ``<img_k>`` tokens and it is saved with the checkpoint
+    image_tokenizer: str | None = None
     batch_size: int = 64  # global batch per optimiser step (split across processes)
     grad_accum: int = 1
     lr: float = 1e-3

@@ -33,6 +33,7 @@ def ensure_synth(root: Path, gen: dict[str, Any] | None) -> None:
 def load_examples(cfg: TrainConfig, split: str) -> dict[str, list[Example]]:
     """Examples per ``source`` name (``task`` or ``task@dataset``) for a split, restricted to ``cfg.tasks``."""
     from ..data.readers.split import load_split
+    from ..data.readers.validate import DataError
 
     out: dict[str, list[Example]] = {}
     sources: list[tuple[str, Path, list[str] | None]] = []
@@ -45,7 +46,14 @@ def load_examples(cfg: TrainConfig, split: str) -> dict[str, list[Example]]:
         if not path.is_dir():
             raise FileNotFoundError(f"data split directory {path} does not exist")
         wanted = [t for t in cfg.tasks if tasks is None or t in tasks]
-        loaded = load_split(path, tasks=wanted, skip_bad=cfg.data.skip_bad)
+        try:
+            loaded = load_split(path, tasks=wanted, skip_bad=cfg.data.skip_bad)
+        except DataError as e:
+            if name or "no file provides" not in e.detail:
+                raise
+            # A world written before a task existed lacks its file; the rest would be rewritten identically.
+            raise DataError(e.file, None, e.problem, f"{e.detail}; this synthetic world predates those tasks: delete "
+                                                     f"{cfg.data.synth} to have it written again") from None
         for task, exs in loaded.items():
             if exs:
                 out[task if not name else f"{task}@{name}"] = list(exs)

@@ -25,6 +25,7 @@ from ..data.mixture import MixtureSampler
 from ..data.readers.validate import DataError, RecordGuard
 from ..models.io import atomic_dir_write, save_pretrained
 from ..models.factory import build_model
+from ..models.image_tokenizer import ImageTokenizer
 from ..models.vlseq_model import VLSeqModel
 from ..processor import Processor
 from ..tasks import get_task
@@ -45,9 +46,35 @@ def corpus(examples: dict[str, list], bins: int, limit: int = 20000) -> list[str
         task = get_task(source_task(source))
         for ex in exs[:limit]:
             texts.append(task.prompt(ex, bins))
-            texts.append(task.target(ex, bins, rng))
+            if task.output != "image":  # an image target is <img_k> tokens only, special tokens already
+                texts.append(task.target(ex, bins, rng))
             texts.extend(ex.answers[:5])
     return texts
+
+
+def image_tokenizer_for(cfg: TrainConfig) -> ImageTokenizer | None:
+    """The image tokenizer of a run whose tasks write images (None when none does).
+
+    Sets ``cfg.model.num_image_tokens`` to its codebook size (one ``<img_k>`` token per code).
+    Raises ``ValueError`` naming the config key when an image task has no ``image_tokenizer``, when
+    the directory holds none, or when ``max_target_tokens`` cannot hold an image's codes.
+    """
+    image_tasks = [t for t in cfg.tasks if get_task(t).output == "image"]
+    if not image_tasks:
+        return None
+    if not cfg.image_tokenizer:
+        raise ValueError(f"tasks {image_tasks} write images as VQ codes: set the training config key "
+                         "'image_tokenizer' to a trained image tokenizer directory "
+                         "(vlseq train-image-tokenizer --data DATA --out DIR, then image_tokenizer=DIR)")
+    try:
+        it = ImageTokenizer.from_pretrained(cfg.image_tokenizer)
+    except (FileNotFoundError, ValueError) as e:
+        raise ValueError(f"config key 'image_tokenizer' = {cfg.image_tokenizer!r}: {e}") from None
+    if cfg.max_target_tokens < it.num_codes + 2:
+        raise ValueError(f"image_tokenizer {cfg.image_tokenizer} writes {it.num_codes} codes per image: "
+                         f"max_target_tokens={cfg.max_target_tokens} must be >= {it.num_codes + 2} (codes + <s> + </s>)")
+    cfg.model.num_image_tokens = it.config.codebook_size
+    return it
 
 
 def build_tokenizer(cfg: TrainConfig, train: dict[str, list], out: Path, accelerator: Accelerator) -> VLTokenizer:
@@ -59,16 +86,23 @@ def build_tokenizer(cfg: TrainConfig, train: dict[str, list], out: Path, acceler
                                 num_image_tokens=cfg.model.num_image_tokens)
         atomic_dir_write(tok_dir, tok.save_pretrained)  # a kill mid-write never leaves a half tokenizer
     accelerator.wait_for_everyone()
-    return VLTokenizer.from_pretrained(tok_dir)
+    tok = VLTokenizer.from_pretrained(tok_dir)
+    if tok.num_image_tokens != cfg.model.num_image_tokens:
+        raise ValueError(f"{tok_dir}: the tokenizer of an earlier run has {tok.num_image_tokens} image tokens, this run "
+                         f"needs {cfg.model.num_image_tokens} (a different image_tokenizer?): use a new out_dir")
+    return tok
 
 
-def model_settings(cfg: TrainConfig, tasks: list[str], train: dict[str, list] | None = None) -> dict[str, Any]:
-    """What a checkpoint needs besides weights: bins, image size, tasks, and the category list
-    of object-list tasks (so a Pipeline can run detection without being told the categories)."""
+def model_settings(cfg: TrainConfig, tasks: list[str], train: dict[str, list] | None = None,
+                   image_tokenizer: ImageTokenizer | None = None) -> dict[str, Any]:
+    """What a checkpoint needs besides weights: bins, image size, tasks, the category list
+    of object-list tasks (so a Pipeline can run detection without being told the categories), and
+    the shape of the image tokenizer saved with it (when the model writes images)."""
     cats = sorted({o for s, exs in (train or {}).items() if get_task(source_task(s)).output == "objects"
                    for ex in exs[:2000] for o in ex.options})
     return {"num_bins": cfg.model.num_bins, "image_size": cfg.model.image_size, "tasks": tasks, "categories": cats,
             "max_prompt_tokens": cfg.max_prompt_tokens, "max_target_tokens": cfg.max_target_tokens,
+            **({"image_tokenizer_config": image_tokenizer.config.to_dict()} if image_tokenizer is not None else {}),
             "train_config": cfg.to_dict()}
 
 
@@ -85,6 +119,8 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         random.seed(cfg.seed)
         torch.manual_seed(cfg.seed)
+        # Before any data is read: a missing image tokenizer should fail at once.
+        self.image_tokenizer = image_tokenizer_for(cfg)
         if cfg.data.shards:
             from .streaming import corpus_examples
 
@@ -101,7 +137,8 @@ class Trainer:
         mc = cfg.model
         mc.vocab_size, mc.pad_token_id = len(self.tokenizer), self.tokenizer.pad_id
         mc.bos_token_id, mc.eos_token_id = self.tokenizer.bos_id, self.tokenizer.eos_id
-        self.processor = Processor(self.tokenizer, mc.image_size, mc.num_bins, cfg.max_prompt_tokens, cfg.max_target_tokens)
+        self.processor = Processor(self.tokenizer, mc.image_size, mc.num_bins, cfg.max_prompt_tokens, cfg.max_target_tokens,
+                                   image_tokenizer=self.image_tokenizer)
         torch.manual_seed(cfg.seed)
         self.model = build_model(mc)
         if self.accelerator.num_processes > 1 and self.accelerator.device.type == "cuda":
@@ -109,7 +146,7 @@ class Trainer:
             # on CPU each process normalises its own slice, as plain DDP training does).
             self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
         self.tasks = sorted({source_task(s) for s in self.train_data})
-        self.settings = model_settings(cfg, self.tasks, self.train_data)
+        self.settings = model_settings(cfg, self.tasks, self.train_data, self.image_tokenizer)
         self.optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay)
         self.schedule_total = cfg.max_steps
         self.scheduler = build_scheduler(self.optimizer, cfg.warmup_steps, cfg.max_steps, cfg.min_lr_ratio)
@@ -170,7 +207,7 @@ class Trainer:
         if self.accelerator.is_main_process:
             path = self.out / "checkpoints" / f"step_{self.step:07d}"
             save_checkpoint(path, self.raw_model, self.tokenizer, self.settings, self.optimizer, self.scheduler, self.ema,
-                            state)
+                            state, self.image_tokenizer)
             prune(self.out / "checkpoints", self.cfg.keep_last)
         self.accelerator.wait_for_everyone()
 
@@ -180,7 +217,7 @@ class Trainer:
     def save_final(self) -> Path:
         path = self.out / "final"
         if self.accelerator.is_main_process:
-            save_pretrained(self.eval_model(), self.tokenizer, path, self.settings)
+            save_pretrained(self.eval_model(), self.tokenizer, path, self.settings, self.image_tokenizer)
         self.accelerator.wait_for_everyone()
         return path
 
@@ -329,7 +366,7 @@ class Trainer:
         if self.accelerator.is_main_process:
             val = self.val_examples()
             val = {s: exs[:per_task] for s, exs in val.items() if source_task(s) in self.tasks}
-            metrics = evaluate_examples(self.eval_model(), self.processor, val)
+            metrics = evaluate_examples(self.eval_model(), self.processor, val, categories=self.settings["categories"])
             for k, v in metrics.items():
                 if writer is not None and isinstance(v, (int, float)):
                     writer.add_scalar(f"val/{k}", v, self.step)
@@ -338,7 +375,7 @@ class Trainer:
             key = self.cfg.best_metric
             if key and key in metrics and (self.best is None or metrics[key] > self.best):
                 self.best = metrics[key]
-                save_pretrained(self.eval_model(), self.tokenizer, self.out / "best", self.settings)
+                save_pretrained(self.eval_model(), self.tokenizer, self.out / "best", self.settings, self.image_tokenizer)
         self.accelerator.wait_for_everyone()
         return metrics
 
