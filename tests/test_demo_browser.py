@@ -102,6 +102,24 @@ def test_uploads_are_checked(pipe, tmp_path) -> None:
     assert all(p in ("circle", "square") for p in pipe.run([Image.open(ok)], "detect", categories="circle, square")[0].labels)
 
 
+def test_demo_shows_generated_and_edited_images(tmp_path) -> None:
+    from vlseq import Pipeline
+    from vlseq.demo import DemoRunner, Limits, fields_for
+
+    image_pipe = Pipeline.from_pretrained(make_checkpoint(tmp_path / "ck", image_tokenizer=True))
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    runner = DemoRunner(image_pipe, Limits(), [uploads])
+    drawn, text_html, raw, details = runner(None, "generate_image", "a red circle.", "", "")  # no upload needed
+    assert drawn.size == (384, 384) and raw.count("<img_") == 16 and "output image: 32x32 from 16" in details
+    ok = uploads / "ok.png"
+    Image.fromarray(scene_image(0)).save(ok)
+    drawn, _, raw, details = runner(str(ok), "edit_image", "make the circle blue.", "", "")
+    assert drawn.size == (384, 384) and raw.count("<img_") == 16 and "an image" not in details
+    for task in ("generate_image", "edit_image"):
+        assert fields_for(task, [])["prompt"] and fields_for(task, [])["classes"] is None
+
+
 def test_synthetic_examples_match_the_checkpoint(pipe, tmp_path) -> None:
     from vlseq.demo import synthetic_examples
 

@@ -19,13 +19,15 @@ from PIL import Image
 
 BINS = 32
 SIZE = 32
+IMAGE_CODEBOOK = 16
 
 
-def make_checkpoint(path: Path, categories: bool = True) -> Path:
+def make_checkpoint(path: Path, categories: bool = True, image_tokenizer: bool = False) -> Path:
     """A debug checkpoint (random weights, WordPiece trained on synthetic-world prompts) in seconds.
 
     Its outputs are nonsense, but every output has content: detect emits objects (up to the
-    token budget), refexp its box, text tasks words.
+    token budget), refexp its box, text tasks words. ``image_tokenizer``: with 16 ``<img_k>``
+    tokens and a random 32 px -> 4x4-code image tokenizer saved with it (generate_image, edit_image).
     """
     import torch
 
@@ -44,11 +46,12 @@ def make_checkpoint(path: Path, categories: bool = True) -> Path:
             if e.task in task_names() and get_task(e.task).output != "image":  # image targets need an image tokenizer
                 t = get_task(e.task)
                 texts += [t.prompt(e, BINS), t.target(e, BINS)] + list(e.answers)
-    tok = VLTokenizer.train(texts, num_bins=BINS)
+    n_img = IMAGE_CODEBOOK if image_tokenizer else 0
+    tok = VLTokenizer.train(texts, num_bins=BINS, num_image_tokens=n_img)
     torch.manual_seed(0)
     mc = ModelConfig(vocab_size=len(tok), d_model=32, encoder_layers=1, decoder_layers=1, heads=2, ffn_dim=64,
                      image_size=SIZE, num_bins=BINS, max_positions=256, vision=VisionConfig(channels=(8, 16, 32)),
-                     pad_token_id=tok.pad_id, bos_token_id=tok.bos_id, eos_token_id=tok.eos_id)
+                     pad_token_id=tok.pad_id, bos_token_id=tok.bos_id, eos_token_id=tok.eos_id, num_image_tokens=n_img)
     settings = {"num_bins": BINS, "image_size": SIZE, "tasks": task_names(), "max_prompt_tokens": 64,
                 "max_target_tokens": 32}
     if categories:
@@ -56,7 +59,13 @@ def make_checkpoint(path: Path, categories: bool = True) -> Path:
     model = VLSeqModel(mc)
     with torch.no_grad():  # random weights end most outputs at once; make </s> unlikely so outputs have content
         model.lm.final_logits_bias[0, tok.eos_id] = -8.0
-    return save_pretrained(model, tok, path, settings)
+    it = None
+    if image_tokenizer:
+        from vlseq.models.image_tokenizer import ImageTokenizer, ImageTokenizerConfig
+
+        it = ImageTokenizer(ImageTokenizerConfig(image_size=SIZE, downsample=8, channels=8, dim=8,
+                                                 codebook_size=IMAGE_CODEBOOK))
+    return save_pretrained(model, tok, path, settings, it)
 
 
 def scene_image(seed: int, size: int = 96) -> np.ndarray:
@@ -305,3 +314,38 @@ def test_scores_equal_generates_output_scores(pipe) -> None:
     for b, p in enumerate(preds):
         assert p.sequence == proc.decode(ids[b, 1:].tolist())
         assert p.scores == pytest.approx(box_scores(ids[b, 1:].tolist(), probs[b].tolist(), proc.tokenizer), abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def image_pipe(tmp_path_factory):
+    from vlseq import Pipeline
+
+    return Pipeline.from_pretrained(make_checkpoint(tmp_path_factory.mktemp("ck") / "images", image_tokenizer=True))
+
+
+def test_generate_and_edit_images(image_pipe) -> None:
+    r = image_pipe(None, task="generate_image", text="a red circle and a blue square.")
+    assert r.output_image.shape == (SIZE, SIZE, 3) and r.output_image.dtype == np.uint8
+    assert r.sequence.count("<img_") == 16 and r.to_json()["output_image_size"] == [SIZE, SIZE]
+    assert r.draw().size == (384, 384)  # the output image itself, upscaled
+    two = image_pipe(None, task="generate_image", text=["a red circle.", "a blue square."])
+    assert len(two) == 2 and all(x.output_image is not None for x in two)
+    e = image_pipe(scene_image(0), task="edit_image", text="make the red circle blue.")
+    assert e.output_image.shape == (SIZE, SIZE, 3) and (e.width, e.height) == (96, 96)
+    with pytest.raises(ValueError, match="needs text="):
+        image_pipe(scene_image(0), task="edit_image")
+    with pytest.raises(ValueError, match="'edit_image' needs an image"):
+        image_pipe(None, task="edit_image", text="x")
+
+
+def test_image_tasks_need_an_image_tokenizer(pipe) -> None:
+    with pytest.raises(ValueError, match="'generate_image' writes an image, but this checkpoint has no image tokenizer"):
+        pipe(None, task="generate_image", text="a red circle.")
+
+
+def test_instance_masks_are_drawn(pipe) -> None:
+    img = scene_image(0)
+    r = pipe(img, task="instance_segment")
+    assert r.polygons and all(len(p) >= 3 for p in r.polygons)
+    drawn = np.asarray(r.draw(img, min_side=96)).astype(int)
+    assert (np.abs(drawn - img.astype(int)).sum(-1) > 0).mean() > 0.01  # translucent fills changed the picture

@@ -102,3 +102,46 @@ def test_drawing_names_are_distinct() -> None:
     paths = [Path("x/a.png"), Path("y/a.jpg"), Path("x/b.png"), Path("y/a.png")]
     names = drawing_names(paths)
     assert names[:3] == ["a.png", "y_a.png", "b.png"] and len(set(names)) == 4
+
+
+@pytest.fixture(scope="module")
+def image_ckpt(tmp_path_factory) -> Path:
+    return make_checkpoint(tmp_path_factory.mktemp("ck") / "images", image_tokenizer=True)
+
+
+def test_generate_image_writes_the_png(image_ckpt, tmp_path, capsys) -> None:
+    out, drawn = tmp_path / "gen.jsonl", tmp_path / "drawn"
+    rc = main(["--checkpoint", str(image_ckpt), "--task", "generate_image", "--text", "a red circle.", "--out", str(out),
+               "--draw", str(drawn)])
+    assert rc == 0, capsys.readouterr().err
+    [rec] = _lines(out)
+    assert rec["caption"] == "a red circle." and rec["output_image"] == str(drawn / "generated.png")
+    assert rec["output_image_size"] == [32, 32] and rec["sequence"].count("<img_") == 16
+    with Image.open(drawn / "generated.png") as im:
+        assert im.size == (384, 384)
+    # what is missing is said before anything runs
+    assert main(["--checkpoint", str(image_ckpt), "--task", "generate_image", "--text", "x"]) == 2
+    assert "give --draw DIR" in capsys.readouterr().err
+    assert main(["--checkpoint", str(image_ckpt), "--task", "generate_image", "--draw", str(drawn)]) == 2
+    assert "only --text" in capsys.readouterr().err
+
+
+def test_edit_image_and_masks(image_ckpt, ckpt, folder, tmp_path, capsys) -> None:
+    out, drawn = tmp_path / "edit.jsonl", tmp_path / "edited"
+    rc = main(["--checkpoint", str(image_ckpt), "--task", "edit_image", "--text", "make the circle blue.",
+               str(folder / "a_good.png"), str(folder / "d_good.jpg"), "--out", str(out), "--draw", str(drawn)])
+    assert rc == 0, capsys.readouterr().err
+    recs = _lines(out)
+    assert [Path(r["output_image"]).name for r in recs] == ["a_good.png", "d_good.png"]
+    assert all(Path(r["output_image"]).is_file() and r["output_image_size"] == [32, 32] for r in recs)
+    # instance masks: polygons in the JSON, drawn translucent
+    out = tmp_path / "seg.jsonl"
+    assert main(["--checkpoint", str(ckpt), "--task", "instance_segment", str(folder / "a_good.png"), "--out", str(out),
+                 "--draw", str(tmp_path / "seg")]) == 0
+    [rec] = _lines(out)
+    assert rec["phrases"] and all(len(p["polygons"][0]) >= 3 for p in rec["phrases"])
+    assert (tmp_path / "seg" / "a_good.png").is_file()
+    # a checkpoint without an image tokenizer says so
+    assert main(["--checkpoint", str(ckpt), "--task", "edit_image", "--text", "x", str(folder / "a_good.png"),
+                 "--draw", str(tmp_path / "x")]) == 2
+    assert "has no image tokenizer" in capsys.readouterr().err

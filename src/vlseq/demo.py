@@ -5,7 +5,8 @@
     vlseq demo --checkpoint runs/tiny/final            # http://127.0.0.1:7860
 
 Upload an image or pick a synthetic scene, choose the task, type the prompt; the page shows the
-drawn result, the text with each grounded phrase in its box's colour, and the raw sequence.
+drawn result (masks as translucent polygons; for generate_image / edit_image the image the model
+wrote), the text with each grounded phrase in its box's colour, and the raw sequence.
 
 Safety: the server binds to 127.0.0.1 unless ``--host`` says otherwise; uploads over
 ``--max-upload-mb`` or ``--max-pixels`` are refused with a message (the pixel count is read from
@@ -39,6 +40,8 @@ HINTS = {
     "region_caption": "No prompt needed; put the region as 'x1, y1, x2, y2' (pixels) in the region box.",
     "instance_segment": "No prompt needed; the classes go in the categories box (prefilled with the checkpoint's).",
     "keypoints": "No prompt needed; the classes go in the categories box (prefilled with the checkpoint's).",
+    "generate_image": "A caption to draw, e.g. 'a red circle and a blue square.' (no image needed).",
+    "edit_image": "An instruction for the uploaded image, e.g. 'make the red circle blue.'",
 }
 
 CSS = """
@@ -86,7 +89,7 @@ def synthetic_examples(image_size: int, tasks: Sequence[str], out_dir: Path, n: 
 
 
 #: tasks whose prompt is typed text (the others need none, or take categories / a region instead)
-TEXT_PROMPT_TASKS = {"vqa", "refexp", "segment", "ground", "localize", "classify"}
+TEXT_PROMPT_TASKS = {"vqa", "refexp", "segment", "ground", "localize", "classify", "generate_image", "edit_image"}
 
 
 def fields_for(task: str, categories: Sequence[str]) -> dict[str, Any]:
@@ -153,7 +156,15 @@ class DemoRunner:
             raise ValueError(f"Cannot use this image: {e.detail}") from None
 
     def __call__(self, path: str | None, task: str, prompt: str, classes: str, region: str):
-        """Returns (drawn image, grounded-text HTML, raw sequence, details)."""
+        """Returns (drawn image, grounded-text HTML, raw sequence, details).
+
+        generate_image needs no upload (its input is a blank canvas); its drawn image, and
+        edit_image's, is the image the model wrote.
+        """
+        if task == "generate_image":
+            r = self.pipe(None, task, prompt or None)
+            return r.draw(), "<div class='grounded' id='grounded-text'><i>(an image)</i></div>", r.sequence, \
+                self._image_details(r)
         img = self.load(path)
         kw: dict[str, Any] = {}
         if task in CATEGORY_TASKS:
@@ -164,6 +175,9 @@ class DemoRunner:
             kw["region"] = _parse_region(region)
         typed = task in TEXT_PROMPT_TASKS or task not in HINTS  # a hidden prompt box may hold stale text
         r = self.pipe.run([img], task, (prompt or None) if typed else None, batch_size=1, **kw)[0]
+        if r.output_image is not None:
+            return r.draw(), "<div class='grounded' id='grounded-text'><i>(an image)</i></div>", r.sequence, \
+                self._image_details(r)
         body = r.html() if r.text else "<i>(empty output)</i>"
         text_html = f"<div class='grounded' id='grounded-text'>{body}</div>"
         lines = [f"prompt: {r.prompt}", f"image: {r.width}x{r.height}"]
@@ -173,6 +187,11 @@ class DemoRunner:
         if r.errors:
             lines.append(f"parse errors: {r.errors}")
         return r.draw(img), text_html, r.sequence, "\n".join(lines)
+
+    @staticmethod
+    def _image_details(r) -> str:
+        h, w = r.output_image.shape[:2]
+        return f"prompt: {r.prompt}\noutput image: {w}x{h} from {r.sequence.count('<img_')} image tokens"
 
 
 def build_demo(pipe, limits: Limits | None = None, work_dir: Path | None = None):

@@ -11,7 +11,9 @@
     r.draw("photo.jpg").save("out.png")
 
 Images may be paths, PIL images or numpy arrays of any mode; a list of images runs batched and
-returns a list. The pipeline builds the task's :class:`~vlseq.data.example.Example` from the
+returns a list. Tasks that write an image (``generate_image``: ``pipe(None, task="generate_image",
+text="a red circle.")``; ``edit_image``: an image and an instruction) return it decoded by the
+checkpoint's image tokenizer as ``Result.output_image``; ``Result.draw`` shows it. The pipeline builds the task's :class:`~vlseq.data.example.Example` from the
 inputs (:meth:`Pipeline.examples`) and decodes it with :func:`vlseq.evaluate.predict_examples`,
 the same code ``vlseq eval`` measures.
 """
@@ -38,10 +40,14 @@ TASK_INPUTS: dict[str, tuple[str, ...]] = {
     "vqa": ("text",), "refexp": ("text",), "segment": ("text",), "ground": ("text",), "localize": ("text",),
     "classify": ("text", "options"), "detect": ("options",), "region_caption": ("region",),
     "instance_segment": ("options",), "keypoints": ("options",),
+    "generate_image": ("text",), "edit_image": ("text",),
 }
 
 #: Tasks whose options are object categories: ``categories=``, defaulting to the checkpoint's.
 CATEGORY_TASKS = frozenset({"detect", "instance_segment", "keypoints"})
+
+#: Tasks whose output is an image (VQ codes decoded by the checkpoint's image tokenizer).
+IMAGE_TASKS = frozenset({"generate_image", "edit_image"})
 
 #: What to pass to :class:`Pipeline` for each Example field, for error messages.
 _ARG_FOR = {"text": "text=", "options": "options=", "region": "region=(x1, y1, x2, y2)"}
@@ -124,6 +130,9 @@ class Result:
     height: int
     errors: list[str] = field(default_factory=list)
     region: Box | None = None  # the input region (region_caption)
+    #: the image a generate_image / edit_image output spells, ``(S, S, 3)`` uint8 (None: other tasks,
+    #: or an output that is not a full code grid)
+    output_image: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def boxes(self) -> list[Box]:
@@ -146,8 +155,12 @@ class Result:
         return [poly for p in self.phrases for poly in p.polygons]
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-able dict (the ``phrases`` entries are what :func:`vlseq.viz.draw` takes)."""
+        """A JSON-able dict (the ``phrases`` entries are what :func:`vlseq.viz.draw` takes); an output
+        image is summarised by its ``[width, height]`` (``vlseq predict`` writes it as a PNG)."""
         d = asdict(self)
+        out = d.pop("output_image")
+        if out is not None:
+            d["output_image_size"] = [int(out.shape[1]), int(out.shape[0])]
         d["phrases"] = [{"text": p.text, "span": list(p.span), "boxes": [list(b) for b in p.boxes],
                          "polygons": [[list(pt) for pt in poly] for poly in p.polygons], "scores": list(p.scores),
                          "keypoints": [[name, list(pt)] for name, pt in p.keypoints]}
@@ -155,10 +168,22 @@ class Result:
         d["region"] = list(self.region) if self.region is not None else None
         return d
 
-    def draw(self, image: ImageRef, min_side: int = 384) -> Image.Image:
-        """The image with boxes, labels (and scores) and translucent polygons; the input region dashed."""
+    def draw(self, image: ImageRef | None = None, min_side: int = 384) -> Image.Image:
+        """The image with boxes, labels (and scores) and translucent polygons; the input region dashed.
+
+        An image task's result draws its output image instead (upscaled to ``min_side``, nearest, so
+        the pixels the tokenizer decoded stay visible); ``image`` is not needed for it.
+        """
         from .viz import draw
 
+        if self.task in IMAGE_TASKS:
+            if self.output_image is None:
+                raise ValueError(f"this {self.task} result has no output image (the output was not a full code grid)")
+            out = Image.fromarray(self.output_image)
+            scale = max(1, round(min_side / max(out.size)))
+            return out.resize((out.width * scale, out.height * scale), Image.NEAREST)
+        if image is None:
+            raise ValueError("draw needs the image this result is for")
         pic = load_image(image)
         if pic.size != (self.width, self.height):
             raise ValueError(f"image is {pic.width}x{pic.height} but this result is for {self.width}x{self.height}")
@@ -171,7 +196,7 @@ class Result:
         return coloured_text_html(self.text, self.to_json()["phrases"])
 
 
-def result_from_prediction(pred: Prediction, ex: Example, prompt: str) -> Result:
+def result_from_prediction(pred: Prediction, ex: Example, prompt: str, output_image: np.ndarray | None = None) -> Result:
     """The typed result of one parsed prediction (per-box scores spread over the phrases)."""
     p = pred.parsed
     n_boxes = sum(len(ph.boxes) for ph in p.phrases)
@@ -186,7 +211,8 @@ def result_from_prediction(pred: Prediction, ex: Example, prompt: str) -> Result
             keypoints=[(str(name), (float(x), float(y))) for name, (x, y) in getattr(ph, "keypoints", ())]))
         k += n
     return Result(task=ex.task, prompt=prompt, text=p.text, phrases=phrases, sequence=pred.sequence, width=ex.width,
-                  height=ex.height, errors=list(p.errors), region=tuple(ex.region) if ex.region is not None else None)
+                  height=ex.height, errors=list(p.errors), region=tuple(ex.region) if ex.region is not None else None,
+                  output_image=output_image)
 
 
 # ------------------------------------------------------------------------------------------ pipeline
@@ -211,7 +237,8 @@ class Pipeline:
     instance_segment or keypoints call names none.
     """
 
-    def __init__(self, model, tokenizer, settings: dict[str, Any], max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    def __init__(self, model, tokenizer, settings: dict[str, Any], max_pixels: int = DEFAULT_MAX_PIXELS,
+                 image_tokenizer: Any | None = None) -> None:
         from .processor import Processor
 
         self.model = model.eval()
@@ -224,15 +251,15 @@ class Pipeline:
                 raise ValueError(f"checkpoint settings lack {key!r} (vlseq.json)")
         self.processor = Processor(tokenizer, settings["image_size"], settings["num_bins"],
                                    settings.get("max_prompt_tokens", 64), settings.get("max_target_tokens", 128),
-                                   cache_images=0)
+                                   cache_images=0, image_tokenizer=image_tokenizer)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "cpu", max_pixels: int = DEFAULT_MAX_PIXELS) -> "Pipeline":
         """Load a checkpoint directory (``vlseq train``'s ``final/`` or ``best/``)."""
-        from .models.io import from_pretrained
+        from .models.io import from_pretrained, load_image_tokenizer
 
         model, tok, settings = from_pretrained(path, device=device)
-        pipe = cls(model.to(device), tok, settings, max_pixels)
+        pipe = cls(model.to(device), tok, settings, max_pixels, load_image_tokenizer(path, tok.num_image_tokens, device))
         pipe.path = Path(path)
         return pipe
 
@@ -260,6 +287,9 @@ class Pipeline:
         closed answer set; ``region`` is a pixel box of the image (region_caption).
         """
         get_task(task)  # KeyError naming the known tasks
+        if task in IMAGE_TASKS and self.processor.image_tokenizer is None:
+            raise ValueError(f"task {task!r} writes an image, but this checkpoint has no image tokenizer "
+                             "(train it with image_tokenizer=DIR)")
         texts = [text] * len(images) if text is None or isinstance(text, str) else list(text)
         if len(texts) != len(images):
             raise ValueError(f"got {len(texts)} texts for {len(images)} images")
@@ -273,6 +303,10 @@ class Pipeline:
         out = []
         for i, (img, t) in enumerate(zip(images, texts)):
             t = " ".join((t or "").split())
+            if task == "generate_image":  # the model's input image is a blank canvas (see vlseq.tasks.image)
+                from .tasks.image import blank_canvas
+
+                img = Image.fromarray(blank_canvas(img.width, img.height))
             ex = Example(task=task, images=[img], width=img.width, height=img.height, image_id=str(i), text=t,
                          options=list(opts), region=check_region(region, img) if region is not None else None,
                          source=f"input {i}")
@@ -285,7 +319,7 @@ class Pipeline:
             warnings.warn(f"task {task!r} is not one this checkpoint was trained on ({', '.join(self.tasks)})", stacklevel=3)
         return out
 
-    def __call__(self, images: Images, task: str, text: str | Sequence[str] | None = None, *,
+    def __call__(self, images: Images | None, task: str, text: str | Sequence[str] | None = None, *,
                  categories: str | Sequence[str] | None = None, options: str | Sequence[str] | None = None,
                  region: Box | None = None, batch_size: int = 8, constrained: bool = True, num_beams: int = 1,
                  scores: bool = True) -> Result | list[Result]:
@@ -294,6 +328,10 @@ class Pipeline:
         ``constrained=False`` decodes without the task's grammar; ``scores`` adds per-box scores
         (greedy decoding only).
         """
+        if images is None:
+            if task != "generate_image":
+                raise ValueError(f"task {task!r} needs an image")
+            images = self.canvases(text)
         single = not isinstance(images, (list, tuple))
         refs = [images] if single else list(images)
         if not refs:
@@ -311,10 +349,22 @@ class Pipeline:
         from .evaluate import predict_examples
 
         exs = self.examples(images, task, text, categories, options, region)
-        t = get_task(task)
+        t = self.processor.bind(get_task(task))
         preds = predict_examples(self.model, self.processor, t, exs, batch_size=batch_size, constrained=constrained,
                                  num_beams=num_beams, scores=scores)
-        return [result_from_prediction(p, ex, t.prompt(ex, self.processor.bins)) for p, ex in zip(preds, exs)]
+        outs = [t.decoded(p) for p in preds] if task in IMAGE_TASKS else [None] * len(preds)  # type: ignore[attr-defined]
+        return [result_from_prediction(p, ex, t.prompt(ex, self.processor.bins), out)
+                for p, ex, out in zip(preds, exs, outs)]
+
+    def canvases(self, text: str | Sequence[str] | None) -> Image.Image | list[Image.Image]:
+        """generate_image's input: one blank canvas (the image tokenizer's size) per text -- a single
+        image for one string, a list for a list."""
+        from .tasks.image import blank_canvas
+
+        it = self.processor.image_tokenizer
+        s = it.config.image_size if it is not None else self.image_size
+        canvas = Image.fromarray(blank_canvas(s, s))
+        return [canvas] * len(text) if isinstance(text, (list, tuple)) else canvas
 
 
 def check_region(region: Sequence[float], img: Image.Image) -> Box:

@@ -5,7 +5,13 @@
     vlseq predict --checkpoint runs/tiny/final --task refexp --text "the red circle" photos/ --out results.jsonl --draw drawn/
 
 One JSON line per image (``{"image": PATH, **Result.to_json()}``), written and flushed as each
-batch finishes, so an interrupted run keeps what it computed. A folder contributes its image files
+batch finishes, so an interrupted run keeps what it computed. Masks (segment, instance_segment)
+are drawn as translucent filled polygons. Tasks that write an image put it in ``--draw DIR`` as a
+PNG (named in the JSON line as ``output_image``)::
+
+    vlseq predict --checkpoint runs/tiny_all/final --task generate_image --text "a red circle and a blue square." --draw out/
+    vlseq predict --checkpoint runs/tiny_all/final --task edit_image --text "make the red circle blue." photos/ --draw out/
+ A folder contributes its image files
 (by extension, sorted, not recursive). A file that cannot be read stops the run with an error
 naming it -- after the lines already written -- or, with ``--skip-bad``, is logged, counted and
 skipped.
@@ -118,16 +124,34 @@ def _predict_and_write(pipe, good: list[tuple[Path, Image.Image]], task: str, ou
     """Predict one batch of loaded images, write their JSON lines (flushed) and drawings; returns the count."""
     results = pipe.run([img for _, img in good], task, batch_size=len(good), **task_inputs)
     for (p, img), r in zip(good, results):
-        out.write(json.dumps({"image": str(p), **r.to_json()}) + "\n")
-        if draw_dir is not None:
-            r.draw(img).save(draw_dir / names[p])
+        _write(r, {"image": str(p)}, out, draw_dir / names[p] if draw_dir is not None else None, img)
     out.flush()
     return len(good)
 
 
+def _write(r, head: dict, out: IO[str], drawing: Path | None, img: Image.Image | None) -> None:
+    """One JSON line for result ``r`` (after ``head``), and its drawing -- or its output image -- at ``drawing``."""
+    from .pipeline import IMAGE_TASKS
+
+    rec = {**head, **r.to_json()}
+    if drawing is not None and (r.task not in IMAGE_TASKS or r.output_image is not None):
+        r.draw(img).save(drawing)
+        if r.task in IMAGE_TASKS:
+            rec["output_image"] = str(drawing)
+    out.write(json.dumps(rec) + "\n")
+
+
+def generate(pipe, text: str, out: IO[str], draw_dir: Path) -> None:
+    """generate_image from ``text`` alone: one JSON line, the image as ``draw_dir/generated.png``."""
+    draw_dir.mkdir(parents=True, exist_ok=True)
+    _write(pipe(None, "generate_image", text), {"caption": text}, out, draw_dir / "generated.png", None)
+    out.flush()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="vlseq predict", description=__doc__.split("\n")[0])
-    ap.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER", help="image files and/or folders of images")
+    ap.add_argument("inputs", nargs="*", metavar="IMAGE_OR_FOLDER",
+                    help="image files and/or folders of images (none for generate_image)")
     ap.add_argument("--checkpoint", required=True, help="checkpoint directory (vlseq train's final/ or best/)")
     ap.add_argument("--task", required=True, help="the task to run (see vlseq.tasks.task_names())")
     ap.add_argument("--text", default=None, help="the prompt text: expression, question, caption, class name, statement")
@@ -138,7 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--region", nargs=4, type=float, default=None, metavar=("X1", "Y1", "X2", "Y2"),
                     help="region_caption: the region, in pixels of each image")
     ap.add_argument("--out", default=None, help="JSON lines output (default: standard output)")
-    ap.add_argument("--draw", default=None, metavar="DIR", help="also write one drawn PNG per image here")
+    ap.add_argument("--draw", default=None, metavar="DIR",
+                    help="also write one drawn PNG per image here (generate_image / edit_image: the output image)")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--skip-bad", action="store_true", help="skip unreadable images (counted and logged) instead of stopping")
     ap.add_argument("--no-grammar", action="store_true", help="decode without the task's grammar")
@@ -148,15 +173,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
 
     from .data.readers.validate import DataError
-    from .pipeline import Pipeline
+    from .pipeline import IMAGE_TASKS, Pipeline
 
+    if args.task in IMAGE_TASKS and not args.draw:
+        print(f"vlseq predict: task {args.task} writes images: give --draw DIR for them", file=sys.stderr)
+        return 2
+    if args.task == "generate_image":
+        if args.inputs or not args.text:
+            print("vlseq predict: generate_image takes no images, only --text (the caption to draw)", file=sys.stderr)
+            return 2
+        pipe = Pipeline.from_pretrained(args.checkpoint, device=args.device)
+        out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
+        try:
+            generate(pipe, args.text, out, Path(args.draw))
+        except ValueError as e:  # e.g. a checkpoint without an image tokenizer
+            print(f"vlseq predict: {e}", file=sys.stderr)
+            return 1
+        finally:
+            if out is not sys.stdout:
+                out.close()
+        print(f"vlseq predict: 1 image generated to {Path(args.draw) / 'generated.png'}", file=sys.stderr)
+        return 0
     try:
         paths = image_files(args.inputs)
     except FileNotFoundError as e:
         print(f"vlseq predict: {e}", file=sys.stderr)
         return 2
     if not paths:
-        print(f"vlseq predict: no image files in {' '.join(args.inputs)}", file=sys.stderr)
+        print(f"vlseq predict: no image files in {' '.join(args.inputs) or '(no inputs given)'}", file=sys.stderr)
         return 2
     pipe = Pipeline.from_pretrained(args.checkpoint, device=args.device)
     # "red circle, blue square" and "circle" "square" both work.
