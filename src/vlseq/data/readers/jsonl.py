@@ -25,7 +25,7 @@ Sizes come from the image headers (these records carry none); ``region_caption``
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..example import Example
 from .images import checked_size, resolve_image
@@ -195,29 +195,44 @@ def read_vg_regions(
     return out
 
 
-def read_edits(
-    path: str | Path, image_root: str | Path | None = None, skip_bad: bool = False, report: ReadReport | None = None
-) -> list[Example]:
-    """``edit_image`` Examples: ``images=[input]``, ``text`` = instruction, ``target_image`` = edited path."""
+def _read_id_lines(path: str | Path, image_root: str | Path | None, skip_bad: bool, report: ReadReport | None,
+                   task: str, kind: str, build: Callable[[dict, Any, RecordGuard, Path, Path], Example]) -> list[Example]:
+    """Examples of a jsonl file of ``{"id", ...}`` records: ``build(rec, id, guard, root, path)`` makes one;
+    ids are unique (a repeat is a duplicate ``kind`` id), bad records go through the guard, kept ones are
+    counted under ``task``."""
     path = Path(path)
     root = Path(image_root) if image_root is not None else path.parent
     g = RecordGuard(path, skip_bad, report)
-    ids = IdIndex(g, "edit")
+    ids = IdIndex(g, kind)
     out = []
     for n, rec in iter_jsonl(path, g):
         with g.record(f"line {n}"):
             rid = record_id(rec, "id", g, f"line {n}")
             ids.add(rid)
-            src = resolve_image(root, field_of(rec, "input_image", str, g, rid))
-            dst = resolve_image(root, field_of(rec, "edited_image", str, g, rid))
-            prompt = clean_text(field_of(rec, "edit_prompt", str, g, rid), g, rid, "edit_prompt")
-            w, h = checked_size(src, g, rid)
-            checked_size(dst, g, rid)
-            meta = {"requirements": requirements_of(rec, g, rid)} if "requirements" in rec else {}
-            out.append(Example(task="edit_image", images=[str(src)], width=w, height=h, image_id=str(rid), text=prompt,
-                               target_image=str(dst), source=f"{path}#{rid}", meta=meta))
-    g.report.kept["edit_image"] += len(out)
+            out.append(build(rec, rid, g, root, path))
+    g.report.kept[task] += len(out)
     return out
+
+
+def _requirements_meta(rec: dict, g: RecordGuard, rid: Any) -> dict[str, Any]:
+    return {"requirements": requirements_of(rec, g, rid)} if "requirements" in rec else {}
+
+
+def read_edits(
+    path: str | Path, image_root: str | Path | None = None, skip_bad: bool = False, report: ReadReport | None = None
+) -> list[Example]:
+    """``edit_image`` Examples: ``images=[input]``, ``text`` = instruction, ``target_image`` = edited path."""
+
+    def build(rec: dict, rid: Any, g: RecordGuard, root: Path, path: Path) -> Example:
+        src = resolve_image(root, field_of(rec, "input_image", str, g, rid))
+        dst = resolve_image(root, field_of(rec, "edited_image", str, g, rid))
+        prompt = clean_text(field_of(rec, "edit_prompt", str, g, rid), g, rid, "edit_prompt")
+        w, h = checked_size(src, g, rid)
+        checked_size(dst, g, rid)
+        return Example(task="edit_image", images=[str(src)], width=w, height=h, image_id=str(rid), text=prompt,
+                       target_image=str(dst), source=f"{path}#{rid}", meta=_requirements_meta(rec, g, rid))
+
+    return _read_id_lines(path, image_root, skip_bad, report, "edit_image", "edit", build)
 
 
 #: the keys of one requirement and their types
@@ -246,21 +261,12 @@ def read_generations(
     """``generate_image`` Examples: ``text`` = the caption, ``target_image`` = the image, input = a blank canvas."""
     from ...tasks.image import blank_canvas
 
-    path = Path(path)
-    root = Path(image_root) if image_root is not None else path.parent
-    g = RecordGuard(path, skip_bad, report)
-    ids = IdIndex(g, "generation")
-    out = []
-    for n, rec in iter_jsonl(path, g):
-        with g.record(f"line {n}"):
-            rid = record_id(rec, "id", g, f"line {n}")
-            ids.add(rid)
-            img = resolve_image(root, field_of(rec, "image", str, g, rid))
-            caption = clean_text(field_of(rec, "caption", str, g, rid), g, rid, "caption")
-            w, h = checked_size(img, g, rid)
-            meta = {"requirements": requirements_of(rec, g, rid)} if "requirements" in rec else {}
-            out.append(Example(task="generate_image", images=[blank_canvas(w, h)], width=w, height=h,
-                               image_id=str(rec.get("image_id", rid)), text=caption, target_image=str(img),
-                               source=f"{path}#{rid}", meta=meta))
-    g.report.kept["generate_image"] += len(out)
-    return out
+    def build(rec: dict, rid: Any, g: RecordGuard, root: Path, path: Path) -> Example:
+        img = resolve_image(root, field_of(rec, "image", str, g, rid))
+        caption = clean_text(field_of(rec, "caption", str, g, rid), g, rid, "caption")
+        w, h = checked_size(img, g, rid)
+        return Example(task="generate_image", images=[blank_canvas(w, h)], width=w, height=h,
+                       image_id=str(rec.get("image_id", rid)), text=caption, target_image=str(img),
+                       source=f"{path}#{rid}", meta=_requirements_meta(rec, g, rid))
+
+    return _read_id_lines(path, image_root, skip_bad, report, "generate_image", "generation", build)
