@@ -273,7 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     from .viz import write_report_pages
 
-    write_report_pages(out, data, out / "predictions.jsonl", settings["num_bins"])
+    decode = processor.bind(get_task("generate_image")).decode_image if processor.image_tokenizer is not None else None
+    write_report_pages(out, data, out / "predictions.jsonl", settings["num_bins"], decode_image=decode)
     print(format_metrics(metrics))
     print(f"wrote {out / 'metrics.json'}, {out / 'predictions.jsonl'}, {out / 'index.html'}")
     return 0

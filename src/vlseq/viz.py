@@ -6,8 +6,9 @@ from __future__ import annotations
 import html
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
+import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 PALETTE = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180), (70, 240, 240),
@@ -90,6 +91,25 @@ def draw(image: Image.Image, phrases: Sequence[dict[str, Any]], gt_boxes: Sequen
     return img
 
 
+def _written_image(sequence: str, ex: Any, bins: int,
+                   decode_image: Callable[[Sequence[int]], np.ndarray] | None) -> Image.Image | None:
+    """Output | target side by side (256 px high) for an image-output sequence; None for other outputs."""
+    from .codec import parse
+    from .processor import to_pil
+
+    codes = parse(sequence, ex.width, ex.height, bins).image_codes if "<img_" in sequence else []
+    if decode_image is None or not codes or ex.target_image is None:
+        return None
+    try:
+        made = Image.fromarray(np.asarray(decode_image(codes), dtype=np.uint8))
+    except ValueError:  # not a full code grid
+        return None
+    pair = Image.new("RGB", (512, 256), (255, 255, 255))
+    pair.paste(made.resize((256, 256), Image.NEAREST), (0, 0))
+    pair.paste(to_pil(ex.target_image).resize((256, 256), Image.NEAREST), (256, 0))
+    return pair
+
+
 def _dash_point(d: ImageDraw.ImageDraw, x1: float, y1: float, x2: float, y2: float, t: float) -> None:
     w, h = x2 - x1, y2 - y1
     segs = [((x1, y1), (1, 0), w), ((x2, y1), (0, 1), h), ((x2, y2), (-1, 0), w), ((x1, y2), (0, -1), h)]
@@ -116,8 +136,13 @@ def coloured_text_html(text: str, phrases: Sequence[dict[str, Any]]) -> str:
     return "".join(out)
 
 
-def write_report_pages(out: Path, data: dict[str, Sequence[Any]], predictions: Path, bins: int, per_task: int = 4) -> None:
-    """``out/index.html`` and ``out/sheet.png``: a few examples per task, predicted vs true boxes."""
+def write_report_pages(out: Path, data: dict[str, Sequence[Any]], predictions: Path, bins: int, per_task: int = 4,
+                       decode_image: Callable[[Sequence[int]], np.ndarray] | None = None) -> None:
+    """``out/index.html`` and ``out/sheet.png``: a few examples per task, predicted vs true boxes.
+
+    With ``decode_image`` (codes -> ``(S, S, 3)`` uint8), an image task's tile shows the image the
+    model wrote beside the true target instead.
+    """
     from .processor import to_pil
 
     by_source: dict[str, list[dict]] = {}
@@ -132,7 +157,8 @@ def write_report_pages(out: Path, data: dict[str, Sequence[Any]], predictions: P
             if i >= per_task:
                 break
             gt = [o.box for o in ex.objects] or [b for ph in ex.phrases for b in ph.boxes]
-            pic = draw(to_pil(ex.images[0]), rec["phrases"], gt, min_side=256)
+            made = _written_image(rec["sequence"], ex, bins, decode_image)
+            pic = made if made is not None else draw(to_pil(ex.images[0]), rec["phrases"], gt, min_side=256)
             name = f"img/{source.replace('@', '_')}_{i}.png"
             pic.save(out / name)
             tiles.append((source, pic))

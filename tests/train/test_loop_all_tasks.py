@@ -65,6 +65,19 @@ def test_debug_trains_every_task_and_scores_the_new_ones(tmp_path, image_tokeniz
     it = load_image_tokenizer(final, tok.num_image_tokens)
     assert it is not None and it.num_codes == 16 and settings["image_tokenizer_config"]["codebook_size"] == 16
     assert set(settings["tasks"]) == set(EVERY_TASK)
+    # vlseq eval on the checkpoint: the same metrics, and the report shows the written image beside the target
+    from PIL import Image
+
+    from vlseq.evaluate import main as eval_main
+
+    ev = tmp_path / "eval"
+    assert eval_main(["--checkpoint", str(final), "--data", str(tmp_path / "synth" / "val"), "--max-per-task", "2",
+                      "--tasks", "generate_image", "instance_segment", "--out", str(ev)]) == 0
+    scored = json.loads((ev / "metrics.json").read_text())
+    assert {f"generate_image/{k}" for k in NEW_METRICS["generate_image"]} <= set(scored)
+    assert "instance_segment/mask_map" in scored
+    with Image.open(ev / "img" / "generate_image_0.png") as tile:
+        assert tile.size == (512, 256)
 
 
 def test_image_task_without_image_tokenizer_names_the_config_key(tmp_path) -> None:
