@@ -349,3 +349,19 @@ def test_instance_masks_are_drawn(pipe) -> None:
     assert r.polygons and all(len(p) >= 3 for p in r.polygons)
     drawn = np.asarray(r.draw(img, min_side=96)).astype(int)
     assert (np.abs(drawn - img.astype(int)).sum(-1) > 0).mean() > 0.01  # translucent fills changed the picture
+
+
+def test_checkpoint_image_tokenizer_is_found_and_checked(tmp_path) -> None:
+    import shutil
+
+    from vlseq.models.io import IMAGE_TOKENIZER_DIR, load_image_tokenizer
+
+    ck = make_checkpoint(tmp_path / "images", image_tokenizer=True)
+    it = load_image_tokenizer(ck, IMAGE_CODEBOOK)
+    assert it is not None and it.config.codebook_size == IMAGE_CODEBOOK and it.num_codes == 16
+    with pytest.raises(ValueError, match=f"codebook size {IMAGE_CODEBOOK} but the checkpoint's tokenizer has 8"):
+        load_image_tokenizer(ck, 8)
+    shutil.rmtree(ck / IMAGE_TOKENIZER_DIR)
+    with pytest.raises(ValueError, match="has 16 image tokens but the checkpoint has no image_tokenizer/"):
+        load_image_tokenizer(ck, IMAGE_CODEBOOK)
+    assert load_image_tokenizer(make_checkpoint(tmp_path / "plain"), 0) is None
