@@ -14,8 +14,14 @@ grounded_caption   --                           ``answers[0]`` + ``phrases`` spa
 detect             --                           ``objects`` (label = category)
 localize           the class name               ``objects`` of that class
 region_caption     --                           ``region`` (input) + ``answers``
+instance_segment   --                           ``objects`` with ``polygon`` (label = category)
+keypoints          --                           ``objects`` with ``keypoints``; names in ``meta["keypoint_names"]``
+generate_image     the caption                  ``target_image`` (input image: a blank canvas)
 edit_image         the instruction              ``target_image``
 =================  ===========================  ==================================================
+
+Image-output examples may carry ``meta["requirements"]`` (what the output must show; see
+:mod:`vlseq.render_check`).
 
 Boxes are absolute pixel ``(x1, y1, x2, y2)`` of ``images[0]``.
 """
