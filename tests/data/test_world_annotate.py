@@ -329,3 +329,18 @@ def test_deterministic_examples_and_unknown_task():
     assert [(e.task, e.text, e.answers) for e in a] == [(e.task, e.text, e.answers) for e in b]
     with pytest.raises(ValueError, match="unknown scene task"):
         examples_for_scene(generate_scene(5, cfg), "x.png", np.random.default_rng(1), cfg, tasks=["dance"])
+
+
+def test_new_tasks_leave_the_other_records_unchanged():
+    """instance_segment, keypoints and generate_image draw nothing from the annotation rng, so a world
+    written with them has the same records for every other task (and the same rng state after)."""
+    from vlseq.data.world import SCENE_TASKS
+
+    old = [t for t in SCENE_TASKS if t not in ("instance_segment", "keypoints", "generate_image")]
+    cfg = WorldConfig(size=64)
+    for seed in range(10):
+        scene = generate_scene(seed, cfg)
+        ra, rb = np.random.default_rng(seed), np.random.default_rng(seed)
+        a = examples_for_scene(scene, "x.png", ra, cfg, tasks=old)
+        b = [e for e in examples_for_scene(scene, "x.png", rb, cfg) if e.task in old]
+        assert repr(a) == repr(b) and ra.random() == rb.random()
