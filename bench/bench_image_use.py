@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import base_parser, markdown_table, set_threads  # noqa: E402
 from vlseq.data.readers.split import load_split  # noqa: E402
+from vlseq.diagnostics import loss_true_and_shuffled  # noqa: E402
 from vlseq.models.factory import build_model  # noqa: E402
 from vlseq.processor import Processor  # noqa: E402
 from vlseq.tasks.registry import get_task  # noqa: E402
@@ -71,18 +72,6 @@ def run_variant(name: str, overrides: Sequence[str], args: Any, train: dict, val
     sched = build_scheduler(opt, min(cfg.warmup_steps, args.steps // 3), args.steps, cfg.min_lr_ratio)
     pool = [(t, e) for t, exs in train.items() for e in exs]
     rng = random.Random(0)  # the same batches for every variant
-    half = val_batch["pixel_values"].shape[0] // 2
-
-    @torch.no_grad()
-    def val_loss(shuffle: bool) -> float:
-        model.eval()
-        b = dict(val_batch)
-        if shuffle:
-            b["pixel_values"] = b["pixel_values"].roll(half, 0)
-        loss = float(model(**b)["loss"])
-        model.train()
-        return loss
-
     rows, t0 = [], time.perf_counter()
     model.train()
     for step in range(1, args.steps + 1):
@@ -95,7 +84,7 @@ def run_variant(name: str, overrides: Sequence[str], args: Any, train: dict, val
         sched.step()
         opt.zero_grad(set_to_none=True)
         if step % args.every == 0 or step == args.steps:
-            true, shuf = val_loss(False), val_loss(True)
+            true, shuf = loss_true_and_shuffled(model, val_batch)
             rows.append({"variant": name, "step": step, "train_loss": float(loss.detach()), "val_loss": true,
                          "val_loss_shuffled": shuf, "gap": shuf - true, "seconds": time.perf_counter() - t0})
             print(f"{name:>24s} step {step:5d}  val {true:.4f}  shuffled {shuf:.4f}  gap {shuf - true:+.4f}", flush=True)

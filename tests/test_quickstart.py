@@ -14,6 +14,7 @@ def test_quickstart_debug_writes_report(tmp_path, capsys) -> None:
     report = (out / "REPORT.md").read_text()
     assert "## Goals" in report and "| refexp/acc@0.5 | 0.900 |" in report
     assert "## Generalisation" in report and "held-out attribute pairs" in report
+    assert "## Does the model read the image?" in report and "| detect |" in report
     assert (out / "learning_curve.png").exists() and (out / "eval" / "sheet.png").exists()
     assert (out / "final" / "model.safetensors").exists()
     assert "report:" in capsys.readouterr().out

@@ -80,7 +80,9 @@ def generalisation(trainer, cfg, metrics: dict[str, Any], n: int) -> list[tuple[
 
 
 def write_report(out: Path, cfg, summary: dict[str, Any], metrics: dict[str, Any], ref_cider: float | None,
-                 general: list[tuple[str, str, float, float]] = ()) -> Path:
+                 general: list[tuple[str, str, float, float]] = (),
+                 image_use: dict[str, tuple[float, float]] | None = None) -> Path:
+    from .diagnostics import format_image_use
     from .evaluate import format_metrics
 
     goals = dict(GOALS)
@@ -99,6 +101,10 @@ def write_report(out: Path, cfg, summary: dict[str, Any], metrics: dict[str, Any
                   "| check | metric | in-domain | out-of-domain | ratio |", "|---|---|---|---|---|"]
         for what, metric, ind, ood in general:
             lines.append(f"| {what} | {metric} | {ind:.3f} | {ood:.3f} | {ood / ind if ind else float('nan'):.2f} |")
+    if image_use:
+        lines += ["", "## Does the model read the image? (validation loss; shuffled: every example gets "
+                  "another example's image; a gap near 0 means the task is answered from the prompt alone)", "",
+                  format_image_use(image_use)]
     lines += ["", "## All tasks", "", format_metrics(metrics), "",
               "![learning curve](learning_curve.png)", "", "![examples](eval/sheet.png)", ""]
     path = out / "REPORT.md"
@@ -118,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from .train.config import load_config
     from .train.loop import Trainer
+    from .diagnostics import image_use
     from .evaluate import evaluate_examples, format_metrics
     from .viz import write_report_pages
 
@@ -141,7 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     learning_curve(out / "log.jsonl", out / "learning_curve.png")
     ref = reference_cider(val["caption"]) if "caption" in val else None
     general = generalisation(trainer, cfg, metrics, args.eval_per_task)
-    report = write_report(out, cfg, summary, metrics, ref, general)
+    uses = image_use(trainer.eval_model(), trainer.processor, val, n=64)
+    report = write_report(out, cfg, summary, metrics, ref, general, uses)
     print(format_metrics(metrics))
     print(f"\nreport: {report}\ncheckpoint: {summary['final']}")
     return 0
