@@ -28,7 +28,7 @@ import numpy as np
 from ..codec.markup import escape_markup
 from ..codec.tokens import img_token
 from ..data.example import Example, ImageRef
-from .base import GrammarSpec, Prediction, Task, pick
+from .base import GrammarSpec, Prediction, Task
 from .registry import register
 
 #: Meta key under which the Processor passes the target image's codes to the task.
