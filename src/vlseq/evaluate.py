@@ -251,6 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--no-grammar", action="store_true", help="decode without the grammar (to measure what it buys)")
     ap.add_argument("--skip-bad", action="store_true", help="skip bad records (counted and logged) instead of stopping")
     ap.add_argument("--out", default=None, help="output directory (default: CHECKPOINT/eval-<split>)")
+    ap.add_argument("--image-use", type=int, default=0, metavar="N",
+                    help="also compare the loss with true vs shuffled images on N examples per task (image_use.json)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     model, tok, settings = from_pretrained(args.checkpoint)
@@ -276,6 +278,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     decode = processor.bind(get_task("generate_image")).decode_image if processor.image_tokenizer is not None else None
     write_report_pages(out, data, out / "predictions.jsonl", settings["num_bins"], decode_image=decode)
     print(format_metrics(metrics))
+    if args.image_use:
+        from .diagnostics import format_image_use, image_use
+
+        uses = image_use(model, processor, data, n=args.image_use)
+        (out / "image_use.json").write_text(json.dumps({t: {"loss": a, "loss_shuffled": b} for t, (a, b) in uses.items()}, indent=2))
+        print(format_image_use(uses))
     print(f"wrote {out / 'metrics.json'}, {out / 'predictions.jsonl'}, {out / 'index.html'}")
     return 0
 

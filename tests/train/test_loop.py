@@ -83,8 +83,13 @@ def test_train_and_eval_cli(tmp_path, synth, capsys) -> None:
     assert "| refexp | acc@0.5 |" in capsys.readouterr().out
     out = tmp_path / "ev"
     assert main(["eval", "--checkpoint", str(run / "final"), "--data", str(synth / "val"), "--max-per-task", "3",
-                 "--out", str(out)]) == 0
+                 "--out", str(out), "--image-use", "3"]) == 0
     assert (out / "metrics.json").exists() and (out / "index.html").exists() and (out / "sheet.png").exists()
+    import json
+
+    uses = json.loads((out / "image_use.json").read_text())
+    assert "detect" in uses and set(uses["detect"]) == {"loss", "loss_shuffled"}
+    assert "| task | loss, true images |" in capsys.readouterr().out
     lines = (out / "predictions.jsonl").read_text().splitlines()
     assert len(lines) >= 9 * 3 - 3
 

@@ -113,8 +113,7 @@ class Trainer:
         self.cfg = cfg
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        self.accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=not torch.cuda.is_available(),
-                                       dynamo_backend=cfg.compile)
+        self.accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=not torch.cuda.is_available())
         self.out = Path(cfg.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         random.seed(cfg.seed)
@@ -158,6 +157,10 @@ class Trainer:
         self.best: float | None = None
         self.evaluate_at_end = evaluate_at_end
         self.model, self.optimizer = self.accelerator.prepare(self.model, self.optimizer)
+        if cfg.compile != "no":
+            # Compiled here, not through Accelerator(dynamo_backend=...): Accelerate keeps one shared state
+            # per process, so a second Trainer in the same process would silently inherit the first's.
+            self.model = torch.compile(self.model, backend=cfg.compile)
         self.rng = random.Random(cfg.seed + 1)
         # Decode-time failures (readers check headers only) go through the readers' strict/skip rule.
         self.skip_guard = RecordGuard("training images", skip_bad=cfg.data.skip_bad)
