@@ -171,3 +171,10 @@ def test_image_use_quick(tmp_path: Path) -> None:
     rows = json.loads(out.read_text())
     assert [(r["variant"], r["step"]) for r in rows] == [("default", 2), ("default", 4), ("old", 2), ("old", 4)]
     assert all(r["gap"] == r["val_loss_shuffled"] - r["val_loss"] for r in rows)
+
+
+def test_stem_probe_quick(tmp_path: Path) -> None:
+    out = tmp_path / "rows.json"
+    assert load("bench_stem_probe").main(["--quick", "--threads", "1", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert len(rows) == 6 and all(0.0 <= r["accuracy"] <= 1.0 and 0.0 < r["prior"] < 1.0 for r in rows)
