@@ -59,7 +59,7 @@ def make_split(root: Path, size: int, samples: int) -> Path:
 
 def mixed(split: dict[str, list[Example]], seed: int = 0) -> list[Example]:
     """Every example of a split (image-generation tasks left out), in a seeded random order."""
-    exs = [e for t, v in split.items() if t != "edit_image" for e in v]
+    exs = [e for t, v in split.items() if get_task(t).output != "image" for e in v]
     random.Random(seed).shuffle(exs)
     return exs
 
@@ -158,7 +158,7 @@ def run_size(size: int, args: argparse.Namespace, tmp: Path, emit: Callable) -> 
     t0 = time.perf_counter()
     split = load_split(split_dir)
     t_load = time.perf_counter() - t0
-    tasks = [t for t in split if t != "edit_image" and split[t]]
+    tasks = [t for t in split if get_task(t).output != "image" and split[t]]  # image outputs need an image tokenizer
     exs = mixed(split)
     shard_dir = tmp / f"shards{size}"
     t0 = time.perf_counter()
