@@ -36,7 +36,7 @@ from vlseq.models.factory import build_model  # noqa: E402
 from vlseq.processor import Processor  # noqa: E402
 from vlseq.tasks.registry import get_task  # noqa: E402
 from vlseq.tokenizer import VLTokenizer  # noqa: E402
-from vlseq.train.config import apply_override, load_config  # noqa: E402
+from vlseq.train.config import load_config  # noqa: E402
 from vlseq.train.data import ensure_synth  # noqa: E402
 from vlseq.train.loop import corpus  # noqa: E402
 from vlseq.train.optim import build_optimizer, build_scheduler  # noqa: E402
@@ -60,11 +60,8 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
 def run_variant(name: str, overrides: Sequence[str], args: Any, train: dict, val_batch: dict,
                 tok: VLTokenizer, proc: Processor) -> list[dict[str, Any]]:
     """Train one variant for ``args.steps`` steps; return its loss rows."""
-    cfg = load_config(args.preset, [])
-    d = cfg.to_dict()
-    for o in overrides:
-        apply_override(d, o)
-    mc = type(cfg).from_dict(d).model
+    cfg = load_config(args.preset, overrides)
+    mc = cfg.model
     mc.vocab_size, mc.pad_token_id, mc.bos_token_id, mc.eos_token_id = len(tok), tok.pad_id, tok.bos_id, tok.eos_id
     torch.manual_seed(0)
     model = build_model(mc)
