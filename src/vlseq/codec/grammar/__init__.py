@@ -1,0 +1,69 @@
+"""Decoding grammars: small state machines over token ids that keep every output parseable.
+
+A grammar answers two questions about a partial output: which token ids may come next
+(:meth:`Grammar.fill_allowed`) and which state a token leads to (:meth:`Grammar.advance`).
+A state is a small tuple of ints, so a decoder can keep one per row (or per prefix, for beam
+search) and advance it one token per step. Every grammar guarantees:
+
+* no dead state: some token is always allowed;
+* termination within a budget: each state knows the fewest tokens that still finish the output
+  (:meth:`Grammar.min_to_finish`, ``</s>`` included); given the number of tokens still allowed,
+  only tokens from which the output can be finished in time are allowed;
+* a finished output (up to ``</s>``) parses with zero errors under :func:`vlseq.codec.parse`.
+
+Grammars: :class:`TextGrammar` (plain text), :class:`GroundedTextGrammar` (text with grounded
+phrases), :class:`ObjectListGrammar` (detection), :class:`SingleBoxGrammar` (referring
+expressions, localisation, segmentation), :class:`ChoiceGrammar` (a closed answer set),
+:class:`ImageGrammar` (exactly ``n`` image-code tokens, for image outputs). The object
+grammars optionally add polygons and named keypoints (``name <loc_x><loc_y>``, names from a fixed,
+ordered list) after an object's box.
+
+Ids come from a :class:`VocabLayout`, never from constants. Plain Python + numpy, no torch.
+
+Modules (each imports only the ones before it):
+
+* ``layout``: :class:`GrammarError`, :class:`VocabLayout`, :class:`TokenTrie`;
+* ``base``: the state and phase constants (``State``, ``UNBOUNDED``, ``DONE_STATE``, ``LIST``, ...),
+  the :class:`Grammar` base class, :class:`TextGrammar`, :class:`ChoiceGrammar`, :class:`ImageGrammar`;
+* ``objects``: the object machinery (``_ObjectGrammar``), :class:`GroundedTextGrammar`,
+  :class:`ObjectListGrammar`, :class:`SingleBoxGrammar`.
+
+Everything is re-exported here: import from :mod:`vlseq.codec.grammar`.
+"""
+
+from .base import (
+    AFTER_BOX,
+    AFTER_POLY,
+    CHOICE,
+    DONE,
+    DONE_STATE,
+    END,
+    IMG,
+    KP,
+    KP_Y,
+    LABEL,
+    LIST,
+    OBJ_START,
+    OBJ_WORDS,
+    OUT,
+    POLY,
+    START,
+    UNBOUNDED,
+    X2,
+    Y1,
+    Y2,
+    ChoiceGrammar,
+    Grammar,
+    ImageGrammar,
+    State,
+    TextGrammar,
+)
+from .layout import GrammarError, TokenTrie, VocabLayout
+from .objects import GroundedTextGrammar, ObjectListGrammar, SingleBoxGrammar, _ObjectGrammar
+
+__all__ = [
+    "GrammarError", "VocabLayout", "TokenTrie", "State", "UNBOUNDED", "DONE_STATE", "Grammar", "TextGrammar",
+    "ChoiceGrammar", "ImageGrammar", "GroundedTextGrammar", "ObjectListGrammar", "SingleBoxGrammar",
+    "DONE", "OUT", "LIST", "END", "START", "CHOICE", "OBJ_START", "OBJ_WORDS", "LABEL", "Y1", "X2", "Y2",
+    "AFTER_BOX", "POLY", "AFTER_POLY", "KP", "KP_Y", "IMG",
+]
