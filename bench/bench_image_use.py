@@ -2,12 +2,14 @@
 
     python bench/bench_image_use.py [--preset tiny] [--synth data/synth-5k] [--tasks detect]
         [--steps 300] [--every 50] [--variant NAME=KEY=VALUE[,KEY=VALUE...] ...] [--json PATH]
+        [--score N]
     python bench/bench_image_use.py --quick     # seconds: debug sizes, a 24-scene world
 
 Each variant (the preset with some ``model.*`` settings changed) trains from the same seed on the
 same batches; every ``--every`` steps it scores one fixed validation batch twice: with each
 example's own image, and with the images rolled by half the batch (every example sees another
-scene). A model that reads the image has a clearly higher loss on the shuffled batch; a model that
+scene). With ``--score N`` each variant is also decoded and scored on N validation examples per task
+at the end (the tasks' own metrics: does it localise, not only look). A model that reads the image has a clearly higher loss on the shuffled batch; a model that
 writes the language prior has the same loss on both. ``detect`` is the sharpest probe: its prompt is
 the same for every image, so all it can learn beyond the prior comes from the pixels.
 
@@ -32,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import base_parser, markdown_table, set_threads  # noqa: E402
 from vlseq.data.readers.split import load_split  # noqa: E402
 from vlseq.diagnostics import loss_true_and_shuffled  # noqa: E402
+from vlseq.evaluate import evaluate_examples  # noqa: E402
 from vlseq.models.factory import build_model  # noqa: E402
 from vlseq.processor import Processor  # noqa: E402
 from vlseq.tasks.registry import get_task  # noqa: E402
@@ -58,7 +61,7 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
 
 
 def run_variant(name: str, overrides: Sequence[str], args: Any, train: dict, val_batch: dict,
-                tok: VLTokenizer, proc: Processor) -> list[dict[str, Any]]:
+                tok: VLTokenizer, proc: Processor, val: dict | None = None) -> list[dict[str, Any]]:
     """Train one variant for ``args.steps`` steps; return its loss rows."""
     cfg = load_config(args.preset, overrides)
     mc = cfg.model
@@ -85,6 +88,11 @@ def run_variant(name: str, overrides: Sequence[str], args: Any, train: dict, val
             rows.append({"variant": name, "step": step, "train_loss": float(loss.detach()), "val_loss": true,
                          "val_loss_shuffled": shuf, "gap": shuf - true, "seconds": time.perf_counter() - t0})
             print(f"{name:>24s} step {step:5d}  val {true:.4f}  shuffled {shuf:.4f}  gap {shuf - true:+.4f}", flush=True)
+    if args.score and val:
+        model.eval()
+        scores = evaluate_examples(model, proc, {t: val.get(t, [])[:args.score] for t in args.tasks})
+        rows[-1]["scores"] = {k: v for k, v in scores.items() if not k.endswith(("/seconds", "/n"))}
+        print(f"{name:>24s} scores {json.dumps({k: round(v, 4) for k, v in rows[-1]['scores'].items()})}", flush=True)
     return rows
 
 
@@ -99,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--val", type=int, default=128, help="validation examples in the fixed batch")
     ap.add_argument("--variant", action="append", default=None, help="NAME=KEY=VALUE[,KEY=VALUE...] (model keys)")
     ap.add_argument("--json", default=None, help="also write the rows here")
+    ap.add_argument("--score", type=int, default=0, help="decode and score N val examples per task at the end")
     args = ap.parse_args(argv)
     set_threads(args.threads)
     tmp = None
@@ -120,13 +129,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     for spec in args.variant or DEFAULT_VARIANTS:
         name, overrides = parse_variant(spec)
-        rows += run_variant(name, overrides, args, train, val_batch, tok, proc)
+        rows += run_variant(name, overrides, args, train, val_batch, tok, proc, val)
     print()
     print(f"preset {args.preset}, tasks {args.tasks}, {args.steps} steps of batch {cfg.batch_size}, "
           f"{len(val_items)} validation examples")
     print(markdown_table(["variant", "step", "val loss", "val loss, shuffled images", "gap"],
                          [[r["variant"], r["step"], f"{r['val_loss']:.4f}", f"{r['val_loss_shuffled']:.4f}",
                            f"{r['gap']:+.4f}"] for r in rows]))
+    scored = [r for r in rows if "scores" in r]
+    if scored:
+        keys = sorted({k for r in scored for k in r["scores"]})
+        print()
+        print(markdown_table(["variant", "step", *keys],
+                             [[r["variant"], r["step"], *(f"{r['scores'].get(k, float('nan')):.3f}" for k in keys)]
+                              for r in scored]))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
     if tmp is not None:

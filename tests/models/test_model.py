@@ -155,3 +155,23 @@ def test_init_from_local_hf_dirs(setup, tmp_path) -> None:
     assert model.lm.config.vocab_size >= len(tok)
     b = _batch(proc, [("vqa", by_task["vqa"][0])])
     assert torch.isfinite(model(**b)["loss"])
+
+
+def test_sincos_positions_tell_every_cell_apart_at_feature_scale() -> None:
+    from vlseq.models.vlseq_model import sincos_2d
+
+    pos_row, pos_col = sincos_2d((8, 6), 64)
+    table = (pos_row[:, None, :] + pos_col[None, :, :]).reshape(48, 64)
+    dist = torch.cdist(table, table) + torch.eye(48) * 1e9
+    assert dist.min() > 0.1  # 48 distinct cells
+    # as loud as LayerNorm-ed features (per-channel RMS about 1), not a 0.1-scale whisper
+    assert 0.4 < table.pow(2).mean().sqrt() < 1.5
+    assert torch.all(pos_row[:, 32:] == 0) and torch.all(pos_col[:, :32] == 0)
+    with pytest.raises(ValueError, match="divisible by 4"):
+        sincos_2d((2, 2), 30)
+
+
+def test_pos_init_is_checked() -> None:
+    with pytest.raises(ValueError, match="pos_init"):
+        ModelConfig(pos_init="rope")
+    assert ModelConfig.from_dict({"pos_init": "normal"}).pos_init == "normal"

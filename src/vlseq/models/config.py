@@ -45,6 +45,10 @@ class ModelConfig:
     proj_norm: bool = True
     #: std of the normal init of every linear and embedding weight; None: ``d_model ** -0.5``
     init_std: float | None = None
+    #: init of the image grid's row/column position embeddings (learned either way): ``sincos``, the
+    #: 2-D sine-cosine table at the scale of the normalised image features, or ``normal`` at
+    #: ``weight_std`` (about 1/11 of the features' norm at d_model 128)
+    pos_init: str = "sincos"
     image_size: int = 64
     num_bins: int = 64
     num_image_tokens: int = 0
@@ -64,6 +68,10 @@ class ModelConfig:
         equal to 4 decimals with shuffled images after 1,800 steps). ``d_model ** -0.5`` is the
         Xavier std of a square layer; with it the image is used within 50 steps."""
         return self.init_std if self.init_std is not None else self.d_model ** -0.5
+
+    def __post_init__(self) -> None:
+        if self.pos_init not in ("sincos", "normal"):
+            raise ValueError(f"model.pos_init must be 'sincos' or 'normal', got {self.pos_init!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -51,6 +51,29 @@ def bart_config(cfg: ModelConfig) -> BartConfig:
     )
 
 
+def sincos_2d(grid: tuple[int, int], d: int, temperature: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 2-D sine-cosine position table, split into its row and column halves.
+
+    Returns ``(pos_row (h, d), pos_col (w, d))``: rows use the first ``d/2`` channels and columns
+    the rest, so ``pos_row[i] + pos_col[j]`` is the usual 2-D table (ViT/MAE) for cell ``(i, j)``.
+    Entries lie in [-1, 1], the scale of the LayerNorm-ed image features, so a cell's position is
+    as loud as its content from step 0. (At ``weight_std`` the positions were ~11x quieter than the
+    features and the model knew an object's size long before it knew where the object was.)
+    """
+    if d % 4:
+        raise ValueError(f"sine-cosine positions need d_model divisible by 4, got {d}")
+    quarter = d // 4
+    freq = temperature ** (-torch.arange(quarter, dtype=torch.float32) / quarter)  # (d/4,)
+    halves = []
+    for n in grid:
+        angle = torch.arange(n, dtype=torch.float32)[:, None] * freq[None, :]  # (n, d/4)
+        halves.append(torch.cat([angle.sin(), angle.cos()], dim=1))  # (n, d/2)
+    h, w = grid
+    pos_row = torch.cat([halves[0], torch.zeros(h, d // 2)], dim=1)
+    pos_col = torch.cat([torch.zeros(w, d // 2), halves[1]], dim=1)
+    return pos_row, pos_col
+
+
 class VLSeqModel(nn.Module):
     """Vision tower + BART encoder-decoder over the unified vocabulary."""
 
@@ -66,8 +89,11 @@ class VLSeqModel(nn.Module):
         self.proj = nn.Sequential(nn.Linear(c, d), nn.LayerNorm(d) if cfg.proj_norm else nn.Identity())
         # Factorised learned 2-D positions: row + column embeddings (h + w vectors, not h*w).
         std = cfg.weight_std
-        self.pos_row = nn.Parameter(torch.randn(self.grid[0], d) * std)
-        self.pos_col = nn.Parameter(torch.randn(self.grid[1], d) * std)
+        if cfg.pos_init == "sincos":
+            pos_row, pos_col = sincos_2d(self.grid, d)
+        else:
+            pos_row, pos_col = torch.randn(self.grid[0], d) * std, torch.randn(self.grid[1], d) * std
+        self.pos_row, self.pos_col = nn.Parameter(pos_row), nn.Parameter(pos_col)
         self.image_index = nn.Embedding(cfg.max_images, d)
         # Like the positions: nn.Embedding's N(0, 1) init would add a shared vector as large as the
         # image features themselves to every image token.
