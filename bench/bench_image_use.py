@@ -65,7 +65,7 @@ def run_variant(name: str, overrides: Sequence[str], args: Any, train: dict, val
     """Train one variant for ``args.steps`` steps; return its loss rows."""
     cfg = load_config(args.preset, overrides)
     mc = cfg.model
-    mc.vocab_size, mc.pad_token_id, mc.bos_token_id, mc.eos_token_id = len(tok), tok.pad_id, tok.bos_id, tok.eos_id
+    mc.fill_from_tokenizer(tok)
     torch.manual_seed(0)
     model = build_model(mc)
     opt = build_optimizer(model, cfg.lr, cfg.weight_decay)

@@ -130,7 +130,7 @@ def step_rate(preset: str, tok: VLTokenizer, items: list[Any], proc: Processor, 
     from vlseq.train.config import load_config
 
     mc = load_config(preset).model
-    mc.vocab_size, mc.pad_token_id, mc.bos_token_id, mc.eos_token_id = len(tok), tok.pad_id, tok.bos_id, tok.eos_id
+    mc.fill_from_tokenizer(tok)
     torch.manual_seed(0)
     model = build_model(mc)
     model.train()

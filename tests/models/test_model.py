@@ -175,3 +175,11 @@ def test_pos_init_is_checked() -> None:
     with pytest.raises(ValueError, match="pos_init"):
         ModelConfig(pos_init="rope")
     assert ModelConfig.from_dict({"pos_init": "normal"}).pos_init == "normal"
+
+
+def test_fill_from_tokenizer_gives_the_loss_its_coordinate_ids(setup) -> None:
+    by_task, tok, cfg, proc = setup
+    mc = ModelConfig(num_bins=BINS).fill_from_tokenizer(tok)
+    assert mc.vocab_size == len(tok) and mc.pad_token_id == tok.pad_id and mc.eos_token_id == tok.eos_id
+    assert mc.loc_range == (tok.loc_id(0), BINS)
+    assert ModelConfig().loc_range is None  # unknown ids: plain cross-entropy

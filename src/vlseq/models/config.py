@@ -51,6 +51,10 @@ class ModelConfig:
     pos_init: str = "sincos"
     image_size: int = 64
     num_bins: int = 64
+    #: id of ``<loc_0>`` (filled from the tokenizer by :meth:`fill_from_tokenizer`; -1: unknown)
+    loc_offset: int = -1
+    #: width in bins of the Gaussian soft target of coordinate tokens in the loss; 0: one-hot
+    loc_sigma: float = 2.0
     num_image_tokens: int = 0
     pad_token_id: int = 0
     bos_token_id: int = 1
@@ -72,6 +76,18 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.pos_init not in ("sincos", "normal"):
             raise ValueError(f"model.pos_init must be 'sincos' or 'normal', got {self.pos_init!r}")
+
+    def fill_from_tokenizer(self, tokenizer: Any) -> "ModelConfig":
+        """Take the vocabulary size and the special ids from a :class:`vlseq.tokenizer.VLTokenizer`."""
+        self.vocab_size, self.pad_token_id = len(tokenizer), tokenizer.pad_id
+        self.bos_token_id, self.eos_token_id = tokenizer.bos_id, tokenizer.eos_id
+        self.loc_offset = tokenizer.loc_offset
+        return self
+
+    @property
+    def loc_range(self) -> tuple[int, int] | None:
+        """``(id of <loc_0>, num_bins)`` for the loss, or None when the ids are not known."""
+        return (self.loc_offset, self.num_bins) if self.loc_offset >= 0 else None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

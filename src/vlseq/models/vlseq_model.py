@@ -181,7 +181,8 @@ class VLSeqModel(nn.Module):
                       decoder_attention_mask=dec_mask, use_cache=False)
         result = {"logits": out.logits}
         if labels is not None:
-            result["loss"], result["sample_loss"] = balanced_loss(out.logits, labels, sample_weight)
+            result["loss"], result["sample_loss"] = balanced_loss(out.logits, labels, sample_weight,
+                                                                  self.config.loc_range, self.config.loc_sigma)
         return result
 
     # ------------------------------------------------------------------ generation

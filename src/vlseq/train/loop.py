@@ -134,8 +134,7 @@ class Trainer:
             raise ValueError(f"no training examples for tasks {cfg.tasks}")
         self.tokenizer = build_tokenizer(cfg, self.train_data, self.out, self.accelerator)
         mc = cfg.model
-        mc.vocab_size, mc.pad_token_id = len(self.tokenizer), self.tokenizer.pad_id
-        mc.bos_token_id, mc.eos_token_id = self.tokenizer.bos_id, self.tokenizer.eos_id
+        mc.fill_from_tokenizer(self.tokenizer)
         self.processor = Processor(self.tokenizer, mc.image_size, mc.num_bins, cfg.max_prompt_tokens, cfg.max_target_tokens,
                                    image_tokenizer=self.image_tokenizer)
         torch.manual_seed(cfg.seed)
