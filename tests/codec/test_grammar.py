@@ -30,6 +30,10 @@ LABELS = [[TEXT[0]], [TEXT[0], TEXT[1]], [TEXT[2], TEXT[3], TEXT[4]], [TEXT[5], 
 CHOICES = [[TEXT[7]], [TEXT[7], TEXT[8]], [TEXT[9], TEXT[10], TEXT[11], TEXT[12]]]
 
 
+def loc(k: int) -> int:
+    return LAYOUT.loc_offset + k
+
+
 def label_text(ids: list[int]) -> str:
     return " ".join(f"w{t}" for t in ids)
 
@@ -155,6 +159,26 @@ def test_single_box_outputs_parse(labels: list[list[int]] | None) -> None:
             assert p.objects[0][0] in {label_text(lab) for lab in labels}
 
 
+@pytest.mark.parametrize("kind", ["single", "objects"])
+def test_required_polygon_in_every_object_inside_its_box(kind: str) -> None:
+    kw = dict(polygons=True, max_polygon_points=4, require_polygon=True, polygon_inside_box=True)
+    g = (SingleBoxGrammar(LAYOUT, LABELS, **kw) if kind == "single"
+         else ObjectListGrammar(LAYOUT, LABELS, max_objects=3, min_objects=1, **kw))
+    budgets = budgets_for(g, 1000, 10, high=60)
+    for ids, b in zip(sample_outputs(g, budgets, 11), budgets):
+        p = check_parses(ids, b)
+        assert len(p.polygons) == len(p.objects) >= 1
+        for (_, box), (_, poly) in zip(p.objects, p.polygons):
+            assert all(box[0] <= x <= box[2] and box[1] <= y <= box[3] for x, y in poly)
+    lab, box = LABELS[0], [loc(1), loc(2), loc(5), loc(6)]
+    closed = [LAYOUT.obj_open, *lab, *box, LAYOUT.obj_close, LAYOUT.eos_id]
+    assert not g.accepts(closed)  # no polygon
+    poly = [LAYOUT.poly_open, loc(1), loc(2), loc(5), loc(2), loc(3), loc(6), LAYOUT.poly_close]
+    assert g.accepts([LAYOUT.obj_open, *lab, *box, *poly, LAYOUT.obj_close, LAYOUT.eos_id])
+    with pytest.raises(ValueError, match="require_polygon"):
+        SingleBoxGrammar(LAYOUT, LABELS, require_polygon=True)
+
+
 def test_choice_outputs_parse() -> None:
     g = ChoiceGrammar(LAYOUT, CHOICES)
     budgets = budgets_for(g, 2000, 8, high=12)
@@ -181,6 +205,10 @@ TINY_GRAMMARS = {
                                  max_polygon_points=3),
     "objects_open": ObjectListGrammar(TINY, None, min_objects=2),
     "single": SingleBoxGrammar(TINY, [[13, 14, 14]]),
+    "single_poly_required": SingleBoxGrammar(TINY, [[13]], polygons=True, max_polygon_points=4,
+                                             require_polygon=True, polygon_inside_box=True),
+    "objects_poly_required": ObjectListGrammar(TINY, [[12], [12, 14]], max_objects=2, min_objects=1, polygons=True,
+                                               max_polygon_points=3, require_polygon=True),
     "choice": ChoiceGrammar(TINY, [[12], [12, 13, 14], [14, 14]]),
 }
 
@@ -238,7 +266,6 @@ def test_distances_masks_and_advance_agree(name: str) -> None:
 
 def test_replay_accepts_and_rejects() -> None:
     g = GroundedTextGrammar(LAYOUT)
-    loc = lambda k: LAYOUT.loc_offset + k  # noqa: E731
     ok = [TEXT[3], LAYOUT.obj_open, TEXT[4], loc(2), loc(5), loc(3), loc(6), LAYOUT.obj_close, TEXT[1], LAYOUT.eos_id]
     assert g.accepts(ok)
     assert not g.accepts(ok[:-1])  # not finished

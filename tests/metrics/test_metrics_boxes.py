@@ -73,6 +73,7 @@ def test_rec_accuracy_hand_computed():
     out = rec_accuracy(preds, refs)
     assert out["accuracy"] == pytest.approx(0.5)
     assert out["hits"] == 2 and out["total"] == 4
+    assert out["mean_iou"] == pytest.approx((0.5 + 0.81) / 4)  # misses count as IoU 0
     # only the first of a ranked list counts
     assert rec_accuracy({"a": [(50, 50, 60, 60), (0, 0, 10, 10)]}, {"a": (0, 0, 10, 10)})["accuracy"] == 0.0
     assert localization_accuracy({"a": [(0, 0, 10, 10)]}, {"a": [(0, 0, 10, 10)]})["accuracy"] == 1.0

@@ -57,7 +57,8 @@ def test_segment_prompt_target_grammar_literal() -> None:
     assert t.prompt(e, B) == "segment: the  red square"
     assert t.target(e, B) == ("<obj>the red square<loc_10><loc_10><loc_20><loc_30>"
                               "<poly><loc_10><loc_10><loc_20><loc_10><loc_20><loc_30><loc_10><loc_30></poly></obj>")
-    assert t.grammar(e) == GrammarSpec("box", labels=("the red square",), polygons=True, max_polygon_points=12)
+    assert t.grammar(e) == GrammarSpec("box", labels=("the red square",), polygons=True, max_polygon_points=12,
+                                       require_polygon=True, polygon_inside_box=True)
     p = t.parse(t.target(e, B), e, B)
     assert p.parsed.errors == [] and p.parsed.polygons == [("the red square", tuple(sq(10.5, 10.5, 20.5, 30.5)))]
     with pytest.raises(ValueError, match=r"test.json#1: task 'segment' needs a polygon.*object 0"):
@@ -209,3 +210,32 @@ def test_constrained_random_outputs_parse_through_a_tokenizer() -> None:
                 assert idx == sorted(set(idx))
                 n_kps += len(kps)
     assert n_poly > 20 and n_kps > 20
+
+
+@pytest.mark.parametrize("bins", [32, 64])
+def test_world_segmentation_targets_are_accepted_by_their_grammars(bins: int) -> None:
+    """The decoding grammar requires a polygon inside the box; every target the world makes obeys it."""
+    from vlseq.data.world import WorldConfig, examples_for_scene, generate_scene, render
+    from vlseq.models.constrain import grammar_for
+    from vlseq.processor import Processor
+    from vlseq.tokenizer import VLTokenizer
+
+    cfg = WorldConfig(size=64)
+    exs = []
+    for s in range(12):
+        scene = generate_scene(s, cfg)
+        exs += [e for e in examples_for_scene(scene, render(scene), np.random.default_rng(s), cfg, image_id=str(s))
+                if e.task in ("segment", "instance_segment")]
+    tasks = {t: get_task(t) for t in ("segment", "instance_segment")}
+    tok = VLTokenizer.train([tasks[e.task].target(e, bins) for e in exs] + [tasks[e.task].prompt(e, bins) for e in exs],
+                            num_bins=bins)
+    proc = Processor(tok, 64, bins, max_target_tokens=512)
+    seen = set()
+    for e in exs:
+        g = grammar_for(tasks[e.task].grammar(e), tok)
+        ids = proc.encode(tasks[e.task], e).target[1:]  # without <s>
+        assert g.accepts(ids), (e.task, tasks[e.task].target(e, bins))
+        closed = tok.decode_markup(ids).replace("<poly>", "").replace("</poly>", "")
+        assert "<loc_" in closed
+        seen.add(e.task)
+    assert seen == {"segment", "instance_segment"}

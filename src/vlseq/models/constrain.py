@@ -38,11 +38,11 @@ def _build(spec: GrammarSpec, layout: VocabLayout, tok: VLTokenizer) -> Grammar:
     elif spec.kind == "grounded":
         g = GroundedTextGrammar(layout, polygons=spec.polygons, max_polygon_points=spec.max_polygon_points)
     elif spec.kind == "objects":
-        g = ObjectListGrammar(layout, [tok.label_ids(l) for l in spec.labels], max_objects=spec.max_objects, polygons=spec.polygons,
-                              max_polygon_points=spec.max_polygon_points, keypoints=_keypoint_ids(spec, tok))
+        g = ObjectListGrammar(layout, [tok.label_ids(l) for l in spec.labels], max_objects=spec.max_objects,
+                              keypoints=_keypoint_ids(spec, tok), **_polygon_args(spec))
     elif spec.kind == "box":
-        g = SingleBoxGrammar(layout, [tok.label_ids(l) for l in spec.labels], polygons=spec.polygons,
-                             max_polygon_points=spec.max_polygon_points, keypoints=_keypoint_ids(spec, tok))
+        g = SingleBoxGrammar(layout, [tok.label_ids(l) for l in spec.labels], keypoints=_keypoint_ids(spec, tok),
+                             **_polygon_args(spec))
     elif spec.kind == "choice":
         g = ChoiceGrammar(layout, [tok.encode(l) for l in spec.labels])
     elif spec.kind == "image":
@@ -50,6 +50,11 @@ def _build(spec: GrammarSpec, layout: VocabLayout, tok: VLTokenizer) -> Grammar:
     else:
         raise ValueError(f"unknown grammar kind {spec.kind!r}")
     return g
+
+
+def _polygon_args(spec: GrammarSpec) -> dict:
+    return dict(polygons=spec.polygons, max_polygon_points=spec.max_polygon_points,
+                require_polygon=spec.require_polygon, polygon_inside_box=spec.polygon_inside_box)
 
 
 def _keypoint_ids(spec: GrammarSpec, tok: VLTokenizer) -> list[list[int]] | None:

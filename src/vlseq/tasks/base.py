@@ -29,7 +29,8 @@ class GrammarSpec:
     * ``image``: exactly ``image_tokens`` image codes ``<img_k>`` (a VQ grid), then ``</s>``.
 
     ``polygons`` (at most ``max_polygon_points`` points each) and ``keypoints`` (names, in their
-    fixed order, each at most once) may follow an object's box (kinds ``objects`` and ``box``).
+    fixed order, each at most once) may follow an object's box (kinds ``objects`` and ``box``);
+    ``require_polygon``: every object has one; ``polygon_inside_box``: its points lie in the box.
     """
 
     kind: OutputKind
@@ -37,6 +38,8 @@ class GrammarSpec:
     max_objects: int | None = None
     polygons: bool = False
     max_polygon_points: int = 32
+    require_polygon: bool = False
+    polygon_inside_box: bool = False
     keypoints: tuple[str, ...] = ()
     image_tokens: int = 0
 

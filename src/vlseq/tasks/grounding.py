@@ -42,7 +42,7 @@ class RefExp(Task):
 
         r = rec_accuracy({i: (p.objects[0][1] if p.objects else None) for i, p in enumerate(predictions)},
                          {i: [o.box for o in ex.objects] for i, ex in enumerate(examples)})
-        return {"acc@0.5": r["accuracy"]}
+        return {"acc@0.5": r["accuracy"], "mean_iou": r["mean_iou"]}
 
 
 @register
@@ -63,7 +63,7 @@ class Localize(RefExp):
 
         r = localization_accuracy({i: (p.objects[0][1] if p.objects else None) for i, p in enumerate(predictions)},
                                   {i: [o.box for o in ex.objects] for i, ex in enumerate(examples)})
-        return {"acc@0.5": r["accuracy"]}
+        return {"acc@0.5": r["accuracy"], "mean_iou": r["mean_iou"]}
 
 
 def phrase_boxes_for(ex_text: str, ex_phrases: Sequence[Phrase], pred: Prediction) -> list[list[tuple]]:

@@ -38,13 +38,21 @@ def object_polygons(o: Object) -> list[list[Point]]:
     return [list(o.polygon)] if o.polygon else []
 
 
-def target_polygon(points: Sequence[Point], ex: Example, bins: int, max_points: int) -> tuple[Point, ...]:
+def target_polygon(points: Sequence[Point], ex: Example, bins: int, max_points: int,
+                   box: Sequence[float] | None = None) -> tuple[Point, ...]:
     """``points`` simplified to ``max_points`` vertices, consecutive same-bin vertices merged.
+
+    With ``box`` (x1, y1, x2, y2) the points are first clamped into it: the decoding grammar
+    keeps polygon points inside the object's box, and a box measured on the visible pixels can
+    lie a pixel inside the outline's sharp tips (a star's points).
 
     The merge keeps the first vertex of each run; the last vertex goes too when it shares the
     first vertex's bins (the polygon is closed). When fewer than 3 vertices remain, the simplified
     polygon is kept as it is (a tiny object: 3 points in 1-2 bins still parse).
     """
+    if box is not None:
+        x1, y1, x2, y2 = box
+        points = [(min(max(x, x1), x2), min(max(y, y1), y2)) for x, y in points]
     simple = simplify_to_budget(points, max_points)
     bins_of = [quantize_point(p, ex.width, ex.height, bins) for p in simple]
     keep = [i for i in range(len(simple)) if i == 0 or bins_of[i] != bins_of[i - 1]]
@@ -91,11 +99,12 @@ class Segment(Task):
     def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
         self.check(ex)
         o, label = ex.objects[0], self.label(ex)
-        poly = target_polygon(o.polygon, ex, bins, self.max_points)  # type: ignore[arg-type]
+        poly = target_polygon(o.polygon, ex, bins, self.max_points, o.box)  # type: ignore[arg-type]
         return grounded_target(GroundedText(label, [Phrase(0, len(label), (tuple(o.box),), (poly,))]), ex, bins)
 
     def grammar(self, ex: Example) -> GrammarSpec:
-        return GrammarSpec("box", labels=(self.label(ex),), polygons=True, max_polygon_points=self.max_points)
+        return GrammarSpec("box", labels=(self.label(ex),), polygons=True, max_polygon_points=self.max_points,
+                           require_polygon=True, polygon_inside_box=True)
 
     def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
         from ..metrics import rec_accuracy, segmentation_iou
@@ -109,7 +118,8 @@ class Segment(Task):
         r = segmentation_iou(preds, refs, sizes)
         box = rec_accuracy({i: (p.objects[0][1] if p.objects else None) for i, p in enumerate(predictions)},
                            {i: [o.box for o in ex.objects] for i, ex in enumerate(examples)})
-        return {"miou": r["miou"], "ciou": r["ciou"], "prec@0.5": r["prec@0.5"], "box_acc@0.5": box["accuracy"]}
+        return {"miou": r["miou"], "ciou": r["ciou"], "prec@0.5": r["prec@0.5"], "box_acc@0.5": box["accuracy"],
+                "box_mean_iou": box["mean_iou"]}
 
 
 @register
@@ -141,12 +151,13 @@ class InstanceSegment(Task):
             objs = by_position(objs)
         else:  # a random order each time the example is seen, as for detection
             rng.shuffle(objs)
-        items = [(o.label, tuple(o.box), target_polygon(o.polygon, ex, bins, self.max_points)) for o in objs]  # type: ignore[arg-type]
+        items = [(o.label, tuple(o.box), target_polygon(o.polygon, ex, bins, self.max_points, o.box))  # type: ignore[arg-type]
+                 for o in objs]
         return grounded_target(object_list(items), ex, bins)
 
     def grammar(self, ex: Example) -> GrammarSpec:
         return GrammarSpec("objects", labels=tuple(ex.options), max_objects=self.max_objects, polygons=True,
-                           max_polygon_points=self.max_points)
+                           max_polygon_points=self.max_points, require_polygon=True, polygon_inside_box=True)
 
     def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
         from ..metrics import coco_map, coco_mask_map

@@ -58,6 +58,9 @@ class _ObjectGrammar(Grammar):
                                            keypoints); names ``i..`` of the ordered list remain
         (KP_Y, ctx, i)                     a keypoint's x given, its y next
 
+    ``require_polygon``: every object has at least one polygon (segmentation targets always do; left
+    optional, an undertrained model closes the object after the box and its mask is empty).
+
     The box is kept only when polygon points must lie inside it (zeros otherwise, so states
     stay few); ``nbox`` only when boxes per object are bounded.
 
@@ -68,8 +71,11 @@ class _ObjectGrammar(Grammar):
 
     def __init__(self, layout: VocabLayout, labels: Sequence[Sequence[int]] | None, max_boxes: int | None,
                  polygons: bool, max_polygon_points: int, max_polygons: int, polygon_inside_box: bool,
-                 keypoints: Sequence[Sequence[int]] | None = None, all_keypoints: bool = False) -> None:
+                 keypoints: Sequence[Sequence[int]] | None = None, all_keypoints: bool = False,
+                 require_polygon: bool = False) -> None:
         super().__init__(layout)
+        if require_polygon and not polygons:
+            raise ValueError("require_polygon needs polygons=True")
         if max_boxes is not None and max_boxes < 1:
             raise ValueError(f"max boxes per object must be >= 1 or None, got {max_boxes}")
         if max_polygon_points < 3:
@@ -83,6 +89,8 @@ class _ObjectGrammar(Grammar):
         self._max_poly_coords = 2 * max_polygon_points
         self._max_polys = max_polygons
         self._inside = polygon_inside_box
+        #: tokens every object spends on its required polygon: <poly>, 3 points, </poly>
+        self._poly_min = 2 + _MIN_POLY_COORDS if require_polygon else 0
         nonword = layout.text_mask & ~layout.word_mask
         nonword.setflags(write=False)
         self._nonword = nonword
@@ -161,7 +169,7 @@ class _ObjectGrammar(Grammar):
 
     def _open_cost(self, ctx: int) -> int:
         """Tokens for a whole shortest object, ``<obj>`` through ``</obj>``, plus what follows."""
-        return 1 + self._label_min + 5 + self._kp_min + self._tail(ctx)
+        return 1 + self._label_min + 5 + self._poly_min + self._kp_min + self._tail(ctx)
 
     # -- inside an object
     def _advance_obj(self, s: State, tok: int) -> State | None:
@@ -193,12 +201,12 @@ class _ObjectGrammar(Grammar):
             return (AFTER_BOX, ctx, nbox) + ((s[3], s[4], s[5], k) if self._inside else _NO_BOX)
         if ph == AFTER_BOX:
             if tok == self._close_id:
-                return self._close(ctx) if not self._kp_min else None
+                return self._close(ctx) if not self._kp_min and not self._poly_min else None
             if tok == self._popen and self.polygons:
                 return (POLY, ctx, 0, 0) + s[3:7]
             if 0 <= k < self._b - 1 and (self.max_boxes is None or s[2] < self.max_boxes):
                 return (Y1, ctx, s[2], k)
-            return self._kp_enter(ctx, 0, 0, tok)
+            return None if self._poly_min else self._kp_enter(ctx, 0, 0, tok)
         if ph == POLY:
             n = s[3]
             if k >= 0:
@@ -242,6 +250,8 @@ class _ObjectGrammar(Grammar):
         if ph == KP_Y:
             return 1 + self._kp_rest[s[2]] + 1 + tail
         tail += self._kp_min  # every other state comes before the keypoints
+        if ph != POLY and ph != AFTER_POLY:
+            tail += self._poly_min  # and these before the required polygon
         if ph == OBJ_START:
             return 6 + tail  # a word, 4 coordinates, </obj>
         if ph == OBJ_WORDS:
@@ -275,17 +285,18 @@ class _ObjectGrammar(Grammar):
             self._locs(out, 0, last)
             return
         tail += self._kp_min  # every other state comes before the keypoints
+        pre = tail + self._poly_min  # budget of the states before the (required) polygon
         if ph == OBJ_START:
             out |= self._word
-            if r >= 7 + tail:
+            if r >= 7 + pre:
                 out |= self._nonword
         elif ph == OBJ_WORDS:
             self._locs(out, 0, last - 1)
-            if r >= 6 + tail:
+            if r >= 6 + pre:
                 out |= self._text
         elif ph == LABEL:
             node = s[2]
-            self.trie.fill_children(node, r - 6 - tail, out)  # 1 + depth(child) + 5 + tail <= r
+            self.trie.fill_children(node, r - 6 - pre, out)  # 1 + depth(child) + 5 + pre <= r
             if self.trie.terminal[node]:
                 self._locs(out, 0, last - 1)
         elif ph == Y1:
@@ -295,10 +306,11 @@ class _ObjectGrammar(Grammar):
         elif ph == Y2:
             self._locs(out, s[4] + 1, last)
         elif ph == AFTER_BOX:
-            if not self._kp_min:
+            if not self._kp_min and not self._poly_min:
                 out[self._close_id] = True
-            self._kp_fill_names(0, 0, r, tail - self._kp_min, out)
-            if r >= 5 + tail and (self.max_boxes is None or s[2] < self.max_boxes):
+            if not self._poly_min:
+                self._kp_fill_names(0, 0, r, tail - self._kp_min, out)
+            if r >= 5 + pre and (self.max_boxes is None or s[2] < self.max_boxes):
                 self._locs(out, 0, last - 1)
             if self.polygons and r >= 1 + self._poly_dist(0) + tail:
                 out[self._popen] = True
@@ -378,15 +390,16 @@ class ObjectListGrammar(_ObjectGrammar):
     def __init__(self, layout: VocabLayout, labels: Sequence[Sequence[int]] | None,
                  max_objects: int | None = None, min_objects: int = 0, polygons: bool = False,
                  max_polygon_points: int = 32, max_polygons: int = 1, polygon_inside_box: bool = False,
-                 keypoints: Sequence[Sequence[int]] | None = None, all_keypoints: bool = False) -> None:
+                 keypoints: Sequence[Sequence[int]] | None = None, all_keypoints: bool = False,
+                 require_polygon: bool = False) -> None:
         super().__init__(layout, labels, 1, polygons, max_polygon_points, max_polygons, polygon_inside_box,
-                         keypoints, all_keypoints)
+                         keypoints, all_keypoints, require_polygon)
         if min_objects < 0 or (max_objects is not None and max_objects < min_objects):
             raise ValueError(f"need 0 <= min_objects <= max_objects, got {min_objects}, {max_objects}")
         self.min_objects, self.max_objects = min_objects, max_objects
         # The count only matters up to max (or min, when unbounded): saturate so states stay few.
         self._cap = max_objects if max_objects is not None else min_objects
-        self._per_object = 1 + self._label_min + 5 + self._kp_min
+        self._per_object = 1 + self._label_min + 5 + self._poly_min + self._kp_min
 
     def initial_state(self) -> State:
         return (LIST, 0)
@@ -431,9 +444,10 @@ class SingleBoxGrammar(_ObjectGrammar):
 
     def __init__(self, layout: VocabLayout, labels: Sequence[Sequence[int]] | None = None, polygons: bool = False,
                  max_polygon_points: int = 32, max_polygons: int = 1, polygon_inside_box: bool = False,
-                 keypoints: Sequence[Sequence[int]] | None = None, all_keypoints: bool = False) -> None:
+                 keypoints: Sequence[Sequence[int]] | None = None, all_keypoints: bool = False,
+                 require_polygon: bool = False) -> None:
         super().__init__(layout, labels, 1, polygons, max_polygon_points, max_polygons, polygon_inside_box,
-                         keypoints, all_keypoints)
+                         keypoints, all_keypoints, require_polygon)
 
     def initial_state(self) -> State:
         return (START,)
