@@ -36,7 +36,13 @@ def max_new_tokens_for(task: Task, ex: Example, processor: Processor) -> int:
     if spec.kind == "choice":
         return min(limit, 2 + max(len(processor.tokenizer.encode(l)) for l in spec.labels))
     if spec.kind == "box":
-        return min(limit, 8 + max(len(processor.tokenizer.label_ids(l)) for l in spec.labels))
+        # <obj> label box </obj> </s>, then room for a whole polygon and every keypoint where the
+        # grammar allows them (a budget without that room forbids them: empty masks, no points)
+        n = 8 + max(len(processor.tokenizer.label_ids(l)) for l in spec.labels)
+        if spec.polygons:
+            n += 2 + 2 * spec.max_polygon_points
+        n += sum(len(processor.tokenizer.label_ids(k)) + 2 for k in spec.keypoints)
+        return min(limit, n)
     if spec.kind == "text":
         return min(limit, 48)
     if spec.kind == "image":  # exactly the grid, then </s>
