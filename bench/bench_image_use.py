@@ -19,6 +19,7 @@ d_model 128 (see BENCHMARKS.md).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import sys
@@ -39,7 +40,7 @@ from vlseq.models.factory import build_model  # noqa: E402
 from vlseq.processor import Processor  # noqa: E402
 from vlseq.tasks.registry import get_task  # noqa: E402
 from vlseq.tokenizer import VLTokenizer  # noqa: E402
-from vlseq.train.config import load_config  # noqa: E402
+from vlseq.train.config import TrainConfig, load_config  # noqa: E402
 from vlseq.train.data import ensure_synth  # noqa: E402
 from vlseq.train.loop import corpus  # noqa: E402
 from vlseq.train.optim import build_optimizer, build_scheduler  # noqa: E402
@@ -53,11 +54,13 @@ DEFAULT_VARIANTS = [
 
 
 def parse_variant(text: str) -> tuple[str, list[str]]:
-    """``name=k=v,k=v`` -> (name, ["model.k=v", ...])."""
+    """``name=k=v,k=v`` -> (name, ["model.k=v", ...]); a training key (``lr``, ``batch_size``, ...)
+    stays at the top level."""
     name, _, rest = text.partition("=")
     if not name:
         raise SystemExit(f"--variant {text!r}: expected NAME=KEY=VALUE[,KEY=VALUE...]")
-    return name, [f"model.{kv}" for kv in rest.split(",") if kv]
+    train_keys = {f.name for f in dataclasses.fields(TrainConfig)} - {"model"}
+    return name, [kv if kv.split("=", 1)[0] in train_keys else f"model.{kv}" for kv in rest.split(",") if kv]
 
 
 def run_variant(name: str, overrides: Sequence[str], args: Any, train: dict, val_batch: dict,
@@ -105,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--every", type=int, default=50)
     ap.add_argument("--val", type=int, default=128, help="validation examples in the fixed batch")
-    ap.add_argument("--variant", action="append", default=None, help="NAME=KEY=VALUE[,KEY=VALUE...] (model keys)")
+    ap.add_argument("--variant", action="append", default=None, help="NAME=KEY=VALUE[,KEY=VALUE...] (model keys; training keys such as lr stay top-level)")
     ap.add_argument("--json", default=None, help="also write the rows here")
     ap.add_argument("--score", type=int, default=0, help="decode and score N val examples per task at the end")
     args = ap.parse_args(argv)
