@@ -21,7 +21,7 @@ from transformers import LogitsProcessor
 
 from .codec.tokens import OBJ_CLOSE, OBJ_OPEN, POLY_CLOSE, POLY_OPEN
 from .data.example import Example
-from .models.constrain import grammar_for
+from .models.constrain import grammar_for, keypoint_ids
 from .models.grammar_processor import GrammarLogitsProcessor
 from .processor import Processor
 from .tasks import Prediction, Task, get_task
@@ -41,7 +41,8 @@ def max_new_tokens_for(task: Task, ex: Example, processor: Processor) -> int:
         n = 8 + max(len(processor.tokenizer.label_ids(l)) for l in spec.labels)
         if spec.polygons:
             n += 2 + 2 * spec.max_polygon_points
-        n += sum(len(processor.tokenizer.label_ids(k)) + 2 for k in spec.keypoints)
+        # each name as the grammar tokenizes it (after a coordinate), then its two coordinates
+        n += sum(len(ids) + 2 for ids in keypoint_ids(spec, processor.tokenizer) or ())
         return min(limit, n)
     if spec.kind == "text":
         return min(limit, 48)

@@ -39,9 +39,9 @@ def _build(spec: GrammarSpec, layout: VocabLayout, tok: VLTokenizer) -> Grammar:
         g = GroundedTextGrammar(layout, polygons=spec.polygons, max_polygon_points=spec.max_polygon_points)
     elif spec.kind == "objects":
         g = ObjectListGrammar(layout, [tok.label_ids(l) for l in spec.labels], max_objects=spec.max_objects,
-                              keypoints=_keypoint_ids(spec, tok), **_polygon_args(spec))
+                              keypoints=keypoint_ids(spec, tok), **_polygon_args(spec))
     elif spec.kind == "box":
-        g = SingleBoxGrammar(layout, [tok.label_ids(l) for l in spec.labels], keypoints=_keypoint_ids(spec, tok),
+        g = SingleBoxGrammar(layout, [tok.label_ids(l) for l in spec.labels], keypoints=keypoint_ids(spec, tok),
                              **_polygon_args(spec))
     elif spec.kind == "choice":
         g = ChoiceGrammar(layout, [tok.encode(l) for l in spec.labels])
@@ -57,7 +57,7 @@ def _polygon_args(spec: GrammarSpec) -> dict:
                 require_polygon=spec.require_polygon, polygon_inside_box=spec.polygon_inside_box)
 
 
-def _keypoint_ids(spec: GrammarSpec, tok: VLTokenizer) -> list[list[int]] | None:
+def keypoint_ids(spec: GrammarSpec, tok: VLTokenizer) -> list[list[int]] | None:
     """Each keypoint name's ids as tokenized right after a coordinate token (where a target puts it)."""
     if not spec.keypoints:
         return None
