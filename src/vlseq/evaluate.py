@@ -51,33 +51,32 @@ def max_new_tokens_for(task: Task, ex: Example, processor: Processor) -> int:
     return limit
 
 
-def box_scores(ids: Sequence[int], probs: Sequence[float], tokenizer) -> list[float]:
-    """Per-box scores of one generated row: the mean probability of each box's 4 coordinate tokens.
+def box_slots(ids: Sequence[int], tokenizer) -> list[int]:
+    """Which box coordinate each position of a row is: 0..3 for ``x1 y1 x2 y2``, -1 for anything else.
 
-    ``ids`` are the generated ids after the decoder start token and ``probs[i]`` the probability
-    ``ids[i]`` had when it was chosen. Boxes are read the way :func:`vlseq.codec.parse` reads them:
-    inside ``<obj>``, four coordinates at a time, in sequence order; coordinates inside ``<poly>``
-    and the two after a keypoint name (text after a coordinate) are not box coordinates; the row
-    ends at ``</s>``.
+    ``ids`` are decoder ids (no start token). Boxes are read the way :func:`vlseq.codec.parse`
+    reads them: inside ``<obj>``, four coordinates at a time, in sequence order; coordinates inside
+    ``<poly>`` and the two after a keypoint name (text after a coordinate) are not box coordinates;
+    the row ends at ``</s>``. An unfinished last box keeps its slots.
     """
     obj_open, obj_close = tokenizer.special_ids[OBJ_OPEN], tokenizer.special_ids[OBJ_CLOSE]
     poly_open, poly_close = tokenizer.special_ids[POLY_OPEN], tokenizer.special_ids[POLY_CLOSE]
     lo, hi = tokenizer.loc_offset, tokenizer.loc_offset + tokenizer.num_bins
     special = set(tokenizer.special_ids.values()) | set(tokenizer.hf.all_special_ids)
-    out: list[float] = []
-    group: list[float] = []
+    out = [-1] * len(ids)
+    slot = 0
     in_obj = in_poly = seen_coord = False
     kp_coords: int | None = None  # coordinates read of the pending keypoint (None: no keypoint pending)
-    for i, p in zip(ids, probs):
+    for pos, i in enumerate(ids):
         i = int(i)
         if i == tokenizer.eos_id:
             break
         if i == obj_open or i == obj_close:
-            in_obj, in_poly, seen_coord, kp_coords, group = i == obj_open, False, False, None, []
+            in_obj, in_poly, seen_coord, kp_coords, slot = i == obj_open, False, False, None, 0
         elif not in_obj:
             continue
         elif i == poly_open:
-            in_poly, kp_coords, group = True, None, []
+            in_poly, kp_coords, slot = True, None, 0
         elif i == poly_close:
             in_poly, seen_coord = False, True
         elif in_poly:
@@ -87,12 +86,28 @@ def box_scores(ids: Sequence[int], probs: Sequence[float], tokenizer) -> list[fl
             if kp_coords is not None:
                 kp_coords = None if kp_coords == 1 else kp_coords + 1
             else:
-                group.append(float(p))
-                if len(group) == 4:
-                    out.append(sum(group) / 4)
-                    group = []
+                out[pos] = slot
+                slot = (slot + 1) % 4
         elif i not in special and seen_coord:  # a keypoint's name (or more of it): its 2 coordinates follow
-            kp_coords, group = 0, []
+            kp_coords, slot = 0, 0
+    return out
+
+
+def box_scores(ids: Sequence[int], probs: Sequence[float], tokenizer) -> list[float]:
+    """Per-box scores of one generated row: the mean probability of each box's 4 coordinate tokens.
+
+    ``ids`` are the generated ids after the decoder start token and ``probs[i]`` the probability
+    ``ids[i]`` had when it was chosen; boxes are found by :func:`box_slots`.
+    """
+    out: list[float] = []
+    group: list[float] = []
+    for slot, p in zip(box_slots(ids, tokenizer), probs):
+        if slot == 0:
+            group = []
+        if slot >= 0:
+            group.append(float(p))
+            if slot == 3 and len(group) == 4:
+                out.append(sum(group) / 4)
     return out
 
 

@@ -68,13 +68,19 @@ class Processor:
             output is an image: it turns ``ex.target_image`` into the codes the task's target spells
             (passed as ``ex.meta["target_codes"]`` on a copy of the example; tasks stay torch-free),
             and :meth:`bind` gives such a task its grid size and decoder.
+        object_order: the order of a training target's object list: ``random`` (a new order each
+            time, Pix2Seq) or ``position`` (top to bottom, left to right: the order evaluation uses).
     """
 
     MEAN = 0.5
     STD = 0.5
 
     def __init__(self, tokenizer: VLTokenizer, image_size: int, bins: int, max_prompt_tokens: int = 64,
-                 max_target_tokens: int = 128, cache_images: int = 50_000, image_tokenizer: Any | None = None) -> None:
+                 max_target_tokens: int = 128, cache_images: int = 50_000, image_tokenizer: Any | None = None,
+                 object_order: str = "random") -> None:
+        if object_order not in ("random", "position"):
+            raise ValueError(f"object_order must be 'random' or 'position', got {object_order!r}")
+        self.object_order = object_order
         self.tokenizer = tokenizer
         self.image_size = image_size
         self.bins = bins
@@ -138,7 +144,9 @@ class Processor:
         if with_target:
             if task.output == "image":
                 ex = self._with_target_codes(task, ex)
-            body = self._ids(task.target(ex, self.bins, rng), self.max_target_tokens - 2, "target", ex)
+            # An object list's order is the only random choice of its target (tasks.detection.by_position).
+            fixed = self.object_order == "position" and task.output == "objects"
+            body = self._ids(task.target(ex, self.bins, None if fixed else rng), self.max_target_tokens - 2, "target", ex)
             target = [self.tokenizer.bos_id] + body + [self.tokenizer.eos_id]
         return Encoded(images, prompt, target)
 

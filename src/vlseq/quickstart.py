@@ -49,6 +49,49 @@ def learning_curve(log_path: Path, out_png: Path) -> None:
     plt.close(fig)
 
 
+#: validation curves drawn in the report: (metric key, title)
+CURVES = [("refexp/acc@0.5", "refexp Acc@0.5"), ("refexp/mean_iou", "refexp mean IoU"),
+          ("localize/acc@0.5", "localize Acc@0.5"), ("detect/map_50", "detect mAP@0.5"),
+          ("grounded_caption/f1_loc", "grounded caption F1_loc"), ("vqa/accuracy", "VQA accuracy"),
+          ("classify/accuracy", "classify accuracy"), ("caption/cider", "caption CIDEr")]
+
+
+def eval_records(log_path: Path) -> list[tuple[int, dict[str, Any]]]:
+    """``(step, metrics)`` of each periodic evaluation in a run's ``log.jsonl``."""
+    if not log_path.exists():
+        return []
+    recs = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    return [(r["step"], r["eval"]) for r in recs if "eval" in r]
+
+
+def validation_curves(runs: dict[str, Path], out_png: Path) -> bool:
+    """Plot the periodic validation metrics (:data:`CURVES`) of one or more runs' ``log.jsonl``
+    against the step; False (and no file) when no run has a periodic evaluation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = {name: eval_records(path) for name, path in runs.items()}
+    if not any(series.values()):
+        return False
+    fig, axes = plt.subplots(2, 4, figsize=(16, 7))
+    for ax, (key, title) in zip(axes.flat, CURVES):
+        for name, recs in series.items():
+            pts = [(step, m[key]) for step, m in recs if key in m]
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
+        ax.set_title(title)
+        ax.set_xlabel("optimiser step")
+        ax.grid(alpha=0.3)
+    if len(series) > 1:
+        axes.flat[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=90)
+    plt.close(fig)
+    return True
+
+
 def reference_cider(val_captions: Sequence[Any]) -> float:
     from .metrics import leave_one_out_cider
 
@@ -81,8 +124,9 @@ def generalisation(trainer, cfg, metrics: dict[str, Any], n: int) -> list[tuple[
 
 def write_report(out: Path, cfg, summary: dict[str, Any], metrics: dict[str, Any], ref_cider: float | None,
                  general: list[tuple[str, str, float, float]] = (),
-                 image_use: dict[str, tuple[float, float]] | None = None) -> Path:
-    from .diagnostics import format_image_use
+                 image_use: dict[str, tuple[float, float]] | None = None,
+                 slots: dict[str, dict[str, float]] | None = None, curves: bool = False) -> Path:
+    from .diagnostics import format_image_use, format_slot_accuracy
     from .evaluate import format_metrics
 
     goals = dict(GOALS)
@@ -105,8 +149,13 @@ def write_report(out: Path, cfg, summary: dict[str, Any], metrics: dict[str, Any
         lines += ["", "## Does the model read the image? (validation loss; shuffled: every example gets "
                   "another example's image; a gap near 0 means the task is answered from the prompt alone)", "",
                   format_image_use(image_use)]
-    lines += ["", "## All tasks", "", format_metrics(metrics), "",
-              "![learning curve](learning_curve.png)", "", "![examples](eval/sheet.png)", ""]
+    if slots:
+        lines += ["", "## Which box coordinate fails? (teacher-forced accuracy per slot on validation targets)", "",
+                  format_slot_accuracy(slots)]
+    lines += ["", "## All tasks", "", format_metrics(metrics), ""]
+    if curves:
+        lines += ["## Validation during training", "", "![validation curves](validation_curves.png)", ""]
+    lines += ["![learning curve](learning_curve.png)", "", "![examples](eval/sheet.png)", ""]
     path = out / "REPORT.md"
     path.write_text("\n".join(lines))
     return path
@@ -124,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from .train.config import load_config
     from .train.loop import Trainer
-    from .diagnostics import image_use
+    from .diagnostics import image_use, slot_accuracy
     from .evaluate import evaluate_examples, format_metrics
     from .viz import write_report_pages
 
@@ -149,7 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ref = reference_cider(val["caption"]) if "caption" in val else None
     general = generalisation(trainer, cfg, metrics, args.eval_per_task)
     uses = image_use(trainer.eval_model(), trainer.processor, val, n=64)
-    report = write_report(out, cfg, summary, metrics, ref, general, uses)
+    slots = slot_accuracy(trainer.eval_model(), trainer.processor, val, n=64)
+    curves = validation_curves({cfg.name: out / "log.jsonl"}, out / "validation_curves.png")
+    report = write_report(out, cfg, summary, metrics, ref, general, uses, slots, curves)
     print(format_metrics(metrics))
     print(f"\nreport: {report}\ncheckpoint: {summary['final']}")
     return 0

@@ -56,3 +56,25 @@ def test_soft_targets_give_near_misses_partial_credit() -> None:
     balanced_loss(logits, labels, loc_range=(LO, N), loc_sigma=1.0)[0].backward()
     g = logits.grad[0, 0]
     assert g[LO + 7] < 0 and g[LO + 9] < 0 and g[LO + 2] > 0
+
+
+def test_the_distance_term_prefers_near_misses_and_leaves_text_alone() -> None:
+    labels = torch.tensor([[LO + 8, 3]])
+
+    def at(bin_: int) -> torch.Tensor:
+        logits = torch.zeros(1, 2, 30)
+        logits[0, 0, LO + bin_] = 8.0
+        logits[0, 1, 3] = 8.0
+        return logits
+
+    for sigma in (0.0, 2.0):
+        base = [balanced_loss(at(b), labels, loc_range=(LO, N), loc_sigma=sigma)[0].item() for b in (9, 15)]
+        dist = [balanced_loss(at(b), labels, loc_range=(LO, N), loc_sigma=sigma, loc_distance=1.0)[0].item() for b in (9, 15)]
+        assert dist[0] - base[0] < dist[1] - base[1]  # 7 bins off costs more than 1 bin off
+    text = torch.tensor([[3, 4]])
+    logits = torch.randn(1, 2, 30)
+    assert balanced_loss(logits, text, loc_range=(LO, N), loc_distance=1.0)[0].item() == pytest.approx(
+        balanced_loss(logits, text)[0].item(), rel=1e-6)
+    logits.requires_grad_(True)
+    balanced_loss(logits, labels, loc_range=(LO, N), loc_sigma=0.0, loc_distance=1.0)[0].backward()
+    assert torch.isfinite(logits.grad).all()

@@ -183,3 +183,22 @@ def test_fill_from_tokenizer_gives_the_loss_its_coordinate_ids(setup) -> None:
     assert mc.vocab_size == len(tok) and mc.pad_token_id == tok.pad_id and mc.eos_token_id == tok.eos_id
     assert mc.loc_range == (tok.loc_id(0), BINS)
     assert ModelConfig().loc_range is None  # unknown ids: plain cross-entropy
+
+
+def test_sincos_coordinates_order_the_bins_like_the_grid(setup) -> None:
+    """Bin k's code is nearest to the code of the cell its centre lies in, on both axes."""
+    from vlseq.models.vlseq_model import sincos_2d, sincos_coordinates
+
+    table = sincos_coordinates(32, (4, 4), 64)
+    pos_row, pos_col = sincos_2d((4, 4), 64)
+    sim_x = table[:, 32:] @ pos_col[:, 32:].T  # (bins, columns)
+    sim_y = table[:, :32] @ pos_row[:, :32].T
+    assert sim_x.argmax(1).tolist() == sim_y.argmax(1).tolist() == [k // 8 for k in range(32)]
+    by_tok, tok, cfg, proc = setup
+    c = ModelConfig.from_dict({**cfg.to_dict(), "loc_init": "sincos", "loc_offset": tok.loc_offset})
+    w = VLSeqModel(c).lm.get_input_embeddings().weight
+    lo = tok.loc_offset
+    rows = w[lo:lo + BINS] / w[lo:lo + BINS].norm(dim=1, keepdim=True)
+    assert torch.allclose(rows, table / table.norm(dim=1, keepdim=True), atol=1e-5)
+    with pytest.raises(ValueError, match="loc_init"):
+        ModelConfig(loc_init="fourier")

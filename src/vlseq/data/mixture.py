@@ -69,6 +69,14 @@ def mixture_probabilities(
     return probs
 
 
+def _cumulative(p: Sequence[float]) -> np.ndarray:
+    """Bin edges for ``searchsorted``; the last source with p > 0 ends at exactly 1.0, so rounding can
+    never pick a zero-weight source."""
+    cum = np.cumsum(np.asarray(p, dtype=np.float64))
+    cum[int(np.flatnonzero(np.asarray(p) > 0)[-1]):] = 1.0
+    return cum
+
+
 def _name_key(name: str) -> int:
     # A stable per-source seed part (Python's hash() is salted per process).
     return zlib.crc32(name.encode("utf-8"))
@@ -106,14 +114,23 @@ class MixtureSampler:
         self.seed = int(seed)
         self.shuffle = shuffle
         self.rank, self.world_size = rank, world_size
-        self._p = np.array([self.probabilities[n] for n in self.names])
-        self._cum = np.cumsum(self._p)
-        self._cum[-1] = 1.0  # guard the last bin against rounding
+        self._cum = _cumulative([self.probabilities[n] for n in self.names])
         self.step = 0  # global steps consumed (across all ranks)
         self.epoch = {n: 0 for n in self.names}
         self.pos = {n: 0 for n in self.names}  # next index into this epoch's order
         self._block: tuple[int, np.ndarray] | None = None
         self._orders: dict[str, tuple[int, np.ndarray]] = {}
+
+    def set_weights(self, weights: Mapping[str, float]) -> None:
+        """Sample with new weights from the next step on (a training schedule's stage change).
+
+        The choice at step ``t`` stays a pure function of ``(seed, t)`` and the weights in force,
+        so a resumed run that sets the same weights before :meth:`load_state_dict` continues the
+        identical stream. Per-source positions and epochs are kept.
+        """
+        self.probabilities = mixture_probabilities(self.sizes, weights)
+        self._cum = _cumulative([self.probabilities[n] for n in self.names])
+        self._block = None
 
     # ------------------------------------------------------------------ pure functions of the seed
 

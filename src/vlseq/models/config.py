@@ -55,6 +55,13 @@ class ModelConfig:
     loc_offset: int = -1
     #: width in bins of the Gaussian soft target of coordinate tokens in the loss; 0: one-hot
     loc_sigma: float = 2.0
+    #: weight of the expected-distance term on coordinate targets in the loss (0: off; see models/loss.py)
+    loc_distance: float = 0.0
+    #: init of the ``<loc_k>`` rows of the tied embedding: ``normal`` (as every other row) or
+    #: ``sincos`` (the image grid's sine-cosine code of the bin's position, :func:`sincos_coordinates`)
+    loc_init: str = "normal"
+    #: add a pointer into the image grid to the coordinate logits (:mod:`vlseq.models.pointer`)
+    loc_pointer: bool = False
     num_image_tokens: int = 0
     pad_token_id: int = 0
     bos_token_id: int = 1
@@ -74,8 +81,9 @@ class ModelConfig:
         return self.init_std if self.init_std is not None else self.d_model ** -0.5
 
     def __post_init__(self) -> None:
-        if self.pos_init not in ("sincos", "normal"):
-            raise ValueError(f"model.pos_init must be 'sincos' or 'normal', got {self.pos_init!r}")
+        for key in ("pos_init", "loc_init"):
+            if getattr(self, key) not in ("sincos", "normal"):
+                raise ValueError(f"model.{key} must be 'sincos' or 'normal', got {getattr(self, key)!r}")
 
     def fill_from_tokenizer(self, tokenizer: Any) -> "ModelConfig":
         """Take the vocabulary size and the special ids from a :class:`vlseq.tokenizer.VLTokenizer`."""

@@ -30,6 +30,7 @@ def balanced_loss(
     sample_weight: torch.Tensor | None = None,
     loc_range: tuple[int, int] | None = None,
     loc_sigma: float = 0.0,
+    loc_distance: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy averaged over each sample's tokens first, then over samples.
 
@@ -37,14 +38,22 @@ def balanced_loss(
         logits: (B, T, V); labels: (B, T) with -100 where ignored; sample_weight: (B,) or None.
         loc_range: ``(id of <loc_0>, number of bins)``; with ``loc_sigma > 0`` (in bins), target
             coordinate tokens get :func:`coordinate_targets` instead of a one-hot target.
+        loc_distance: weight of a distance term on coordinate targets: the expected distance, in
+            bins, between the coordinate distribution and the true bin (the 1-Wasserstein distance
+            to a point mass). Cross-entropy gives a guess 30 bins off the same gradient as one 3
+            bins off; this term pulls probability towards the true bin from however far away.
     Returns:
         (loss scalar, per-sample loss (B,) detached).
 
     A one-token VQA answer thus weighs as much as a 40-token object list; with the usual
     token average, short-output tasks get a few percent of the gradient and stall.
     """
-    if loc_range is None or loc_sigma <= 0:
+    if loc_range is None or (loc_sigma <= 0 and loc_distance <= 0):
         tok = F.cross_entropy(logits.transpose(1, 2).float(), labels, ignore_index=-100, reduction="none")
+    elif loc_sigma <= 0:
+        lo, n = loc_range
+        tok = F.cross_entropy(logits.transpose(1, 2).float(), labels, ignore_index=-100, reduction="none")
+        tok = tok + loc_distance * _expected_distance(logits, labels, lo, n)
     else:
         lo, n = loc_range
         logp = F.log_softmax(logits.float(), dim=-1)  # (B, T, V)
@@ -54,8 +63,20 @@ def balanced_loss(
         q = coordinate_targets((labels - lo).clamp(0, n - 1), n, loc_sigma)  # (B, T, n)
         soft = -(q * logp[..., lo:lo + n]).sum(-1)
         tok = torch.where(is_loc, soft, tok)
+        if loc_distance > 0:
+            tok = tok + loc_distance * _expected_distance(logits, labels, lo, n)
     valid = (labels != -100).float()
     tok = tok * valid
     per_sample = tok.sum(1) / valid.sum(1).clamp(min=1.0)
     w = sample_weight if sample_weight is not None else torch.ones_like(per_sample)
     return (per_sample * w).sum() / w.sum().clamp(min=1e-8), per_sample.detach()
+
+
+def _expected_distance(logits: torch.Tensor, labels: torch.Tensor, lo: int, n: int) -> torch.Tensor:
+    """(B, T): ``E_k~p |k - true|`` in units of ``n / 8`` bins at coordinate targets (p: the softmax over the
+    coordinate tokens alone), 0 elsewhere. The unit keeps the term's scale that of a cross-entropy."""
+    is_loc = (labels >= lo) & (labels < lo + n)
+    p = torch.softmax(logits[..., lo:lo + n].float(), dim=-1)  # (B, T, n)
+    grid = torch.arange(n, device=logits.device, dtype=torch.float32)
+    dist = (grid - (labels - lo).clamp(0, n - 1)[..., None].float()).abs() / (n / 8)
+    return torch.where(is_loc, (p * dist).sum(-1), torch.zeros_like(dist[..., 0]))

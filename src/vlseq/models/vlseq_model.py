@@ -14,14 +14,17 @@ Generation is transformers' own ``generate()`` on the BART model with the encode
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, Sequence
 
 import torch
 from torch import nn
 from transformers import BartConfig, BartForConditionalGeneration, LogitsProcessorList
+from transformers.modeling_outputs import BaseModelOutput
 
 from .config import ModelConfig
 from .loss import balanced_loss
+from .pointer import PointerHead
 from .vision import build_vision, grid_size
 
 
@@ -51,6 +54,14 @@ def bart_config(cfg: ModelConfig) -> BartConfig:
     )
 
 
+def sincos_1d(positions: torch.Tensor, dim: int, temperature: float = 10000.0) -> torch.Tensor:
+    """(n,) positions (cell units, may be fractional) -> (n, dim) sines then cosines, ``dim/2`` frequencies."""
+    half = dim // 2
+    freq = temperature ** (-torch.arange(half, dtype=torch.float32) / half)  # (dim/2,)
+    angle = positions.float()[:, None] * freq[None, :]  # (n, dim/2)
+    return torch.cat([angle.sin(), angle.cos()], dim=1)
+
+
 def sincos_2d(grid: tuple[int, int], d: int, temperature: float = 10000.0) -> tuple[torch.Tensor, torch.Tensor]:
     """The 2-D sine-cosine position table, split into its row and column halves.
 
@@ -62,16 +73,22 @@ def sincos_2d(grid: tuple[int, int], d: int, temperature: float = 10000.0) -> tu
     """
     if d % 4:
         raise ValueError(f"sine-cosine positions need d_model divisible by 4, got {d}")
-    quarter = d // 4
-    freq = temperature ** (-torch.arange(quarter, dtype=torch.float32) / quarter)  # (d/4,)
-    halves = []
-    for n in grid:
-        angle = torch.arange(n, dtype=torch.float32)[:, None] * freq[None, :]  # (n, d/4)
-        halves.append(torch.cat([angle.sin(), angle.cos()], dim=1))  # (n, d/2)
     h, w = grid
-    pos_row = torch.cat([halves[0], torch.zeros(h, d // 2)], dim=1)
-    pos_col = torch.cat([torch.zeros(w, d // 2), halves[1]], dim=1)
+    pos_row = torch.cat([sincos_1d(torch.arange(h), d // 2, temperature), torch.zeros(h, d // 2)], dim=1)
+    pos_col = torch.cat([torch.zeros(w, d // 2), sincos_1d(torch.arange(w), d // 2, temperature)], dim=1)
     return pos_row, pos_col
+
+
+def sincos_coordinates(num_bins: int, grid: tuple[int, int], d: int) -> torch.Tensor:
+    """(num_bins, d): bin ``k`` coded as the image grid codes a position at its centre, on both axes.
+
+    A bin's centre ``(k + 0.5) / num_bins`` of the side is ``(k + 0.5) / num_bins * n - 0.5`` in the
+    cell units of a grid of ``n`` cells (cell ``j``'s centre is at ``j``); the row half codes it as a
+    y and the column half as an x, as :func:`sincos_2d` codes cells. A decoder state that carries
+    an attended cell's position then scores nearby bins highest through the tied head.
+    """
+    (h, w), centre = grid, (torch.arange(num_bins, dtype=torch.float32) + 0.5) / num_bins
+    return torch.cat([sincos_1d(centre * h - 0.5, d // 2), sincos_1d(centre * w - 0.5, d // 2)], dim=1)
 
 
 class VLSeqModel(nn.Module):
@@ -106,10 +123,29 @@ class VLSeqModel(nn.Module):
                 self.lm.resize_token_embeddings(cfg.vocab_size)
         else:
             self.lm = BartForConditionalGeneration(bart_config(cfg))
+        if cfg.loc_pointer:
+            self.lm.lm_head = PointerHead(d, self.lm.config.vocab_size, self.grid, cfg.loc_offset, cfg.num_bins, std)
         self.lm.tie_weights()
+        if cfg.loc_init == "sincos" and not cfg.lm_pretrained:
+            self._init_coordinates_sincos()
+        if self.lm.lm_head.weight is not self.lm.get_input_embeddings().weight:
+            raise RuntimeError("the output head is not tied to the input embeddings")
         n_img = self.grid[0] * self.grid[1] * cfg.max_images
         if n_img >= cfg.max_positions:
             raise ValueError(f"max_positions {cfg.max_positions} too small for {n_img} image tokens + the prompt")
+
+    @torch.no_grad()
+    def _init_coordinates_sincos(self) -> None:
+        """Start the ``<loc_k>`` rows of the tied embedding as :func:`sincos_coordinates`, at the mean
+        norm of the other rows (so they are neither louder nor quieter than words)."""
+        cfg = self.config
+        if cfg.loc_offset < 0:
+            raise ValueError("model.loc_init='sincos' needs the coordinate token ids (ModelConfig.fill_from_tokenizer)")
+        w = self.lm.get_input_embeddings().weight
+        lo, n = cfg.loc_offset, cfg.num_bins
+        table = sincos_coordinates(n, self.grid, cfg.d_model)
+        others = torch.cat([w[:lo], w[lo + n:]]).norm(dim=1).mean()
+        w[lo:lo + n] = table / table.norm(dim=1, keepdim=True) * others
 
     @property
     def num_image_tokens(self) -> int:
@@ -155,6 +191,18 @@ class VLSeqModel(nn.Module):
         txt = self.lm.get_input_embeddings()(input_ids)
         return torch.cat([img, txt], dim=1), torch.cat([img_mask, attention_mask], dim=1)
 
+    def encode(self, embeds: torch.Tensor, mask: torch.Tensor) -> BaseModelOutput:
+        """The BART encoder over (B, N, d) inputs; last_hidden_state (B, N, d)."""
+        return self.lm.get_encoder()(inputs_embeds=embeds, attention_mask=mask)
+
+    def pointing(self, enc: BaseModelOutput, mask: torch.Tensor, n_img: int):
+        """Context in which the pointer head (when there is one) looks at the first ``n_img``
+        encoder outputs, the image tokens."""
+        head = self.lm.lm_head
+        if not isinstance(head, PointerHead):
+            return contextlib.nullcontext()
+        return head.attach(enc.last_hidden_state[:, :n_img], mask[:, :n_img].bool())
+
     # ------------------------------------------------------------------ training
 
     def forward(
@@ -177,12 +225,15 @@ class VLSeqModel(nn.Module):
         embeds, mask = self.encoder_inputs(pixel_values, input_ids, attention_mask, image_mask)
         dec_mask = (decoder_input_ids != self.config.pad_token_id).long()
         dec_mask[:, 0] = 1
-        out = self.lm(inputs_embeds=embeds, attention_mask=mask, decoder_input_ids=decoder_input_ids,
-                      decoder_attention_mask=dec_mask, use_cache=False)
+        enc = self.encode(embeds, mask)
+        with self.pointing(enc, mask, pixel_values.shape[1] * self.num_image_tokens):
+            out = self.lm(encoder_outputs=enc, attention_mask=mask, decoder_input_ids=decoder_input_ids,
+                          decoder_attention_mask=dec_mask, use_cache=False)
         result = {"logits": out.logits}
         if labels is not None:
             result["loss"], result["sample_loss"] = balanced_loss(out.logits, labels, sample_weight,
-                                                                  self.config.loc_range, self.config.loc_sigma)
+                                                                  self.config.loc_range, self.config.loc_sigma,
+                                                                  self.config.loc_distance)
         return result
 
     # ------------------------------------------------------------------ generation
@@ -203,15 +254,17 @@ class VLSeqModel(nn.Module):
         The first id of each row is the decoder start token (``<s>``).
         """
         embeds, mask = self.encoder_inputs(pixel_values, input_ids, attention_mask, image_mask)
+        enc = self.encode(embeds, mask)
         kwargs = dict(
-            inputs_embeds=embeds, attention_mask=mask, max_new_tokens=max_new_tokens,
+            encoder_outputs=enc, attention_mask=mask, max_new_tokens=max_new_tokens,
             decoder_start_token_id=self.config.bos_token_id, eos_token_id=self.config.eos_token_id,
             pad_token_id=self.config.pad_token_id, do_sample=False, num_beams=1,
         )
         kwargs.update(generate_kwargs)
         if logits_processor:
             kwargs["logits_processor"] = LogitsProcessorList(list(logits_processor))
-        return self.lm.generate(**kwargs)
+        with self.pointing(enc, mask, pixel_values.shape[1] * self.num_image_tokens):
+            return self.lm.generate(**kwargs)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

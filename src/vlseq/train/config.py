@@ -46,6 +46,17 @@ class TrainConfig:
     tasks: list[str] = field(default_factory=lambda: list(ALL_TASKS))
     #: sampling weight per task (missing = 1); the mixture samples tasks, then examples
     task_weights: dict[str, float] = field(default_factory=dict)
+    #: training stages, in order; each ``{"until_frac": f}`` (of the run: the larger of steps/max_steps
+    #: and time/time_budget_min) or ``{"until_step": n}`` (the last stage may omit both), with
+    #: optional ``"tasks"`` (sampled in this stage; default all) and ``"task_weights"`` (override
+    #: the top-level weights). Empty: one stage with ``task_weights``. See :class:`Stage`.
+    schedule: list[dict[str, Any]] = field(default_factory=list)
+    #: order of object lists in training targets: ``random`` (Pix2Seq: a new order each time) or
+    #: ``position`` (top to bottom, left to right, the order evaluation writes)
+    object_order: str = "random"
+    #: start from this vlseq checkpoint's weights and tokenizer (a fine-tune; not a resume: the
+    #: optimiser, schedule and step start afresh)
+    init_from: str | None = None
     tokenizer: str | None = None  # a local tokenizer dir; None = train one on the training corpus
     tokenizer_vocab: int = 2000
     #: a trained image tokenizer directory (``vlseq train-image-tokenizer --out DIR``); needed by
@@ -94,6 +105,63 @@ class TrainConfig:
         if set(data_d) - dknown:
             raise ValueError(f"unknown data config keys: {sorted(set(data_d) - dknown)}")
         return cls(model=model, data=DataConfig(**data_d), **d)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a training schedule: which tasks are sampled, how often, and until when."""
+
+    until_frac: float | None = None
+    until_step: int | None = None
+    tasks: tuple[str, ...] | None = None
+    task_weights: tuple[tuple[str, float], ...] = ()
+
+    def weight(self, task: str, base: dict[str, float]) -> float:
+        """Sampling weight of ``task`` in this stage (0 when the stage leaves it out)."""
+        if self.tasks is not None and task not in self.tasks:
+            return 0.0
+        return dict(self.task_weights).get(task, base.get(task, 1.0))
+
+    def done(self, step: int, progress: float) -> bool:
+        """Has this stage ended at ``step`` / run ``progress`` (0..1)?"""
+        if self.until_step is not None:
+            return step >= self.until_step
+        return self.until_frac is not None and progress >= self.until_frac
+
+
+def parse_schedule(items: Sequence[dict[str, Any]], tasks: Sequence[str]) -> list[Stage]:
+    """Check and convert the ``schedule`` config key; errors name the stage and the key."""
+    stages: list[Stage] = []
+    for i, item in enumerate(items):
+        where = f"schedule[{i}]"
+        if not isinstance(item, dict):
+            raise ValueError(f"{where}: expected an object, got {item!r}")
+        unknown = set(item) - {"until_frac", "until_step", "tasks", "task_weights"}
+        if unknown:
+            raise ValueError(f"{where}: unknown keys {sorted(unknown)} (until_frac, until_step, tasks, task_weights)")
+        if "until_frac" in item and "until_step" in item:
+            raise ValueError(f"{where}: give until_frac or until_step, not both")
+        frac, step = item.get("until_frac"), item.get("until_step")
+        if frac is not None and not (isinstance(frac, (int, float)) and 0 < frac <= 1):
+            raise ValueError(f"{where}: until_frac must be in (0, 1], got {frac!r}")
+        if step is not None and not (isinstance(step, int) and step > 0):
+            raise ValueError(f"{where}: until_step must be a positive integer, got {step!r}")
+        if frac is None and step is None and i != len(items) - 1:
+            raise ValueError(f"{where}: only the last stage may run to the end (give until_frac or until_step)")
+        st_tasks = item.get("tasks")
+        weights = item.get("task_weights", {}) or {}
+        named = list(st_tasks or []) + list(weights)
+        bad = [t for t in named if t not in tasks]
+        if bad:
+            raise ValueError(f"{where}: tasks {bad} are not among the run's tasks {list(tasks)}")
+        if any(not isinstance(w, (int, float)) or w < 0 for w in weights.values()):
+            raise ValueError(f"{where}: task_weights must be numbers >= 0, got {weights}")
+        stage = Stage(frac, step, tuple(st_tasks) if st_tasks is not None else None,
+                      tuple(sorted((k, float(v)) for k, v in weights.items())))
+        if not any(stage.weight(t, {}) > 0 for t in tasks):
+            raise ValueError(f"{where}: samples no task (every weight is 0)")
+        stages.append(stage)
+    return stages or [Stage()]
 
 
 def _parse_value(text: str) -> Any:

@@ -31,7 +31,7 @@ from ..processor import Processor
 from ..tasks import get_task
 from ..tokenizer import VLTokenizer
 from .checkpoint import list_checkpoints, load_checkpoint, prune, save_checkpoint
-from .config import TrainConfig
+from .config import TrainConfig, parse_schedule
 from .data import ensure_synth, load_examples, source_task
 from .optim import build_ema, build_optimizer, build_scheduler
 
@@ -132,13 +132,18 @@ class Trainer:
             self.train_data = load_examples(cfg, cfg.data.train_split)
         if not self.train_data:
             raise ValueError(f"no training examples for tasks {cfg.tasks}")
-        self.tokenizer = build_tokenizer(cfg, self.train_data, self.out, self.accelerator)
-        mc = cfg.model
-        mc.fill_from_tokenizer(self.tokenizer)
-        self.processor = Processor(self.tokenizer, mc.image_size, mc.num_bins, cfg.max_prompt_tokens, cfg.max_target_tokens,
-                                   image_tokenizer=self.image_tokenizer)
         torch.manual_seed(cfg.seed)
-        self.model = build_model(mc)
+        if cfg.init_from:
+            self.model, self.tokenizer = init_from_checkpoint(cfg)
+            mc = cfg.model
+        else:
+            self.tokenizer = build_tokenizer(cfg, self.train_data, self.out, self.accelerator)
+            mc = cfg.model
+            mc.fill_from_tokenizer(self.tokenizer)
+            torch.manual_seed(cfg.seed)
+            self.model = build_model(mc)
+        self.processor = Processor(self.tokenizer, mc.image_size, mc.num_bins, cfg.max_prompt_tokens, cfg.max_target_tokens,
+                                   image_tokenizer=self.image_tokenizer, object_order=cfg.object_order)
         if self.accelerator.num_processes > 1 and self.accelerator.device.type == "cuda":
             # One set of BatchNorm statistics over the global batch (torch's SyncBatchNorm is GPU-only;
             # on CPU each process normalises its own slice, as plain DDP training does).
@@ -149,7 +154,11 @@ class Trainer:
         self.schedule_total = cfg.max_steps
         self.scheduler = build_scheduler(self.optimizer, cfg.warmup_steps, cfg.max_steps, cfg.min_lr_ratio)
         self.ema = build_ema(self.model, cfg.ema_decay)
-        weights = {s: cfg.task_weights.get(source_task(s), 1.0) for s in self.train_data}
+        self.stages = parse_schedule(cfg.schedule, self.tasks)
+        if len(self.stages) > 1 and cfg.data.shards:
+            raise ValueError("a training schedule of several stages is not supported with data.shards (streamed data)")
+        self.stage = 0
+        weights = self.stage_weights()
         self.mixture = MixtureSampler(self.train_data, weights=weights, seed=cfg.seed)
         self.step = 0
         self.elapsed = 0.0
@@ -182,7 +191,7 @@ class Trainer:
         return self.accelerator.unwrap_model(self.model, keep_torch_compile=False)
 
     def _trainer_state(self) -> dict[str, Any]:
-        return {"step": self.step, "elapsed": self.elapsed, "schedule_total": self.schedule_total,
+        return {"step": self.step, "elapsed": self.elapsed, "schedule_total": self.schedule_total, "stage": self.stage,
                 "mixture": self.mixture.state_dict(), "aug_rng": _py_state(self.rng), "best": self.best,
                 "stream": self.stream.state(self.accelerator) if self.stream is not None else None}
 
@@ -193,10 +202,32 @@ class Trainer:
         state = load_checkpoint(ckpts[-1], self.raw_model, self.optimizer, self.scheduler, self.ema)
         self.step, self.elapsed, self.best = state["step"], state["elapsed"], state.get("best")
         self._set_schedule_total(state["schedule_total"])
+        self.stage = int(state.get("stage", 0))
+        self.mixture.set_weights(self.stage_weights())  # the stage's weights, then its position
         self.mixture.load_state_dict(state["mixture"])
         self._stream_resume = state.get("stream")
         self.rng.setstate(_py_from(state["aug_rng"]))
         self.accelerator.print(f"resumed from {ckpts[-1]} at step {self.step}")
+
+    def stage_weights(self) -> dict[str, float]:
+        """Sampling weight of each source in the current stage."""
+        stage = self.stages[self.stage]
+        return {s: stage.weight(source_task(s), self.cfg.task_weights) for s in self.train_data}
+
+    def progress(self) -> float:
+        """How far the run is, 0..1: the larger of the step and the time fractions."""
+        budget_s = self.cfg.time_budget_min * 60 if self.cfg.time_budget_min else math.inf
+        return max(self.step / max(1, self.cfg.max_steps), self.elapsed / budget_s)
+
+    def advance_stage(self) -> bool:
+        """Move to the next stage(s) whose predecessors have ended; True when the stage changed."""
+        changed = False
+        while self.stage < len(self.stages) - 1 and self.stages[self.stage].done(self.step, self.progress()):
+            self.stage += 1
+            changed = True
+        if changed:
+            self.mixture.set_weights(self.stage_weights())
+        return changed
 
     def _set_schedule_total(self, total: int) -> None:
         self.schedule_total = total
@@ -292,7 +323,11 @@ class Trainer:
                       f"over {acc.num_processes} process(es) ({cfg.batch_size // acc.num_processes} per process)")
         log_path = self.out / "log.jsonl"
         budget_s = cfg.time_budget_min * 60 if cfg.time_budget_min else math.inf
-        bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not acc.is_main_process, dynamic_ncols=True, desc="train")
+        # With a time budget the bar counts seconds of it (a step count would show the unreachable max_steps).
+        timed = budget_s < math.inf
+        bar = tqdm(total=round(budget_s) if timed else cfg.max_steps, initial=round(self.elapsed) if timed else self.step,
+                   unit="s" if timed else "step", disable=not acc.is_main_process, dynamic_ncols=True, desc="train",
+                   bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} s [{elapsed}<{remaining}{postfix}]" if timed else None)
         window: dict[str, list[float]] = defaultdict(list)
         losses: list[float] = []
         t_log, n_log = time.time(), 0
@@ -300,7 +335,12 @@ class Trainer:
         while self.step < cfg.max_steps and self.elapsed < budget_s:
             t0 = time.time()
             loss, per_task = self.train_step()
-            self.elapsed += time.time() - t0
+            dt = time.time() - t0
+            self.elapsed += dt
+            if self.advance_stage() and acc.is_main_process:
+                acc.print(f"step {self.step}: schedule stage {self.stage + 1}/{len(self.stages)}")
+                with log_path.open("a") as f:
+                    f.write(json.dumps({"step": self.step, "stage": self.stage}) + "\n")
             if self.step == 20 and budget_s < math.inf and self.schedule_total == cfg.max_steps:
                 # Fit the cosine schedule to the time budget from the measured step time.
                 est = int(budget_s / (self.elapsed / 20))
@@ -309,13 +349,13 @@ class Trainer:
             n_log += cfg.batch_size * cfg.grad_accum
             for k, v in per_task.items():
                 window[k].extend(v)
-            bar.update(1)
+            bar.update(min(dt, max(0.0, bar.total - bar.n)) if timed else 1)
             if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
                 rate = n_log / max(time.time() - t_log, 1e-9)
                 rec = {"step": self.step, "loss": sum(losses) / len(losses), "lr": self.scheduler.get_last_lr()[0],
                        "samples_per_s": rate, "elapsed_s": self.elapsed,
                        **{f"loss/{k}": sum(v) / len(v) for k, v in sorted(window.items())}}
-                bar.set_postfix(loss=f"{rec['loss']:.3f}", sps=f"{rate:.0f}")
+                bar.set_postfix(step=self.step, loss=f"{rec['loss']:.3f}", sps=f"{rate:.0f}")
                 if acc.is_main_process:
                     with log_path.open("a") as f:
                         f.write(json.dumps(rec) + "\n")
@@ -360,6 +400,7 @@ class Trainer:
 
     def evaluate(self, per_task: int, writer=None) -> dict[str, float]:
         """Constrained generation + each task's metric on the validation split (main process)."""
+        from ..diagnostics import slot_accuracy
         from ..evaluate import evaluate_examples
 
         metrics: dict[str, float] = {}
@@ -369,6 +410,8 @@ class Trainer:
             val = self.val_examples()
             val = {s: exs[:per_task] for s, exs in val.items() if source_task(s) in self.tasks}
             metrics = evaluate_examples(self.eval_model(), self.processor, val, categories=self.settings["categories"])
+            for source, row in slot_accuracy(self.eval_model(), self.processor, val, n=min(per_task, 64)).items():
+                metrics.update({f"{source}/slot_{k}": v for k, v in row.items() if k != "n"})
             for k, v in metrics.items():
                 if writer is not None and isinstance(v, (int, float)):
                     writer.add_scalar(f"val/{k}", v, self.step)
@@ -380,6 +423,23 @@ class Trainer:
                 save_pretrained(self.eval_model(), self.tokenizer, self.out / "best", self.settings, self.image_tokenizer)
         self.accelerator.wait_for_everyone()
         return metrics
+
+
+def init_from_checkpoint(cfg: TrainConfig) -> tuple[torch.nn.Module, VLTokenizer]:
+    """The model and tokenizer of ``cfg.init_from`` (a fine-tune's start); ``cfg.model`` becomes the
+    checkpoint's model config, since the weights fix the architecture."""
+    from ..models.io import from_pretrained
+
+    try:
+        model, tok, _ = from_pretrained(cfg.init_from)
+    except (FileNotFoundError, ValueError) as e:
+        raise ValueError(f"config key 'init_from' = {cfg.init_from!r}: {e}") from None
+    if cfg.model.num_image_tokens and tok.num_image_tokens != cfg.model.num_image_tokens:
+        raise ValueError(f"init_from {cfg.init_from}: its tokenizer has {tok.num_image_tokens} image tokens, "
+                         f"this run's image tokenizer needs {cfg.model.num_image_tokens}")
+    cfg.model = model.config
+    model.train()
+    return model, tok
 
 
 class _null:

@@ -1,0 +1,107 @@
+"""The output head with a pointer into the image: coordinate logits that look at the image grid.
+
+A coordinate token names a position in the image, and the encoder already holds one vector per
+image cell. With the plain tied head, the decoder must first carry an object's position through
+cross-attention into its hidden state and then map that state onto the right ``<loc_k>`` row: two
+things learned at once, and neither pays off before the other exists. The pointer makes "which
+cell" one attention lookup (the idea of Kosmos-2's patch-index tokens and GiT's grid references,
+kept inside the ordinary ``<loc_k>`` vocabulary so the sequence format does not change):
+
+::
+
+    h (B, T, d) --q--> attention over the image cells (B, T, I, gh, gw) <--k-- memory (B, I*gh*gw, d)
+                       |-- sum over rows --> p_col (B, T, gw)      gate g = sigmoid(w . h)  (x or y?)
+                       |-- sum over cols --> p_row (B, T, gh)
+    pointer(k) = log( g * gw * p_col[col(k)] + (1 - g) * gh * p_row[row(k)] )      k = 0..B-1
+    logits[..., <loc_k>] = h . W[<loc_k>] + pointer(k)
+
+``col(k)``/``row(k)`` is the cell column/row that bin ``k``'s centre falls in. The token head keeps
+the position within the cell. With uniform attention the pointer term is 0, so the head starts as
+the plain tied head. The same ``<loc_k>`` serves x and y; the gate (from the decoder state, which
+knows the slot it is writing) picks the axis. The model still never sees a task name.
+
+The encoder's image outputs are handed to the head with :meth:`PointerHead.attach` for the length
+of one forward pass or one ``generate()`` call (the head is called by transformers' BART, whose
+signature has no room for them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def bin_cells(num_bins: int, cells: int) -> torch.Tensor:
+    """(num_bins,) long: the grid cell (0..cells-1) that each coordinate bin's centre falls in."""
+    centre = (torch.arange(num_bins, dtype=torch.float64) + 0.5) / num_bins
+    return (centre * cells).floor().long().clamp(0, cells - 1)
+
+
+class PointerHead(nn.Module):
+    """Tied token logits plus a pointer term on the coordinate tokens.
+
+    Args:
+        d_model: decoder width. vocab_size: rows of the tied weight (set by ``tie_weights``).
+        grid: the image grid ``(gh, gw)``. loc_offset: id of ``<loc_0>``; num_bins: coordinate tokens.
+    """
+
+    def __init__(self, d_model: int, vocab_size: int, grid: tuple[int, int], loc_offset: int, num_bins: int,
+                 init_std: float) -> None:
+        super().__init__()
+        if loc_offset < 0:
+            raise ValueError("model.loc_pointer needs the coordinate token ids (ModelConfig.fill_from_tokenizer)")
+        # the tied output embedding; transformers' tie_weights() replaces it with the shared one
+        self.weight = nn.Parameter(torch.empty(vocab_size, d_model))
+        self.query = nn.Linear(d_model, d_model)
+        self.key = nn.Linear(d_model, d_model)
+        self.axis = nn.Linear(d_model, 1)
+        for lin in (self.query, self.key, self.axis):
+            nn.init.normal_(lin.weight, std=init_std)
+            nn.init.zeros_(lin.bias)
+        self.grid = grid
+        self.loc_offset, self.num_bins = loc_offset, num_bins
+        self.register_buffer("row_of_bin", bin_cells(num_bins, grid[0]), persistent=False)
+        self.register_buffer("col_of_bin", bin_cells(num_bins, grid[1]), persistent=False)
+        self._memory: tuple[torch.Tensor, torch.Tensor | None] | None = None
+
+    @contextlib.contextmanager
+    def attach(self, memory: torch.Tensor, valid: torch.Tensor | None = None) -> Iterator[None]:
+        """Point at ``memory`` (B, I*gh*gw, d), the encoder's outputs at the image tokens, inside the
+        block; ``valid`` (B, I*gh*gw) bool is False at the cells of padding images."""
+        self._memory = (memory, valid)
+        try:
+            yield
+        finally:
+            self._memory = None
+
+    def pointer_logits(self, h: torch.Tensor, memory: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, d) decoder states -> (B, T, num_bins) pointer term (0 under uniform attention)."""
+        b = h.shape[0]
+        if memory.shape[0] != b:  # beam search / several return sequences expand rows in place
+            memory = memory.repeat_interleave(b // memory.shape[0], dim=0)
+            valid = None if valid is None else valid.repeat_interleave(b // valid.shape[0], dim=0)
+        gh, gw = self.grid
+        q, k = self.query(h), self.key(memory)  # (B, T, d), (B, N, d)
+        scores = q @ k.transpose(1, 2) / math.sqrt(q.shape[-1])  # (B, T, N)
+        if valid is not None:
+            scores = scores.masked_fill(~valid[:, None, :], float("-inf"))
+        att = torch.softmax(scores, dim=-1)
+        att = att.view(b, h.shape[1], -1, gh, gw)  # (B, T, I, gh, gw)
+        p_row, p_col = att.sum(dim=(2, 4)), att.sum(dim=(2, 3))  # (B, T, gh), (B, T, gw)
+        g = torch.sigmoid(self.axis(h))  # (B, T, 1): this coordinate is an x
+        p = g * gw * p_col[..., self.col_of_bin] + (1 - g) * gh * p_row[..., self.row_of_bin]
+        return torch.log(p.clamp(min=1e-6))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """(B, T, d) -> (B, T, V) logits."""
+        logits = F.linear(h, self.weight)
+        if self._memory is None:
+            return logits
+        lo, n = self.loc_offset, self.num_bins
+        ptr = self.pointer_logits(h, *self._memory)
+        return torch.cat([logits[..., :lo], logits[..., lo:lo + n] + ptr.to(logits.dtype), logits[..., lo + n:]], dim=-1)

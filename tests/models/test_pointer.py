@@ -1,0 +1,95 @@
+"""The pointer head: coordinate logits from attention over the image grid."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vlseq.models.config import ModelConfig, VisionConfig
+from vlseq.models.io import from_pretrained, save_pretrained
+from vlseq.models.pointer import PointerHead, bin_cells
+from vlseq.models.vlseq_model import VLSeqModel
+from vlseq.tokenizer import VLTokenizer
+
+BINS = 32
+
+
+def test_bin_cells_maps_each_bin_centre_to_its_cell() -> None:
+    assert bin_cells(32, 4).tolist() == [k // 8 for k in range(32)]
+    assert bin_cells(10, 4).tolist() == [0, 0, 1, 1, 1, 2, 2, 3, 3, 3]  # centres 0.2, 0.6, 1.0, ... cells
+
+
+def test_uniform_attention_leaves_the_token_head_unchanged() -> None:
+    torch.manual_seed(0)
+    head = PointerHead(16, 50, (4, 4), loc_offset=10, num_bins=BINS, init_std=0.1)
+    torch.nn.init.normal_(head.weight)
+    torch.nn.init.zeros_(head.query.weight)  # q = 0: every cell equally likely
+    h, mem = torch.randn(2, 3, 16), torch.randn(2, 16, 16)
+    plain = head(h)
+    with head.attach(mem):
+        pointed = head(h)
+    assert torch.allclose(plain, pointed, atol=1e-5)
+
+
+def test_the_pointer_raises_the_bins_of_the_attended_cell() -> None:
+    """A key that matches the query in one cell: x bins of its column and y bins of its row win."""
+    torch.manual_seed(0)
+    d, grid = 8, (4, 4)
+    head = PointerHead(d, 60, grid, loc_offset=20, num_bins=BINS, init_std=0.1)
+    torch.nn.init.zeros_(head.weight)
+    with torch.no_grad():
+        head.query.weight.copy_(torch.eye(d) * 10)
+        head.key.weight.copy_(torch.eye(d) * 10)
+        head.query.bias.zero_()
+        head.key.bias.zero_()
+    h = torch.zeros(1, 2, d)
+    h[0, :, 0] = 1.0
+    mem = torch.zeros(1, 16, d)
+    mem[0, 2 * 4 + 3, 0] = 1.0  # row 2, column 3
+    for t, axis_bias, cell in ((0, 20.0, 3), (1, -20.0, 2)):  # gate: x (column) then y (row)
+        with torch.no_grad():
+            head.axis.bias.fill_(axis_bias)
+        with head.attach(mem):
+            logits = head(h)[0, t, 20:20 + BINS]
+        best = int(logits.argmax())
+        assert best // 8 == cell
+    with head.attach(mem, valid=torch.zeros(1, 16, dtype=torch.bool).index_fill_(1, torch.tensor([0]), True)):
+        logits = head(h)[0, 0, 20:20 + BINS]  # only cell (0, 0) is a real image cell
+    assert int(logits.argmax()) // 8 == 0
+
+
+def _tok() -> VLTokenizer:
+    return VLTokenizer.train(["a red circle", "detect: circle, square", "what colour"], num_bins=BINS)
+
+
+def _cfg(tok: VLTokenizer) -> ModelConfig:
+    return ModelConfig(d_model=32, encoder_layers=1, decoder_layers=1, heads=2, ffn_dim=64, image_size=32,
+                       num_bins=BINS, max_positions=128, loc_pointer=True,
+                       vision=VisionConfig(channels=(8, 16, 32))).fill_from_tokenizer(tok)
+
+
+def test_pointer_model_trains_generates_and_round_trips(tmp_path) -> None:
+    tok = _tok()
+    torch.manual_seed(0)
+    model = VLSeqModel(_cfg(tok))
+    assert isinstance(model.lm.lm_head, PointerHead)
+    assert model.lm.lm_head.weight is model.lm.get_input_embeddings().weight  # still tied
+    pv, ids = torch.randn(2, 1, 3, 32, 32), torch.randint(5, 20, (2, 4))
+    am = torch.ones_like(ids)
+    dec = torch.tensor([[tok.bos_id, tok.loc_id(3), tok.loc_id(9)]] * 2)
+    out = model(pv, ids, am, dec, labels=dec)
+    out["loss"].backward()
+    assert model.lm.lm_head.query.weight.grad is not None and model.lm.lm_head.query.weight.grad.abs().sum() > 0
+    model.eval()
+    a = model.generate(pv, ids, am, max_new_tokens=4)
+    beams = model.generate(pv, ids, am, max_new_tokens=4, num_beams=2)
+    assert a.shape[0] == beams.shape[0] == 2
+    save_pretrained(model, tok, tmp_path / "ck", {"num_bins": BINS})
+    again, _, _ = from_pretrained(tmp_path / "ck")
+    assert again.config.loc_pointer and torch.equal(again.generate(pv, ids, am, max_new_tokens=4), a)
+
+
+def test_pointer_needs_the_coordinate_ids() -> None:
+    with pytest.raises(ValueError, match="coordinate token ids"):
+        VLSeqModel(ModelConfig(vocab_size=100, d_model=32, heads=2, image_size=32, num_bins=BINS, loc_pointer=True,
+                               vision=VisionConfig(channels=(8, 16, 32))))
