@@ -58,20 +58,40 @@ def test_the_pointer_raises_the_bins_of_the_attended_cell() -> None:
     assert int(logits.argmax()) // 8 == 0
 
 
+def test_offsets_start_uniform_in_the_cell_and_can_pick_a_bin_inside_it() -> None:
+    torch.manual_seed(0)
+    cell = PointerHead(8, 60, (4, 4), loc_offset=20, num_bins=BINS, init_std=0.5)
+    off = PointerHead(8, 60, (4, 4), loc_offset=20, num_bins=BINS, init_std=0.5, offsets=True)
+    off.load_state_dict(cell.state_dict(), strict=False)
+    h, mem = torch.randn(1, 2, 8), torch.randn(1, 16, 8)
+    with cell.attach(mem), off.attach(mem):
+        assert torch.allclose(cell(h), off(h), atol=1e-5)  # zero-initialised offsets: the cell pointer
+    with torch.no_grad():
+        off.weight.zero_()
+        off.axis.bias.fill_(30.0)  # an x coordinate
+        off.off_mem.bias[:8].copy_(torch.arange(8.0) * 10)  # every cell: its last x bin
+    with off.attach(mem):
+        logits = off(h)[0, 0, 20:20 + BINS]
+    assert int(logits.argmax()) % 8 == 7
+    with pytest.raises(ValueError, match="divisible"):
+        PointerHead(8, 60, (3, 3), loc_offset=20, num_bins=BINS, init_std=0.5, offsets=True)
+
+
 def _tok() -> VLTokenizer:
     return VLTokenizer.train(["a red circle", "detect: circle, square", "what colour"], num_bins=BINS)
 
 
-def _cfg(tok: VLTokenizer) -> ModelConfig:
+def _cfg(tok: VLTokenizer, pointer: str = "cell") -> ModelConfig:
     return ModelConfig(d_model=32, encoder_layers=1, decoder_layers=1, heads=2, ffn_dim=64, image_size=32,
-                       num_bins=BINS, max_positions=128, loc_pointer=True,
+                       num_bins=BINS, max_positions=128, loc_pointer=pointer,
                        vision=VisionConfig(channels=(8, 16, 32))).fill_from_tokenizer(tok)
 
 
-def test_pointer_model_trains_generates_and_round_trips(tmp_path) -> None:
+@pytest.mark.parametrize("pointer", ["cell", "offset"])
+def test_pointer_model_trains_generates_and_round_trips(tmp_path, pointer) -> None:
     tok = _tok()
     torch.manual_seed(0)
-    model = VLSeqModel(_cfg(tok))
+    model = VLSeqModel(_cfg(tok, pointer))
     assert isinstance(model.lm.lm_head, PointerHead)
     assert model.lm.lm_head.weight is model.lm.get_input_embeddings().weight  # still tied
     pv, ids = torch.randn(2, 1, 3, 32, 32), torch.randint(5, 20, (2, 4))
@@ -86,10 +106,16 @@ def test_pointer_model_trains_generates_and_round_trips(tmp_path) -> None:
     assert a.shape[0] == beams.shape[0] == 2
     save_pretrained(model, tok, tmp_path / "ck", {"num_bins": BINS})
     again, _, _ = from_pretrained(tmp_path / "ck")
-    assert again.config.loc_pointer and torch.equal(again.generate(pv, ids, am, max_new_tokens=4), a)
+    assert again.config.loc_pointer == pointer and torch.equal(again.generate(pv, ids, am, max_new_tokens=4), a)
+
+
+def test_pointer_setting_is_checked() -> None:
+    assert ModelConfig(loc_pointer=True).loc_pointer == "cell" and ModelConfig(loc_pointer=False).loc_pointer == "none"
+    with pytest.raises(ValueError, match="loc_pointer"):
+        ModelConfig(loc_pointer="grid")
 
 
 def test_pointer_needs_the_coordinate_ids() -> None:
     with pytest.raises(ValueError, match="coordinate token ids"):
-        VLSeqModel(ModelConfig(vocab_size=100, d_model=32, heads=2, image_size=32, num_bins=BINS, loc_pointer=True,
+        VLSeqModel(ModelConfig(vocab_size=100, d_model=32, heads=2, image_size=32, num_bins=BINS, loc_pointer="cell",
                                vision=VisionConfig(channels=(8, 16, 32))))

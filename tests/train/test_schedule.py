@@ -123,9 +123,12 @@ def test_object_order_position_gives_the_evaluation_order_in_training(tmp_path, 
     tok, detect = trainer.tokenizer, get_task("detect")
     ex = max(trainer.train_data["detect"], key=lambda e: len(e.objects))
     assert len(ex.objects) >= 2
-    fixed = Processor(tok, 32, 32, object_order="position")
-    shuffled = Processor(tok, 32, 32)
+    assert trainer.processor.object_order == "position"  # the default: train in the order evaluation writes
+    fixed = trainer.processor
+    shuffled = Processor(tok, 32, 32, object_order="random")
     want = tok.encode(detect.target(ex, 32))  # rng None: by position
+    # a detection target's first object was a random one of the image's: the first label was the
+    # marginal over the objects, nearly the same for every image (the model wrote "cross" x4 everywhere)
     targets = {tuple(fixed.encode(detect, ex, random.Random(s)).target[1:-1]) for s in range(8)}
     assert targets == {tuple(want)}
     assert len({tuple(shuffled.encode(detect, ex, random.Random(s)).target) for s in range(8)}) > 1

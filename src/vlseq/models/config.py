@@ -60,8 +60,9 @@ class ModelConfig:
     #: init of the ``<loc_k>`` rows of the tied embedding: ``normal`` (as every other row) or
     #: ``sincos`` (the image grid's sine-cosine code of the bin's position, :func:`sincos_coordinates`)
     loc_init: str = "normal"
-    #: add a pointer into the image grid to the coordinate logits (:mod:`vlseq.models.pointer`)
-    loc_pointer: bool = False
+    #: a pointer into the image grid added to the coordinate logits (:mod:`vlseq.models.pointer`):
+    #: ``none``; ``cell`` (which cell); ``offset`` (which cell, then which bin inside it)
+    loc_pointer: str = "none"
     num_image_tokens: int = 0
     pad_token_id: int = 0
     bos_token_id: int = 1
@@ -84,6 +85,10 @@ class ModelConfig:
         for key in ("pos_init", "loc_init"):
             if getattr(self, key) not in ("sincos", "normal"):
                 raise ValueError(f"model.{key} must be 'sincos' or 'normal', got {getattr(self, key)!r}")
+        if self.loc_pointer is True or self.loc_pointer is False:  # the boolean form of an earlier version
+            self.loc_pointer = "cell" if self.loc_pointer else "none"
+        if self.loc_pointer not in ("none", "cell", "offset"):
+            raise ValueError(f"model.loc_pointer must be 'none', 'cell' or 'offset', got {self.loc_pointer!r}")
 
     def fill_from_tokenizer(self, tokenizer: Any) -> "ModelConfig":
         """Take the vocabulary size and the special ids from a :class:`vlseq.tokenizer.VLTokenizer`."""

@@ -16,7 +16,11 @@ kept inside the ordinary ``<loc_k>`` vocabulary so the sequence format does not 
     logits[..., <loc_k>] = h . W[<loc_k>] + pointer(k)
 
 ``col(k)``/``row(k)`` is the cell column/row that bin ``k``'s centre falls in. The token head keeps
-the position within the cell. With uniform attention the pointer term is 0, so the head starts as
+the position within the cell. With ``offsets`` (DETR-style reference point + offset), each cell
+also spreads its share over the bins inside it: a distribution over the ``B / gw`` bins of its
+column (and ``B / gh`` of its row) from that cell's own features plus the decoder state, since
+a cell's conv features know where in the cell an edge lies; then the pointer is a distribution
+over bins, not only over cells. Its offset layers start at zero: uniform within each cell. With uniform attention the pointer term is 0, so the head starts as
 the plain tied head. The same ``<loc_k>`` serves x and y; the gate (from the decoder state, which
 knows the slot it is writing) picks the axis. The model still never sees a task name.
 
@@ -51,12 +55,22 @@ class PointerHead(nn.Module):
     """
 
     def __init__(self, d_model: int, vocab_size: int, grid: tuple[int, int], loc_offset: int, num_bins: int,
-                 init_std: float) -> None:
+                 init_std: float, offsets: bool = False) -> None:
         super().__init__()
         if loc_offset < 0:
             raise ValueError("model.loc_pointer needs the coordinate token ids (ModelConfig.fill_from_tokenizer)")
+        if offsets and (num_bins % grid[0] or num_bins % grid[1]):
+            raise ValueError(f"model.loc_pointer='offset' needs num_bins ({num_bins}) divisible by the image grid {grid}")
+        self.offsets = offsets
+        if offsets:
+            per = (num_bins // grid[1], num_bins // grid[0])  # bins per cell along x, along y
+            self.off_mem = nn.Linear(d_model, per[0] + per[1])
+            self.off_dec = nn.Linear(d_model, per[0] + per[1], bias=False)
+            nn.init.zeros_(self.off_mem.weight)
+            nn.init.zeros_(self.off_mem.bias)
+            nn.init.zeros_(self.off_dec.weight)
         # the tied output embedding; transformers' tie_weights() replaces it with the shared one
-        self.weight = nn.Parameter(torch.empty(vocab_size, d_model))
+        self.weight = nn.Parameter(torch.randn(vocab_size, d_model) * init_std)
         self.query = nn.Linear(d_model, d_model)
         self.key = nn.Linear(d_model, d_model)
         self.axis = nn.Linear(d_model, 1)
@@ -91,9 +105,19 @@ class PointerHead(nn.Module):
         if valid is not None:
             scores = scores.masked_fill(~valid[:, None, :], float("-inf"))
         att = torch.softmax(scores, dim=-1)
-        att = att.view(b, h.shape[1], -1, gh, gw)  # (B, T, I, gh, gw)
-        p_row, p_col = att.sum(dim=(2, 4)), att.sum(dim=(2, 3))  # (B, T, gh), (B, T, gw)
         g = torch.sigmoid(self.axis(h))  # (B, T, 1): this coordinate is an x
+        t = h.shape[1]
+        if self.offsets:
+            px_n = self.num_bins // gw
+            off = self.off_mem(memory)[:, None] + self.off_dec(h)[:, :, None]  # (B, T, N, px + py)
+            ox, oy = torch.softmax(off[..., :px_n], -1), torch.softmax(off[..., px_n:], -1)
+            wx = (att[..., None] * ox).view(b, t, -1, gh, gw, px_n).sum(dim=(2, 3))  # (B, T, gw, px)
+            wy = (att[..., None] * oy).view(b, t, -1, gh, gw, oy.shape[-1]).sum(dim=(2, 4))  # (B, T, gh, py)
+            # bins in order: column j holds bins j*px .. (j+1)*px - 1
+            p = g * wx.reshape(b, t, -1) + (1 - g) * wy.reshape(b, t, -1)
+            return torch.log((p * self.num_bins).clamp(min=1e-6))
+        att = att.view(b, t, -1, gh, gw)  # (B, T, I, gh, gw)
+        p_row, p_col = att.sum(dim=(2, 4)), att.sum(dim=(2, 3))  # (B, T, gh), (B, T, gw)
         p = g * gw * p_col[..., self.col_of_bin] + (1 - g) * gh * p_row[..., self.row_of_bin]
         return torch.log(p.clamp(min=1e-6))
 

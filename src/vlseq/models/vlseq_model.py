@@ -123,8 +123,9 @@ class VLSeqModel(nn.Module):
                 self.lm.resize_token_embeddings(cfg.vocab_size)
         else:
             self.lm = BartForConditionalGeneration(bart_config(cfg))
-        if cfg.loc_pointer:
-            self.lm.lm_head = PointerHead(d, self.lm.config.vocab_size, self.grid, cfg.loc_offset, cfg.num_bins, std)
+        if cfg.loc_pointer != "none":
+            self.lm.lm_head = PointerHead(d, self.lm.config.vocab_size, self.grid, cfg.loc_offset, cfg.num_bins, std,
+                                          offsets=cfg.loc_pointer == "offset")
         self.lm.tie_weights()
         if cfg.loc_init == "sincos" and not cfg.lm_pretrained:
             self._init_coordinates_sincos()

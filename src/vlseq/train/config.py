@@ -51,9 +51,11 @@ class TrainConfig:
     #: optional ``"tasks"`` (sampled in this stage; default all) and ``"task_weights"`` (override
     #: the top-level weights). Empty: one stage with ``task_weights``. See :class:`Stage`.
     schedule: list[dict[str, Any]] = field(default_factory=list)
-    #: order of object lists in training targets: ``random`` (Pix2Seq: a new order each time) or
-    #: ``position`` (top to bottom, left to right, the order evaluation writes)
-    object_order: str = "random"
+    #: order of object lists in training targets: ``position`` (top to bottom, left to right: the
+    #: order evaluation writes) or ``random`` (Pix2Seq: a new order each time). Random order made
+    #: the first label of a list the marginal over the image's objects, nearly the same for every
+    #: image, and greedy decoding then listed one class again and again (BENCHMARKS.md)
+    object_order: str = "position"
     #: start from this vlseq checkpoint's weights and tokenizer (a fine-tune; not a resume: the
     #: optimiser, schedule and step start afresh)
     init_from: str | None = None
