@@ -213,12 +213,15 @@ def test_box_scores_reads_boxes_like_the_parser(pipe) -> None:
            + [loc(0), loc(1), loc(2), loc(3), s["</obj>"]] + [loc(9)] * 4
            + [s["<obj>"]] + word + [loc(2), loc(2), loc(6), loc(6)] + word + [loc(3), loc(3)] + word + [loc(4), loc(4)]
            + [s["</obj>"], s["</s>"], s["<obj>"], loc(1)])
-    probs = ([0.0] * (1 + len(word)) + [0.1, 0.2, 0.3, 0.4] + [0.9] * 6 + [1.0, 1.0, 0.5, 0.5, 0.0] + [0.7] * 4
-             + [0.0] * (1 + len(word)) + [0.2] * 4 + [0.0] * len(word) + [0.9, 0.9] + [0.0] * len(word) + [0.9, 0.9]
+    lab = [0.5] * len(word)  # each label token at 0.5: the label's probability is 0.5 ** len(word)
+    probs = ([0.0] + lab + [0.1, 0.2, 0.3, 0.4] + [0.9] * 6 + [1.0, 1.0, 0.5, 0.5, 0.0] + [0.7] * 4
+             + [0.0] + lab + [0.2] * 4 + [0.0] * len(word) + [0.9, 0.9] + [0.0] * len(word) + [0.9, 0.9]
              + [0.0] * 4)
     assert len(probs) == len(ids)
-    # polygon points, keypoints (a name, then two coordinates), coordinates outside <obj> and after </s> are not boxes
-    assert box_scores(ids, probs, tok) == pytest.approx([0.25, 0.75, 0.2])
+    # polygon points, keypoints (a name, then two coordinates), coordinates outside <obj> and after </s> are not
+    # boxes; a box's score is its label's probability times the mean of its coordinates'
+    p_label = 0.5 ** len(word)
+    assert box_scores(ids, probs, tok) == pytest.approx([0.25 * p_label, 0.75 * p_label, 0.2 * p_label])
     seq = pipe.processor.decode(ids)
     from vlseq.codec import parse
 

@@ -51,8 +51,12 @@ def max_new_tokens_for(task: Task, ex: Example, processor: Processor) -> int:
     return limit
 
 
+LABEL = -2  #: box_slots' mark for a word of an object's label / phrase (inside <obj>, before its first coordinate)
+
+
 def box_slots(ids: Sequence[int], tokenizer) -> list[int]:
-    """Which box coordinate each position of a row is: 0..3 for ``x1 y1 x2 y2``, -1 for anything else.
+    """Which box coordinate each position of a row is: 0..3 for ``x1 y1 x2 y2``, :data:`LABEL` for
+    the words of an object's label before its first coordinate, -1 for anything else.
 
     ``ids`` are decoder ids (no start token). Boxes are read the way :func:`vlseq.codec.parse`
     reads them: inside ``<obj>``, four coordinates at a time, in sequence order; coordinates inside
@@ -90,24 +94,34 @@ def box_slots(ids: Sequence[int], tokenizer) -> list[int]:
                 slot = (slot + 1) % 4
         elif i not in special and seen_coord:  # a keypoint's name (or more of it): its 2 coordinates follow
             kp_coords, slot = 0, 0
+        elif i not in special:
+            out[pos] = LABEL
     return out
 
 
 def box_scores(ids: Sequence[int], probs: Sequence[float], tokenizer) -> list[float]:
-    """Per-box scores of one generated row: the mean probability of each box's 4 coordinate tokens.
+    """Per-box scores of one generated row: the probability of the object's label (the product over
+    its tokens) times the mean probability of the box's 4 coordinate tokens.
 
     ``ids`` are the generated ids after the decoder start token and ``probs[i]`` the probability
-    ``ids[i]`` had when it was chosen; boxes are found by :func:`box_slots`.
+    ``ids[i]`` had when it was chosen; boxes and labels are found by :func:`box_slots`. The label
+    factor is Pix2Seq's detection score: a box in the right place under an unsure class then ranks
+    below one whose class the model is sure of (which is what COCO AP, ranked per class, rewards).
     """
     out: list[float] = []
     group: list[float] = []
+    label, in_label = 1.0, False
     for slot, p in zip(box_slots(ids, tokenizer), probs):
+        if slot == LABEL:
+            label, in_label = (label if in_label else 1.0) * float(p), True
+            continue
+        in_label = False
         if slot == 0:
             group = []
         if slot >= 0:
             group.append(float(p))
             if slot == 3 and len(group) == 4:
-                out.append(sum(group) / 4)
+                out.append(label * sum(group) / 4)
     return out
 
 
@@ -313,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 HEADLINE = {
     "caption": ["cider", "bleu4"], "region_caption": ["cider"], "vqa": ["accuracy"], "classify": ["accuracy"],
     "refexp": ["acc@0.5"], "localize": ["acc@0.5"], "ground": ["recall@1", "recall@5"],
-    "grounded_caption": ["f1_all", "f1_loc", "cider"], "detect": ["map_50", "map"],
+    "grounded_caption": ["f1_all", "f1_loc", "cider"], "detect": ["map_50", "map", "map_50_agnostic"],
     "segment": ["miou", "box_acc@0.5"], "instance_segment": ["mask_map", "mask_map_50"], "keypoints": ["pck@0.1"],
     "generate_image": ["check_all", "check_all_truth", "psnr", "recon_psnr"],
     "edit_image": ["check_all", "check_all_truth", "psnr", "recon_psnr"],

@@ -7,7 +7,7 @@
     pipe = Pipeline.from_pretrained("runs/tiny/final")
     r = pipe("photo.jpg", task="refexp", text="the red circle")
     r.boxes        # [(x1, y1, x2, y2)] in pixels of the photo as a viewer shows it (EXIF applied)
-    r.scores       # [0.93]: mean probability of each box's four coordinate tokens
+    r.scores       # [0.93]: label probability x mean probability of the box's four coordinate tokens
     r.draw("photo.jpg").save("out.png")
 
 Images may be paths, PIL images or numpy arrays of any mode; a list of images runs batched and

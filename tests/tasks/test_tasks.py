@@ -41,6 +41,10 @@ def test_detect_target_random_order_at_train_position_order_at_test() -> None:
     p = pred("detect", t.target(e, B), e)
     assert [o[0] for o in p.objects] == ["circle", "star"]
     assert t.evaluate([e], [p])["map_50"] == pytest.approx(1.0)
+    # the right boxes under swapped labels: no class AP, full class-agnostic AP (a classification failure)
+    swapped = pred("detect", "<obj>star<loc_2><loc_3><loc_20><loc_21></obj><obj>circle<loc_40><loc_40><loc_60><loc_60></obj>", e)
+    r = t.evaluate([e], [swapped])
+    assert r["map_50"] == pytest.approx(0.0) and r["map_50_agnostic"] == pytest.approx(1.0)
 
 
 def test_refexp_target_and_accuracy() -> None:
