@@ -145,3 +145,19 @@ def test_edit_image_and_masks(image_ckpt, ckpt, folder, tmp_path, capsys) -> Non
     assert main(["--checkpoint", str(ckpt), "--task", "edit_image", "--text", "x", str(folder / "a_good.png"),
                  "--draw", str(tmp_path / "x")]) == 2
     assert "has no image tokenizer" in capsys.readouterr().err
+
+
+def test_attention_sheets_show_where_each_coordinate_looked(ckpt, folder, tmp_path, capsys) -> None:
+    pointer_ckpt = make_checkpoint(tmp_path / "pointer", pointer="offset")
+    att = tmp_path / "att"
+    rc = main(["--checkpoint", str(pointer_ckpt), "--task", "refexp", "--text", "the red circle",
+               str(folder / "a_good.png"), "--attention", str(att), "--out", str(tmp_path / "r.jsonl")])
+    assert rc == 0
+    [rec] = _lines(tmp_path / "r.jsonl")
+    assert len(rec["phrases"][0]["boxes"]) == 1
+    sheet = Image.open(att / "a_good.png")
+    assert sheet.size == (4 * 128, 128 + 14)  # one box: x1 y1 x2 y2 side by side
+    # a checkpoint without a pointer head: one clear line, nothing written
+    rc = main(["--checkpoint", str(ckpt), "--task", "refexp", "--text", "the red circle", str(folder / "a_good.png"),
+               "--attention", str(tmp_path / "none")])
+    assert rc == 2 and "no" in capsys.readouterr().err and not (tmp_path / "none").exists()

@@ -26,7 +26,7 @@ def code_blocks(text: str, lang: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> Path:
-    return make_checkpoint(tmp_path_factory.mktemp("ck") / "final")
+    return make_checkpoint(tmp_path_factory.mktemp("ck") / "final", pointer="offset")  # as the tiny preset trains
 
 
 @pytest.fixture()
@@ -70,4 +70,5 @@ def test_predict_lines_run(ckpt, scratch, capsys) -> None:
     recs = [json.loads(l) for l in (scratch / "results.jsonl").read_text().splitlines()]
     assert [Path(r["image"]).name for r in recs] == ["p0.png", "p1.png", "p2.png"]
     assert sorted(p.name for p in (scratch / "drawn").iterdir()) == ["p0.png", "p1.png", "p2.png"]
+    assert sorted(p.name for p in (scratch / "att").iterdir()) == ["p0.png", "p1.png", "p2.png"]
     assert len([l for l in out.splitlines() if l.startswith("{")]) == 3  # the detect line writes to stdout

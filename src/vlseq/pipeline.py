@@ -356,6 +356,18 @@ class Pipeline:
         return [result_from_prediction(p, ex, t.prompt(ex, self.processor.bins), out)
                 for p, ex, out in zip(preds, exs, outs)]
 
+    def attention(self, image: Image.Image, result: "Result", task: str, text: str | Sequence[str] | None = None, *,
+                  categories: str | Sequence[str] | None = None, options: str | Sequence[str] | None = None,
+                  region: Box | None = None) -> Image.Image:
+        """A sheet of where the pointer head looked to write each box coordinate of ``result`` (this
+        image's output for ``task`` with the same inputs); ``ValueError`` without a pointer head."""
+        from .diagnostics import pointer_maps
+        from .viz import attention_sheet
+
+        [ex] = self.examples([image], task, text, categories, options, region)
+        t = self.processor.bind(get_task(task))
+        return attention_sheet(image, pointer_maps(self.model, self.processor, t, ex, result.sequence))
+
     def canvases(self, text: str | Sequence[str] | None) -> Image.Image | list[Image.Image]:
         """generate_image's input: one blank canvas (the image tokenizer's size) per text -- a single
         image for one string, a list for a list."""

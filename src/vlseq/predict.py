@@ -77,10 +77,11 @@ def _batches(paths: list[Path], size: int) -> Iterator[list[Path]]:
 
 
 def run(pipe, paths: list[Path], task: str, out: IO[str], draw_dir: Path | None = None, batch_size: int = 8,
-        skip_bad: bool = False, **task_inputs) -> dict[str, int]:
+        skip_bad: bool = False, attention_dir: Path | None = None, **task_inputs) -> dict[str, int]:
     """Predict on ``paths`` in batches, writing one JSON line per image to ``out`` (flushed per batch).
 
     ``task_inputs`` go to :meth:`vlseq.pipeline.Pipeline.run` (text, categories, options, region).
+    ``attention_dir``: also draw, per image, where the pointer head looked for each box coordinate.
     Returns ``{"done": n, "skipped": k}``. An unreadable file raises
     :class:`~vlseq.data.readers.validate.DataError` naming it, unless ``skip_bad``.
     """
@@ -89,8 +90,9 @@ def run(pipe, paths: list[Path], task: str, out: IO[str], draw_dir: Path | None 
 
     names = dict(zip(paths, drawing_names(paths)))
     done = skipped = 0
-    if draw_dir is not None:
-        draw_dir.mkdir(parents=True, exist_ok=True)
+    for d in (draw_dir, attention_dir):
+        if d is not None:
+            d.mkdir(parents=True, exist_ok=True)
     for chunk in _batches(paths, max(1, batch_size)):
         good: list[tuple[Path, Image.Image]] = []
         failure: Exception | None = None
@@ -112,7 +114,7 @@ def run(pipe, paths: list[Path], task: str, out: IO[str], draw_dir: Path | None 
                     break
             good.append((p, img))
         if good:
-            done += _predict_and_write(pipe, good, task, out, draw_dir, names, task_inputs)
+            done += _predict_and_write(pipe, good, task, out, draw_dir, names, task_inputs, attention_dir)
             log.info("%d/%d images", done + skipped, len(paths))
         if failure is not None:
             raise failure
@@ -120,11 +122,14 @@ def run(pipe, paths: list[Path], task: str, out: IO[str], draw_dir: Path | None 
 
 
 def _predict_and_write(pipe, good: list[tuple[Path, Image.Image]], task: str, out: IO[str], draw_dir: Path | None,
-                       names: dict[Path, str], task_inputs: dict) -> int:
+                       names: dict[Path, str], task_inputs: dict, attention_dir: Path | None = None) -> int:
     """Predict one batch of loaded images, write their JSON lines (flushed) and drawings; returns the count."""
     results = pipe.run([img for _, img in good], task, batch_size=len(good), **task_inputs)
     for (p, img), r in zip(good, results):
         _write(r, {"image": str(p)}, out, draw_dir / names[p] if draw_dir is not None else None, img)
+        if attention_dir is not None and r.boxes:
+            keys = ("text", "categories", "options", "region")
+            pipe.attention(img, r, task, **{k: v for k, v in task_inputs.items() if k in keys}).save(attention_dir / names[p])
     out.flush()
     return len(good)
 
@@ -164,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="JSON lines output (default: standard output)")
     ap.add_argument("--draw", default=None, metavar="DIR",
                     help="also write one drawn PNG per image here (generate_image / edit_image: the output image)")
+    ap.add_argument("--attention", default=None, metavar="DIR",
+                    help="draw where the pointer head looked for each box coordinate (DIR/<image>.png)")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--skip-bad", action="store_true", help="skip unreadable images (counted and logged) instead of stopping")
     ap.add_argument("--no-grammar", action="store_true", help="decode without the task's grammar")
@@ -218,10 +225,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KeyError, ValueError) as e:
         print(f"vlseq predict: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2
+    if args.attention and getattr(pipe.model.config, "loc_pointer", "none") == "none":
+        print(f"vlseq predict: --attention draws the pointer head's attention; {args.checkpoint} has none "
+              "(trained with model.loc_pointer=none)", file=sys.stderr)
+        return 2
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
     try:
         counts = run(pipe, paths, args.task, out, Path(args.draw) if args.draw else None, args.batch_size,
-                     args.skip_bad, **inputs)
+                     args.skip_bad, Path(args.attention) if args.attention else None, **inputs)
     except DataError as e:
         print(f"vlseq predict: {e} (use --skip-bad to skip unreadable images)", file=sys.stderr)
         return 1

@@ -180,3 +180,29 @@ def write_report_pages(out: Path, data: dict[str, Sequence[Any]], predictions: P
             sheet.paste(pic.resize((w, 256)), (x, y + 18))
             sd.text((x + 4, y + 3), source, fill=(0, 0, 0), font=_font(12))
         sheet.save(out / "sheet.png")
+
+
+def attention_sheet(image: Image.Image, maps: Sequence[tuple[int, Any]], side: int = 128, max_boxes: int = 4) -> Image.Image:
+    """One panel per box coordinate: ``image`` with the pointer's attention over the grid cells laid
+    over it (red: where the model looked to write that coordinate), boxes in rows, x1 y1 x2 y2 across.
+
+    ``maps``: :func:`vlseq.diagnostics.pointer_maps` output.
+    """
+    import numpy as np
+
+    names = ("x1", "y1", "x2", "y2")
+    rows = max(1, min(max_boxes, (len(maps) + 3) // 4))
+    base = image.convert("RGB").resize((side, side), Image.BILINEAR)
+    sheet = Image.new("RGB", (4 * side, rows * (side + 14)), "white")
+    d = ImageDraw.Draw(sheet)
+    font = _font(11)
+    for k, (slot, m) in enumerate(maps[: 4 * rows]):
+        r, c = k // 4, slot
+        heat = np.asarray(m, dtype=np.float32)
+        heat = heat / max(float(heat.max()), 1e-8)
+        over = Image.fromarray((heat * 255).astype("uint8")).resize((side, side), Image.NEAREST)
+        red = Image.new("RGB", (side, side), (255, 0, 0))
+        panel = Image.composite(red, base, over.point(lambda v: int(v * 0.6)))
+        sheet.paste(panel, (c * side, r * (side + 14) + 14))
+        d.text((c * side + 3, r * (side + 14)), f"object {r + 1}: {names[slot]}", fill=(0, 0, 0), font=font)
+    return sheet

@@ -124,6 +124,8 @@ def test_object_order_position_gives_the_evaluation_order_in_training(tmp_path, 
     ex = max(trainer.train_data["detect"], key=lambda e: len(e.objects))
     assert len(ex.objects) >= 2
     assert trainer.processor.object_order == "position"  # the default: train in the order evaluation writes
+    # the checkpoint's categories keep the training prompts' order (a Pipeline builds its detect prompt from them)
+    assert trainer.settings["categories"] == list(trainer.train_data["detect"][0].options)
     fixed = trainer.processor
     shuffled = Processor(tok, 32, 32, object_order="random")
     want = tok.encode(detect.target(ex, 32))  # rng None: by position

@@ -82,6 +82,9 @@ class PointerHead(nn.Module):
         self.register_buffer("row_of_bin", bin_cells(num_bins, grid[0]), persistent=False)
         self.register_buffer("col_of_bin", bin_cells(num_bins, grid[1]), persistent=False)
         self._memory: tuple[torch.Tensor, torch.Tensor | None] | None = None
+        #: set ``record`` to keep the last call's attention over the cells, (B, T, I*gh*gw), in ``last_attention``
+        self.record = False
+        self.last_attention: torch.Tensor | None = None
 
     @contextlib.contextmanager
     def attach(self, memory: torch.Tensor, valid: torch.Tensor | None = None) -> Iterator[None]:
@@ -105,6 +108,8 @@ class PointerHead(nn.Module):
         if valid is not None:
             scores = scores.masked_fill(~valid[:, None, :], float("-inf"))
         att = torch.softmax(scores, dim=-1)
+        if self.record:
+            self.last_attention = att.detach()
         g = torch.sigmoid(self.axis(h))  # (B, T, 1): this coordinate is an x
         t = h.shape[1]
         if self.offsets:

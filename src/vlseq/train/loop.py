@@ -98,8 +98,10 @@ def model_settings(cfg: TrainConfig, tasks: list[str], train: dict[str, list] | 
     """What a checkpoint needs besides weights: bins, image size, tasks, the category list
     of object-list tasks (so a Pipeline can run detection without being told the categories), and
     the shape of the image tokenizer saved with it (when the model writes images)."""
-    cats = sorted({o for s, exs in (train or {}).items() if get_task(source_task(s)).output == "objects"
-                   for ex in exs[:2000] for o in ex.options})
+    # in the order the training prompts list them (first seen), not sorted: a Pipeline's detect prompt is
+    # built from this list and must read as the prompts the model was trained on
+    cats = list(dict.fromkeys(o for s, exs in (train or {}).items() if get_task(source_task(s)).output == "objects"
+                              for ex in exs[:2000] for o in ex.options))
     return {"num_bins": cfg.model.num_bins, "image_size": cfg.model.image_size, "tasks": tasks, "categories": cats,
             "max_prompt_tokens": cfg.max_prompt_tokens, "max_target_tokens": cfg.max_target_tokens,
             **({"image_tokenizer_config": image_tokenizer.config.to_dict()} if image_tokenizer is not None else {}),
