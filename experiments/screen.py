@@ -1,7 +1,7 @@
 """Screen training levers: train one run per variant from the same seed, then plot validation curves.
 
     python experiments/screen.py --out runs/screen --steps 500 --eval-every 250 --eval-examples 60 \\
-        --variant base= --variant pointer=model.loc_pointer=true [--preset tiny] [--plot-only]
+        --variant base= --variant pointer=model.loc_pointer=cell [--preset tiny] [--plot-only]
 
 Each variant is ``NAME=KEY=VALUE;KEY=VALUE...`` (the training config's own overrides, ``;``-separated
 because values may hold commas). Runs go through ``vlseq train`` in a fresh process each, in order
@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from vlseq.quickstart import CURVES, eval_records, validation_curves
+
 
 def table(runs: dict[str, Path]) -> str:
     keys = [k for k, _ in CURVES]

@@ -184,13 +184,12 @@ def write_report_pages(out: Path, data: dict[str, Sequence[Any]], predictions: P
 
 def attention_sheet(image: Image.Image, maps: Sequence[tuple[int, Any]], side: int = 128, max_boxes: int = 4) -> Image.Image:
     """One panel per box coordinate: ``image`` with the pointer's attention over the grid cells laid
-    over it (red: where the model looked to write that coordinate), boxes in rows, x1 y1 x2 y2 across.
+    over it (red: where the model looked to write that coordinate), boxes in rows (at most
+    ``max_boxes``), x1 y1 x2 y2 across.
 
     ``maps``: :func:`vlseq.diagnostics.pointer_maps` output.
     """
-    import numpy as np
-
-    names = ("x1", "y1", "x2", "y2")
+    from .diagnostics import SLOTS
     rows = max(1, min(max_boxes, (len(maps) + 3) // 4))
     base = image.convert("RGB").resize((side, side), Image.BILINEAR)
     sheet = Image.new("RGB", (4 * side, rows * (side + 14)), "white")
@@ -204,5 +203,5 @@ def attention_sheet(image: Image.Image, maps: Sequence[tuple[int, Any]], side: i
         red = Image.new("RGB", (side, side), (255, 0, 0))
         panel = Image.composite(red, base, over.point(lambda v: int(v * 0.6)))
         sheet.paste(panel, (c * side, r * (side + 14) + 14))
-        d.text((c * side + 3, r * (side + 14)), f"object {r + 1}: {names[slot]}", fill=(0, 0, 0), font=font)
+        d.text((c * side + 3, r * (side + 14)), f"box {r + 1}: {SLOTS[slot]}", fill=(0, 0, 0), font=font)
     return sheet

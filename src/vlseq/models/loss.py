@@ -48,12 +48,8 @@ def balanced_loss(
     A one-token VQA answer thus weighs as much as a 40-token object list; with the usual
     token average, short-output tasks get a few percent of the gradient and stall.
     """
-    if loc_range is None or (loc_sigma <= 0 and loc_distance <= 0):
+    if loc_range is None or loc_sigma <= 0:
         tok = F.cross_entropy(logits.transpose(1, 2).float(), labels, ignore_index=-100, reduction="none")
-    elif loc_sigma <= 0:
-        lo, n = loc_range
-        tok = F.cross_entropy(logits.transpose(1, 2).float(), labels, ignore_index=-100, reduction="none")
-        tok = tok + loc_distance * _expected_distance(logits, labels, lo, n)
     else:
         lo, n = loc_range
         logp = F.log_softmax(logits.float(), dim=-1)  # (B, T, V)
@@ -63,8 +59,8 @@ def balanced_loss(
         q = coordinate_targets((labels - lo).clamp(0, n - 1), n, loc_sigma)  # (B, T, n)
         soft = -(q * logp[..., lo:lo + n]).sum(-1)
         tok = torch.where(is_loc, soft, tok)
-        if loc_distance > 0:
-            tok = tok + loc_distance * _expected_distance(logits, labels, lo, n)
+    if loc_range is not None and loc_distance > 0:
+        tok = tok + loc_distance * _expected_distance(logits, labels, *loc_range)
     valid = (labels != -100).float()
     tok = tok * valid
     per_sample = tok.sum(1) / valid.sum(1).clamp(min=1.0)

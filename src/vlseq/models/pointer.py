@@ -20,8 +20,9 @@ the position within the cell. With ``offsets`` (DETR-style reference point + off
 also spreads its share over the bins inside it: a distribution over the ``B / gw`` bins of its
 column (and ``B / gh`` of its row) from that cell's own features plus the decoder state, since
 a cell's conv features know where in the cell an edge lies; then the pointer is a distribution
-over bins, not only over cells. Its offset layers start at zero: uniform within each cell. With uniform attention the pointer term is 0, so the head starts as
-the plain tied head. The same ``<loc_k>`` serves x and y; the gate (from the decoder state, which
+over bins, not only over cells. Its offset layers start at zero: uniform within each cell.
+
+With uniform attention the pointer term is 0, so the head starts as the plain tied head. The same ``<loc_k>`` serves x and y; the gate (from the decoder state, which
 knows the slot it is writing) picks the axis. The model still never sees a task name.
 
 The encoder's image outputs are handed to the head with :meth:`PointerHead.attach` for the length

@@ -134,16 +134,14 @@ class Trainer:
             self.train_data = load_examples(cfg, cfg.data.train_split)
         if not self.train_data:
             raise ValueError(f"no training examples for tasks {cfg.tasks}")
-        torch.manual_seed(cfg.seed)
         if cfg.init_from:
-            self.model, self.tokenizer = init_from_checkpoint(cfg)
-            mc = cfg.model
+            self.model, self.tokenizer = init_from_checkpoint(cfg)  # cfg.model becomes the checkpoint's
         else:
             self.tokenizer = build_tokenizer(cfg, self.train_data, self.out, self.accelerator)
-            mc = cfg.model
-            mc.fill_from_tokenizer(self.tokenizer)
+            cfg.model.fill_from_tokenizer(self.tokenizer)
             torch.manual_seed(cfg.seed)
-            self.model = build_model(mc)
+            self.model = build_model(cfg.model)
+        mc = cfg.model
         self.processor = Processor(self.tokenizer, mc.image_size, mc.num_bins, cfg.max_prompt_tokens, cfg.max_target_tokens,
                                    image_tokenizer=self.image_tokenizer, object_order=cfg.object_order)
         if self.accelerator.num_processes > 1 and self.accelerator.device.type == "cuda":
