@@ -47,6 +47,13 @@ def test_parse_schedule_checks_each_stage() -> None:
             parse_schedule(bad, TASKS)
 
 
+def test_bad_schedule_or_object_order_fails_when_the_config_is_read(tmp_path) -> None:
+    with pytest.raises(ValueError, match="object_order"):
+        load_config("debug", ["object_order=size"])
+    with pytest.raises(ValueError, match=r"schedule\[0\]: unknown keys"):
+        load_config("debug", ['schedule=[{"until_step": 3, "weights": {}}]'])
+
+
 def test_mixture_set_weights_switches_sources_deterministically() -> None:
     srcs = {"a": list(range(10)), "b": list(range(10)), "c": list(range(10))}
 

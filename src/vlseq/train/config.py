@@ -91,6 +91,12 @@ class TrainConfig:
     best_metric: str | None = None  # e.g. "refexp/acc@0.5"
     out_dir: str = "runs/custom"
 
+    def __post_init__(self) -> None:
+        # Checked here, before any data is written or read: a typo fails at once, naming the key.
+        if self.object_order not in ("random", "position"):
+            raise ValueError(f"training config key 'object_order' must be 'random' or 'position', got {self.object_order!r}")
+        parse_schedule(self.schedule, self.tasks)  # the run re-parses against the tasks its data provides
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
