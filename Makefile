@@ -19,6 +19,8 @@ quickstart: venv
 	$(VENV)/bin/vlseq quickstart
 
 test: venv
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check src tests bench experiments
 	$(PY) -m pytest -n 2 tests
 
 .PHONY: venv quickstart test

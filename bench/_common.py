@@ -377,7 +377,7 @@ class ViTBartSubject(Subject):
     name = "vit+bart"
 
     def __init__(self, cfg: ModelConfig, stride: int) -> None:
-        from transformers import BartForCausalLM, ViTConfig, ViTModel, VisionEncoderDecoderModel
+        from transformers import BartForCausalLM, VisionEncoderDecoderModel, ViTConfig, ViTModel
 
         vit = ViTConfig(hidden_size=cfg.d_model, num_hidden_layers=cfg.encoder_layers,
                         num_attention_heads=cfg.heads, intermediate_size=cfg.ffn_dim, image_size=cfg.image_size,

@@ -38,7 +38,7 @@ from typing import Any, Sequence
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import fmt, markdown_table  # noqa: E402
-from vlseq.evaluate import HEADLINE, evaluate_examples  # noqa: E402
+from vlseq.evaluation.evaluate import HEADLINE, evaluate_examples  # noqa: E402
 from vlseq.train.checkpoint import list_checkpoints  # noqa: E402
 from vlseq.train.config import TrainConfig, load_config  # noqa: E402
 from vlseq.train.data import load_examples, source_task  # noqa: E402
@@ -60,7 +60,7 @@ class RunResult:
     """What one training run did and scored.
 
     ``samples_per_task``: training examples drawn per task (exact, from the mixture's position);
-    ``metrics``: ``task/metric`` as :func:`vlseq.evaluate.evaluate_examples` writes them.
+    ``metrics``: ``task/metric`` as :func:`vlseq.evaluation.evaluate.evaluate_examples` writes them.
     """
 
     label: str

@@ -5,7 +5,7 @@ with ``min_new_tokens``), timed over the whole ``generate()`` call (vision + enc
 tokens/s = batch * new tokens / seconds, median of ``--repeats`` after ``--warmup`` calls.
 
 Three tables: vlseq vs Florence-2 per batch size (goal: >= 2x at batch 1); vlseq with and without
-:class:`~vlseq.models.grammar_processor.GrammarLogitsProcessor` over a
+:class:`~vlseq.decoding.grammar_processor.GrammarLogitsProcessor` over a
 :class:`~vlseq.codec.grammar.GroundedTextGrammar` on the standard vocabulary layout (goal:
 overhead <= 5%); and the design choices behind the speed (image tokens per model, attention
 implementation, threads), with vlseq re-timed at batch 1 under eager attention and one thread.
@@ -44,7 +44,7 @@ from _common import (  # noqa: E402
     time_interleaved,
 )
 from vlseq.codec.grammar import GroundedTextGrammar, VocabLayout  # noqa: E402
-from vlseq.models.grammar_processor import GrammarLogitsProcessor  # noqa: E402
+from vlseq.decoding.grammar_processor import GrammarLogitsProcessor  # noqa: E402
 
 SPEED_GOAL = 2.0  # vlseq tokens/s over Florence-2's at batch 1
 OVERHEAD_GOAL = 0.05  # grammar-constrained vs free decoding

@@ -24,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from vlseq.codec.grammar import (  # noqa: E402
+from vlseq.codec.grammar import (
     ChoiceGrammar,
     Grammar,
     GroundedTextGrammar,
@@ -33,7 +33,7 @@ from vlseq.codec.grammar import (  # noqa: E402
     TextGrammar,
     VocabLayout,
 )
-from vlseq.models.grammar_processor import GrammarLogitsProcessor  # noqa: E402
+from vlseq.decoding.grammar_processor import GrammarLogitsProcessor  # noqa: E402
 
 
 def make_grammars(layout: VocabLayout, rng: np.random.Generator) -> dict[str, Grammar]:

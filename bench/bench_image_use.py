@@ -34,10 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import base_parser, markdown_table, set_threads  # noqa: E402
 from vlseq.data.readers.split import load_split  # noqa: E402
-from vlseq.diagnostics import loss_true_and_shuffled  # noqa: E402
-from vlseq.evaluate import evaluate_examples  # noqa: E402
+from vlseq.evaluation.diagnostics import loss_true_and_shuffled  # noqa: E402
+from vlseq.evaluation.evaluate import evaluate_examples  # noqa: E402
 from vlseq.models.factory import build_model  # noqa: E402
-from vlseq.processor import Processor  # noqa: E402
+from vlseq.processing import Processor  # noqa: E402
 from vlseq.tasks.registry import get_task  # noqa: E402
 from vlseq.tokenizer import VLTokenizer  # noqa: E402
 from vlseq.train.config import TrainConfig, load_config  # noqa: E402

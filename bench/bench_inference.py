@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     from vlseq import Pipeline
     from vlseq.data.readers.split import load_split
-    from vlseq.processor import to_pil
+    from vlseq.processing import to_pil
 
     pipe = Pipeline.from_pretrained(args.checkpoint)
     data = load_split(args.data, tasks=args.tasks)

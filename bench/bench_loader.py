@@ -34,12 +34,12 @@ from typing import Any, Callable, Iterable, Sequence
 
 import torch
 
-from vlseq.data import synth
+from vlseq.cli import synth
 from vlseq.data.example import Example
 from vlseq.data.readers import load_split
 from vlseq.data.shards import write_shards
 from vlseq.data.stream import ShardStream
-from vlseq.processor import Processor
+from vlseq.processing import Processor
 from vlseq.tasks import get_task
 from vlseq.tokenizer import VLTokenizer
 

@@ -26,11 +26,12 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from PIL import Image  # noqa: E402
+
 from _common import base_parser, markdown_table, set_threads  # noqa: E402
 from vlseq.data.readers.split import load_split  # noqa: E402
 from vlseq.models.vision import ConvStem  # noqa: E402
-from PIL import Image  # noqa: E402
-from vlseq.processor import to_pil  # noqa: E402
+from vlseq.processing import to_pil  # noqa: E402
 from vlseq.train.data import ensure_synth  # noqa: E402
 
 #: (name, convs per stage, norm); channels are tiny's 32-64-128

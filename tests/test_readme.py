@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from test_pipeline import make_checkpoint, scene_image
+from helpers import make_checkpoint, scene_image
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 #: the checkpoint the README's examples name (what ``make quickstart`` writes)

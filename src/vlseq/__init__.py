@@ -4,7 +4,7 @@ Every output -- a caption, an answer, a class, boxes, grounded phrases, polygons
 token sequence of text, coordinate tokens (``<loc_k>``) and markup (``<obj>``, ``</obj>``,
 ``<poly>``, ``</poly>``). See :mod:`vlseq.codec` for the sequence contract.
 
-``from vlseq import Pipeline`` gives inference on images (:mod:`vlseq.pipeline`); it is imported
+``from vlseq import Pipeline`` gives inference on images (:mod:`vlseq.inference.pipeline`); it is imported
 on first use, so ``import vlseq`` stays light (no torch).
 """
 
@@ -12,10 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import _compat
+
+_compat.install()  # old module paths stay importable for one release
+
 __version__ = "0.1.0"
 
 #: names exported lazily: name -> module
-_LAZY = {"Pipeline": "vlseq.pipeline", "Result": "vlseq.pipeline"}
+_LAZY = {"Pipeline": "vlseq.inference.pipeline", "Result": "vlseq.inference.pipeline"}
 
 __all__ = ["Pipeline", "Result", "__version__"]
 

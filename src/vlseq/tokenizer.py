@@ -26,7 +26,19 @@ import numpy as np
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
-from .codec.tokens import BASE_TOKENS, BOS, EOS, IMG_RE, LOC_RE, OBJ_OPEN, PAD, UNK, img_token, loc_token, special_tokens
+from .codec.tokens import (
+    BASE_TOKENS,
+    BOS,
+    EOS,
+    IMG_RE,
+    LOC_RE,
+    OBJ_OPEN,
+    PAD,
+    UNK,
+    img_token,
+    loc_token,
+    special_tokens,
+)
 
 SETTINGS_FILE = "vlseq_tokenizer.json"
 

@@ -3,10 +3,9 @@ keypoint option of the object grammars (sampled outputs parse; distances exact o
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-
 import test_grammar as tg  # the random-sampling driver and the tiny layout of tests/codec/test_grammar.py
+
 from vlseq.codec import parse
 from vlseq.codec.coords import dequantize_box, dequantize_point
 from vlseq.codec.grammar import LIST, GrammarError, ObjectListGrammar, SingleBoxGrammar

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from vlseq.codec.coords import dequantize, dequantize_box, dequantize_point
 from vlseq.codec.markup import GroundedText, Phrase, box_tokens, build, object_list, parse, polygon_tokens, validate
-from vlseq.codec.tokens import loc_token
 
 WORDS = ["a", "white", "plate", "on", "the", "table", "cat", "dog2", "42", "t", "café", "日本", "Über", "x_y"]
 PUNCT = [",", ".", "!", "?", "-", "(", ")", "'", ":", "...", "&", "<", ">", "/", "<>"]

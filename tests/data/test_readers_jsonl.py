@@ -82,7 +82,7 @@ def test_native_classify_and_bad_lines(tmp_path):
     exs = read_classify(path, skip_bad=True, report=rep)
     assert [e.image_id for e in exs] == ["1", "2"] and exs[1].meta["kind"] == "pair" and len(exs[1].images) == 2
     assert rep.skipped == len(bad)
-    for (_, rid, problem, words), msg in zip(bad, rep.messages):
+    for (_, rid, _problem, words), msg in zip(bad, rep.messages):
         assert f"classify.jsonl: record {rid}: " in msg and words in msg, msg
     assert rep.counts["missing_key"] == 2 and rep.counts["bad_value"] == 2
     # strict: each bad line alone raises its own message

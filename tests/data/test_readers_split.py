@@ -169,6 +169,7 @@ def test_round_trip_with_world_writers(tmp_path):
     w = writers.SplitWriter(d, "train", world.categories(cfg))
     made: list[Example] = []
     n = 4
+    prev = None  # the scene before (odd scenes pair with it)
     for i in range(n):
         scene = world.generate_scene(np.random.default_rng([7, i, 0]), cfg)
         rng = np.random.default_rng([7, i, 1])

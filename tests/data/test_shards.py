@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vlseq.data import synth
+from vlseq.cli import synth
+from vlseq.cli.shard import main
 from vlseq.data.example import Example, Object
 from vlseq.data.readers import DataError, load_split, open_image
-from vlseq.data.shards import example_to_record, main, read_index, read_shard, write_shards
+from vlseq.data.shards import example_to_record, read_index, read_shard, write_shards
 from vlseq.data.stream import ShardMixture, ShardStream, StreamPosition, load_shard_sources
 
 

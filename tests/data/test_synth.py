@@ -7,7 +7,7 @@ import json
 import pytest
 from pycocotools.coco import COCO
 
-from vlseq.data.synth import main
+from vlseq.cli.synth import main
 
 ARGS = ["--train", "12", "--val", "4", "--test", "4", "--test-heldout", "4", "--size", "64", "--seed", "3",
         "--caption-only", "0.3", "--edit-frac", "0.5", "--no-progress"]

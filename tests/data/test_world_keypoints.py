@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from vlseq.data.example import DEFAULT_NAMES
 from vlseq.data.world import WorldConfig, examples_for_scene, generate_scene, render
 from vlseq.data.world.keypoints import KEYPOINT_NAMES, extreme_points, keypoints_example, object_keypoints
 from vlseq.data.world.scene import UNIT_SHAPES
 from vlseq.metrics import segmentation_iou
 from vlseq.tasks import get_task
-from vlseq.tasks.keypoints import DEFAULT_NAMES
 
 BINS = 64
 

@@ -10,8 +10,7 @@ import warnings
 
 import pytest
 
-from vlseq.metrics import caption_scores, leave_one_out_cider, ptb_tokenize_python, tokenize_sentences
-from vlseq.metrics import ptb_tokenizer
+from vlseq.metrics import caption_scores, leave_one_out_cider, ptb_tokenize_python, ptb_tokenizer, tokenize_sentences
 
 HAS_JAVA = shutil.which("java") is not None
 

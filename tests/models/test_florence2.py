@@ -18,12 +18,12 @@ from transformers import Florence2Config, Florence2ForConditionalGeneration, Pre
 
 from vlseq.codec.tokens import OBJ_CLOSE, OBJ_OPEN, loc_token
 from vlseq.data.world import WorldConfig, examples_for_scene, generate_scene, pair_example, render
-from vlseq.evaluate import predict_examples
+from vlseq.decoding.generate import predict_examples
 from vlseq.models.config import ModelConfig
 from vlseq.models.factory import build_model
 from vlseq.models.florence2 import IMAGENET_MEAN, Florence2Model
 from vlseq.models.io import from_pretrained, save_pretrained
-from vlseq.processor import Processor
+from vlseq.processing import Processor
 from vlseq.tasks import get_task
 from vlseq.tokenizer import VLTokenizer, check_roundtrip_ids
 from vlseq.train.config import load_config

@@ -105,7 +105,7 @@ def test_load_errors_name_the_file(tmp_path):
 
 
 def test_processor_turns_edit_target_into_image_tokens():
-    from vlseq.processor import Processor
+    from vlseq.processing import Processor
     from vlseq.tasks.registry import get_task
     from vlseq.tokenizer import VLTokenizer
 
@@ -133,7 +133,7 @@ def test_processor_turns_edit_target_into_image_tokens():
 
 
 def test_cli_trains_and_reports_psnr(tmp_path):
-    from vlseq.image_tokenizer_cli import main, run
+    from vlseq.cli.image_tokenizer import main, run
 
     res = run(["--data", "synth", "--out", str(tmp_path / "vq"), "--size", "32", "--downsample", "4", "--codebook",
                 "32", "--channels", "16", "--dim", "16", "--steps", "6", "--batch", "4", "--max-images", "12",

@@ -3,18 +3,16 @@ several images per example, transformers vision backbones, initialisation from l
 
 from __future__ import annotations
 
-import random
-
 import numpy as np
 import pytest
 import torch
 
 from vlseq.data.world import WorldConfig, examples_for_scene, generate_scene, render
-from vlseq.evaluate import predict_examples
+from vlseq.decoding.generate import predict_examples
 from vlseq.models.config import ModelConfig, VisionConfig
 from vlseq.models.io import from_pretrained, save_pretrained
 from vlseq.models.vlseq_model import VLSeqModel
-from vlseq.processor import Processor
+from vlseq.processing import Processor
 from vlseq.tasks import get_task
 from vlseq.tokenizer import VLTokenizer
 
@@ -73,7 +71,7 @@ def test_overfits_eight_examples_to_exact_targets(setup) -> None:
     b = _batch(proc, items)
     opt = torch.optim.AdamW(model.parameters(), lr=5e-3)
     first = None
-    for step in range(300):
+    for _ in range(300):
         loss = model(**b)["loss"]
         opt.zero_grad()
         loss.backward()

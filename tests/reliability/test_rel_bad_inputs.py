@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-
 from rel_helpers import TASKS, png_claiming, run_vlseq, truncated_png
+
 from vlseq.cli import main
 from vlseq.data.readers import DataError, load_split
-from vlseq.processor import Processor
+from vlseq.processing import Processor
 from vlseq.tasks import get_task
 
 EVAL_TASKS = json.loads(TASKS)
@@ -48,7 +48,7 @@ def plant_bad_records(split: Path) -> dict[str, str]:
     png_claiming(img / "bomb.png", 100_000, 100_000)
     bad: dict[str, str] = {}
     first = json.loads((split / "captions.json").read_text())["images"][0]
-    w, h = first["width"], first["height"]
+    w = first["width"]
 
     def captions(d):
         for iid, name, size in [(90001, "zero.png", (32, 32)), (90002, "notimage.png", (32, 32)),

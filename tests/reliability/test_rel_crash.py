@@ -19,9 +19,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from rel_helpers import (
+    MAX_STEPS,
+    assert_bitwise_equal,
+    final_weights,
+    losses,
+    run_vlseq,
+    train_args,
+    vlseq_cmd,
+    vlseq_env,
+)
 
-from rel_helpers import (MAX_STEPS, assert_bitwise_equal, final_weights, losses, run_vlseq, train_args, vlseq_cmd,
-                         vlseq_env)
 from vlseq.models.io import CheckpointWriteError, from_pretrained, is_checkpoint
 from vlseq.train.checkpoint import list_checkpoints
 

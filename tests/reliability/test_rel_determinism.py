@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from rel_helpers import (WORLD_ARGS, assert_bitwise_equal, final_weights, losses, run_vlseq, train_args, vlseq_env)
+from rel_helpers import WORLD_ARGS, assert_bitwise_equal, final_weights, losses, run_vlseq, train_args, vlseq_env
 
 
 def _tree(root: Path) -> dict[str, bytes]:

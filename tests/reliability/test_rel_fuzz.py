@@ -34,9 +34,18 @@ from hypothesis import strategies as st
 from vlseq.codec import Phrase, parse
 from vlseq.codec.tokens import special_tokens
 from vlseq.data import Example, Object
-from vlseq.data.readers import (DataError, ReadReport, read_classify, read_coco_captions, read_coco_instances,
-                                read_grounding, read_refexp, read_vg_regions, read_vqa)
-from vlseq.processor import Processor
+from vlseq.data.readers import (
+    DataError,
+    ReadReport,
+    read_classify,
+    read_coco_captions,
+    read_coco_instances,
+    read_grounding,
+    read_refexp,
+    read_vg_regions,
+    read_vqa,
+)
+from vlseq.processing import Processor
 from vlseq.tasks import get_task, task_names
 from vlseq.tokenizer import VLTokenizer
 

@@ -11,8 +11,9 @@ from vlseq.codec import parse
 from vlseq.codec.grammar import GrammarError, ImageGrammar, TextGrammar, VocabLayout
 from vlseq.codec.tokens import img_token, special_tokens
 from vlseq.data.example import Example
+from vlseq.data.images import blank_canvas
 from vlseq.tasks.base import GrammarSpec, Prediction
-from vlseq.tasks.image import TARGET_CODES, blank_canvas, generation_examples, image_tokens, psnr, with_target_codes
+from vlseq.tasks.image import TARGET_CODES, generation_examples, image_tokens, psnr, with_target_codes
 from vlseq.tasks.registry import get_task, task_names
 from vlseq.tokenizer import VLTokenizer
 
@@ -70,7 +71,7 @@ def test_layout_rejects_image_ids_among_text():
 def test_image_grammar_random_sampling_always_parses_to_n_codes(tok):
     g = ImageGrammar(tok.layout(), N)
     rnd = random.Random(0)
-    for trial in range(40):
+    for _ in range(40):
         state, ids = g.initial_state(), []
         budget = rnd.choice([1, 5, N, N + 1, 200])  # a too-small budget is raised to what finishes the grid
         for step in range(N + 5):
@@ -104,7 +105,7 @@ def test_image_grammar_rejects_what_does_not_fit(tok):
 
 
 def test_grammar_for_maps_image_spec(tok):
-    from vlseq.models.constrain import grammar_for
+    from vlseq.decoding.constrain import grammar_for
 
     task = get_task("generate_image")
     task.num_codes = N

@@ -173,7 +173,7 @@ def test_keypoints_evaluate_pck_hand_computed() -> None:
 def test_constrained_random_outputs_parse_through_a_tokenizer() -> None:
     """grammar_for(task.grammar(ex)) over a trained tokenizer: every random output parses cleanly,
     with polygons within the vertex budget and keypoint names from the list, in order."""
-    from vlseq.models.constrain import grammar_for
+    from vlseq.decoding.constrain import grammar_for
     from vlseq.tokenizer import VLTokenizer
 
     seg, kp = get_task("segment"), get_task("keypoints")
@@ -216,8 +216,8 @@ def test_constrained_random_outputs_parse_through_a_tokenizer() -> None:
 def test_world_segmentation_targets_are_accepted_by_their_grammars(bins: int) -> None:
     """The decoding grammar requires a polygon inside the box; every target the world makes obeys it."""
     from vlseq.data.world import WorldConfig, examples_for_scene, generate_scene, render
-    from vlseq.models.constrain import grammar_for
-    from vlseq.processor import Processor
+    from vlseq.decoding.constrain import grammar_for
+    from vlseq.processing import Processor
     from vlseq.tokenizer import VLTokenizer
 
     cfg = WorldConfig(size=64)

@@ -95,7 +95,7 @@ def test_train_and_eval_cli(tmp_path, synth, capsys) -> None:
 
 
 def test_train_from_shards_and_resume(tmp_path, synth) -> None:
-    from vlseq.data.shards import main as shard_main
+    from vlseq.cli.shard import main as shard_main
 
     Trainer(_cfg(tmp_path / "seed", synth, max_steps=1, save_every=0), evaluate_at_end=False)  # makes the world
     shards = tmp_path / "shards"

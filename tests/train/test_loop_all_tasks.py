@@ -26,7 +26,7 @@ NEW_METRICS = {
 @pytest.fixture(scope="module")
 def image_tokenizer(tmp_path_factory) -> Path:
     """A 32 px -> 4x4-code image tokenizer with 16 codes, trained for 3 steps (seconds)."""
-    from vlseq.image_tokenizer_cli import main
+    from vlseq.cli.image_tokenizer import main
 
     out = tmp_path_factory.mktemp("image_tokenizer")
     assert main(["--data", "synth", "--out", str(out), "--size", "32", "--downsample", "8", "--codebook", "16",
@@ -68,7 +68,7 @@ def test_debug_trains_every_task_and_scores_the_new_ones(tmp_path, image_tokeniz
     # vlseq eval on the checkpoint: the same metrics, and the report shows the written image beside the target
     from PIL import Image
 
-    from vlseq.evaluate import main as eval_main
+    from vlseq.cli.eval import main as eval_main
 
     ev = tmp_path / "eval"
     assert eval_main(["--checkpoint", str(final), "--data", str(tmp_path / "synth" / "val"), "--max-per-task", "2",

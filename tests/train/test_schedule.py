@@ -108,7 +108,7 @@ def test_init_from_fine_tunes_a_checkpoint_with_its_tokenizer(tmp_path, synth) -
 
 
 def test_slot_accuracy_reports_each_corner(tmp_path, synth) -> None:
-    from vlseq.diagnostics import format_slot_accuracy, slot_accuracy
+    from vlseq.evaluation.diagnostics import format_slot_accuracy, slot_accuracy
 
     trainer = Trainer(_cfg(tmp_path / "s", synth, "max_steps=1", "save_every=0"), evaluate_at_end=False)
     val = trainer.val_examples()
@@ -123,7 +123,7 @@ def test_slot_accuracy_reports_each_corner(tmp_path, synth) -> None:
 def test_object_order_position_gives_the_evaluation_order_in_training(tmp_path, synth) -> None:
     import random
 
-    from vlseq.processor import Processor
+    from vlseq.processing import Processor
     from vlseq.tasks import get_task
 
     trainer = Trainer(_cfg(tmp_path / "o", synth, "max_steps=1", "save_every=0"), evaluate_at_end=False)

@@ -15,7 +15,6 @@ from .coords import (
     quantize_point,
     quantize_polygon,
 )
-from .markup import GroundedText, Parsed, Phrase, box_tokens, build, object_list, parse, polygon_tokens, validate
 from .grammar import (
     ChoiceGrammar,
     Grammar,
@@ -27,6 +26,7 @@ from .grammar import (
     TokenTrie,
     VocabLayout,
 )
+from .markup import GroundedText, Parsed, Phrase, box_tokens, build, object_list, parse, polygon_tokens, validate
 from .tokens import LOC_OFFSET, img_token, loc_token, special_tokens
 
 __all__ = [

@@ -25,20 +25,7 @@ from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
 from .coords import Box, Point, dequantize_box, dequantize_point, quantize_box, quantize_point
-from .tokens import (
-    BOS,
-    EOS,
-    IMG_RE,
-    LOC_RE,
-    OBJ_CLOSE,
-    OBJ_OPEN,
-    PAD,
-    POLY_CLOSE,
-    POLY_OPEN,
-    SEP,
-    UNK,
-    loc_token,
-)
+from .tokens import BOS, EOS, IMG_RE, LOC_RE, OBJ_CLOSE, OBJ_OPEN, PAD, POLY_CLOSE, POLY_OPEN, SEP, UNK, loc_token
 
 Polygon = tuple[Point, ...]
 #: A named point of an object, e.g. ``("top", (12.5, 3.5))``.

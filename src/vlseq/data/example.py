@@ -21,7 +21,7 @@ edit_image         the instruction              ``target_image``
 =================  ===========================  ==================================================
 
 Image-output examples may carry ``meta["requirements"]`` (what the output must show; see
-:mod:`vlseq.render_check`).
+:mod:`vlseq.evaluation.render_check`).
 
 Boxes are absolute pixel ``(x1, y1, x2, y2)`` of ``images[0]``.
 """
@@ -68,3 +68,16 @@ class Example:
     target_image: ImageRef | None = None
     source: str = ""  # file and record id, for error messages
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+#: Names used when an example does not say: the synthetic world's extreme points.
+DEFAULT_NAMES: tuple[str, ...] = ("top", "left", "right", "bottom")
+
+
+def keypoint_names(ex: Example) -> tuple[str, ...]:
+    """The ordered keypoint names of an example (``meta["keypoint_names"]`` or :data:`DEFAULT_NAMES`)."""
+    names = tuple(" ".join(str(n).split()) for n in ex.meta.get("keypoint_names", DEFAULT_NAMES))
+    if not names or any(not n for n in names) or len(set(names)) != len(names):
+        raise ValueError(f"{ex.source or ex.image_id}: meta['keypoint_names'] must be distinct non-empty names, "
+                         f"got {ex.meta.get('keypoint_names')!r}")
+    return names

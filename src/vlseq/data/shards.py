@@ -23,7 +23,6 @@ buffer. Tars are reproducible (fixed mtime and owner): the same input gives the 
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import os
@@ -36,7 +35,7 @@ from PIL import Image, ImageOps
 
 from ..codec.markup import Phrase
 from .example import Example, ImageRef, Object
-from .readers.images import to_rgb
+from .images import to_rgb
 from .readers.validate import DataError
 
 INDEX = "shards.json"
@@ -280,27 +279,3 @@ def read_shard(path: str | Path, as_numpy: bool = True) -> list[Example]:
 # --------------------------------------------------------------------------- CLI
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="vlseq shard", description="Write a split directory as WebDataset tar shards.")
-    p.add_argument("--data", required=True, help="a split directory the readers accept (e.g. data/synth-tiny/train)")
-    p.add_argument("--tasks", nargs="+", default=None, help="tasks to write (default: every task the split provides)")
-    p.add_argument("--out", required=True, help="output directory (shard-*.tar + shards.json)")
-    p.add_argument("--shard-size", type=int, default=1000, help="samples per shard (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the per-task shuffle before writing")
-    p.add_argument("--no-shuffle", action="store_true", help="keep the readers' order")
-    p.add_argument("--skip-bad", action="store_true", help="skip bad records (counted) instead of failing")
-    args = p.parse_args(argv)
-    from .readers import load_split
-
-    try:
-        split = load_split(args.data, tasks=args.tasks, skip_bad=args.skip_bad)
-        index = write_shards(split, args.out, args.shard_size, seed=None if args.no_shuffle else args.seed,
-                             source=str(args.data))
-    except (DataError, ValueError) as e:
-        print(f"vlseq shard: {e}", flush=True)
-        return 1
-    tasks = ", ".join(f"{t} {n}" for t, n in index["tasks"].items())
-    print(f"wrote {index['total']} samples in {len(index['shards'])} shards to {args.out} ({tasks})")
-    if split.report.skipped:
-        print(f"skipped {split.report.skipped} bad record(s): {dict(split.report.counts)}")
-    return 0

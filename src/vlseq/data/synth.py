@@ -28,7 +28,6 @@ scene draws from ``SeedSequence([seed, k, i])``, so the output does not depend o
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -36,19 +35,10 @@ import sys
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
-from .world import (
-    WorldConfig,
-    categories,
-    edit_example,
-    examples_for_scene,
-    generate_scene,
-    pair_example,
-    render,
-)
+from .world import WorldConfig, categories, edit_example, examples_for_scene, generate_scene, pair_example, render
 from .world.scene import SIZES, SIZES_3
 from .writers import SplitWriter, example_records, image_path, save_png
 
@@ -113,50 +103,6 @@ def run_job(job: Job) -> list[dict]:
     return out
 
 
-def _parse_range(s: str) -> tuple[int, int]:
-    lo, _, hi = s.partition("-")
-    try:
-        a, b = int(lo), int(hi or lo)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--objects wants MIN-MAX like 1-5, got {s!r}")
-    return a, b
-
-
-def _parse_pairs(s: str) -> tuple[tuple[str, str], ...]:
-    if s.lower() in ("", "none"):
-        return ()
-    pairs = []
-    for item in s.split(","):
-        colour, sep, shape = item.strip().partition(":")
-        if not sep:
-            raise argparse.ArgumentTypeError(f"--heldout wants colour:shape pairs like red:star, got {item!r}")
-        pairs.append((colour, shape))
-    return tuple(pairs)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vlseq synth", description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--train", type=int, default=20000)
-    p.add_argument("--val", type=int, default=1000)
-    p.add_argument("--test", type=int, default=1000)
-    p.add_argument("--test-heldout", type=int, default=None, help="scenes of test_heldout (default: --test)")
-    p.add_argument("--size", type=int, default=128, help="image side in pixels")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--objects", type=_parse_range, default=(1, 5), help="objects per scene, MIN-MAX")
-    p.add_argument("--sizes", type=int, choices=(2, 3), default=2, help="2: small/large, 3: with medium")
-    p.add_argument("--heldout", type=_parse_pairs, default=DEFAULT_HELDOUT,
-                   help="held-out colour:shape pairs, comma separated, or 'none'")
-    p.add_argument("--caption-only", type=float, default=0.1, help="fraction of train scenes with captions only")
-    p.add_argument("--edit-frac", type=float, default=0.25, help="fraction of scenes with an edit pair")
-    p.add_argument("--detect-labels", choices=("shape", "colour_shape"), default="shape")
-    p.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8))
-    p.add_argument("--chunk", type=int, default=64, help="scenes per worker task (rounded up to even)")
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--no-contact-sheet", action="store_true")
-    return p
-
-
 def _link(src: Path, dst: Path) -> None:
     try:
         os.link(src, dst)
@@ -164,29 +110,54 @@ def _link(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    out = Path(args.out)
-    base_cfg = WorldConfig(size=args.size, min_objects=args.objects[0], max_objects=args.objects[1],
-                           sizes=dict(SIZES if args.sizes == 2 else SIZES_3), detect_labels=args.detect_labels)
-    for colour, shape in args.heldout:
+@dataclass(frozen=True)
+class SynthOptions:
+    """What ``vlseq synth`` writes: scenes per split, image size, the world's knobs (its flags, one each)."""
+
+    train: int = 20000
+    val: int = 1000
+    test: int = 1000
+    test_heldout: int | None = None  #: scenes of test_heldout (None: as many as test)
+    size: int = 128
+    seed: int = 0
+    objects: tuple[int, int] = (1, 5)
+    sizes: int = 2  #: 2: small/large, 3: with medium
+    heldout: tuple[tuple[str, str], ...] = DEFAULT_HELDOUT
+    caption_only: float = 0.1
+    edit_frac: float = 0.25
+    detect_labels: str = "shape"
+    workers: int = min(os.cpu_count() or 1, 8)
+    chunk: int = 64
+    no_progress: bool = False
+    no_contact_sheet: bool = False
+
+
+def write_world(out: str | Path, opts: SynthOptions = SynthOptions()) -> Path:
+    """Write the synthetic world's splits, ``manifest.json`` and contact sheet under ``out``; returns ``out``.
+
+    Raises ``ValueError`` for a held-out pair naming an unknown colour or shape.
+    """
+    out = Path(out)
+    base_cfg = WorldConfig(size=opts.size, min_objects=opts.objects[0], max_objects=opts.objects[1],
+                           sizes=dict(SIZES if opts.sizes == 2 else SIZES_3), detect_labels=opts.detect_labels)
+    for colour, shape in opts.heldout:
         if colour not in base_cfg.colours or shape not in base_cfg.shapes:
-            raise SystemExit(f"vlseq synth: held-out pair {colour}:{shape} names an unknown colour or shape")
-    n_heldout = args.test if args.test_heldout is None else args.test_heldout
-    counts = {"train": args.train, "val": args.val, "test": args.test, "test_heldout": n_heldout if args.heldout else 0}
-    cfgs = {"train": replace(base_cfg, exclude_pairs=args.heldout), "val": base_cfg, "test": base_cfg,
-            "test_heldout": replace(base_cfg, require_pairs=args.heldout)}
-    chunk = max(2, args.chunk + args.chunk % 2)
+            raise ValueError(f"vlseq synth: held-out pair {colour}:{shape} names an unknown colour or shape")
+    n_heldout = opts.test if opts.test_heldout is None else opts.test_heldout
+    counts = {"train": opts.train, "val": opts.val, "test": opts.test, "test_heldout": n_heldout if opts.heldout else 0}
+    cfgs = {"train": replace(base_cfg, exclude_pairs=opts.heldout), "val": base_cfg, "test": base_cfg,
+            "test_heldout": replace(base_cfg, require_pairs=opts.heldout)}
+    chunk = max(2, opts.chunk + opts.chunk % 2)
     try:
         from tqdm import tqdm
     except ImportError:  # tqdm is a dependency; keep the writer usable without it anyway
         tqdm = None
 
-    manifest: dict = {"seed": args.seed, "size": args.size, "world": base_cfg.to_dict(),
-                      "heldout_pairs": [list(p) for p in args.heldout], "splits": {}}
+    manifest: dict = {"seed": opts.seed, "size": opts.size, "world": base_cfg.to_dict(),
+                      "heldout_pairs": [list(p) for p in opts.heldout], "splits": {}}
     # A pool costs a second or more to start (spawn re-imports vlseq) and starves on a loaded
     # machine; small worlds are written faster in-process.
-    workers = args.workers if sum(max(0, c) for c in counts.values()) >= 2000 else 1
+    workers = opts.workers if sum(max(0, c) for c in counts.values()) >= 2000 else 1
     pool = get_context("spawn").Pool(workers) if workers > 1 else None
     try:
         for index, split in enumerate(SPLITS):
@@ -197,10 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             writer = SplitWriter(split_dir, split, categories(cfgs[split]))
             eval_writer = SplitWriter(out / "caption_only_eval", "caption_only_eval", categories(cfgs[split])) \
                 if split == "train" else None
-            jobs = [Job(split, index, s, min(s + chunk, n), n, args.seed, cfgs[split], str(split_dir),
-                        args.caption_only, args.edit_frac) for s in range(0, n, chunk)]
+            jobs = [Job(split, index, s, min(s + chunk, n), n, opts.seed, cfgs[split], str(split_dir),
+                        opts.caption_only, opts.edit_frac) for s in range(0, n, chunk)]
             results = pool.imap(run_job, jobs) if pool else map(run_job, jobs)
-            bar = tqdm(total=n, desc=f"synth {split}", unit="scene", disable=args.no_progress) if tqdm else None
+            bar = tqdm(total=n, desc=f"synth {split}", unit="scene", disable=opts.no_progress) if tqdm else None
             caption_only_ids = []
             for bundles in results:
                 for b in bundles:
@@ -218,8 +189,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     bar.update(len(bundles))
             if bar:
                 bar.close()
-            info = {"seed": args.seed, "size": args.size, "num_scenes": n, "image_id_base": index * ID_STRIDE,
-                    "world": cfgs[split].to_dict(), "heldout_pairs": [list(p) for p in args.heldout]}
+            info = {"seed": opts.seed, "size": opts.size, "num_scenes": n, "image_id_base": index * ID_STRIDE,
+                    "world": cfgs[split].to_dict(), "heldout_pairs": [list(p) for p in opts.heldout]}
             if split == "train":
                 info["caption_only_image_ids"] = caption_only_ids
             manifest["splits"][split] = writer.close(info)
@@ -234,13 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             pool.join()
     with open(out / "manifest.json", "w") as f:
         json.dump(manifest, f, indent=1)
-    if not args.no_contact_sheet:
+    if not opts.no_contact_sheet:
         from .contact_sheet import write_contact_sheet
 
-        write_contact_sheet(out / "contact_sheet.png", cfgs["val"], args.seed)
+        write_contact_sheet(out / "contact_sheet.png", cfgs["val"], opts.seed)
     print(f"wrote {sum(counts.values())} scenes to {out}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return out

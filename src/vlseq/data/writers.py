@@ -85,7 +85,7 @@ def _image_id(ex: Example) -> int:
     try:
         return int(ex.image_id)
     except ValueError:
-        raise ValueError(f"{ex.source or ex.task}: image_id {ex.image_id!r} is not an integer; the writers need int ids")
+        raise ValueError(f"{ex.source or ex.task}: image_id {ex.image_id!r} is not an integer; the writers need int ids") from None
 
 
 def example_records(ex: Example, categories: Mapping[str, int]) -> list[tuple[str, dict[str, Any]]]:
@@ -144,7 +144,7 @@ def example_records(ex: Example, categories: Mapping[str, int]) -> list[tuple[st
 
 def _keypoint_record(ex: Example, o, iid: int, categories: Mapping[str, int]) -> tuple[str, dict[str, Any]]:
     """A COCO keypoints annotation (ids not yet assigned); a name the object lacks is ``0, 0, 0``."""
-    from ..tasks.keypoints import keypoint_names
+    from .example import keypoint_names
 
     if o.label not in categories:
         raise ValueError(f"{ex.source}: keypoints label {o.label!r} is not a category {sorted(categories)}")

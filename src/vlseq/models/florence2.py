@@ -43,8 +43,13 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import (Florence2Config, Florence2ForConditionalGeneration, GenerationConfig, LogitsProcessor,
-                          LogitsProcessorList)
+from transformers import (
+    Florence2Config,
+    Florence2ForConditionalGeneration,
+    GenerationConfig,
+    LogitsProcessor,
+    LogitsProcessorList,
+)
 from transformers.modeling_outputs import BaseModelOutput
 
 from .config import ModelConfig

@@ -261,3 +261,20 @@ def psnr_batch(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 __all__ = ["ImageTokenizer", "ImageTokenizerConfig", "to_pixels", "to_arrays", "psnr_batch", "CONFIG_FILE", "WEIGHTS_FILE"]
+
+
+def heldout_psnr(model: ImageTokenizer, images: np.ndarray, batch: int = 64) -> tuple[float, float]:
+    """(mean PSNR in dB of encode -> decode on ``images`` (N, S, S, 3) uint8, fraction of the codebook used)."""
+    was = model.training
+    model.eval()
+    scores, used = [], set()
+    with torch.no_grad():
+        for i in range(0, len(images), batch):
+            px = to_pixels(images[i : i + batch])
+            codes = model.encode(px)
+            used.update(codes.unique().tolist())
+            # Score the uint8 round trip, as an image would be stored.
+            rec = torch.round(model.decode(codes) * 255.0) / 255.0
+            scores.append(psnr_batch(rec, px))
+    model.train(was)
+    return float(torch.cat(scores).mean()), len(used) / model.config.codebook_size

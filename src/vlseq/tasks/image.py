@@ -7,12 +7,12 @@
   edited image (``ex.target_image``; the world's ``edits.jsonl`` via :mod:`vlseq.data.readers`).
 
 Tasks stay pure (no torch): the codes of the target image are computed outside, by the
-:class:`~vlseq.processor.Processor` given an ``image_tokenizer``, and arrive as
+:class:`~vlseq.processing.Processor` given an ``image_tokenizer``, and arrive as
 ``ex.meta["target_codes"]`` (a list of ``num_codes`` ints). :func:`bind_image_tokenizer` sets a
 task's ``num_codes`` (the grid) and ``decode_image`` (``codes -> (S, S, 3) uint8``) from an image
 tokenizer; the Processor does it for the tasks it encodes. :meth:`ImageTask.evaluate` scores PSNR
 against the target image; the render-and-check scores (the model's own detector and VQA on the
-decoded image, :mod:`vlseq.render_check`) need the model and live outside the task.
+decoded image, :mod:`vlseq.evaluation.render_check`) need the model and live outside the task.
 """
 
 from __future__ import annotations
@@ -20,35 +20,19 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
 from ..codec.markup import escape_markup
 from ..codec.tokens import img_token
-from ..data.example import Example, ImageRef
+from ..data.example import Example
+from ..data.images import CANVAS_GREY, blank_canvas, load_rgb
 from .base import GrammarSpec, Prediction, Task
 from .registry import register
 
 #: Meta key under which the Processor passes the target image's codes to the task.
 TARGET_CODES = "target_codes"
-#: Grey level of the blank canvas given as input image to ``generate_image``.
-CANVAS_GREY = 128
-
-_CANVAS: dict[tuple[int, int], np.ndarray] = {}
-
-
-def blank_canvas(width: int, height: int) -> np.ndarray:
-    """A shared, read-only ``(height, width, 3)`` uint8 grey image (one array per size, not per example)."""
-    key = (int(width), int(height))
-    if key not in _CANVAS:
-        arr = np.full((key[1], key[0], 3), CANVAS_GREY, dtype=np.uint8)
-        arr.setflags(write=False)
-        _CANVAS[key] = arr
-    return _CANVAS[key]
-
-
 def image_tokens(codes: Sequence[int]) -> str:
     """The target string of a code grid: ``<img_c0><img_c1>...`` (row-major)."""
     return "".join(img_token(int(c)) for c in codes)
@@ -76,23 +60,6 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
         raise ValueError(f"psnr: shapes differ, {a.shape} vs {b.shape}")
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return 100.0 if mse <= 1e-10 else min(100.0, 10.0 * math.log10(255.0**2 / mse))
-
-
-def load_rgb(ref: ImageRef, size: tuple[int, int]) -> np.ndarray:
-    """``(H, W, 3)`` uint8 of an image path / PIL image / array, resized (bilinear) to ``size = (W, H)``."""
-    from PIL import Image
-
-    from ..data.readers.images import open_image, to_rgb
-
-    if isinstance(ref, (str, Path)):
-        img = open_image(ref)
-    elif isinstance(ref, np.ndarray):
-        img = to_rgb(Image.fromarray(ref))
-    else:
-        img = to_rgb(ref)
-    if img.size != tuple(size):
-        img = img.resize(tuple(size), Image.BILINEAR)
-    return np.asarray(img, dtype=np.uint8)
 
 
 class ImageTask(Task):

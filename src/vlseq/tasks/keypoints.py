@@ -13,24 +13,12 @@ import dataclasses
 import random
 from typing import Sequence
 
-from ..codec.markup import escape_markup
 from ..codec import object_list
-from ..data.example import Example
+from ..codec.markup import escape_markup
+from ..data.example import Example, keypoint_names
 from .base import GrammarSpec, Prediction, Task, grounded_target
 from .detection import by_position
 from .registry import register
-
-#: Names used when an example does not say: the synthetic world's extreme points.
-DEFAULT_NAMES: tuple[str, ...] = ("top", "left", "right", "bottom")
-
-
-def keypoint_names(ex: Example) -> tuple[str, ...]:
-    """The ordered keypoint names of an example (``meta["keypoint_names"]`` or :data:`DEFAULT_NAMES`)."""
-    names = tuple(" ".join(str(n).split()) for n in ex.meta.get("keypoint_names", DEFAULT_NAMES))
-    if not names or any(not n for n in names) or len(set(names)) != len(names):
-        raise ValueError(f"{ex.source or ex.image_id}: meta['keypoint_names'] must be distinct non-empty names, "
-                         f"got {ex.meta.get('keypoint_names')!r}")
-    return names
 
 
 @register

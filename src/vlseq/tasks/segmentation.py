@@ -17,9 +17,9 @@ from __future__ import annotations
 import random
 from typing import Sequence
 
-from ..codec.markup import escape_markup
 from ..codec import GroundedText, Phrase, object_list, quantize_point
 from ..codec.coords import Point
+from ..codec.markup import escape_markup
 from ..data.example import Example, Object
 from ..data.polygon import simplify_to_budget
 from .base import GrammarSpec, Prediction, Task, grounded_target

@@ -19,15 +19,10 @@ def ensure_synth(root: Path, gen: dict[str, Any] | None) -> None:
     if not gen:
         raise FileNotFoundError(f"no synthetic world at {root} and data.synth_generate is empty: "
                                 f"run `vlseq synth --out {root}` or set data.synth_generate")
-    from ..data import synth
+    from ..data.synth import SynthOptions, write_world
 
-    args = ["--out", str(root)]
-    for k, v in gen.items():
-        args += [f"--{k.replace('_', '-')}", str(v)]
-    log.info("generating the synthetic world: vlseq synth %s", " ".join(args))
-    rc = synth.main(args)
-    if rc:
-        raise RuntimeError(f"vlseq synth {' '.join(args)} failed with exit code {rc}")
+    log.info("generating the synthetic world at %s: %s", root, gen)
+    write_world(root, SynthOptions(**{k: tuple(v) if isinstance(v, list) else v for k, v in gen.items()}))
 
 
 def load_examples(cfg: TrainConfig, split: str) -> dict[str, list[Example]]:

@@ -23,11 +23,11 @@ from tqdm.auto import tqdm
 
 from ..data.mixture import MixtureSampler
 from ..data.readers.validate import DataError, RecordGuard
-from ..models.io import atomic_dir_write, save_pretrained
 from ..models.factory import build_model
 from ..models.image_tokenizer import ImageTokenizer
+from ..models.io import atomic_dir_write, save_pretrained
 from ..models.vlseq_model import VLSeqModel
-from ..processor import Processor
+from ..processing import Processor
 from ..tasks import get_task
 from ..tokenizer import VLTokenizer
 from .checkpoint import list_checkpoints, load_checkpoint, prune, save_checkpoint
@@ -400,8 +400,8 @@ class Trainer:
 
     def evaluate(self, per_task: int, writer=None) -> dict[str, float]:
         """Constrained generation + each task's metric on the validation split (main process)."""
-        from ..diagnostics import slot_accuracy
-        from ..evaluate import evaluate_examples
+        from ..evaluation.diagnostics import slot_accuracy
+        from ..evaluation.evaluate import evaluate_examples
 
         metrics: dict[str, float] = {}
         if per_task <= 0:  # evaluation switched off (eval_examples=0)

@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..data.stream import ShardMixture, ShardStream, StreamPosition, load_shard_sources
-from ..processor import Encoded, Processor
+from ..processing import Encoded, Processor
 from ..tasks import get_task
 
 

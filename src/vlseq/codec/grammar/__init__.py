@@ -59,7 +59,8 @@ from .base import (
     TextGrammar,
 )
 from .layout import GrammarError, TokenTrie, VocabLayout
-from .objects import GroundedTextGrammar, ObjectListGrammar, SingleBoxGrammar, _ObjectGrammar
+from .objects import GroundedTextGrammar, ObjectListGrammar, SingleBoxGrammar
+from .objects import _ObjectGrammar as _ObjectGrammar  # the base of the object grammars, for subclassing
 
 __all__ = [
     "GrammarError", "VocabLayout", "TokenTrie", "State", "UNBOUNDED", "DONE_STATE", "Grammar", "TextGrammar",

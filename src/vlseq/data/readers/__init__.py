@@ -6,8 +6,8 @@ Visual Genome). Every problem is a :class:`DataError` naming file, record and wh
 ``skip_bad=True`` skips bad records and counts them in a :class:`ReadReport`.
 """
 
+from ..images import DEFAULT_MAX_PIXELS, image_size, open_image
 from .coco import read_coco_captions, read_coco_instances
-from .images import DEFAULT_MAX_PIXELS, image_size, open_image
 from .jsonl import read_classify, read_edits, read_generations, read_region_captions, read_vg_regions
 from .mdetr import read_grounding, read_refexp
 from .split import FILES, TASKS, Split, available_tasks, load_split

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..example import Example, Object
-from .images import checked_size, resolve_image
+from ..images import checked_size, resolve_image
 from .validate import (
     BOX_TOLERANCE,
     DataError,

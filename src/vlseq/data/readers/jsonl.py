@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..example import Example
-from .images import checked_size, resolve_image
+from ..images import checked_size, resolve_image
 from .validate import (
     DataError,
     IdIndex,
@@ -259,7 +259,7 @@ def read_generations(
     path: str | Path, image_root: str | Path | None = None, skip_bad: bool = False, report: ReadReport | None = None
 ) -> list[Example]:
     """``generate_image`` Examples: ``text`` = the caption, ``target_image`` = the image, input = a blank canvas."""
-    from ...tasks.image import blank_canvas
+    from ..images import blank_canvas
 
     def build(rec: dict, rid: Any, g: RecordGuard, root: Path, path: Path) -> Example:
         img = resolve_image(root, field_of(rec, "image", str, g, rid))

@@ -16,7 +16,7 @@ A split dir (``DIR/train/`` of the synthetic world, or a directory you lay out f
 
 Paths inside the files are relative to the split dir unless ``image_root`` is given. Images are
 checked at load from their headers (exists, decodable header, size equal to the record's); pixels
-are decoded later by :func:`~vlseq.data.readers.images.open_image`, which turns a truncated file
+are decoded later by :func:`~vlseq.data.images.open_image`, which turns a truncated file
 into a DataError at use.
 """
 
@@ -25,7 +25,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from ..example import Example
 from .coco import read_coco_captions, read_coco_instances, read_image_table
 from .jsonl import read_classify, read_edits, read_generations, read_region_captions
 from .mdetr import read_grounding, read_refexp_tasks

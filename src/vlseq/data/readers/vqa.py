@@ -23,18 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from ..example import Example
+from ..images import checked_size, resolve_image
 from .coco import ImageInfo
-from .images import checked_size, resolve_image
-from .validate import (
-    IdIndex,
-    ReadReport,
-    RecordGuard,
-    clean_text,
-    field_of,
-    load_json,
-    record_id,
-    top_list,
-)
+from .validate import IdIndex, ReadReport, RecordGuard, clean_text, field_of, load_json, record_id, top_list
 
 DEFAULT_IMAGE_TEMPLATE = "images/{image_id:08d}.png"
 
@@ -112,7 +103,7 @@ def read_vqa(
                 try:
                     name = image_template.format(image_id=img_id, subtype=subtype)
                 except (ValueError, KeyError, IndexError) as e:
-                    raise g.error(rid, "bad_value", f"image template {image_template!r} does not fit image_id {img_id!r}: {e}")
+                    raise g.error(rid, "bad_value", f"image template {image_template!r} does not fit image_id {img_id!r}: {e}") from None
                 path, size = resolve_image(root, name), None
             elif image_table is not None:
                 if img_id not in image_table:

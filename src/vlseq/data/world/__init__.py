@@ -14,15 +14,12 @@ On disk in public formats: ``vlseq synth`` (:mod:`vlseq.data.synth`, :mod:`vlseq
 from .annotate import (
     ALL_TASKS,
     SCENE_TASKS,
-    categories,
-    category,
     edit_example,
     examples_for_scene,
     generation_example,
     pair_example,
     region_description,
     scene_requirements,
-    to_object,
 )
 from .edits import Edit, propose_edit
 from .language import Desc, RefExp, referring_expressions, relation, resolve
@@ -34,11 +31,14 @@ from .scene import (
     Scene,
     SceneObject,
     WorldConfig,
+    categories,
+    category,
     generate_scene,
     polygon_area,
     rasterize,
     render,
     tight_box,
+    to_object,
 )
 
 __all__ = [

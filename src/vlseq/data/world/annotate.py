@@ -16,8 +16,9 @@ from typing import Iterable
 import numpy as np
 
 from ...codec.markup import Phrase
-from ..example import Example, ImageRef, Object
+from ..example import Example, ImageRef
 from .edits import Edit, propose_edit
+from .keypoints import keypoints_example
 from .language import article, captions, grounded_captions, pick_expression, referring_expressions
 from .questions import (
     ENTAILMENT_OPTIONS,
@@ -28,30 +29,11 @@ from .questions import (
     pair_statement,
     questions,
 )
-from .scene import Scene, SceneObject, WorldConfig, render
+from .scene import Scene, SceneObject, WorldConfig, categories, category, render, to_object
 
 SCENE_TASKS = ("caption", "vqa", "refexp", "segment", "ground", "grounded_caption", "detect", "localize",
                "region_caption", "classify", "instance_segment", "keypoints", "generate_image")
 ALL_TASKS = SCENE_TASKS + ("classify_pair", "edit_image")
-
-
-def category(o: SceneObject, cfg: WorldConfig) -> str:
-    """The detection class of an object: its shape, or ``"red circle"`` with colour categories."""
-    return o.shape if cfg.detect_labels == "shape" else f"{o.colour} {o.shape}"
-
-
-def categories(cfg: WorldConfig) -> list[str]:
-    """Every detection class of the world, in a fixed order (COCO category ids are 1 + index)."""
-    if cfg.detect_labels == "shape":
-        return list(cfg.shapes)
-    return [f"{c} {s}" for s in cfg.shapes for c in cfg.colours]
-
-
-def to_object(o: SceneObject, label: str) -> Object:
-    """The Example-level object: float xyxy box, visible polygon, attributes incl. the mask area."""
-    return Object(label=label, box=tuple(float(v) for v in o.box), polygon=list(o.polygon),  # type: ignore[arg-type]
-                  attributes={"shape": o.shape, "colour": o.colour, "size": o.size, "area": o.area,
-                              "visible_fraction": round(o.visible_fraction, 4)})
 
 
 def region_description(o: SceneObject) -> str:
@@ -141,7 +123,6 @@ def examples_for_scene(scene: Scene, image_ref: ImageRef, rng: np.random.Generat
     if "instance_segment" in want:
         ex("instance_segment", objects=[to_object(o, category(o, cfg)) for o in objs], options=categories(cfg))
     if "keypoints" in want:
-        from .keypoints import keypoints_example  # keypoints.py imports this module: import at use
 
         out.append(keypoints_example(scene, image_ref, cfg, image_id=image_id))
     if "generate_image" in want:
@@ -153,7 +134,7 @@ def generation_example(scene: Scene, image_ref: ImageRef, caption: str, config: 
                        image_id: str = "") -> Example:
     """A ``generate_image`` example: ``text`` = a caption naming every object with its colour (the
     first grounded caption), input = a blank canvas, ``target_image`` = the scene's image."""
-    from ...tasks.image import blank_canvas
+    from ..images import blank_canvas
 
     cfg = config or WorldConfig(size=scene.width)
     return Example(task="generate_image", images=[blank_canvas(scene.width, scene.height)], width=scene.width,

@@ -15,8 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..example import Example, ImageRef, Object
-from .annotate import categories, category, to_object
-from .scene import Scene, WorldConfig
+from .scene import Scene, WorldConfig, categories, category, to_object
 
 #: The keypoint names of every shape, in target order.
 KEYPOINT_NAMES: tuple[str, ...] = ("top", "left", "right", "bottom")

@@ -24,6 +24,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from ..example import Object
 from .contour import simplify_closed, trace_outline
 
 #: Colour name -> base RGB; far apart in RGB and from the muted backgrounds.
@@ -360,3 +361,22 @@ def render(scene: Scene) -> np.ndarray:
     for o in scene.objects:  # drawing order: later objects cover earlier ones
         img[o.mask] = o.rgb
     return img
+
+
+def category(o: SceneObject, cfg: WorldConfig) -> str:
+    """The detection class of an object: its shape, or ``"red circle"`` with colour categories."""
+    return o.shape if cfg.detect_labels == "shape" else f"{o.colour} {o.shape}"
+
+
+def categories(cfg: WorldConfig) -> list[str]:
+    """Every detection class of the world, in a fixed order (COCO category ids are 1 + index)."""
+    if cfg.detect_labels == "shape":
+        return list(cfg.shapes)
+    return [f"{c} {s}" for s in cfg.shapes for c in cfg.colours]
+
+
+def to_object(o: SceneObject, label: str) -> Object:
+    """The Example-level object: float xyxy box, visible polygon, attributes incl. the mask area."""
+    return Object(label=label, box=tuple(float(v) for v in o.box), polygon=list(o.polygon),  # type: ignore[arg-type]
+                  attributes={"shape": o.shape, "colour": o.colour, "size": o.size, "area": o.area,
+                              "visible_fraction": round(o.visible_fraction, 4)})

@@ -1,0 +1,64 @@
+"""``vlseq synth``: write the synthetic world in public formats (the flags of :class:`~vlseq.data.synth.SynthOptions`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Sequence
+
+from ..data.synth import DEFAULT_HELDOUT, SynthOptions, write_world
+
+
+def _parse_range(s: str) -> tuple[int, int]:
+    lo, _, hi = s.partition("-")
+    try:
+        a, b = int(lo), int(hi or lo)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--objects wants MIN-MAX like 1-5, got {s!r}") from None
+    return a, b
+
+
+def _parse_pairs(s: str) -> tuple[tuple[str, str], ...]:
+    if s.lower() in ("", "none"):
+        return ()
+    pairs = []
+    for item in s.split(","):
+        colour, sep, shape = item.strip().partition(":")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"--heldout wants colour:shape pairs like red:star, got {item!r}")
+        pairs.append((colour, shape))
+    return tuple(pairs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vlseq synth", description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--train", type=int, default=20000)
+    p.add_argument("--val", type=int, default=1000)
+    p.add_argument("--test", type=int, default=1000)
+    p.add_argument("--test-heldout", type=int, default=None, help="scenes of test_heldout (default: --test)")
+    p.add_argument("--size", type=int, default=128, help="image side in pixels")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--objects", type=_parse_range, default=(1, 5), help="objects per scene, MIN-MAX")
+    p.add_argument("--sizes", type=int, choices=(2, 3), default=2, help="2: small/large, 3: with medium")
+    p.add_argument("--heldout", type=_parse_pairs, default=DEFAULT_HELDOUT,
+                   help="held-out colour:shape pairs, comma separated, or 'none'")
+    p.add_argument("--caption-only", type=float, default=0.1, help="fraction of train scenes with captions only")
+    p.add_argument("--edit-frac", type=float, default=0.25, help="fraction of scenes with an edit pair")
+    p.add_argument("--detect-labels", choices=("shape", "colour_shape"), default="shape")
+    p.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8))
+    p.add_argument("--chunk", type=int, default=64, help="scenes per worker task (rounded up to even)")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-contact-sheet", action="store_true")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = vars(parser.parse_args(argv))
+    out = args.pop("out")
+    try:
+        write_world(out, SynthOptions(**args))
+    except ValueError as e:  # a held-out pair naming an unknown colour or shape: a bad flag
+        parser.error(str(e))
+    return 0

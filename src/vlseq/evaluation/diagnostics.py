@@ -1,0 +1,154 @@
+"""Does a trained model read the image? Teacher-forced loss with true vs shuffled images.
+
+A sequence model can reach a low loss by writing the language prior of each prompt (the most
+common answer, a typical box) and never look at the pixels. Such a model scores the same loss when
+every example is given another example's image. ``image_use`` measures that gap per task; the
+quickstart report prints it, and ``bench/bench_image_use.py`` follows it during training.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Mapping, Sequence
+
+import torch
+
+from ..decoding.boxes import SLOTS
+from ..tasks.registry import get_task
+
+
+@torch.no_grad()
+def loss_true_and_shuffled(model: Any, batch: Mapping[str, torch.Tensor]) -> tuple[float, float]:
+    """(loss with each example's own images, loss with the images rolled by half the batch).
+
+    ``batch``: a collated batch with targets (pixel_values (B, I, 3, S, S), ..., labels (B, T)).
+    Rolling by B // 2 gives every example another example's images (for B >= 2); where two
+    examples share a scene the gap is underestimated, never overstated.
+    """
+    was = model.training
+    model.eval()
+    try:
+        true = float(model(**batch)["loss"])
+        shuffled = dict(batch)
+        shuffled["pixel_values"] = batch["pixel_values"].roll(batch["pixel_values"].shape[0] // 2, 0)
+        if "image_mask" in batch:
+            shuffled["image_mask"] = batch["image_mask"].roll(batch["image_mask"].shape[0] // 2, 0)
+        return true, float(model(**shuffled)["loss"])
+    finally:
+        model.train(was)
+
+
+def image_use(model: Any, processor: Any, examples: Mapping[str, Sequence[Any]], n: int = 64,
+              seed: int = 0) -> dict[str, tuple[float, float]]:
+    """Per task (``task`` or ``task@dataset`` keys): (loss with true images, with shuffled images).
+
+    Uses the first ``n`` examples of each task (at least 2 are needed; tasks with fewer are left out).
+    """
+    device = next(model.parameters()).device
+    out: dict[str, tuple[float, float]] = {}
+    for source, exs in examples.items():
+        exs = list(exs[:n])
+        if len(exs) < 2:
+            continue
+        out[source] = loss_true_and_shuffled(model, _target_batch(processor, source, exs, seed, device))
+    return out
+
+
+def _target_batch(processor: Any, source: str, exs: Sequence[Any], seed: int, device: Any) -> dict[str, torch.Tensor]:
+    task = get_task(source.split("@", 1)[0])
+    rng = random.Random(seed)
+    batch = processor.collate([processor.encode(task, ex, random.Random(rng.getrandbits(32))) for ex in exs])
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+@torch.no_grad()
+def slot_accuracy(model: Any, processor: Any, examples: Mapping[str, Sequence[Any]], n: int = 64, tol: int = 1,
+                  seed: int = 0) -> dict[str, dict[str, float]]:
+    """Teacher-forced accuracy of each box coordinate slot, per task with boxes in its targets.
+
+    For each target coordinate that is a box's ``x1``, ``y1``, ``x2`` or ``y2`` (found as
+    :func:`vlseq.decoding.boxes.box_slots` finds them), the most likely coordinate token given the true
+    prefix is a hit when it lies within ``tol`` bins of the true one (the grammar forces a
+    coordinate there, so the argmax is over coordinate tokens only). Shows which corner fails:
+    a model that knows sizes but not places gets x2/y2 (given x1/y1) long before x1/y1.
+
+    Returns ``{source: {"x1": acc, "y1": ..., "x2": ..., "y2": ..., "n": boxes}}``; sources whose
+    targets hold no box are left out.
+    """
+    from ..decoding.boxes import box_slots
+
+    device = next(model.parameters()).device
+    tok = processor.tokenizer
+    lo, nb = tok.loc_offset, tok.num_bins
+    was = model.training
+    model.eval()
+    out: dict[str, dict[str, float]] = {}
+    try:
+        for source, exs in examples.items():
+            exs = list(exs[:n])
+            if not exs or get_task(source.split("@", 1)[0]).output in ("text", "choice", "image"):
+                continue  # targets without boxes: no forward pass spent on them
+            batch = _target_batch(processor, source, exs, seed, device)
+            pred = model(**batch)["logits"][..., lo:lo + nb].argmax(-1).cpu()  # (B, T) bin
+            labels = batch["labels"].cpu()
+            hits, counts = [0] * 4, [0] * 4
+            for row, prow in zip(labels.tolist(), pred.tolist()):
+                ids = [i for i in row if i != -100]
+                for pos, slot in enumerate(box_slots(ids, tok)):
+                    if slot >= 0:
+                        counts[slot] += 1
+                        hits[slot] += abs(prow[pos] - (ids[pos] - lo)) <= tol
+            if counts[0]:
+                out[source] = {name: h / max(c, 1) for name, h, c in zip(SLOTS, hits, counts)}
+                out[source]["n"] = float(counts[0])
+    finally:
+        model.train(was)
+    return out
+
+
+def format_slot_accuracy(rows: Mapping[str, Mapping[str, float]], tol: int = 1) -> str:
+    """A markdown table: task, teacher-forced accuracy (within ``tol`` bins) of x1, y1, x2, y2."""
+    lines = [f"| task | x1 | y1 | x2 | y2 | boxes |  (teacher-forced, within {tol} bin)", "|---|---|---|---|---|---|"]
+    for source, r in sorted(rows.items()):
+        lines.append(f"| {source} | " + " | ".join(f"{r[k]:.3f}" for k in SLOTS) + f" | {int(r['n'])} |")
+    return "\n".join(lines)
+
+
+def format_image_use(rows: Mapping[str, tuple[float, float]]) -> str:
+    """A markdown table: task, loss, loss with shuffled images, gap."""
+    lines = ["| task | loss, true images | loss, shuffled images | gap |", "|---|---|---|---|"]
+    for source, (true, shuf) in sorted(rows.items()):
+        lines.append(f"| {source} | {true:.4f} | {shuf:.4f} | {shuf - true:+.4f} |")
+    return "\n".join(lines)
+
+
+@torch.no_grad()
+def pointer_maps(model: Any, processor: Any, task: Any, ex: Any, sequence: str) -> list[tuple[int, Any]]:
+    """Where the pointer head looked when it wrote each box coordinate of ``sequence`` (a model output
+    for ``ex``): ``[(slot 0..3 = x1 y1 x2 y2, (gh, gw) numpy attention over the image cells), ...]``
+    in sequence order, read by teacher-forcing the sequence. Raises ``ValueError`` for a model
+    without a pointer head (``model.loc_pointer`` none).
+    """
+    from ..decoding.boxes import box_slots
+    from ..models.pointer import PointerHead
+
+    head = getattr(getattr(model, "lm", None), "lm_head", None)
+    if not isinstance(head, PointerHead):
+        raise ValueError("this checkpoint has no pointer head (model.loc_pointer is 'none'): nothing to draw")
+    device = next(model.parameters()).device
+    tok = processor.tokenizer
+    ids = tok.encode(sequence)
+    batch = processor.collate([processor.encode(task, ex, with_target=False)])
+    dec = torch.tensor([[tok.bos_id] + ids], device=device)
+    was = model.training
+    model.eval()
+    head.record = True
+    try:
+        model(batch["pixel_values"].to(device), batch["input_ids"].to(device), batch["attention_mask"].to(device), dec,
+              image_mask=batch["image_mask"].to(device))
+        att = head.last_attention[0]  # (T, I*gh*gw); position t wrote ids[t]
+    finally:
+        head.record, head.last_attention = False, None
+        model.train(was)
+    gh, gw = head.grid
+    return [(slot, att[t].view(-1, gh, gw).sum(0).cpu().numpy()) for t, slot in enumerate(box_slots(ids, tok)) if slot >= 0]

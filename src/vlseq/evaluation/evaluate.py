@@ -1,0 +1,114 @@
+"""Evaluation: batched grammar-constrained generation, parsing, and each task's standard metric.
+
+``vlseq eval --checkpoint DIR --data SPLIT_DIR [--tasks ...] [--out DIR]`` writes
+``predictions.jsonl`` (appended as batches finish, so nothing computed is lost),
+``metrics.json`` and an HTML page + PNG sheet of examples with predicted and true boxes.
+Image-output tasks also get the render-and-check scores and the image tokenizer's
+reconstruction PSNR (:mod:`vlseq.evaluation.render_check`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..data.example import Example
+from ..decoding.generate import predict_examples
+from ..processing import Processor
+from ..tasks import get_task
+
+log = logging.getLogger(__name__)
+
+
+def evaluate_examples(model, processor: Processor, examples: dict[str, Sequence[Example]], batch_size: int = 32,
+                      out_dir: Path | None = None, constrained: bool = True, num_beams: int = 1,
+                      categories: Sequence[str] | None = None) -> dict[str, Any]:
+    """Metrics per source (``task`` or ``task@dataset``), flattened as ``source/metric``.
+
+    With ``out_dir``, predictions are appended to ``out_dir/predictions.jsonl`` per task as
+    they are computed. Image-output tasks (``processor`` holds the image tokenizer) add
+    :func:`vlseq.evaluation.render_check.image_metrics`, whose detection runs over ``categories`` (the
+    checkpoint's; default: the labels the examples ask for).
+    """
+    metrics: dict[str, Any] = {}
+    pred_file = None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        pred_file = (out_dir / "predictions.jsonl").open("a")
+    try:
+        for source, exs in examples.items():
+            if not exs:
+                continue
+            task = processor.bind(get_task(source.split("@", 1)[0]))
+            t0 = time.time()
+            # Ranked outputs (object lists) get per-box scores so mAP ranks by confidence.
+            preds = predict_examples(model, processor, task, exs, batch_size, constrained, num_beams,
+                                     scores=task.output == "objects" and num_beams == 1)
+            if pred_file is not None:
+                for ex, p in zip(exs, preds):
+                    pred_file.write(json.dumps({"source": source, "image_id": ex.image_id, "prompt": task.prompt(ex, processor.bins),
+                                                **p.to_json()}) + "\n")
+                pred_file.flush()
+            scores = task.evaluate(exs, preds)
+            if task.output == "image":
+                from .render_check import image_metrics
+
+                scores.update(image_metrics(model, processor, task, exs, preds, categories, batch_size))  # type: ignore[arg-type]
+            n_err = sum(1 for p in preds if p.parsed.errors)
+            scores["parse_error_rate"] = n_err / max(1, len(preds))
+            scores["seconds"] = time.time() - t0
+            scores["n"] = len(preds)
+            for k, v in scores.items():
+                metrics[f"{source}/{k}"] = v
+            log.info("%s: %s", source, {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()})
+    finally:
+        if pred_file is not None:
+            pred_file.close()
+    return metrics
+
+
+def decodable_examples(processor: Processor, examples: Sequence[Example], report) -> list[Example]:
+    """The examples whose images decode; each other one is logged and counted in ``report`` (a ReadReport).
+
+    A truncated image passes the readers' header check and fails only at pixel decode, so skip mode
+    decodes up front (the processor caches the pixels for generation).
+    """
+    from ..data.readers.validate import DataError, RecordGuard
+
+    kept = []
+    for ex in examples:
+        try:
+            for ref in ex.images:
+                processor.image_array(ref)
+        except DataError as e:
+            RecordGuard(e.file, skip_bad=True, report=report).handle(
+                DataError(e.file, ex.source or ex.image_id or None, e.problem, e.detail))
+            continue
+        kept.append(ex)
+    return kept
+
+
+HEADLINE = {
+    "caption": ["cider", "bleu4"], "region_caption": ["cider"], "vqa": ["accuracy"], "classify": ["accuracy"],
+    "refexp": ["acc@0.5"], "localize": ["acc@0.5"], "ground": ["recall@1", "recall@5"],
+    "grounded_caption": ["f1_all", "f1_loc", "cider"], "detect": ["map_50", "map", "map_50_agnostic"],
+    "segment": ["miou", "box_acc@0.5"], "instance_segment": ["mask_map", "mask_map_50"], "keypoints": ["pck@0.1"],
+    "generate_image": ["check_all", "check_all_truth", "psnr", "recon_psnr"],
+    "edit_image": ["check_all", "check_all_truth", "psnr", "recon_psnr"],
+}
+
+
+def format_metrics(metrics: dict[str, Any]) -> str:
+    """A markdown table: one row per source with its headline metrics and the parse-error rate."""
+    sources = sorted({k.rsplit("/", 1)[0] for k in metrics})
+    lines = ["| task | metric | value | parse errors | n |", "|---|---|---|---|---|"]
+    for s in sources:
+        task = s.split("@", 1)[0]
+        for m in HEADLINE.get(task, []):
+            v = metrics.get(f"{s}/{m}")
+            if v is not None:
+                lines.append(f"| {s} | {m} | {v:.3f} | {metrics.get(f'{s}/parse_error_rate', 0):.3f} | {metrics.get(f'{s}/n', '')} |")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""Running a checkpoint for a user: the :class:`~vlseq.inference.pipeline.Pipeline` and the web demo."""

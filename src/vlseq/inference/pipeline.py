@@ -1,0 +1,390 @@
+"""Inference for people: a checkpoint, an image and a task in; a typed result out.
+
+::
+
+    from vlseq import Pipeline
+
+    pipe = Pipeline.from_pretrained("runs/tiny/final")
+    r = pipe("photo.jpg", task="refexp", text="the red circle")
+    r.boxes        # [(x1, y1, x2, y2)] in pixels of the photo as a viewer shows it (EXIF applied)
+    r.scores       # [0.93]: label probability x mean probability of the box's four coordinate tokens
+    r.draw("photo.jpg").save("out.png")
+
+Images may be paths, PIL images or numpy arrays of any mode; a list of images runs batched and
+returns a list. Tasks that write an image (``generate_image``: ``pipe(None, task="generate_image",
+text="a red circle.")``; ``edit_image``: an image and an instruction) return it decoded by the
+checkpoint's image tokenizer as ``Result.output_image``; ``Result.draw`` shows it. The pipeline builds the task's :class:`~vlseq.data.example.Example` from the
+inputs (:meth:`Pipeline.examples`) and decodes it with :func:`vlseq.decoding.generate.predict_examples`,
+the same code ``vlseq eval`` measures.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence, Union
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from ..codec.coords import Box, Point
+from ..data.example import Example, ImageRef
+from ..data.images import DEFAULT_MAX_PIXELS, open_image, to_rgb
+from ..tasks import Prediction, get_task
+
+#: The inputs each task needs besides the image (its ``Example`` fields); other tasks take what is given.
+TASK_INPUTS: dict[str, tuple[str, ...]] = {
+    "caption": (), "grounded_caption": (),
+    "vqa": ("text",), "refexp": ("text",), "segment": ("text",), "ground": ("text",), "localize": ("text",),
+    "classify": ("text", "options"), "detect": ("options",), "region_caption": ("region",),
+    "instance_segment": ("options",), "keypoints": ("options",),
+    "generate_image": ("text",), "edit_image": ("text",),
+}
+
+#: Tasks whose options are object categories: ``categories=``, defaulting to the checkpoint's.
+CATEGORY_TASKS = frozenset({"detect", "instance_segment", "keypoints"})
+
+#: Tasks whose output is an image (VQ codes decoded by the checkpoint's image tokenizer).
+IMAGE_TASKS = frozenset({"generate_image", "edit_image"})
+
+#: What to pass to :class:`Pipeline` for each Example field, for error messages.
+_ARG_FOR = {"text": "text=", "options": "options=", "region": "region=(x1, y1, x2, y2)"}
+
+Images = Union[ImageRef, Sequence[ImageRef]]
+
+
+# ------------------------------------------------------------------------------------------ images
+
+
+def load_image(ref: ImageRef, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """An RGB PIL image as a viewer shows it: EXIF orientation applied, any mode converted.
+
+    Accepts a path (errors name the file: :class:`~vlseq.data.readers.validate.DataError`), a PIL
+    image of any mode, or a numpy array ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)``
+    of uint8, uint16, bool or float (floats in ``[0, 1]`` are scaled to 255). Images over
+    ``max_pixels`` are refused.
+    """
+    if isinstance(ref, (str, Path)):
+        return open_image(ref, max_pixels=max_pixels)
+    if isinstance(ref, np.ndarray):
+        img = _array_image(ref)
+    elif isinstance(ref, Image.Image):
+        img = ImageOps.exif_transpose(ref)
+    else:
+        raise TypeError(f"cannot read an image from {type(ref).__name__} (expected a path, PIL image or numpy array)")
+    if img.width * img.height > max_pixels:
+        raise ValueError(f"image is {img.width}x{img.height} = {img.width * img.height} pixels, over the limit of {max_pixels}")
+    return to_rgb(img)
+
+
+def _array_image(arr: np.ndarray) -> Image.Image:
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4))):
+        raise ValueError(f"image array must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); got shape {arr.shape}")
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8) * 255
+    elif np.issubdtype(arr.dtype, np.floating):
+        top = 1.0 if float(np.nanmax(arr, initial=0.0)) <= 1.0 else 255.0
+        arr = np.clip(np.nan_to_num(arr) / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    elif arr.dtype == np.uint16 and arr.ndim == 2:
+        return Image.fromarray(arr)  # mode I;16: to_rgb scales it by the type's range
+    elif arr.dtype != np.uint8:
+        raise ValueError(f"image array dtype must be uint8, uint16 (grayscale), bool or float; got {arr.dtype}")
+    return Image.fromarray(np.ascontiguousarray(arr))
+
+
+# ------------------------------------------------------------------------------------------ results
+
+
+@dataclass
+class GroundedPhrase:
+    """A phrase of the result's text (``text == result.text[span[0]:span[1]]``) and its boxes."""
+
+    text: str
+    span: tuple[int, int]
+    boxes: list[Box]
+    polygons: list[list[Point]] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)  # one per box, where decoding gives them
+    keypoints: list[tuple[str, Point]] = field(default_factory=list)  # (name, (x, y)) in sequence order
+
+
+@dataclass
+class Result:
+    """One image's output. Coordinates are pixels of the original image (``width`` x ``height``,
+    after EXIF orientation).
+
+    ``text`` is the plain text (markup removed): the caption / answer / class, or the detected
+    labels joined by spaces. ``sequence`` is the raw generated markup. ``errors`` lists fragments
+    the parser dropped (empty under grammar-constrained decoding).
+    """
+
+    task: str
+    prompt: str
+    text: str
+    phrases: list[GroundedPhrase]
+    sequence: str
+    width: int
+    height: int
+    errors: list[str] = field(default_factory=list)
+    region: Box | None = None  # the input region (region_caption)
+    #: the image a generate_image / edit_image output spells, ``(S, S, 3)`` uint8 (None: other tasks,
+    #: or an output that is not a full code grid)
+    output_image: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def boxes(self) -> list[Box]:
+        """Every box of every phrase, in sequence order."""
+        return [b for p in self.phrases for b in p.boxes]
+
+    @property
+    def labels(self) -> list[str]:
+        """The phrase text of each box in :attr:`boxes` (the class, for detection)."""
+        return [p.text for p in self.phrases for _ in p.boxes]
+
+    @property
+    def scores(self) -> list[float]:
+        """One score per box in :attr:`boxes`; empty when decoding gave none (beam search)."""
+        s = [x for p in self.phrases for x in p.scores]
+        return s if len(s) == len(self.boxes) else []
+
+    @property
+    def polygons(self) -> list[list[Point]]:
+        return [poly for p in self.phrases for poly in p.polygons]
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able dict (the ``phrases`` entries are what :func:`vlseq.viz.draw` takes); an output
+        image is summarised by its ``[width, height]`` (``vlseq predict`` writes it as a PNG)."""
+        d = asdict(self)
+        out = d.pop("output_image")
+        if out is not None:
+            d["output_image_size"] = [int(out.shape[1]), int(out.shape[0])]
+        d["phrases"] = [{"text": p.text, "span": list(p.span), "boxes": [list(b) for b in p.boxes],
+                         "polygons": [[list(pt) for pt in poly] for poly in p.polygons], "scores": list(p.scores),
+                         "keypoints": [[name, list(pt)] for name, pt in p.keypoints]}
+                        for p in self.phrases]
+        d["region"] = list(self.region) if self.region is not None else None
+        return d
+
+    def draw(self, image: ImageRef | None = None, min_side: int = 384) -> Image.Image:
+        """The image with boxes, labels (and scores) and translucent polygons; the input region dashed.
+
+        An image task's result draws its output image instead (upscaled to ``min_side``, nearest, so
+        the pixels the tokenizer decoded stay visible); ``image`` is not needed for it.
+        """
+        from ..viz.draw import draw
+
+        if self.task in IMAGE_TASKS:
+            if self.output_image is None:
+                raise ValueError(f"this {self.task} result has no output image (the output was not a full code grid)")
+            out = Image.fromarray(self.output_image)
+            scale = max(1, round(min_side / max(out.size)))
+            return out.resize((out.width * scale, out.height * scale), Image.NEAREST)
+        if image is None:
+            raise ValueError("draw needs the image this result is for")
+        pic = load_image(image)
+        if pic.size != (self.width, self.height):
+            raise ValueError(f"image is {pic.width}x{pic.height} but this result is for {self.width}x{self.height}")
+        return draw(pic, self.to_json()["phrases"], [self.region] if self.region else [], min_side=min_side)
+
+    def html(self) -> str:
+        """The text with each grounded phrase in its box's colour (HTML-escaped)."""
+        from ..viz.draw import coloured_text_html
+
+        return coloured_text_html(self.text, self.to_json()["phrases"])
+
+
+def result_from_prediction(pred: Prediction, ex: Example, prompt: str, output_image: np.ndarray | None = None) -> Result:
+    """The typed result of one parsed prediction (per-box scores spread over the phrases)."""
+    p = pred.parsed
+    n_boxes = sum(len(ph.boxes) for ph in p.phrases)
+    scores = list(pred.scores) if len(pred.scores) == n_boxes else []
+    phrases, k = [], 0
+    for ph in p.phrases:
+        n = len(ph.boxes)
+        phrases.append(GroundedPhrase(
+            text=p.phrase_text(ph), span=(ph.start, ph.end), boxes=[tuple(float(v) for v in b) for b in ph.boxes],
+            polygons=[[(float(x), float(y)) for x, y in poly] for poly in ph.polygons],
+            scores=[float(s) for s in scores[k : k + n]],
+            keypoints=[(str(name), (float(x), float(y))) for name, (x, y) in getattr(ph, "keypoints", ())]))
+        k += n
+    return Result(task=ex.task, prompt=prompt, text=p.text, phrases=phrases, sequence=pred.sequence, width=ex.width,
+                  height=ex.height, errors=list(p.errors), region=tuple(ex.region) if ex.region is not None else None,
+                  output_image=output_image)
+
+
+# ------------------------------------------------------------------------------------------ pipeline
+
+
+def _split_list(value: str | Sequence[str] | None) -> list[str]:
+    """``"red circle, blue square"`` or ``["red circle", ...]`` -> a clean list."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [" ".join(str(v).split()) for v in items if str(v).strip()]
+
+
+class Pipeline:
+    """A loaded checkpoint that runs any of its tasks on images.
+
+    Args:
+        model, tokenizer, settings: what :func:`vlseq.models.io.from_pretrained` returns.
+        max_pixels: images over this many pixels are refused (before decoding, for files).
+
+    The checkpoint's settings may carry ``"categories"`` (object classes), used when a detect,
+    instance_segment or keypoints call names none.
+    """
+
+    def __init__(self, model, tokenizer, settings: dict[str, Any], max_pixels: int = DEFAULT_MAX_PIXELS,
+                 image_tokenizer: Any | None = None) -> None:
+        from ..processing import Processor
+
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.settings = settings
+        self.max_pixels = max_pixels
+        self.path: Path | None = None  # the checkpoint directory, when loaded from one
+        for key in ("image_size", "num_bins"):
+            if key not in settings:
+                raise ValueError(f"checkpoint settings lack {key!r} (vlseq.json)")
+        self.processor = Processor(tokenizer, settings["image_size"], settings["num_bins"],
+                                   settings.get("max_prompt_tokens", 64), settings.get("max_target_tokens", 128),
+                                   cache_images=0, image_tokenizer=image_tokenizer)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: str = "cpu", max_pixels: int = DEFAULT_MAX_PIXELS) -> "Pipeline":
+        """Load a checkpoint directory (``vlseq train``'s ``final/`` or ``best/``)."""
+        from ..models.io import from_pretrained, load_image_tokenizer
+
+        model, tok, settings = from_pretrained(path, device=device)
+        pipe = cls(model.to(device), tok, settings, max_pixels, load_image_tokenizer(path, tok.num_image_tokens, device))
+        pipe.path = Path(path)
+        return pipe
+
+    @property
+    def tasks(self) -> list[str]:
+        """The tasks the checkpoint was trained on (empty when its settings do not say)."""
+        return list(self.settings.get("tasks") or [])
+
+    @property
+    def categories(self) -> list[str]:
+        """The detection classes stored with the checkpoint (``settings["categories"]``), if any."""
+        return _split_list(self.settings.get("categories"))
+
+    @property
+    def image_size(self) -> int:
+        return int(self.settings["image_size"])
+
+    def examples(self, images: Sequence[Image.Image], task: str, text: str | Sequence[str] | None = None,
+                 categories: str | Sequence[str] | None = None, options: str | Sequence[str] | None = None,
+                 region: Box | None = None) -> list[Example]:
+        """The task's examples for loaded RGB images; raises ``ValueError`` for missing or bad inputs.
+
+        ``text`` is one string for every image or one per image. ``categories`` (detect,
+        instance_segment, keypoints) default to the checkpoint's; ``options`` are classify's
+        closed answer set; ``region`` is a pixel box of the image (region_caption).
+        """
+        get_task(task)  # KeyError naming the known tasks
+        if task in IMAGE_TASKS and self.processor.image_tokenizer is None:
+            raise ValueError(f"task {task!r} writes an image, but this checkpoint has no image tokenizer "
+                             "(train it with image_tokenizer=DIR)")
+        texts = [text] * len(images) if text is None or isinstance(text, str) else list(text)
+        if len(texts) != len(images):
+            raise ValueError(f"got {len(texts)} texts for {len(images)} images")
+        if task in CATEGORY_TASKS:
+            opts = _split_list(categories) or _split_list(options) or self.categories
+            if not opts:
+                raise ValueError(f"{task} needs categories=[...]: this checkpoint's settings store none")
+        else:
+            opts = _split_list(options)
+        needs = TASK_INPUTS.get(task, ())
+        out = []
+        for i, (img, t) in enumerate(zip(images, texts)):
+            t = " ".join((t or "").split())
+            if task == "generate_image":  # the model's input image is a blank canvas (see vlseq.tasks.image)
+                from ..data.images import blank_canvas
+
+                img = Image.fromarray(blank_canvas(img.width, img.height))
+            ex = Example(task=task, images=[img], width=img.width, height=img.height, image_id=str(i), text=t,
+                         options=list(opts), region=check_region(region, img) if region is not None else None,
+                         source=f"input {i}")
+            for f in needs:
+                if not getattr(ex, f):
+                    what = "categories=" if task in CATEGORY_TASKS and f == "options" else _ARG_FOR[f]
+                    raise ValueError(f"task {task!r} needs {what}")
+            out.append(ex)
+        if self.tasks and task not in self.tasks:
+            warnings.warn(f"task {task!r} is not one this checkpoint was trained on ({', '.join(self.tasks)})", stacklevel=3)
+        return out
+
+    def __call__(self, images: Images | None, task: str, text: str | Sequence[str] | None = None, *,
+                 categories: str | Sequence[str] | None = None, options: str | Sequence[str] | None = None,
+                 region: Box | None = None, batch_size: int = 8, constrained: bool = True, num_beams: int = 1,
+                 scores: bool = True) -> Result | list[Result]:
+        """Run ``task`` on one image (returns a :class:`Result`) or a list (returns a list, batched).
+
+        ``constrained=False`` decodes without the task's grammar; ``scores`` adds per-box scores
+        (greedy decoding only).
+        """
+        if images is None:
+            if task != "generate_image":
+                raise ValueError(f"task {task!r} needs an image")
+            images = self.canvases(text)
+        single = not isinstance(images, (list, tuple))
+        refs = [images] if single else list(images)
+        if not refs:
+            return []
+        loaded = [load_image(r, self.max_pixels) for r in refs]
+        results = self.run(loaded, task, text, categories=categories, options=options, region=region,
+                           batch_size=batch_size, constrained=constrained, num_beams=num_beams, scores=scores)
+        return results[0] if single else results
+
+    def run(self, images: Sequence[Image.Image], task: str, text: str | Sequence[str] | None = None, *,
+            categories: str | Sequence[str] | None = None, options: str | Sequence[str] | None = None,
+            region: Box | None = None, batch_size: int = 8, constrained: bool = True, num_beams: int = 1,
+            scores: bool = True) -> list[Result]:
+        """Like calling the pipeline, on already loaded RGB images; always returns a list."""
+        from ..decoding.generate import predict_examples
+
+        exs = self.examples(images, task, text, categories, options, region)
+        t = self.processor.bind(get_task(task))
+        preds = predict_examples(self.model, self.processor, t, exs, batch_size=batch_size, constrained=constrained,
+                                 num_beams=num_beams, scores=scores)
+        outs = [t.decoded(p) for p in preds] if task in IMAGE_TASKS else [None] * len(preds)  # type: ignore[attr-defined]
+        return [result_from_prediction(p, ex, t.prompt(ex, self.processor.bins), out)
+                for p, ex, out in zip(preds, exs, outs)]
+
+    def attention(self, image: Image.Image, result: "Result", task: str, text: str | Sequence[str] | None = None, *,
+                  categories: str | Sequence[str] | None = None, options: str | Sequence[str] | None = None,
+                  region: Box | None = None) -> Image.Image:
+        """A sheet of where the pointer head looked to write each box coordinate of ``result`` (this
+        image's output for ``task`` with the same inputs); ``ValueError`` without a pointer head."""
+        from ..evaluation.diagnostics import pointer_maps
+        from ..viz.draw import attention_sheet
+
+        [ex] = self.examples([image], task, text, categories, options, region)
+        t = self.processor.bind(get_task(task))
+        return attention_sheet(image, pointer_maps(self.model, self.processor, t, ex, result.sequence))
+
+    def canvases(self, text: str | Sequence[str] | None) -> Image.Image | list[Image.Image]:
+        """generate_image's input: one blank canvas (the image tokenizer's size) per text -- a single
+        image for one string, a list for a list."""
+        from ..data.images import blank_canvas
+
+        it = self.processor.image_tokenizer
+        s = it.config.image_size if it is not None else self.image_size
+        canvas = Image.fromarray(blank_canvas(s, s))
+        return [canvas] * len(text) if isinstance(text, (list, tuple)) else canvas
+
+
+def check_region(region: Sequence[float], img: Image.Image) -> Box:
+    """``region`` as a float pixel box inside ``img``; ``ValueError`` saying what is wrong otherwise."""
+    try:
+        x1, y1, x2, y2 = (float(v) for v in region)
+    except (TypeError, ValueError):
+        raise ValueError(f"region must be four numbers x1, y1, x2, y2; got {region!r}") from None
+    if not (0 <= x1 < x2 <= img.width and 0 <= y1 < y2 <= img.height):
+        raise ValueError(f"region {region!r} is not a box inside the {img.width}x{img.height} image "
+                         "(need 0 <= x1 < x2 <= width, 0 <= y1 < y2 <= height)")
+    return (x1, y1, x2, y2)

@@ -1,0 +1,215 @@
+"""The processor: Example + Task -> tensors for the model, and generated ids -> sequence strings.
+
+This is the one place where images become pixels and strings become ids (the HF
+processor/model split): tasks stay pure, the model never sees strings.
+"""
+
+from __future__ import annotations
+
+import random
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .data.example import Example, ImageRef
+from .data.readers.validate import DataError
+from .tasks.base import Task
+from .tokenizer import VLTokenizer
+
+
+def to_pil(ref: ImageRef, max_pixels: int = 64_000_000) -> Image.Image:
+    """An RGB PIL image from a path, PIL image or (H, W, 3) uint8 array (EXIF orientation applied)."""
+    if isinstance(ref, (str, Path)):
+        from .data.images import open_image
+
+        return open_image(ref, max_pixels=max_pixels)
+    if isinstance(ref, np.ndarray):
+        arr = ref
+        if arr.dtype != np.uint8:
+            raise ValueError(f"image array must be uint8, got {arr.dtype}")
+        from .data.images import to_rgb
+
+        return to_rgb(Image.fromarray(arr))
+    if isinstance(ref, Image.Image):
+        from PIL import ImageOps
+
+        from .data.images import to_rgb
+
+        return to_rgb(ImageOps.exif_transpose(ref))
+    raise TypeError(f"cannot read an image from {type(ref).__name__}")
+
+
+@dataclass
+class Encoded:
+    """One example as arrays: images (I, S, S, 3) uint8, prompt ids, target ids (with <s> ... </s>)."""
+
+    images: np.ndarray
+    prompt: list[int]
+    target: list[int]
+    weight: float = 1.0
+
+
+class Processor:
+    """Turns (task, example) into model inputs; caches decoded, resized images (LRU).
+
+    Args:
+        tokenizer: the unified tokenizer.
+        image_size: the model's square input side S (images are resized; boxes are not touched,
+            since coordinates are quantised relative to the original width and height).
+        bins: number of coordinate bins.
+        max_prompt_tokens / max_target_tokens: longer sequences are truncated with a warning.
+        image_tokenizer: a :class:`~vlseq.models.image_tokenizer.ImageTokenizer`, needed by tasks whose
+            output is an image: it turns ``ex.target_image`` into the codes the task's target spells
+            (passed as ``ex.meta["target_codes"]`` on a copy of the example; tasks stay torch-free),
+            and :meth:`bind` gives such a task its grid size and decoder.
+        object_order: the order of a training target's object list: ``random`` (a new order each
+            time, Pix2Seq) or ``position`` (top to bottom, left to right: the order evaluation uses).
+    """
+
+    MEAN = 0.5
+    STD = 0.5
+
+    def __init__(self, tokenizer: VLTokenizer, image_size: int, bins: int, max_prompt_tokens: int = 64,
+                 max_target_tokens: int = 128, cache_images: int = 50_000, image_tokenizer: Any | None = None,
+                 object_order: str = "random") -> None:
+        if object_order not in ("random", "position"):
+            raise ValueError(f"object_order must be 'random' or 'position', got {object_order!r}")
+        self.object_order = object_order
+        self.tokenizer = tokenizer
+        self.image_size = image_size
+        self.bins = bins
+        self.max_prompt_tokens = max_prompt_tokens
+        self.max_target_tokens = max_target_tokens
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_images
+        self.image_tokenizer = image_tokenizer
+        self._codes: OrderedDict[str, list[int]] = OrderedDict()  # target image path -> its codes
+
+    # ------------------------------------------------------------------ images
+
+    def image_array(self, ref: ImageRef) -> np.ndarray:
+        """(S, S, 3) uint8 of an image, resized with bilinear filtering; cached for paths."""
+        key = str(ref) if isinstance(ref, (str, Path)) else None
+        if key is not None and key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        img = to_pil(ref)
+        if img.size != (self.image_size, self.image_size):
+            img = img.resize((self.image_size, self.image_size), Image.BILINEAR)
+        arr = np.asarray(img, dtype=np.uint8)
+        if key is not None:
+            self._cache[key] = arr
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return arr
+
+    # ------------------------------------------------------------------ sequences
+
+    def _ids(self, text: str, limit: int, what: str, ex: Example) -> list[int]:
+        ids = self.tokenizer.encode(text)
+        if len(ids) > limit:
+            warnings.warn(f"{ex.source or ex.image_id}: {what} has {len(ids)} tokens; truncated to {limit}", stacklevel=3)
+            ids = ids[:limit]
+        return ids
+
+    def bind(self, task: Task) -> Task:
+        """``task`` with this processor's image tokenizer bound when its output is an image (see
+        :func:`vlseq.tasks.image.bind_image_tokenizer`); returned unchanged otherwise."""
+        if task.output == "image" and self.image_tokenizer is not None:
+            from .tasks.image import bind_image_tokenizer
+
+            bind_image_tokenizer(task, self.image_tokenizer)
+        return task
+
+    def encode(self, task: Task, ex: Example, rng: random.Random | None = None, with_target: bool = True) -> Encoded:
+        """Images, prompt ids and (``with_target``) ``<s> target </s>`` ids of one example.
+
+        An image task is bound to the image tokenizer first (:meth:`bind`), so its target and
+        grammar have the tokenizer's grid size.
+        """
+        self.bind(task)
+        try:
+            images = np.stack([self.image_array(r) for r in ex.images])
+        except DataError as e:
+            # A truncated file passes the readers' header check and fails only here: name the record too.
+            raise DataError(e.file, ex.source or ex.image_id or None, e.problem, e.detail) from None
+        prompt = self._ids(task.prompt(ex, self.bins), self.max_prompt_tokens, "prompt", ex)
+        target: list[int] = []
+        if with_target:
+            if task.output == "image":
+                ex = self._with_target_codes(task, ex)
+            # An object list's order is the only random choice of its target (tasks.detection.by_position).
+            fixed = self.object_order == "position" and task.output == "objects"
+            body = self._ids(task.target(ex, self.bins, None if fixed else rng), self.max_target_tokens - 2, "target", ex)
+            target = [self.tokenizer.bos_id] + body + [self.tokenizer.eos_id]
+        return Encoded(images, prompt, target)
+
+    def _with_target_codes(self, task: Task, ex: Example) -> Example:
+        """A copy of ``ex`` with ``meta["target_codes"]``: the image tokenizer's codes of ``ex.target_image``."""
+        from .tasks.image import with_target_codes
+
+        if self.image_tokenizer is None:
+            raise ValueError(f"{ex.source or ex.image_id}: task {task.name!r} outputs an image; "
+                             "give the Processor an image_tokenizer")
+        if ex.target_image is None:
+            raise ValueError(f"{ex.source or ex.image_id}: task {task.name!r} needs a target_image")
+        key = str(ex.target_image) if isinstance(ex.target_image, (str, Path)) else None
+        codes = self._codes.get(key) if key is not None else None
+        if codes is None:
+            s = self.image_tokenizer.config.image_size
+            img = to_pil(ex.target_image)
+            if img.size != (s, s):
+                img = img.resize((s, s), Image.BILINEAR)
+            codes = self.image_tokenizer.encode_arrays(np.asarray(img, dtype=np.uint8)[None])[0].tolist()
+            if key is not None:
+                self._codes[key] = codes
+                if len(self._codes) > self._cache_size:
+                    self._codes.popitem(last=False)
+        return with_target_codes(ex, codes)
+
+    def collate(self, items: Sequence[Encoded]) -> dict[str, torch.Tensor]:
+        """Pad a list of encoded examples into a batch.
+
+        Returns pixel_values (B, I, 3, S, S) float, image_mask (B, I) bool, input_ids and
+        attention_mask (B, L), and when targets exist decoder_input_ids / labels (B, T-1)
+        (labels are -100 on padding) and sample_weight (B,).
+        """
+        pad = self.tokenizer.pad_id
+        b = len(items)
+        n_img = max(it.images.shape[0] for it in items)
+        s = self.image_size
+        pix = np.zeros((b, n_img, s, s, 3), dtype=np.uint8)
+        img_mask = np.zeros((b, n_img), dtype=bool)
+        for i, it in enumerate(items):
+            pix[i, : it.images.shape[0]] = it.images
+            img_mask[i, : it.images.shape[0]] = True
+        pixel_values = torch.from_numpy(pix).permute(0, 1, 4, 2, 3).float().div_(255.0).sub_(self.MEAN).div_(self.STD)
+        lp = max(1, max(len(it.prompt) for it in items))
+        input_ids = torch.full((b, lp), pad, dtype=torch.long)
+        attn = torch.zeros((b, lp), dtype=torch.long)
+        for i, it in enumerate(items):
+            input_ids[i, : len(it.prompt)] = torch.tensor(it.prompt, dtype=torch.long)
+            attn[i, : len(it.prompt)] = 1
+        batch: dict[str, Any] = {"pixel_values": pixel_values, "image_mask": torch.from_numpy(img_mask),
+                                 "input_ids": input_ids, "attention_mask": attn}
+        if all(it.target for it in items):
+            lt = max(len(it.target) for it in items)
+            dec = torch.full((b, lt - 1), pad, dtype=torch.long)
+            labels = torch.full((b, lt - 1), -100, dtype=torch.long)
+            for i, it in enumerate(items):
+                t = torch.tensor(it.target, dtype=torch.long)
+                dec[i, : len(t) - 1] = t[:-1]
+                labels[i, : len(t) - 1] = t[1:]
+            batch.update(decoder_input_ids=dec, labels=labels,
+                         sample_weight=torch.tensor([it.weight for it in items], dtype=torch.float32))
+        return batch
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """The markup string of generated ids (leading ``<s>`` dropped, stops at ``</s>``)."""
+        return self.tokenizer.decode_markup(ids)

@@ -1,0 +1,163 @@
+"""``vlseq predict`` through main(argv): JSON lines, drawings, bad files named or skipped, and
+nothing already written is lost when a later file is bad."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from helpers import make_checkpoint, scene_image
+from vlseq.cli.predict import drawing_names, main
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory) -> Path:
+    return make_checkpoint(tmp_path_factory.mktemp("ck") / "debug")
+
+
+@pytest.fixture()
+def folder(tmp_path) -> Path:
+    """a_good.png (96x96), b_truncated.png, c_text.png (text named .png), d_good.jpg (120x60), notes.txt."""
+    d = tmp_path / "images"
+    d.mkdir()
+    Image.fromarray(scene_image(0)).save(d / "a_good.png")
+    Image.fromarray(scene_image(1)).save(tmp_path / "whole.png")
+    data = (tmp_path / "whole.png").read_bytes()
+    (d / "b_truncated.png").write_bytes(data[: len(data) // 2])
+    (d / "c_text.png").write_text("this is not a picture\n")
+    Image.fromarray(scene_image(2)).resize((120, 60)).save(d / "d_good.jpg")
+    (d / "notes.txt").write_text("ignored: not an image extension")
+    return d
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(l) for l in path.read_text().splitlines()]
+
+
+def test_bad_file_stops_with_its_name_and_keeps_earlier_lines(ckpt, folder, tmp_path, capsys) -> None:
+    out = tmp_path / "results.jsonl"
+    rc = main(["--checkpoint", str(ckpt), "--task", "refexp", "--text", "the red circle", str(folder),
+               "--out", str(out), "--batch-size", "8"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "b_truncated.png" in err and "--skip-bad" in err
+    [rec] = _lines(out)  # the image before the bad one was predicted and written
+    assert rec["image"] == str(folder / "a_good.png")
+
+
+def test_skip_bad_finishes_the_rest(ckpt, folder, tmp_path, capsys, caplog) -> None:
+    out, drawn = tmp_path / "results.jsonl", tmp_path / "drawn"
+    rc = main(["--checkpoint", str(ckpt), "--task", "refexp", "--text", "the red circle", str(folder),
+               "--out", str(out), "--draw", str(drawn), "--batch-size", "2", "--skip-bad"])
+    err = capsys.readouterr().err
+    assert rc == 0
+    assert "2 images predicted" in err and "2 skipped" in err
+    skips = [r.getMessage() for r in caplog.records if r.getMessage().startswith("skipped ")]
+    assert len(skips) == 2 and "b_truncated.png: cannot decode image (truncated" in skips[0]
+    assert "c_text.png: cannot read image: not a recognised image format" in skips[1]
+    recs = _lines(out)
+    assert [Path(r["image"]).name for r in recs] == ["a_good.png", "d_good.jpg"]
+    for r, size in zip(recs, [(96, 96), (120, 60)]):
+        assert r["task"] == "refexp" and r["prompt"] == "the red circle" and (r["width"], r["height"]) == size
+        [ph] = r["phrases"]
+        [(x1, y1, x2, y2)] = ph["boxes"]
+        assert 0 <= x1 < x2 <= size[0] and 0 <= y1 < y2 <= size[1]
+        assert len(ph["scores"]) == 1 and 0 < ph["scores"][0] <= 1
+        assert r["sequence"].startswith("<obj>") and r["errors"] == []
+    assert sorted(p.name for p in drawn.iterdir()) == ["a_good.png", "d_good.png"]
+    with Image.open(drawn / "d_good.png") as pic:
+        assert pic.format == "PNG" and pic.size == (384, 192)  # upscaled, aspect kept
+
+
+def test_detect_to_stdout_with_categories(ckpt, folder, capsys) -> None:
+    rc = main(["--checkpoint", str(ckpt), "--task", "detect", str(folder / "a_good.png"), "--categories", "circle,",
+               "square"])
+    cap = capsys.readouterr()
+    assert rc == 0
+    [rec] = [json.loads(l) for l in cap.out.splitlines()]
+    assert rec["prompt"] == "detect: circle, square"
+    assert all(p["text"] in ("circle", "square") for p in rec["phrases"])
+    assert "1 images predicted, 0 skipped" in cap.err
+
+
+def test_usage_errors(ckpt, folder, tmp_path, capsys) -> None:
+    out = tmp_path / "never.jsonl"
+    assert main(["--checkpoint", str(ckpt), "--task", "vqa", str(folder), "--out", str(out)]) == 2
+    assert "needs text=" in capsys.readouterr().err and not out.exists()
+    assert main(["--checkpoint", str(ckpt), "--task", "caption", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere: no such file" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["--checkpoint", str(ckpt), "--task", "caption", str(empty)]) == 2
+    assert "no image files" in capsys.readouterr().err
+    assert main(["--checkpoint", str(ckpt), "--task", "region_caption", "--region", "0", "0", "100", "50",
+                 str(folder / "a_good.png")]) == 1
+    assert "a_good.png: region" in capsys.readouterr().err
+
+
+def test_drawing_names_are_distinct() -> None:
+    paths = [Path("x/a.png"), Path("y/a.jpg"), Path("x/b.png"), Path("y/a.png")]
+    names = drawing_names(paths)
+    assert names[:3] == ["a.png", "y_a.png", "b.png"] and len(set(names)) == 4
+
+
+@pytest.fixture(scope="module")
+def image_ckpt(tmp_path_factory) -> Path:
+    return make_checkpoint(tmp_path_factory.mktemp("ck") / "images", image_tokenizer=True)
+
+
+def test_generate_image_writes_the_png(image_ckpt, tmp_path, capsys) -> None:
+    out, drawn = tmp_path / "gen.jsonl", tmp_path / "drawn"
+    rc = main(["--checkpoint", str(image_ckpt), "--task", "generate_image", "--text", "a red circle.", "--out", str(out),
+               "--draw", str(drawn)])
+    assert rc == 0, capsys.readouterr().err
+    [rec] = _lines(out)
+    assert rec["caption"] == "a red circle." and rec["output_image"] == str(drawn / "generated.png")
+    assert rec["output_image_size"] == [32, 32] and rec["sequence"].count("<img_") == 16
+    with Image.open(drawn / "generated.png") as im:
+        assert im.size == (384, 384)
+    # what is missing is said before anything runs
+    assert main(["--checkpoint", str(image_ckpt), "--task", "generate_image", "--text", "x"]) == 2
+    assert "give --draw DIR" in capsys.readouterr().err
+    assert main(["--checkpoint", str(image_ckpt), "--task", "generate_image", "--draw", str(drawn)]) == 2
+    assert "only --text" in capsys.readouterr().err
+
+
+def test_edit_image_and_masks(image_ckpt, ckpt, folder, tmp_path, capsys) -> None:
+    out, drawn = tmp_path / "edit.jsonl", tmp_path / "edited"
+    rc = main(["--checkpoint", str(image_ckpt), "--task", "edit_image", "--text", "make the circle blue.",
+               str(folder / "a_good.png"), str(folder / "d_good.jpg"), "--out", str(out), "--draw", str(drawn)])
+    assert rc == 0, capsys.readouterr().err
+    recs = _lines(out)
+    assert [Path(r["output_image"]).name for r in recs] == ["a_good.png", "d_good.png"]
+    assert all(Path(r["output_image"]).is_file() and r["output_image_size"] == [32, 32] for r in recs)
+    # instance masks: polygons in the JSON, drawn translucent
+    out = tmp_path / "seg.jsonl"
+    assert main(["--checkpoint", str(ckpt), "--task", "instance_segment", str(folder / "a_good.png"), "--out", str(out),
+                 "--draw", str(tmp_path / "seg")]) == 0
+    [rec] = _lines(out)
+    assert rec["phrases"] and all(len(p["polygons"][0]) >= 3 for p in rec["phrases"])
+    assert (tmp_path / "seg" / "a_good.png").is_file()
+    # a checkpoint without an image tokenizer says so
+    assert main(["--checkpoint", str(ckpt), "--task", "edit_image", "--text", "x", str(folder / "a_good.png"),
+                 "--draw", str(tmp_path / "x")]) == 2
+    assert "has no image tokenizer" in capsys.readouterr().err
+
+
+def test_attention_sheets_show_where_each_coordinate_looked(ckpt, folder, tmp_path, capsys) -> None:
+    pointer_ckpt = make_checkpoint(tmp_path / "pointer", pointer="offset")
+    att = tmp_path / "att"
+    rc = main(["--checkpoint", str(pointer_ckpt), "--task", "refexp", "--text", "the red circle",
+               str(folder / "a_good.png"), "--attention", str(att), "--out", str(tmp_path / "r.jsonl")])
+    assert rc == 0
+    [rec] = _lines(tmp_path / "r.jsonl")
+    assert len(rec["phrases"][0]["boxes"]) == 1
+    sheet = Image.open(att / "a_good.png")
+    assert sheet.size == (4 * 128, 128 + 14)  # one box: x1 y1 x2 y2 side by side
+    # a checkpoint without a pointer head: one clear line, nothing written
+    rc = main(["--checkpoint", str(ckpt), "--task", "refexp", "--text", "the red circle", str(folder / "a_good.png"),
+               "--attention", str(tmp_path / "none")])
+    assert rc == 2 and "no" in capsys.readouterr().err and not (tmp_path / "none").exists()

@@ -1,0 +1,1 @@
+"""Root of the tests: its folder is on ``sys.path``, so test modules import ``helpers``."""

@@ -1,0 +1,70 @@
+"""Helpers shared by test modules: a debug checkpoint in seconds and a synthetic-world picture.
+
+pytest puts this folder on ``sys.path`` (tests/conftest.py lives here), so any test imports
+``from helpers import make_checkpoint``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+BINS = 32
+SIZE = 32
+IMAGE_CODEBOOK = 16
+
+
+def make_checkpoint(path: Path, categories: bool = True, image_tokenizer: bool = False, pointer: str = "none") -> Path:
+    """A debug checkpoint (random weights, WordPiece trained on synthetic-world prompts) in seconds.
+
+    Its outputs are nonsense, but every output has content: detect emits objects (up to the
+    token budget), refexp its box, text tasks words. ``image_tokenizer``: with 16 ``<img_k>``
+    tokens and a random 32 px -> 4x4-code image tokenizer saved with it (generate_image, edit_image).
+    """
+    import torch
+
+    from vlseq.data.world import WorldConfig, examples_for_scene, generate_scene, render
+    from vlseq.data.world import categories as world_categories
+    from vlseq.models.config import ModelConfig, VisionConfig
+    from vlseq.models.io import save_pretrained
+    from vlseq.models.vlseq_model import VLSeqModel
+    from vlseq.tasks import get_task, task_names
+    from vlseq.tokenizer import VLTokenizer
+
+    cfg = WorldConfig(size=SIZE, max_objects=3)
+    texts = ["the red circle", "what colour is the circle?", "there is a red circle"]
+    for s in range(4):
+        scene = generate_scene(s, cfg)
+        for e in examples_for_scene(scene, render(scene), np.random.default_rng(s), cfg, image_id=str(s)):
+            if e.task in task_names() and get_task(e.task).output != "image":  # image targets need an image tokenizer
+                t = get_task(e.task)
+                texts += [t.prompt(e, BINS), t.target(e, BINS)] + list(e.answers)
+    n_img = IMAGE_CODEBOOK if image_tokenizer else 0
+    tok = VLTokenizer.train(texts, num_bins=BINS, num_image_tokens=n_img)
+    torch.manual_seed(0)
+    mc = ModelConfig(vocab_size=len(tok), d_model=32, encoder_layers=1, decoder_layers=1, heads=2, ffn_dim=64,
+                     image_size=SIZE, num_bins=BINS, max_positions=256, vision=VisionConfig(channels=(8, 16, 32)),
+                     pad_token_id=tok.pad_id, bos_token_id=tok.bos_id, eos_token_id=tok.eos_id, num_image_tokens=n_img,
+                     loc_offset=tok.loc_offset, loc_pointer=pointer)
+    settings = {"num_bins": BINS, "image_size": SIZE, "tasks": task_names(), "max_prompt_tokens": 64,
+                "max_target_tokens": 32}
+    if categories:
+        settings["categories"] = world_categories(cfg)
+    model = VLSeqModel(mc)
+    with torch.no_grad():  # random weights end most outputs at once; make </s> unlikely so outputs have content
+        model.lm.final_logits_bias[0, tok.eos_id] = -8.0
+    it = None
+    if image_tokenizer:
+        from vlseq.models.image_tokenizer import ImageTokenizer, ImageTokenizerConfig
+
+        it = ImageTokenizer(ImageTokenizerConfig(image_size=SIZE, downsample=8, channels=8, dim=8,
+                                                 codebook_size=IMAGE_CODEBOOK))
+    return save_pretrained(model, tok, path, settings, it)
+
+
+def scene_image(seed: int, size: int = 96) -> np.ndarray:
+    """A synthetic-world picture ``(size, size, 3)`` uint8."""
+    from vlseq.data.world import WorldConfig, generate_scene, render
+
+    return render(generate_scene(seed, WorldConfig(size=size, max_objects=4)))
