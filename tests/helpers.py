@@ -6,7 +6,10 @@ pytest puts this folder on ``sys.path`` (tests/conftest.py lives here), so any t
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -68,3 +71,20 @@ def scene_image(seed: int, size: int = 96) -> np.ndarray:
     from vlseq.data.world import WorldConfig, generate_scene, render
 
     return render(generate_scene(seed, WorldConfig(size=size, max_objects=4)))
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_script(folder: str, name: str) -> ModuleType:
+    """A script of ``bench/`` or ``experiments/`` loaded by path (they are scripts, not package
+    modules), once per process; ``bench/`` is put on ``sys.path`` for the shared ``_common``."""
+    if str(ROOT / "bench") not in sys.path:
+        sys.path.insert(0, str(ROOT / "bench"))
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, ROOT / folder / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod

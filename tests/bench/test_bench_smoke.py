@@ -6,28 +6,18 @@ The benchmarks are scripts, not package modules, so they are loaded from ``bench
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 import torch
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from helpers import load_script
 
 
 def load(name: str) -> ModuleType:
-    if str(BENCH) not in sys.path:
-        sys.path.insert(0, str(BENCH))
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("bench", name)
 
 
 @pytest.fixture(autouse=True)
@@ -162,19 +152,3 @@ def test_gpu_bench_compiled_step() -> None:
     rows = g.measure_compiled(subjects, args, torch.device("cpu"), [{"gflop_per_step": 1.0}], peak_gflops=1e3)
     assert len(rows) == 1 and "error" not in rows[0], rows
     assert rows[0]["first_step_s"] > 0 and rows[0]["samples_per_s"] > 0 and rows[0]["of_peak"] > 0
-
-
-def test_image_use_quick(tmp_path: Path) -> None:
-    out = tmp_path / "rows.json"
-    assert load("bench_image_use").main(["--quick", "--threads", "1", "--json", str(out), "--variant", "default=",
-                                         "--variant", "old=init_std=0.02,vision.blocks=1"]) == 0
-    rows = json.loads(out.read_text())
-    assert [(r["variant"], r["step"]) for r in rows] == [("default", 2), ("default", 4), ("old", 2), ("old", 4)]
-    assert all(r["gap"] == r["val_loss_shuffled"] - r["val_loss"] for r in rows)
-
-
-def test_stem_probe_quick(tmp_path: Path) -> None:
-    out = tmp_path / "rows.json"
-    assert load("bench_stem_probe").main(["--quick", "--threads", "1", "--json", str(out)]) == 0
-    rows = json.loads(out.read_text())
-    assert len(rows) == 6 and all(0.0 <= r["accuracy"] <= 1.0 and 0.0 < r["prior"] < 1.0 for r in rows)

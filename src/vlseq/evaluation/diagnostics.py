@@ -3,7 +3,7 @@
 A sequence model can reach a low loss by writing the language prior of each prompt (the most
 common answer, a typical box) and never look at the pixels. Such a model scores the same loss when
 every example is given another example's image. ``image_use`` measures that gap per task; the
-quickstart report prints it, and ``bench/bench_image_use.py`` follows it during training.
+quickstart report prints it, and ``experiments/image_use.py`` follows it during training.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from ..decoding.boxes import SLOTS
-from ..tasks.registry import get_task
+from ..tasks.registry import get_task, task_of
 
 
 @torch.no_grad()
@@ -55,7 +55,7 @@ def image_use(model: Any, processor: Any, examples: Mapping[str, Sequence[Any]],
 
 
 def _target_batch(processor: Any, source: str, exs: Sequence[Any], seed: int, device: Any) -> dict[str, torch.Tensor]:
-    task = get_task(source.split("@", 1)[0])
+    task = get_task(task_of(source))
     rng = random.Random(seed)
     batch = processor.collate([processor.encode(task, ex, random.Random(rng.getrandbits(32))) for ex in exs])
     return {k: v.to(device) for k, v in batch.items()}
@@ -86,7 +86,7 @@ def slot_accuracy(model: Any, processor: Any, examples: Mapping[str, Sequence[An
     try:
         for source, exs in examples.items():
             exs = list(exs[:n])
-            if not exs or get_task(source.split("@", 1)[0]).output in ("text", "choice", "image"):
+            if not exs or get_task(task_of(source)).output in ("text", "choice", "image"):
                 continue  # targets without boxes: no forward pass spent on them
             batch = _target_batch(processor, source, exs, seed, device)
             pred = model(**batch)["logits"][..., lo:lo + nb].argmax(-1).cpu()  # (B, T) bin

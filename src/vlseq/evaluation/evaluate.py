@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from ..data.example import Example
 from ..decoding.generate import predict_examples
 from ..processing import Processor
-from ..tasks import get_task
+from ..tasks import get_task, headline, task_of
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def evaluate_examples(model, processor: Processor, examples: dict[str, Sequence[
         for source, exs in examples.items():
             if not exs:
                 continue
-            task = processor.bind(get_task(source.split("@", 1)[0]))
+            task = processor.bind(get_task(task_of(source)))
             t0 = time.time()
             # Ranked outputs (object lists) get per-box scores so mAP ranks by confidence.
             preds = predict_examples(model, processor, task, exs, batch_size, constrained, num_beams,
@@ -91,23 +91,12 @@ def decodable_examples(processor: Processor, examples: Sequence[Example], report
     return kept
 
 
-HEADLINE = {
-    "caption": ["cider", "bleu4"], "region_caption": ["cider"], "vqa": ["accuracy"], "classify": ["accuracy"],
-    "refexp": ["acc@0.5"], "localize": ["acc@0.5"], "ground": ["recall@1", "recall@5"],
-    "grounded_caption": ["f1_all", "f1_loc", "cider"], "detect": ["map_50", "map", "map_50_agnostic"],
-    "segment": ["miou", "box_acc@0.5"], "instance_segment": ["mask_map", "mask_map_50"], "keypoints": ["pck@0.1"],
-    "generate_image": ["check_all", "check_all_truth", "psnr", "recon_psnr"],
-    "edit_image": ["check_all", "check_all_truth", "psnr", "recon_psnr"],
-}
-
-
 def format_metrics(metrics: dict[str, Any]) -> str:
     """A markdown table: one row per source with its headline metrics and the parse-error rate."""
     sources = sorted({k.rsplit("/", 1)[0] for k in metrics})
     lines = ["| task | metric | value | parse errors | n |", "|---|---|---|---|---|"]
     for s in sources:
-        task = s.split("@", 1)[0]
-        for m in HEADLINE.get(task, []):
+        for m in headline(s):
             v = metrics.get(f"{s}/{m}")
             if v is not None:
                 lines.append(f"| {s} | {m} | {v:.3f} | {metrics.get(f'{s}/parse_error_rate', 0):.3f} | {metrics.get(f'{s}/n', '')} |")

@@ -80,6 +80,9 @@ class Task:
     """Base class; subclasses set ``name``/``output`` and override what differs."""
 
     name: str = ""
+    #: the metric keys of :meth:`evaluate` a results table shows, the first one the task's primary
+    #: metric (quickstart goals, unified-vs-single comparisons)
+    headline: tuple[str, ...] = ()
     output: OutputKind = "text"
     #: the example fields this task needs, checked by :meth:`check`
     needs: tuple[str, ...] = ()

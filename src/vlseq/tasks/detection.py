@@ -20,6 +20,7 @@ def by_position(objects: list) -> list:
 @register
 class Detect(Task):
     name = "detect"
+    headline = ("map_50", "map", "map_50_agnostic")
     output = "objects"
     needs = ("objects", "options")
     #: upper bound on objects emitted at test time (a grammar limit, not a training one)

@@ -21,6 +21,7 @@ class RefExp(Task):
     """Referring expression comprehension: ``<obj>expression box</obj>`` (the expression is forced)."""
 
     name = "refexp"
+    headline = ("acc@0.5",)
     output = "box"
     needs = ("text", "objects")
 
@@ -50,6 +51,7 @@ class Localize(RefExp):
     """Class name -> one box of that class (any instance counts)."""
 
     name = "localize"
+    headline = ("acc@0.5",)
 
     def prompt(self, ex: Example, bins: int) -> str:
         return f"locate: {escape_markup(ex.text)}"
@@ -89,6 +91,7 @@ class Ground(Task):
     """Phrase grounding: the caption comes back with its phrases wrapped in ``<obj>`` and boxes."""
 
     name = "ground"
+    headline = ("recall@1", "recall@5")
     output = "grounded"
     needs = ("text", "phrases")
 
@@ -116,6 +119,7 @@ class GroundedCaption(Task):
     """Caption with its object phrases grounded (scored by CIDEr and GVD's F1_all / F1_loc)."""
 
     name = "grounded_caption"
+    headline = ("f1_loc", "f1_all", "cider")
     output = "grounded"
     needs = ("answers", "phrases")
     PROMPT = "describe the image with grounding."

@@ -67,6 +67,7 @@ class ImageTask(Task):
 
     output = "image"
     needs = ("text", "target_image")
+    headline = ("check_all", "check_all_truth", "psnr", "recon_psnr")
     #: Codes per image (h * w of the image tokenizer's grid); set it from the tokenizer in use.
     num_codes: int = 64
     #: ``codes (num_codes,) -> (S, S, 3) uint8``; needed by :meth:`evaluate` only.

@@ -26,6 +26,7 @@ class Keypoints(Task):
     """Every object with its box and named keypoints (a detection list with points)."""
 
     name = "keypoints"
+    headline = ("pck@0.1",)
     output = "objects"
     needs = ("options",)
     #: upper bound on objects emitted at test time (a grammar limit, not a training one)

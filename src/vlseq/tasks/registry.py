@@ -26,6 +26,18 @@ def get_task(name: str) -> Task:
     return _REGISTRY[name]()
 
 
+def task_of(source: str) -> str:
+    """The task of a data source name: ``task`` or ``task@dataset`` (a training mixture's key; not
+    :attr:`Example.source <vlseq.data.example.Example.source>`, which names a file and record)."""
+    return source.split("@", 1)[0]
+
+
+def headline(source: str) -> tuple[str, ...]:
+    """The headline metric keys of a source (``task`` or ``task@dataset``); none for an unknown task."""
+    task = task_of(source)
+    return get_task(task).headline if task in task_names() else ()
+
+
 def task_names() -> list[str]:
     _load_builtin()
     return sorted(_REGISTRY)

@@ -84,6 +84,7 @@ class Segment(Task):
     """
 
     name = "segment"
+    headline = ("miou", "box_acc@0.5")
     output = "box"
     needs = ("text", "objects")
 
@@ -133,6 +134,7 @@ class InstanceSegment(Task):
     """Instance segmentation: ``<obj>label box <poly>...</poly></obj>`` for every object."""
 
     name = "instance_segment"
+    headline = ("mask_map", "mask_map_50")
     output = "objects"
     needs = ("options",)
     #: upper bound on objects emitted at test time (a grammar limit, not a training one)

@@ -22,6 +22,7 @@ def majority_answer(answers: Sequence[str]) -> str:
 @register
 class Caption(Task):
     name = "caption"
+    headline = ("cider", "bleu4")
     output = "text"
     needs = ("answers",)
     PROMPT = "describe the image."
@@ -44,6 +45,7 @@ class Caption(Task):
 @register
 class RegionCaption(Caption):
     name = "region_caption"
+    headline = ("cider",)
     needs = ("answers", "region")
 
     def prompt(self, ex: Example, bins: int) -> str:
@@ -53,6 +55,7 @@ class RegionCaption(Caption):
 @register
 class VQA(Task):
     name = "vqa"
+    headline = ("accuracy",)
     output = "text"
     needs = ("text", "answers")
 
@@ -78,6 +81,7 @@ class Classify(Task):
     """Close-set classification: visual entailment, image-text matching, NLVR2-style pairs."""
 
     name = "classify"
+    headline = ("accuracy",)
     output = "choice"
     needs = ("text", "answers", "options")
 

@@ -1,9 +1,9 @@
 """Unified multi-task model vs one single-task model per task, at the same total training compute.
 
-    python bench/bench_claims.py [--preset tiny] [--minutes 20] [--tasks refexp vqa ...]
+    python experiments/claims.py [--preset tiny] [--minutes 20] [--tasks refexp vqa ...]
                                  [--multi-run runs/tiny] [--eval-per-task 300] [--out runs/bench-claims]
                                  [--json PATH] [--threads N] [--steps N] [--set key=value ...]
-    python bench/bench_claims.py --quick          # a seconds-long smoke run (debug preset, 2 tasks)
+    python experiments/claims.py --quick          # a seconds-long smoke run (debug preset, 2 tasks)
 
 The seed's claim is that one model trained on every task does better than specialists. With a
 budget of M minutes of optimiser-step time and n tasks this trains
@@ -35,19 +35,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))  # the shared bench helpers (_common)
 
 from _common import fmt, markdown_table  # noqa: E402
-from vlseq.evaluation.evaluate import HEADLINE, evaluate_examples  # noqa: E402
+from vlseq.evaluation.evaluate import evaluate_examples  # noqa: E402
+from vlseq.tasks import get_task, task_names  # noqa: E402
 from vlseq.train.checkpoint import list_checkpoints  # noqa: E402
 from vlseq.train.config import TrainConfig, load_config  # noqa: E402
 from vlseq.train.data import load_examples, source_task  # noqa: E402
 
-log = logging.getLogger("bench_claims")
+log = logging.getLogger("claims")
 
-#: The one metric per task the comparison is read on (the first of evaluate.HEADLINE, except that
-#: grounded captioning is judged on its localisation F1, which is what grounding adds over captioning).
-PRIMARY: dict[str, str] = {**{t: ms[0] for t, ms in HEADLINE.items()}, "grounded_caption": "f1_loc"}
+#: The one metric per task the comparison is read on: each task's primary (first headline) metric.
+PRIMARY: dict[str, str] = {t: get_task(t).headline[0] for t in task_names() if get_task(t).headline}
 
 #: Examples and world of ``--quick`` (seconds on one core).
 QUICK_WORLD = {"train": 24, "val": 8, "test": 4, "size": 32, "seed": 0, "workers": 1}
@@ -190,7 +190,7 @@ def detail_rows(multi: RunResult, singles: dict[str, RunResult]) -> list[list[An
     """Every headline metric (and the parse-error rate) of both models, task by task."""
     out = []
     for task, single in singles.items():
-        for m in HEADLINE[task] + ["parse_error_rate"]:
+        for m in list(get_task(task).headline) + ["parse_error_rate"]:
             u, s = multi.metrics.get(f"{task}/{m}"), single.metrics.get(f"{task}/{m}")
             if u is None and s is None:
                 continue
@@ -357,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if multi is None:
         cfg = run_config(base, overrides, out_dir=out / "multi", tasks=tasks, minutes=minutes, steps=args.steps,
                          threads=args.threads)
-        print(f"bench_claims: training the unified model on {n} tasks ({_budget(args.steps, minutes)}) "
+        print(f"claims: training the unified model on {n} tasks ({_budget(args.steps, minutes)}) "
               f"in {cfg.out_dir}", flush=True)
         multi = train_and_evaluate("unified", cfg, n_per_task)
     singles: dict[str, RunResult] = {}
@@ -368,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for task in tasks:
         cfg = run_config(base, overrides, out_dir=out / f"single-{task}", tasks=[task], minutes=minutes / n,
                          steps=per_steps, threads=args.threads, warmup=single_warmup)
-        print(f"bench_claims: training the single-task {task} model ({_budget(per_steps, minutes / n)}) "
+        print(f"claims: training the single-task {task} model ({_budget(per_steps, minutes / n)}) "
               f"in {cfg.out_dir}", flush=True)
         singles[task] = train_and_evaluate(task, cfg, n_per_task)
 
@@ -379,7 +379,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     notes = caveats(multi, singles, minutes, args.steps, probe.warmup_steps, single_warmup,
                     reused=args.multi_run is not None)
     print(render(multi, singles, notes, header), flush=True)
-    print(f"bench_claims: {time.time() - t0:.0f} s wall", flush=True)
+    print(f"claims: {time.time() - t0:.0f} s wall", flush=True)
     if args.json:
         result = {"preset": probe.name, "config_base": base, "minutes": None if args.steps else minutes,
                   "steps": args.steps, "tasks": tasks, "eval_per_task": n_per_task, "overrides": overrides,

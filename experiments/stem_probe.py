@@ -1,8 +1,8 @@
 """Can the conv stem see the shapes? A stem + mean-pool + linear probe trained to say which shapes
 are in a synthetic-world image (multi-label), per stem variant.
 
-    python bench/bench_stem_probe.py [--synth data/synth-5k] [--steps 500] [--every 100] [--json PATH]
-    python bench/bench_stem_probe.py --quick      # seconds: a 24-scene world, 4 steps
+    python experiments/stem_probe.py [--synth data/synth-5k] [--steps 500] [--every 100] [--json PATH]
+    python experiments/stem_probe.py --quick      # seconds: a 24-scene world, 4 steps
 
 Every variant trains from the same seed on the same batches (AdamW 2e-3, batch 64, images at the
 world's size) and is scored on 200 validation images: the fraction of (image, shape) presence
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))  # the shared bench helpers (_common)
 
 from PIL import Image  # noqa: E402
 

@@ -1,9 +1,9 @@
 """Does the model use the image? Validation loss with the true images vs with shuffled images.
 
-    python bench/bench_image_use.py [--preset tiny] [--synth data/synth-5k] [--tasks detect]
+    python experiments/image_use.py [--preset tiny] [--synth data/synth-5k] [--tasks detect]
         [--steps 300] [--every 50] [--variant NAME=KEY=VALUE[,KEY=VALUE...] ...] [--json PATH]
         [--score N]
-    python bench/bench_image_use.py --quick     # seconds: debug sizes, a 24-scene world
+    python experiments/image_use.py --quick     # seconds: debug sizes, a 24-scene world
 
 Each variant (the preset with some ``model.*`` settings changed) trains from the same seed on the
 same batches; every ``--every`` steps it scores one fixed validation batch twice: with each
@@ -30,7 +30,7 @@ from typing import Any, Sequence
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))  # the shared bench helpers (_common)
 
 from _common import base_parser, markdown_table, set_threads  # noqa: E402
 from vlseq.data.readers.split import load_split  # noqa: E402

@@ -1,36 +1,27 @@
 """The unified-vs-single-task benchmark: a debug-sized run end to end (train, evaluate, compare, JSON),
 reuse of a finished unified run, and its bookkeeping (samples per task, differences, clear errors).
 
-The benchmark is a script, not a package module, so it is loaded from ``bench/`` by path.
+The experiment is a script, not a package module, so it is loaded from ``experiments/`` by path.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 import torch
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
+from helpers import load_script
+
 # A world of a few scenes, written in-process (no worker pool to spawn).
 WORLD = {"train": 24, "val": 8, "test": 4, "size": 32, "seed": 0, "workers": 1}
 TASKS = ["refexp", "vqa"]
 
 
 def load() -> ModuleType:
-    if str(BENCH) not in sys.path:
-        sys.path.insert(0, str(BENCH))
-    if "bench_claims" in sys.modules:
-        return sys.modules["bench_claims"]
-    spec = importlib.util.spec_from_file_location("bench_claims", BENCH / "bench_claims.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["bench_claims"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("experiments", "claims")
 
 
 @pytest.fixture(autouse=True)
