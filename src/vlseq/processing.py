@@ -18,31 +18,13 @@ import torch
 from PIL import Image
 
 from .data.example import Example, ImageRef
+from .data.images import load_image
 from .data.readers.validate import DataError
 from .tasks.base import Task
 from .tokenizer import VLTokenizer
 
-
-def to_pil(ref: ImageRef, max_pixels: int = 64_000_000) -> Image.Image:
-    """An RGB PIL image from a path, PIL image or (H, W, 3) uint8 array (EXIF orientation applied)."""
-    if isinstance(ref, (str, Path)):
-        from .data.images import open_image
-
-        return open_image(ref, max_pixels=max_pixels)
-    if isinstance(ref, np.ndarray):
-        arr = ref
-        if arr.dtype != np.uint8:
-            raise ValueError(f"image array must be uint8, got {arr.dtype}")
-        from .data.images import to_rgb
-
-        return to_rgb(Image.fromarray(arr))
-    if isinstance(ref, Image.Image):
-        from PIL import ImageOps
-
-        from .data.images import to_rgb
-
-        return to_rgb(ImageOps.exif_transpose(ref))
-    raise TypeError(f"cannot read an image from {type(ref).__name__}")
+#: the one image loader (:func:`vlseq.data.images.load_image`), under its old name here
+to_pil = load_image
 
 
 @dataclass

@@ -85,8 +85,9 @@ def run(pipe, paths: list[Path], task: str, out: IO[str], draw_dir: Path | None 
     Returns ``{"done": n, "skipped": k}``. An unreadable file raises
     :class:`~vlseq.data.readers.validate.DataError` naming it, unless ``skip_bad``.
     """
+    from ..data.images import load_image
     from ..data.readers.validate import DataError
-    from ..inference.pipeline import check_region, load_image
+    from ..inference.pipeline import check_region
 
     names = dict(zip(paths, drawing_names(paths)))
     done = skipped = 0

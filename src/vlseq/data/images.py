@@ -1,4 +1,8 @@
-"""Safe image opening: any file a dataset may hold becomes an RGB PIL image or a clear DataError.
+"""The one image loader: any file a dataset may hold, a PIL image or an array becomes an RGB PIL
+image (:func:`load_image`), or a clear DataError naming the file.
+
+Readers, the Processor, the Pipeline, the report pages and the image tokenizer all load through here,
+so EXIF orientation and mode conversion are the same everywhere.
 
 * EXIF orientation is applied (phone photos), so pixels match what a viewer shows.
 * Every mode becomes RGB: palette (with transparency), 16/32-bit integer, float, CMYK, grayscale,
@@ -176,17 +180,51 @@ def blank_canvas(width: int, height: int) -> np.ndarray:
     return _CANVAS[key]
 
 
-def load_rgb(ref: ImageRef, size: tuple[int, int]) -> np.ndarray:
-    """``(H, W, 3)`` uint8 of an image path / PIL image / array, resized (bilinear) to ``size = (W, H)``."""
+def load_image(ref: ImageRef, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """An RGB PIL image as a viewer shows it: EXIF orientation applied, any mode converted.
+
+    Accepts a path (errors name the file: :class:`~vlseq.data.readers.validate.DataError`), a PIL
+    image of any mode, or a numpy array ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)``
+    of uint8, uint16, bool or float (floats in ``[0, 1]`` are scaled to 255). Images over
+    ``max_pixels`` are refused.
+    """
     if isinstance(ref, (str, Path)):
-        img = open_image(ref)
-    elif isinstance(ref, np.ndarray):
-        img = to_rgb(Image.fromarray(ref))
+        return open_image(ref, max_pixels=max_pixels)
+    if isinstance(ref, np.ndarray):
+        img = _array_image(ref)
+    elif isinstance(ref, Image.Image):
+        img = ImageOps.exif_transpose(ref)
     else:
-        img = to_rgb(ref)
+        raise TypeError(f"cannot read an image from {type(ref).__name__} (expected a path, PIL image or numpy array)")
+    if img.width * img.height > max_pixels:
+        raise ValueError(f"image is {img.width}x{img.height} = {img.width * img.height} pixels, over the limit of {max_pixels}")
+    return to_rgb(img)
+
+
+def _array_image(arr: np.ndarray) -> Image.Image:
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4))):
+        raise ValueError(f"image array must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); got shape {arr.shape}")
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8) * 255
+    elif np.issubdtype(arr.dtype, np.floating):
+        top = 1.0 if float(np.nanmax(arr, initial=0.0)) <= 1.0 else 255.0
+        arr = np.clip(np.nan_to_num(arr) / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    elif arr.dtype == np.uint16 and arr.ndim == 2:
+        return Image.fromarray(arr)  # mode I;16: to_rgb scales it by the type's range
+    elif arr.dtype != np.uint8:
+        raise ValueError(f"image array dtype must be uint8, uint16 (grayscale), bool or float; got {arr.dtype}")
+    return Image.fromarray(np.ascontiguousarray(arr))
+
+
+def load_rgb(ref: ImageRef, size: tuple[int, int]) -> np.ndarray:
+    """``(H, W, 3)`` uint8 of any image :func:`load_image` reads, resized (bilinear) to ``size = (W, H)``."""
+    img = load_image(ref)
     if img.size != tuple(size):
         img = img.resize(tuple(size), Image.BILINEAR)
     return np.asarray(img, dtype=np.uint8)
+
 
 
 #: Grey level of the blank canvas given as input image to ``generate_image``.

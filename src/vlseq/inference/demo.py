@@ -138,8 +138,8 @@ class DemoRunner:
 
     def load(self, path: str | None):
         """The uploaded image as RGB PIL, or ``ValueError`` with a message for the page."""
+        from ..data.images import load_image
         from ..data.readers.validate import DataError
-        from .pipeline import load_image
 
         if not path:
             raise ValueError("Upload an image or pick an example first.")

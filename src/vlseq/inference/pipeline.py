@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any, Sequence, Union
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from ..codec.coords import Box, Point
 from ..data.example import Example, ImageRef
-from ..data.images import DEFAULT_MAX_PIXELS, open_image, to_rgb
+from ..data.images import DEFAULT_MAX_PIXELS, load_image  # noqa: F401  (load_image: re-exported for the CLI and demo)
 from ..tasks import Prediction, get_task
 
 #: The inputs each task needs besides the image (its ``Example`` fields); other tasks take what is given.
@@ -55,44 +55,6 @@ Images = Union[ImageRef, Sequence[ImageRef]]
 
 
 # ------------------------------------------------------------------------------------------ images
-
-
-def load_image(ref: ImageRef, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """An RGB PIL image as a viewer shows it: EXIF orientation applied, any mode converted.
-
-    Accepts a path (errors name the file: :class:`~vlseq.data.readers.validate.DataError`), a PIL
-    image of any mode, or a numpy array ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)``
-    of uint8, uint16, bool or float (floats in ``[0, 1]`` are scaled to 255). Images over
-    ``max_pixels`` are refused.
-    """
-    if isinstance(ref, (str, Path)):
-        return open_image(ref, max_pixels=max_pixels)
-    if isinstance(ref, np.ndarray):
-        img = _array_image(ref)
-    elif isinstance(ref, Image.Image):
-        img = ImageOps.exif_transpose(ref)
-    else:
-        raise TypeError(f"cannot read an image from {type(ref).__name__} (expected a path, PIL image or numpy array)")
-    if img.width * img.height > max_pixels:
-        raise ValueError(f"image is {img.width}x{img.height} = {img.width * img.height} pixels, over the limit of {max_pixels}")
-    return to_rgb(img)
-
-
-def _array_image(arr: np.ndarray) -> Image.Image:
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[:, :, 0]
-    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4))):
-        raise ValueError(f"image array must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); got shape {arr.shape}")
-    if arr.dtype == bool:
-        arr = arr.astype(np.uint8) * 255
-    elif np.issubdtype(arr.dtype, np.floating):
-        top = 1.0 if float(np.nanmax(arr, initial=0.0)) <= 1.0 else 255.0
-        arr = np.clip(np.nan_to_num(arr) / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    elif arr.dtype == np.uint16 and arr.ndim == 2:
-        return Image.fromarray(arr)  # mode I;16: to_rgb scales it by the type's range
-    elif arr.dtype != np.uint8:
-        raise ValueError(f"image array dtype must be uint8, uint16 (grayscale), bool or float; got {arr.dtype}")
-    return Image.fromarray(np.ascontiguousarray(arr))
 
 
 # ------------------------------------------------------------------------------------------ results

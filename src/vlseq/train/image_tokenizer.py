@@ -32,16 +32,11 @@ def list_images(data: str | Path) -> list[Path]:
 
 def load_images(files: Sequence[Path], size: int) -> np.ndarray:
     """(N, size, size, 3) uint8 of image files (RGB, resized bilinear when needed)."""
-    from PIL import Image
-
-    from ..data.images import open_image
+    from ..data.images import load_rgb
 
     out = np.empty((len(files), size, size, 3), dtype=np.uint8)
     for i, f in enumerate(files):
-        img = open_image(f)
-        if img.size != (size, size):
-            img = img.resize((size, size), Image.BILINEAR)
-        out[i] = np.asarray(img, dtype=np.uint8)
+        out[i] = load_rgb(f, (size, size))
     return out
 
 
