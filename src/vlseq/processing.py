@@ -27,6 +27,56 @@ from .tokenizer import VLTokenizer
 to_pil = load_image
 
 
+def split_list(value: str | Sequence[str] | None) -> list[str]:
+    """``"red circle, blue square"`` or ``["red circle", ...]`` -> a clean list (whitespace normalised)."""
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [" ".join(str(v).split()) for v in items if str(v).strip()]
+
+
+@dataclass(frozen=True)
+class CheckpointSettings:
+    """What a checkpoint needs besides its weights and tokenizer (``vlseq.json``), with its defaults
+    in this one place: the coordinate bins, the image side, the tasks it was trained on, the
+    detection categories in the order its training prompts listed them, the sequence limits, the
+    image tokenizer's config (models that write images) and the training config it came from."""
+
+    num_bins: int
+    image_size: int
+    tasks: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    max_prompt_tokens: int = 64
+    max_target_tokens: int = 128
+    image_tokenizer_config: dict[str, Any] | None = None
+    train_config: dict[str, Any] | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str = "vlseq.json") -> "CheckpointSettings":
+        """Read the JSON dict; a missing ``num_bins``/``image_size`` is a ``ValueError`` naming ``where``."""
+        if isinstance(d, CheckpointSettings):
+            return d
+        for key in ("image_size", "num_bins"):
+            if key not in d:
+                raise ValueError(f"checkpoint settings lack {key!r} ({where})")
+        return cls(num_bins=int(d["num_bins"]), image_size=int(d["image_size"]), tasks=tuple(d.get("tasks") or ()),
+                   categories=tuple(split_list(d.get("categories"))),
+                   max_prompt_tokens=int(d.get("max_prompt_tokens", 64)),
+                   max_target_tokens=int(d.get("max_target_tokens", 128)),
+                   image_tokenizer_config=d.get("image_tokenizer_config"), train_config=d.get("train_config"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``vlseq.json``); keys without a value are left out."""
+        out: dict[str, Any] = {"num_bins": self.num_bins, "image_size": self.image_size, "tasks": list(self.tasks),
+                               "categories": list(self.categories), "max_prompt_tokens": self.max_prompt_tokens,
+                               "max_target_tokens": self.max_target_tokens}
+        if self.image_tokenizer_config is not None:
+            out["image_tokenizer_config"] = self.image_tokenizer_config
+        if self.train_config is not None:
+            out["train_config"] = self.train_config
+        return out
+
+
 @dataclass
 class Encoded:
     """One example as arrays: images (I, S, S, 3) uint8, prompt ids, target ids (with <s> ... </s>)."""
@@ -56,6 +106,12 @@ class Processor:
 
     MEAN = 0.5
     STD = 0.5
+
+    @classmethod
+    def from_settings(cls, tokenizer: VLTokenizer, settings: CheckpointSettings | dict[str, Any], **kw: Any) -> "Processor":
+        """The Processor a checkpoint was trained with (its ``vlseq.json``); ``kw`` as for the constructor."""
+        s = CheckpointSettings.from_dict(settings)
+        return cls(tokenizer, s.image_size, s.num_bins, s.max_prompt_tokens, s.max_target_tokens, **kw)
 
     def __init__(self, tokenizer: VLTokenizer, image_size: int, bins: int, max_prompt_tokens: int = 64,
                  max_target_tokens: int = 128, cache_images: int = 50_000, image_tokenizer: Any | None = None,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..evaluation.evaluate import decodable_examples, evaluate_examples, format_metrics
-from ..processing import Processor
+from ..processing import CheckpointSettings, Processor
 from ..tasks import get_task
 
 log = logging.getLogger(__name__)
@@ -33,11 +33,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="also compare the loss with true vs shuffled images on N examples per task (image_use.json)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    model, tok, settings = from_pretrained(args.checkpoint)
-    tasks = args.tasks or settings.get("tasks")
-    processor = Processor(tok, settings["image_size"], settings["num_bins"], settings.get("max_prompt_tokens", 64),
-                          settings.get("max_target_tokens", 128),
-                          image_tokenizer=load_image_tokenizer(args.checkpoint, tok.num_image_tokens))
+    model, tok, raw = from_pretrained(args.checkpoint)
+    settings = CheckpointSettings.from_dict(raw, f"{args.checkpoint}/vlseq.json")
+    tasks = args.tasks or list(settings.tasks)
+    processor = Processor.from_settings(tok, settings,
+                                        image_tokenizer=load_image_tokenizer(args.checkpoint, tok.num_image_tokens))
     data = load_split(args.data, tasks=tasks, skip_bad=args.skip_bad)
     report = data.report
     data = {t: list(v)[: args.max_per_task] if args.max_per_task else list(v) for t, v in data.items() if v}
@@ -49,12 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     out = Path(args.out) if args.out else Path(args.checkpoint) / f"eval-{Path(args.data).name}"
     metrics = evaluate_examples(model, processor, data, args.batch_size, out, not args.no_grammar, args.beams,
-                                categories=settings.get("categories") or None)
+                                categories=list(settings.categories) or None)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     from ..viz.report import write_report_pages
 
     decode = processor.bind(get_task("generate_image")).decode_image if processor.image_tokenizer is not None else None
-    write_report_pages(out, data, out / "predictions.jsonl", settings["num_bins"], decode_image=decode)
+    write_report_pages(out, data, out / "predictions.jsonl", settings.num_bins, decode_image=decode)
     print(format_metrics(metrics))
     if args.image_use:
         from ..evaluation.diagnostics import format_image_use, image_use

@@ -31,6 +31,7 @@ from PIL import Image
 from ..codec.coords import Box, Point
 from ..data.example import Example, ImageRef
 from ..data.images import DEFAULT_MAX_PIXELS, load_image  # noqa: F401  (load_image: re-exported for the CLI and demo)
+from ..processing import CheckpointSettings, Processor, split_list
 from ..tasks import Prediction, get_task
 
 #: The inputs each task needs besides the image (its ``Example`` fields); other tasks take what is given.
@@ -179,14 +180,6 @@ def result_from_prediction(pred: Prediction, ex: Example, prompt: str, output_im
 # ------------------------------------------------------------------------------------------ pipeline
 
 
-def _split_list(value: str | Sequence[str] | None) -> list[str]:
-    """``"red circle, blue square"`` or ``["red circle", ...]`` -> a clean list."""
-    if value is None:
-        return []
-    items = value.split(",") if isinstance(value, str) else list(value)
-    return [" ".join(str(v).split()) for v in items if str(v).strip()]
-
-
 class Pipeline:
     """A loaded checkpoint that runs any of its tasks on images.
 
@@ -198,21 +191,14 @@ class Pipeline:
     instance_segment or keypoints call names none.
     """
 
-    def __init__(self, model, tokenizer, settings: dict[str, Any], max_pixels: int = DEFAULT_MAX_PIXELS,
-                 image_tokenizer: Any | None = None) -> None:
-        from ..processing import Processor
-
+    def __init__(self, model, tokenizer, settings: CheckpointSettings | dict[str, Any],
+                 max_pixels: int = DEFAULT_MAX_PIXELS, image_tokenizer: Any | None = None) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
-        self.settings = settings
+        self.settings = CheckpointSettings.from_dict(settings)
         self.max_pixels = max_pixels
         self.path: Path | None = None  # the checkpoint directory, when loaded from one
-        for key in ("image_size", "num_bins"):
-            if key not in settings:
-                raise ValueError(f"checkpoint settings lack {key!r} (vlseq.json)")
-        self.processor = Processor(tokenizer, settings["image_size"], settings["num_bins"],
-                                   settings.get("max_prompt_tokens", 64), settings.get("max_target_tokens", 128),
-                                   cache_images=0, image_tokenizer=image_tokenizer)
+        self.processor = Processor.from_settings(tokenizer, self.settings, cache_images=0, image_tokenizer=image_tokenizer)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "cpu", max_pixels: int = DEFAULT_MAX_PIXELS) -> "Pipeline":
@@ -227,16 +213,16 @@ class Pipeline:
     @property
     def tasks(self) -> list[str]:
         """The tasks the checkpoint was trained on (empty when its settings do not say)."""
-        return list(self.settings.get("tasks") or [])
+        return list(self.settings.tasks)
 
     @property
     def categories(self) -> list[str]:
-        """The detection classes stored with the checkpoint (``settings["categories"]``), if any."""
-        return _split_list(self.settings.get("categories"))
+        """The detection classes stored with the checkpoint (``settings.categories``), if any."""
+        return list(self.settings.categories)
 
     @property
     def image_size(self) -> int:
-        return int(self.settings["image_size"])
+        return self.settings.image_size
 
     def examples(self, images: Sequence[Image.Image], task: str, text: str | Sequence[str] | None = None,
                  categories: str | Sequence[str] | None = None, options: str | Sequence[str] | None = None,
@@ -255,11 +241,11 @@ class Pipeline:
         if len(texts) != len(images):
             raise ValueError(f"got {len(texts)} texts for {len(images)} images")
         if task in CATEGORY_TASKS:
-            opts = _split_list(categories) or _split_list(options) or self.categories
+            opts = split_list(categories) or split_list(options) or self.categories
             if not opts:
                 raise ValueError(f"{task} needs categories=[...]: this checkpoint's settings store none")
         else:
-            opts = _split_list(options)
+            opts = split_list(options)
         needs = TASK_INPUTS.get(task, ())
         out = []
         for i, (img, t) in enumerate(zip(images, texts)):
