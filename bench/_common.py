@@ -266,7 +266,7 @@ class VLSeqSubject(Subject):
 
     def __init__(self, cfg: ModelConfig) -> None:
         self.model = VLSeqModel(cfg)
-        self.image_tokens = self.model.num_image_tokens
+        self.image_tokens = self.model.tokens_per_image
         self.lm_config = self.model.lm.config
 
     def train_inputs(self, b: Batch) -> dict[str, torch.Tensor]:

@@ -239,7 +239,7 @@ def test_pairs_squeezed_when_positions_are_short(setup) -> None:
                       eos_token_id=tok.eos_id, image_size=64, num_bins=BINS)
     cfg.vision.hf_config = hf
     model = build_model(cfg).eval()
-    assert model.tile_width == {1: 64, 2: 64} and model.num_image_tokens == 8 * 8 + 1
+    assert model.tile_width == {1: 64, 2: 64} and model.tokens_per_image == 8 * 8 + 1
     assert model.config.vision.hf_config["image_mean"] == list(IMAGENET_MEAN)  # no directory: ImageNet's
     p64 = Processor(tok, 64, BINS)
     cfg_w = WorldConfig(size=SIZE, max_objects=3)

@@ -170,9 +170,9 @@ class Florence2Model(nn.Module):
         if side > self._max_cells:
             raise ValueError(f"image_size {cfg.image_size} gives a {side}x{side} feature grid; Florence-2's position "
                              f"table has {self._max_cells} cells per side")
-        self.num_image_tokens = side * side + 1  # + Florence-2's pooled image token
-        if self.num_image_tokens + 2 >= self._max_positions:
-            raise ValueError(f"{self.num_image_tokens} image tokens leave no room for the prompt within "
+        self.tokens_per_image = side * side + 1  # + Florence-2's pooled image token
+        if self.tokens_per_image + 2 >= self._max_positions:
+            raise ValueError(f"{self.tokens_per_image} image tokens leave no room for the prompt within "
                              f"max_position_embeddings={self._max_positions}")
         #: Width in pixels of the tiled image of k images: k*S side by side, or squeezed into S when
         #: that would not fit the position tables with PROMPT_RESERVE positions left for the prompt.

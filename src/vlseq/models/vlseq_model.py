@@ -149,8 +149,9 @@ class VLSeqModel(nn.Module):
         w[lo:lo + n] = table / table.norm(dim=1, keepdim=True) * others
 
     @property
-    def num_image_tokens(self) -> int:
-        """Encoder tokens per image."""
+    def tokens_per_image(self) -> int:
+        """Encoder tokens per image (the vision grid's cells). Not ``config.num_image_tokens``, which
+        counts the ``<img_k>`` output tokens of the image tokenizer's codebook."""
         return self.grid[0] * self.grid[1]
 
     # ------------------------------------------------------------------ encoder inputs
@@ -188,7 +189,7 @@ class VLSeqModel(nn.Module):
         b, n_img = pixel_values.shape[:2]
         if image_mask is None:
             image_mask = torch.ones(b, n_img, dtype=torch.bool, device=img.device)
-        img_mask = image_mask.to(attention_mask.dtype).repeat_interleave(self.num_image_tokens, dim=1)
+        img_mask = image_mask.to(attention_mask.dtype).repeat_interleave(self.tokens_per_image, dim=1)
         txt = self.lm.get_input_embeddings()(input_ids)
         return torch.cat([img, txt], dim=1), torch.cat([img_mask, attention_mask], dim=1)
 
@@ -227,7 +228,7 @@ class VLSeqModel(nn.Module):
         dec_mask = (decoder_input_ids != self.config.pad_token_id).long()
         dec_mask[:, 0] = 1
         enc = self.encode(embeds, mask)
-        with self.pointing(enc, mask, pixel_values.shape[1] * self.num_image_tokens):
+        with self.pointing(enc, mask, pixel_values.shape[1] * self.tokens_per_image):
             out = self.lm(encoder_outputs=enc, attention_mask=mask, decoder_input_ids=decoder_input_ids,
                           decoder_attention_mask=dec_mask, use_cache=False)
         result = {"logits": out.logits}
@@ -264,7 +265,7 @@ class VLSeqModel(nn.Module):
         kwargs.update(generate_kwargs)
         if logits_processor:
             kwargs["logits_processor"] = LogitsProcessorList(list(logits_processor))
-        with self.pointing(enc, mask, pixel_values.shape[1] * self.num_image_tokens):
+        with self.pointing(enc, mask, pixel_values.shape[1] * self.tokens_per_image):
             return self.lm.generate(**kwargs)
 
     def num_parameters(self) -> int:
