@@ -60,6 +60,14 @@ class Prediction:
     def objects(self):
         return self.parsed.objects
 
+    def ranking_scores(self, n: int) -> list[float]:
+        """One score per each of the ``n`` parsed objects to rank them by (COCO AP ranks per class):
+        the decoder's per-object scores where there is one per object, else sequence order (earlier
+        objects rank higher), which is what a model without scores implies."""
+        if len(self.scores) == n:
+            return list(self.scores)
+        return [1.0 - k / max(n, 1) * 1e-3 for k in range(n)]
+
     def to_json(self) -> dict[str, Any]:
         p = self.parsed
         return {

@@ -46,10 +46,7 @@ class Detect(Task):
         gts = [(i, o.label, o.box) for i, ex in enumerate(examples) for o in ex.objects]
         preds = []
         for i, p in enumerate(predictions):
-            n = len(p.objects)
-            # Without per-box scores, earlier objects rank higher (sequence order).
-            scores = p.scores if len(p.scores) == n else [1.0 - k / max(n, 1) * 1e-3 for k in range(n)]
-            preds.extend((i, label, box, s) for (label, box), s in zip(p.objects, scores))
+            preds.extend((i, label, box, s) for (label, box), s in zip(p.objects, p.ranking_scores(len(p.objects))))
         cats = sorted({c for ex in examples for c in ex.options} | {g[1] for g in gts})
         r = coco_map(gts, preds, image_ids=range(len(examples)), categories=cats)
         # Class-agnostic AP (every label read as one class): are the boxes right, whatever their label?

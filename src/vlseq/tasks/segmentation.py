@@ -75,8 +75,21 @@ def _check_polygons(task: Task, ex: Example) -> None:
                              f"for every object; object {k} ({o.label!r}) has {len(o.polygon or [])} points")
 
 
+class _PolygonTask(Task):
+    """What both segmentation tasks share: a polygon budget and the polygon check of an example."""
+
+    def __init__(self, max_points: int = DEFAULT_MAX_POINTS) -> None:
+        if max_points < 3:
+            raise ValueError(f"max_points must be >= 3, got {max_points}")
+        self.max_points = max_points
+
+    def check(self, ex: Example) -> None:
+        super().check(ex)
+        _check_polygons(self, ex)
+
+
 @register
-class Segment(Task):
+class Segment(_PolygonTask):
     """Referring segmentation: expression -> ``<obj>expression box <poly>...</poly></obj>``.
 
     The first referred object is the target (RefCOCO refers to one object); evaluation compares
@@ -87,15 +100,6 @@ class Segment(Task):
     headline = ("miou", "box_acc@0.5")
     output = "box"
     needs = ("text", "objects")
-
-    def __init__(self, max_points: int = DEFAULT_MAX_POINTS) -> None:
-        if max_points < 3:
-            raise ValueError(f"max_points must be >= 3, got {max_points}")
-        self.max_points = max_points
-
-    def check(self, ex: Example) -> None:
-        super().check(ex)
-        _check_polygons(self, ex)
 
     def prompt(self, ex: Example, bins: int) -> str:
         return f"segment: {escape_markup(ex.text)}"
@@ -130,7 +134,7 @@ class Segment(Task):
 
 
 @register
-class InstanceSegment(Task):
+class InstanceSegment(_PolygonTask):
     """Instance segmentation: ``<obj>label box <poly>...</poly></obj>`` for every object."""
 
     name = "instance_segment"
@@ -139,15 +143,6 @@ class InstanceSegment(Task):
     needs = ("options",)
     #: upper bound on objects emitted at test time (a grammar limit, not a training one)
     max_objects: int = 50
-
-    def __init__(self, max_points: int = DEFAULT_MAX_POINTS) -> None:
-        if max_points < 3:
-            raise ValueError(f"max_points must be >= 3, got {max_points}")
-        self.max_points = max_points
-
-    def check(self, ex: Example) -> None:
-        super().check(ex)
-        _check_polygons(self, ex)
 
     def prompt(self, ex: Example, bins: int) -> str:
         return escape_markup(f"segment all: {', '.join(ex.options)}")
@@ -172,10 +167,7 @@ class InstanceSegment(Task):
         gts = [(i, o.label, object_polygons(o)) for i, ex in enumerate(examples) for o in ex.objects]
         preds, box_preds = [], []
         for i, p in enumerate(predictions):
-            n = len(p.parsed.phrases)
-            # Without per-object scores, earlier objects rank higher (sequence order).
-            scores = p.scores if len(p.scores) == n else [1.0 - k / max(n, 1) * 1e-3 for k in range(n)]
-            for ph, s in zip(p.parsed.phrases, scores):
+            for ph, s in zip(p.parsed.phrases, p.ranking_scores(len(p.parsed.phrases))):
                 label = p.parsed.phrase_text(ph)
                 preds.append((i, label, [list(poly) for poly in ph.polygons[:1]], s))
                 box_preds.append((i, label, ph.boxes[0], s))
