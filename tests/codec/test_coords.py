@@ -1,4 +1,4 @@
-"""Properties of the coordinate quantisation (DESIGN.md section 1, ``vlseq.codec.coords``).
+"""Properties of the coordinate quantisation (``vlseq.codec.coords``).
 
 Bin ``k = floor(c / size * B)`` clipped to ``[0, B-1]``, decoded at the centre ``(k + 0.5) / B * size``.
 """

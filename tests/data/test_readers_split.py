@@ -1,4 +1,4 @@
-"""load_split on a split dir laid out like the synthetic world's (every file of DESIGN.md section 4)."""
+"""load_split on a split dir laid out like the synthetic world's (every file the readers know)."""
 
 from __future__ import annotations
 

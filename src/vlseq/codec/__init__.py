@@ -1,6 +1,6 @@
 """The sequence contract: coordinates <-> bins, markup build/parse, decoding grammars.
 
-Plain Python (numpy at most): no torch, no model. See DESIGN.md section 1.
+Plain Python (numpy at most): no torch, no model. The format is drawn in docs/architecture.md.
 """
 
 from .coords import (

@@ -1,6 +1,6 @@
 """The typed example every reader and the synthetic world yield, and every task consumes.
 
-One record serves every task; a task reads the fields it needs (DESIGN.md section 2):
+One record serves every task; a task reads the fields it needs (``vlseq.tasks``):
 
 =================  ===========================  ==================================================
 task               ``text`` (input side)        outputs

@@ -1,6 +1,6 @@
 """Box overlap and the one-box-per-query accuracies (REC Acc@0.5, localisation accuracy).
 
-Boxes are absolute pixel ``(x1, y1, x2, y2)`` (DESIGN.md section 1), continuous coordinates:
+Boxes are absolute pixel ``(x1, y1, x2, y2)`` (the sequence contract, docs/architecture.md), continuous coordinates:
 the area of a box is ``(x2 - x1) * (y2 - y1)`` (no ``+1`` as in old VOC code). A box with
 ``x2 < x1`` or ``y2 < y1`` is an error; a zero-area box is allowed and overlaps nothing.
 """

@@ -12,7 +12,7 @@ use the COCO layout with one twist: each *image record* is one caption or expres
 whitespace-normalised and every span is re-mapped onto the normalised text.
 
 * refexp: ``text`` = the expression, ``objects`` = the referred box(es), ``phrases`` = one phrase
-  spanning the whole expression with those boxes (the target of DESIGN.md's refexp row); the
+  spanning the whole expression with those boxes (refexp's target); the
   annotated ``tokens_positive`` spans are kept in ``meta["tokens_positive"]``.
 * segment: the same, for the records whose every referred object has a polygon ``segmentation``
   (records without one yield no segment example).
