@@ -32,10 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
     CONFIGS,
-    VLSeqSubject,
     base_parser,
     config_names,
-    count_flops,
     fmt,
     matmul_gflops,
     median,
@@ -44,8 +42,8 @@ from _common import (  # noqa: E402
     set_threads,
     synthetic_batch,
     time_calls,
-    train_step_fn,
 )
+from _subjects import VLSeqSubject, count_flops, train_step_fn  # noqa: E402
 from vlseq.train.config import load_config  # noqa: E402
 
 GOAL = 0.5  # achieved training FLOP/s over the matmul peak

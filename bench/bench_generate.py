@@ -28,13 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     NUM_BINS,
     VOCAB,
-    Subject,
-    VLSeqSubject,
     base_parser,
-    build_subjects,
     config_names,
     fmt,
-    generator,
     median,
     print_table,
     ratio,
@@ -43,6 +39,7 @@ from _common import (  # noqa: E402
     time_calls,
     time_interleaved,
 )
+from _subjects import Subject, VLSeqSubject, build_subjects, generator  # noqa: E402
 from vlseq.codec.grammar import GroundedTextGrammar, VocabLayout  # noqa: E402
 from vlseq.decoding.grammar_processor import GrammarLogitsProcessor  # noqa: E402
 

@@ -4,7 +4,7 @@ Prepared to run once on a machine with one NVIDIA GPU, offline: both models are 
 with random weights (nothing is downloaded), with the same image size, prompt and target lengths,
 batch and vocabulary (``_common.VOCAB``). Florence-2 is transformers' native
 ``Florence2ForConditionalGeneration`` with Florence-2-base's DaViT and language model
-(:func:`_common.florence2_base_config`). Forward and backward run under ``torch.autocast``
+(:func:`_subjects.florence2_base_config`). Forward and backward run under ``torch.autocast``
 (bfloat16, fp32 weights, as the trainer's ``mixed_precision=bf16``), attention through SDPA.
 
 1. bf16 matmul peak: best TFLOP/s of one ``torch.mm`` at each ``--peak-sizes``.
@@ -40,13 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
     VOCAB,
-    Subject,
     base_parser,
-    build_subjects,
     config_names,
-    count_flops,
     fmt,
-    generator,
     matmul_gflops,
     median,
     print_table,
@@ -56,10 +52,8 @@ from _common import (  # noqa: E402
     synthetic_batch,
     time_calls,
     time_interleaved,
-    time_training,
-    train_flops,
-    train_step_fn,
 )
+from _subjects import Subject, build_subjects, count_flops, generator, time_training, train_flops, train_step_fn  # noqa: E402
 
 AMP = {"bf16": torch.bfloat16, "fp32": None}
 

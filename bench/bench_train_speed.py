@@ -3,7 +3,7 @@
 One training step = forward + backward + AdamW step, fp32, random weights, one synthetic batch
 reused (same image size, prompt and target lengths, batch and threads for every model). Prints
 the median step time of ``--steps`` timed steps after ``--warmup`` untimed ones, samples/s and
-the ratio to Florence-2 (goal: vlseq >= 1.5x). See ``_common.py`` for how the peers are sized.
+the ratio to Florence-2 (goal: vlseq >= 1.5x). See ``_subjects.py`` for how the peers are sized.
 
     python bench/bench_train_speed.py                        # tiny and 34m configs, batch 8
     python bench/bench_train_speed.py --configs 34m --image-size 224 --steps 20
@@ -20,17 +20,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import (  # noqa: E402
-    base_parser,
-    build_subjects,
-    config_names,
-    fmt,
-    print_table,
-    ratio,
-    set_threads,
-    synthetic_batch,
-    time_training,
-)
+from _common import base_parser, config_names, fmt, print_table, ratio, set_threads, synthetic_batch  # noqa: E402
+from _subjects import build_subjects, time_training  # noqa: E402
 
 GOAL = 1.5  # vlseq samples/s over Florence-2's
 

@@ -12,6 +12,7 @@ from types import ModuleType
 
 import pytest
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from helpers import load_script
 
@@ -56,14 +57,14 @@ def test_synthetic_batch_uses_the_shared_vocabulary() -> None:
 
 
 def test_florence2_is_sized_to_vlseq_and_trains() -> None:
-    c = load("_common")
-    vl, fl, vb = c.build_subjects("debug", ["florence2", "vit+bart"])
+    c, sub = load("_common"), load("_subjects")
+    vl, fl, vb = sub.build_subjects("debug", ["florence2", "vit+bart"])
     assert abs(fl.params - vl.params) / vl.params <= 0.10
     assert fl.model.config.text_config.d_model == vl.model.config.d_model
     batch = c.synthetic_batch(2, vl.model.config.image_size, 4, 6)
     for s in (vl, fl, vb):
         before = [p.detach().clone() for p in s.model.parameters()]
-        loss = c.train_step_fn(s, s.train_inputs(batch))()
+        loss = sub.train_step_fn(s, s.train_inputs(batch))()
         assert loss > 0
         changed = sum(not torch.equal(a, p) for a, p in zip(before, s.model.parameters()))
         assert changed > len(before) // 2, f"{s.name}: the optimiser step changed only {changed} tensors"
@@ -72,7 +73,7 @@ def test_florence2_is_sized_to_vlseq_and_trains() -> None:
 def test_cpu_attention_flops_are_counted() -> None:
     c = load("_common")
     q = torch.randn(2, 4, 10, 16, requires_grad=True)
-    with c.FlopCounterMode(display=False, custom_mapping=c.CPU_SDPA_FLOPS) as fc:
+    with FlopCounterMode(display=False, custom_mapping=c.CPU_SDPA_FLOPS) as fc:
         torch.nn.functional.scaled_dot_product_attention(q, q, q, attn_mask=torch.zeros(2, 1, 10, 10)).sum().backward()
     # forward: two products per head (scores, weighted values) of 2*b*h*s*s*d FLOPs each; torch's
     # backward formula counts five (the scores are recomputed), the same as for its GPU kernels
@@ -88,7 +89,7 @@ def test_florence2_base_config_is_florence2_base() -> None:
 
     c = load("_common")
     cfg = c.model_config("base")
-    fc = c.florence2_base_config(dataclasses.replace(cfg, vocab_size=51289))
+    fc = load("_subjects").florence2_base_config(dataclasses.replace(cfg, vocab_size=51289))
     assert list(fc.vision_config.embed_dim) == [128, 256, 512, 1024] and list(fc.vision_config.depths) == [1, 1, 9, 1]
     assert fc.vision_config.projection_dim == fc.text_config.d_model == 768
     assert (fc.text_config.encoder_layers, fc.text_config.decoder_layers, fc.text_config.encoder_ffn_dim) == (6, 6, 3072)
