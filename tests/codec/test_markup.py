@@ -8,6 +8,7 @@ dropped with exactly one error message and its words stay in the plain text.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -15,7 +16,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vlseq.codec.coords import dequantize, dequantize_box, dequantize_point
-from vlseq.codec.markup import GroundedText, Phrase, box_tokens, build, object_list, parse, polygon_tokens, validate
+from vlseq.codec.markup import (
+    BoxSource,
+    GroundedText,
+    Phrase,
+    box_tokens,
+    build,
+    object_list,
+    parse,
+    polygon_tokens,
+    validate,
+)
 
 WORDS = ["a", "white", "plate", "on", "the", "table", "cat", "dog2", "42", "t", "café", "日本", "Über", "x_y"]
 PUNCT = [",", ".", "!", "?", "-", "(", ")", "'", ":", "...", "&", "<", ">", "/", "<>"]
@@ -159,6 +170,36 @@ def test_object_list_normalises_label_whitespace() -> None:
     g = object_list([("  traffic\n light ", (0.0, 0.0, 5.0, 5.0)), ("cat", (1.0, 1.0, 2.0, 2.0))])
     assert g.text == "traffic light cat"
     assert [g.phrase_text(p) for p in g.phrases] == ["traffic light", "cat"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(grounded())
+def test_box_sources_point_at_each_boxs_tokens(args: tuple[GroundedText, float, float, int]) -> None:
+    """Each kept box names its 4 coordinate tokens and its phrase's ``<obj>`` by ordinal in the sequence."""
+    g, w, h, bins = args
+    seq = build(g, w, h, bins)
+    p = parse(seq, w, h, bins)
+    coords = [int(k) for k in re.findall(r"<loc_(\d+)>", seq)]
+    assert len(p.box_sources) == len(p.objects)
+    for (_, box), src in zip(p.objects, p.box_sources):
+        assert dequantize_box([coords[i] for i in src.locs], w, h, bins) == box
+    assert [src.obj for src in p.box_sources] == [i for i, ph in enumerate(g.phrases) for _ in ph.boxes]
+
+
+def test_box_sources_count_every_coordinate_and_obj_token() -> None:
+    """Ordinals count coordinates outside ``<obj>``, in polygons, keypoints and dropped boxes, and every
+    ``<obj>``, so they map onto token positions; only kept boxes have a source."""
+    seq = (
+        "<loc_7> a <obj>cat<loc_5><loc_1><loc_3><loc_9> <loc_1><loc_1><loc_5><loc_5>"  # locs 0, 1-4 dropped, 5-8
+        "<poly><loc_1><loc_1><loc_5><loc_1><loc_3><loc_5></poly> top <loc_3><loc_1>"  # locs 9-14, 15-16
+        "<loc_2><loc_2><loc_6><loc_6></obj> and <obj>dog</obj> "  # locs 17-20; <obj> 1 dropped (no box)
+        "<obj>bird<loc_1><loc_1><loc_2><loc_2></obj> <obj>fish<loc_1><loc_1><loc_2><loc_2>"  # 21-24; 25-28 unclosed
+    )
+    p = parse(seq, W, H, B)
+    assert [label for label, _ in p.objects] == ["cat", "cat", "bird"]
+    assert p.box_sources == [BoxSource(0, (5, 6, 7, 8)), BoxSource(0, (17, 18, 19, 20)), BoxSource(2, (21, 22, 23, 24))]
+    # where a structure was read from takes no part in equality
+    assert dataclasses.replace(p, box_sources=[]) == p
 
 
 # --------------------------------------------------------------------------- literal strings

@@ -57,12 +57,34 @@ class GroundedText:
         return self.text[p.start : p.end]
 
 
+@dataclass(frozen=True)
+class BoxSource:
+    """Which tokens of its sequence a box that :func:`parse` kept was read from.
+
+    ``obj``: the ordinal (0-based) of its phrase's opening ``<obj>`` among all ``<obj>`` tokens of
+    the sequence. ``locs``: the ordinals of its ``x1 y1 x2 y2`` tokens among all ``<loc_k>`` tokens
+    of the sequence. Both count every such token before ``</s>``, wherever it stands (outside
+    ``<obj>``, in a polygon or keypoint, in a dropped fragment), so they map one to one onto the
+    token ids the sequence was decoded from (:mod:`vlseq.decoding.boxes`).
+    """
+
+    obj: int
+    locs: tuple[int, int, int, int]
+
+
 @dataclass
 class Parsed(GroundedText):
-    """What :func:`parse` reads back: the grounded text, image codes and the errors counted."""
+    """What :func:`parse` reads back: the grounded text, image codes and the errors counted.
+
+    ``box_sources``: one :class:`BoxSource` per box, aligned with :attr:`objects` (every box of
+    every phrase in reading order). It describes the sequence, not the structure, so it takes no
+    part in equality: two parses of one structure compare equal whatever spacing or dropped
+    fragments surrounded it.
+    """
 
     image_codes: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    box_sources: list[BoxSource] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def objects(self) -> list[tuple[str, Box]]:
@@ -239,6 +261,211 @@ class _TextBuilder:
         return start, start + len(frag)
 
 
+class _Parser:
+    """The reading state of :func:`parse`: one method per kind of item, fed in sequence order.
+
+    State outside ``<obj>``: the plain text so far and whether the last thing read was a phrase
+    (so text glued to it gets a space). State inside ``<obj>``: the phrase's words, the pending
+    box's coordinates, the boxes / polygons / keypoints read, an open polygon's coordinates and a
+    pending keypoint's name and coordinates. Each box also carries where it was read
+    (:class:`BoxSource`), which is why coordinate and ``<obj>`` tokens are counted.
+    """
+
+    def __init__(self, width: float, height: float, bins: int) -> None:
+        self.width, self.height, self.bins = width, height, bins
+        self.text = _TextBuilder()
+        self.phrases: list[Phrase] = []
+        self.sources: list[BoxSource] = []
+        self.codes: list[int] = []
+        self.errors: list[str] = []
+        self.last_was_phrase = False
+        self.n_locs = 0  # <loc_k> tokens read so far, wherever they stand
+        self.n_objs = 0  # <obj> tokens read so far
+        self._reset_phrase()
+
+    def _reset_phrase(self) -> None:
+        """Leave ``<obj>``: forget everything of the phrase being read."""
+        self.in_obj = False
+        self.obj = -1  # ordinal of the <obj> that opened the phrase being read
+        self.words = ""  # the phrase's own text, before its first coordinate
+        self.coords: list[int] = []  # the pending box's bins ...
+        self.coord_locs: list[int] = []  # ... and the ordinals of their <loc_k> tokens
+        self.boxes: list[Box] = []
+        self.box_locs: list[tuple[int, int, int, int]] = []  # aligned with self.boxes
+        self.polys: list[Polygon] = []
+        self.poly: list[int] | None = None  # an open polygon's bins
+        self.kps: list[Keypoint] = []
+        self.kp_name: str | None = None  # the pending keypoint's name, until its two coordinates are read
+        self.kp_coords: list[int] = []
+
+    # ------------------------------------------------------------------ one method per kind of item
+
+    def word(self, text: str) -> None:
+        """A run of text: plain text outside ``<obj>``; inside, the phrase's words or a keypoint's name."""
+        if not self.in_obj:
+            self.text.add(text, separate=self.last_was_phrase)
+            self.last_was_phrase = False
+            return
+        if self.poly is not None:
+            if not text.strip():
+                return  # a decoder's spaces between coordinate tokens
+            self._abandon_polygon()
+        if self.kp_name is not None and not self.kp_coords:
+            self.kp_name += text  # more of the name (around a dropped token, or a decoder's spaces)
+        elif self.coords or self.boxes or self.polys or self.kps or self.kp_name is not None:
+            if text.strip():  # a keypoint's name; blanks are a decoder's spaces
+                self._drop_keypoint()
+                self._drop_partial_box()
+                self.kp_name = text
+        else:
+            self.words += text
+
+    def loc(self, k: int) -> None:
+        """A coordinate: of an open polygon, of a pending keypoint, or the next of a box."""
+        ordinal = self.n_locs
+        self.n_locs += 1
+        if not self.in_obj:
+            if not 0 <= k < self.bins:
+                self.errors.append(f"coordinate <loc_{k}> outside [0, {self.bins - 1}] dropped")
+            else:
+                self.errors.append("coordinate outside <obj> dropped")
+            return
+        if self.poly is not None:
+            self.poly.append(k)  # range checked when the polygon closes
+        elif self.kp_name is not None:
+            self._keypoint_coordinate(k)
+        else:
+            self._box_coordinate(k, ordinal)
+
+    def img(self, k: int) -> None:
+        """An image code: collected outside ``<obj>``, dropped inside (an open polygon stays open)."""
+        if self.in_obj:
+            self.errors.append("image token inside <obj> dropped")
+        else:
+            self.codes.append(k)
+
+    def obj_open(self) -> None:
+        """``<obj>``: starts a phrase; inside one, the open phrase is unclosed and dropped first."""
+        ordinal = self.n_objs
+        self.n_objs += 1
+        if self.in_obj:
+            self._abandon_polygon()
+            self._close_phrase(ok=False)
+        self.in_obj, self.obj = True, ordinal
+
+    def obj_close(self) -> None:
+        """``</obj>``: ends the phrase, kept when it has words and at least one box."""
+        if not self.in_obj:
+            self.errors.append(f"stray {OBJ_CLOSE} dropped")
+            return
+        self._abandon_polygon()
+        self._close_phrase(ok=True)
+
+    def poly_open(self) -> None:
+        """``<poly>``: ends a pending keypoint or box (both dropped) and opens a polygon."""
+        if not self.in_obj:
+            self.errors.append(f"stray {POLY_OPEN} dropped")
+            return
+        self._abandon_polygon()
+        self._drop_keypoint()
+        self._drop_partial_box()
+        self.poly = []
+
+    def poly_close(self) -> None:
+        """``</poly>``: keeps the open polygon when it has an even number (>= 6) of in-range bins."""
+        if not self.in_obj or self.poly is None:
+            self.errors.append(f"stray {POLY_CLOSE}{' inside <obj>' if self.in_obj else ''} dropped")
+            return
+        poly = self.poly
+        if len(poly) % 2 or len(poly) < 6 or max(poly) >= self.bins:
+            self.errors.append(f"polygon with {len(poly)} coordinates dropped")
+        else:
+            self.polys.append(tuple(dequantize_point(poly[i : i + 2], self.width, self.height, self.bins)
+                                    for i in range(0, len(poly), 2)))
+        self.poly = None
+
+    def sep(self) -> None:
+        """``<sep>``: a space in the plain text; it has no place inside ``<obj>``."""
+        if not self.in_obj:
+            self.text.add(" ")
+            return
+        self._abandon_polygon()
+        self.errors.append(f"stray {SEP} inside <obj> dropped")
+
+    def end(self) -> Parsed:
+        """The end of the sequence (or ``</s>``): an open phrase is unclosed and dropped."""
+        if self.in_obj:
+            self._close_phrase(ok=False)
+        return Parsed(text=self.text.text.strip(), phrases=self.phrases, image_codes=self.codes, errors=self.errors,
+                      box_sources=self.sources)
+
+    # ------------------------------------------------------------------ inside <obj>
+
+    def _box_coordinate(self, k: int, ordinal: int) -> None:
+        self.coords.append(k)
+        self.coord_locs.append(ordinal)
+        if len(self.coords) < 4:
+            return
+        coords, (a, b, c, d) = self.coords, self.coord_locs
+        x1, y1, x2, y2 = coords
+        if max(coords) >= self.bins:
+            self.errors.append(f"box {coords} with a coordinate outside [0, {self.bins - 1}] dropped")
+        elif x2 > x1 and y2 > y1:
+            self.boxes.append(dequantize_box(coords, self.width, self.height, self.bins))
+            self.box_locs.append((a, b, c, d))
+        else:
+            self.errors.append(f"box {coords} with x2 <= x1 or y2 <= y1 dropped")
+        self.coords, self.coord_locs = [], []
+
+    def _keypoint_coordinate(self, k: int) -> None:
+        self.kp_coords.append(k)
+        if len(self.kp_coords) < 2:
+            return
+        name = " ".join(str(self.kp_name).split())
+        if max(self.kp_coords) >= self.bins:
+            self.errors.append(f"keypoint {name!r} {self.kp_coords} with a coordinate outside [0, {self.bins - 1}] dropped")
+        else:
+            self.kps.append((name, dequantize_point(self.kp_coords, self.width, self.height, self.bins)))
+        self.kp_name, self.kp_coords = None, []
+
+    def _abandon_polygon(self) -> None:
+        """Anything but a coordinate, blank text or ``</poly>`` inside a polygon leaves it unclosed."""
+        if self.poly is not None:
+            self.errors.append("unclosed <poly> dropped")
+            self.poly = None
+
+    def _drop_keypoint(self) -> None:
+        if self.kp_name is not None:
+            self.errors.append(f"keypoint {' '.join(self.kp_name.split())!r} with {len(self.kp_coords)} of 2 "
+                               "coordinates dropped")
+        self.kp_name, self.kp_coords = None, []
+
+    def _drop_partial_box(self) -> None:
+        if self.coords:
+            self.errors.append(f"partial box of {len(self.coords)} coordinates dropped")
+        self.coords, self.coord_locs = [], []
+
+    def _close_phrase(self, ok: bool) -> None:
+        """End the phrase being read; ``ok``: it was closed by ``</obj>`` (else it is dropped)."""
+        label = " ".join(self.words.split())
+        self._abandon_polygon()
+        self._drop_keypoint()
+        self._drop_partial_box()
+        if not ok:
+            self.errors.append("unclosed <obj> dropped")
+        if label:
+            start, end = self.text.add(label, separate=True)
+            if ok and self.boxes:
+                self.phrases.append(Phrase(start, end, tuple(self.boxes), tuple(self.polys), tuple(self.kps)))
+                self.sources.extend(BoxSource(self.obj, locs) for locs in self.box_locs)
+            elif ok:
+                self.errors.append(f"phrase {label!r} without a box dropped")
+        elif self.boxes and ok:
+            self.errors.append("box without words dropped")
+        self._reset_phrase()
+        self.last_was_phrase = True
+
+
 def parse(seq: str, width: float, height: float, bins: int) -> Parsed:
     """Read a sequence back into plain text, grounded phrases (pixel boxes), polygons, keypoints and image codes.
 
@@ -251,143 +478,24 @@ def parse(seq: str, width: float, height: float, bins: int) -> Parsed:
     Inside ``<obj>``, text after a coordinate starts a keypoint: its name (the text up to the next
     coordinate, whitespace-normalised) and the next two coordinates. A keypoint name never enters
     the plain text.
+
+    ``Parsed.box_sources`` says which coordinate and ``<obj>`` tokens each kept box was read from.
     """
-    tb = _TextBuilder()
-    phrases: list[Phrase] = []
-    codes: list[int] = []
-    errors: list[str] = []
-
-    in_obj = False
-    words = ""  # the phrase's own text, before its first coordinate
-    coords: list[int] = []
-    boxes: list[Box] = []
-    polys: list[Polygon] = []
-    poly: list[int] | None = None
-    kps: list[Keypoint] = []
-    kp_name: str | None = None  # the pending keypoint's name, until its two coordinates are read
-    kp_coords: list[int] = []
-    last_was_phrase = False
-
-    def drop_keypoint() -> None:
-        nonlocal kp_name, kp_coords
-        if kp_name is not None:
-            errors.append(f"keypoint {' '.join(kp_name.split())!r} with {len(kp_coords)} of 2 coordinates dropped")
-        kp_name, kp_coords = None, []
-
-    def close_obj(ok: bool) -> None:
-        nonlocal in_obj, words, coords, boxes, polys, poly, kps, last_was_phrase
-        label = " ".join(words.split())
-        if poly is not None:
-            errors.append("unclosed <poly> dropped")
-        drop_keypoint()
-        if coords:
-            errors.append(f"partial box of {len(coords)} coordinates dropped")
-        if not ok:
-            errors.append("unclosed <obj> dropped")
-        if label:
-            start, end = tb.add(label, separate=True)
-            if ok and boxes:
-                phrases.append(Phrase(start, end, tuple(boxes), tuple(polys), tuple(kps)))
-            elif ok:
-                errors.append(f"phrase {label!r} without a box dropped")
-        elif boxes and ok:
-            errors.append("box without words dropped")
-        in_obj, words, coords, boxes, polys, poly, kps = False, "", [], [], [], None, []
-        last_was_phrase = True
-
+    p = _Parser(width, height, bins)
+    markup = {OBJ_OPEN: p.obj_open, OBJ_CLOSE: p.obj_close, POLY_OPEN: p.poly_open, POLY_CLOSE: p.poly_close, SEP: p.sep}
     for kind, val in tokenize_markup(seq):
-        if kind == "loc" and not 0 <= int(val) < bins and not in_obj:
-            errors.append(f"coordinate <loc_{val}> outside [0, {bins - 1}] dropped")
-            continue
-        if kind == "img" and in_obj:
-            errors.append("image token inside <obj> dropped")
-            continue
-        if kind == "img":
-            codes.append(int(val))
-            continue
-        if kind == "tok" and val in (PAD, BOS):
-            continue
-        if kind == "tok" and val == EOS:
-            break
-        if kind == "tok" and val == UNK:
-            errors.append("<unk> dropped")
-            continue
-        if not in_obj:
-            if kind == "text":
-                tb.add(str(val), separate=last_was_phrase)
-                last_was_phrase = False
-            elif val == OBJ_OPEN:
-                in_obj = True
-            elif val == SEP:
-                tb.add(" ")
-            elif kind == "loc":
-                errors.append("coordinate outside <obj> dropped")
-            else:
-                errors.append(f"stray {val} dropped")
-            continue
-        # inside <obj>
-        if poly is not None:
-            if kind == "loc":
-                poly.append(int(val))
-                continue
-            if kind == "text" and not str(val).strip():
-                continue  # a decoder's spaces between coordinate tokens
-            if val == POLY_CLOSE:
-                if len(poly) % 2 or len(poly) < 6 or max(poly) >= bins:
-                    errors.append(f"polygon with {len(poly)} coordinates dropped")
-                else:
-                    polys.append(tuple(dequantize_point(poly[i : i + 2], width, height, bins) for i in range(0, len(poly), 2)))
-                poly = None
-                continue
-            errors.append("unclosed <poly> dropped")
-            poly = None
-            # fall through: handle this item in the phrase
         if kind == "text":
-            if kp_name is not None and not kp_coords:
-                kp_name += str(val)  # more of the name (around a dropped token, or a decoder's spaces)
-            elif coords or boxes or polys or kps or kp_name is not None:
-                if str(val).strip():  # a keypoint's name; blanks are a decoder's spaces
-                    drop_keypoint()
-                    if coords:
-                        errors.append(f"partial box of {len(coords)} coordinates dropped")
-                        coords = []
-                    kp_name = str(val)
-            else:
-                words += str(val)
-        elif kind == "loc" and kp_name is not None:
-            kp_coords.append(int(val))
-            if len(kp_coords) == 2:
-                name = " ".join(kp_name.split())
-                if max(kp_coords) >= bins:
-                    errors.append(f"keypoint {name!r} {kp_coords} with a coordinate outside [0, {bins - 1}] dropped")
-                else:
-                    kps.append((name, dequantize_point(kp_coords, width, height, bins)))
-                kp_name, kp_coords = None, []
+            p.word(str(val))
         elif kind == "loc":
-            coords.append(int(val))
-            if len(coords) == 4:
-                x1, y1, x2, y2 = coords
-                if max(coords) >= bins:
-                    errors.append(f"box {coords} with a coordinate outside [0, {bins - 1}] dropped")
-                elif x2 > x1 and y2 > y1:
-                    boxes.append(dequantize_box(coords, width, height, bins))
-                else:
-                    errors.append(f"box {coords} with x2 <= x1 or y2 <= y1 dropped")
-                coords = []
-        elif val == POLY_OPEN:
-            drop_keypoint()
-            if coords:
-                errors.append(f"partial box of {len(coords)} coordinates dropped")
-                coords = []
-            poly = []
-        elif val == OBJ_CLOSE:
-            close_obj(ok=True)
-        elif val == OBJ_OPEN:
-            close_obj(ok=False)
-            in_obj = True
+            p.loc(int(val))
+        elif kind == "img":
+            p.img(int(val))
+        elif val == EOS:
+            break
+        elif val in (PAD, BOS):
+            continue  # padding and the start token carry nothing, wherever they stand
+        elif val == UNK:
+            p.errors.append(f"{UNK} dropped")  # wherever it stands: an open polygon stays open
         else:
-            errors.append(f"stray {val} inside <obj> dropped")
-    if in_obj:
-        close_obj(ok=False)
-    text = tb.text.strip()
-    return Parsed(text=text, phrases=phrases, image_codes=codes, errors=errors)
+            markup[str(val)]()
+    return p.end()

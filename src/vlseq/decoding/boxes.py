@@ -1,56 +1,103 @@
-"""Where the boxes of a generated row are: which position is which coordinate, and each box's score."""
+"""Where the boxes of a generated row are: which position is which coordinate, and each box's score.
+
+The parser is the one reader of the sequence format: a row of ids is decoded to its markup string,
+read by :func:`vlseq.codec.parse`, and each kept box's :class:`~vlseq.codec.markup.BoxSource` (the
+ordinals of its ``<loc_k>`` tokens and of its phrase's ``<obj>``) is mapped back onto positions of
+the row. Only boxes the parser keeps have positions: a box of a dropped fragment (a partial box, one
+with ``x2 <= x1``, any box of an unclosed ``<obj>``) has none.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
-from ..codec.tokens import OBJ_CLOSE, OBJ_OPEN, POLY_CLOSE, POLY_OPEN
+from ..codec.markup import escape_markup, parse
+from ..codec.tokens import OBJ_OPEN
 
 LABEL = -2  #: box_slots' mark for a word of an object's label / phrase (inside <obj>, before its first coordinate)
 
 
+@dataclass(frozen=True)
+class _BoxPositions:
+    """Positions in a row of one box the parser kept: its label's words and its 4 coordinates."""
+
+    label: tuple[int, ...]
+    coords: tuple[int, int, int, int]
+
+
+def _markup(row: Sequence[int], tokenizer) -> str:
+    """The sequence string of ``row`` (ids before ``</s>``) whose markup tokens are exactly its markup ids.
+
+    Text runs and special tokens are decoded by :meth:`~vlseq.tokenizer.VLTokenizer.decode_markup`,
+    with two differences that keep the parser's token ordinals in step with the ids: markup spelled
+    by text pieces is escaped (unconstrained decoding can spell ``<obj>`` out of ``<``, ``obj``,
+    ``>``), and ``<pad>`` / ``<s>`` are left out before decoding rather than splitting a text run in
+    two (the halves could join into such a spelling once decoded).
+    """
+    non_text = set(tokenizer.special_ids.values()) | set(tokenizer.hf.all_special_ids)
+    skip = {tokenizer.pad_id, tokenizer.bos_id}
+    parts: list[str] = []
+    run: list[int] = []
+    for i in row:
+        if i in skip:
+            continue
+        if i in non_text:
+            if run:
+                parts.append(escape_markup(tokenizer.decode_markup(run)))
+                run = []
+            parts.append(tokenizer.decode_markup([i]))
+        else:
+            run.append(i)
+    if run:
+        parts.append(escape_markup(tokenizer.decode_markup(run)))
+    return "".join(parts)
+
+
+def _box_positions(ids: Sequence[int], tokenizer) -> list[_BoxPositions]:
+    """The positions of every box :func:`vlseq.codec.parse` keeps from ``ids``, in its reading order
+    (aligned with ``Parsed.objects``). ``ids``: decoder ids without the start token; the row ends at ``</s>``.
+    """
+    row = [int(i) for i in ids]
+    if tokenizer.eos_id in row:
+        row = row[: row.index(tokenizer.eos_id)]
+    lo, hi = tokenizer.loc_offset, tokenizer.loc_offset + tokenizer.num_bins
+    obj_open = tokenizer.special_ids[OBJ_OPEN]
+    non_text = set(tokenizer.special_ids.values()) | set(tokenizer.hf.all_special_ids)
+    locs = [pos for pos, i in enumerate(row) if lo <= i < hi]  # position of the k-th <loc_k> token
+    objs = [pos for pos, i in enumerate(row) if i == obj_open]  # position of the k-th <obj> token
+    # Positions do not depend on the image size; with bins = num_bins every coordinate id is in range.
+    nb = tokenizer.num_bins
+    parsed = parse(_markup(row, tokenizer), nb, nb, nb)
+    out: list[_BoxPositions] = []
+    labels: dict[int, tuple[int, ...]] = {}  # per phrase (its <obj> ordinal): its label's positions
+    for src in parsed.box_sources:
+        coords = (locs[src.locs[0]], locs[src.locs[1]], locs[src.locs[2]], locs[src.locs[3]])
+        if src.obj not in labels:  # the phrase's first box: its words lie between <obj> and this box
+            # The record names a phrase's boxes, not its words: where the parser read text before the
+            # first box as something else (a keypoint name after a partial box or a polygon, both
+            # outside every grammar), that text counts as label here.
+            labels[src.obj] = tuple(pos for pos in range(objs[src.obj] + 1, coords[0]) if row[pos] not in non_text)
+        out.append(_BoxPositions(labels[src.obj], coords))
+    return out
+
+
 def box_slots(ids: Sequence[int], tokenizer) -> list[int]:
     """Which box coordinate each position of a row is: 0..3 for ``x1 y1 x2 y2``, :data:`LABEL` for
-    the words of an object's label before its first coordinate, -1 for anything else.
+    the words of an object's label before its first box, -1 for anything else.
 
-    ``ids`` are decoder ids (no start token). Boxes are read the way :func:`vlseq.codec.parse`
-    reads them: inside ``<obj>``, four coordinates at a time, in sequence order; coordinates inside
-    ``<poly>`` and the two after a keypoint name (text after a coordinate) are not box coordinates;
-    the row ends at ``</s>``. An unfinished last box keeps its slots.
+    ``ids`` are decoder ids (no start token); the row ends at ``</s>``. Exactly the boxes
+    :func:`vlseq.codec.parse` keeps get slots, at the tokens it read them from; coordinates of a
+    polygon or keypoint, outside ``<obj>`` or of a dropped fragment get -1. A teacher-forced target
+    is well formed, so every box of it gets slots, except in a target cut short by the token limit:
+    its last ``<obj>`` is unclosed and the parser drops it, boxes and all.
     """
-    obj_open, obj_close = tokenizer.special_ids[OBJ_OPEN], tokenizer.special_ids[OBJ_CLOSE]
-    poly_open, poly_close = tokenizer.special_ids[POLY_OPEN], tokenizer.special_ids[POLY_CLOSE]
-    lo, hi = tokenizer.loc_offset, tokenizer.loc_offset + tokenizer.num_bins
-    special = set(tokenizer.special_ids.values()) | set(tokenizer.hf.all_special_ids)
     out = [-1] * len(ids)
-    slot = 0
-    in_obj = in_poly = seen_coord = False
-    kp_coords: int | None = None  # coordinates read of the pending keypoint (None: no keypoint pending)
-    for pos, i in enumerate(ids):
-        i = int(i)
-        if i == tokenizer.eos_id:
-            break
-        if i == obj_open or i == obj_close:
-            in_obj, in_poly, seen_coord, kp_coords, slot = i == obj_open, False, False, None, 0
-        elif not in_obj:
-            continue
-        elif i == poly_open:
-            in_poly, kp_coords, slot = True, None, 0
-        elif i == poly_close:
-            in_poly, seen_coord = False, True
-        elif in_poly:
-            continue
-        elif lo <= i < hi:
-            seen_coord = True
-            if kp_coords is not None:
-                kp_coords = None if kp_coords == 1 else kp_coords + 1
-            else:
-                out[pos] = slot
-                slot = (slot + 1) % 4
-        elif i not in special and seen_coord:  # a keypoint's name (or more of it): its 2 coordinates follow
-            kp_coords, slot = 0, 0
-        elif i not in special:
+    for box in _box_positions(ids, tokenizer):
+        for pos in box.label:
             out[pos] = LABEL
+        for slot, pos in enumerate(box.coords):
+            out[pos] = slot
     return out
 
 
@@ -59,24 +106,19 @@ def box_scores(ids: Sequence[int], probs: Sequence[float], tokenizer) -> list[fl
     its tokens) times the mean probability of the box's 4 coordinate tokens.
 
     ``ids`` are the generated ids after the decoder start token and ``probs[i]`` the probability
-    ``ids[i]`` had when it was chosen; boxes and labels are found by :func:`box_slots`. The label
+    ``ids[i]`` had when it was chosen. One score per box :func:`vlseq.codec.parse` keeps from the
+    row, in its order (a box whose positions lie past the end of ``probs`` ends the list). The label
     factor is Pix2Seq's detection score: a box in the right place under an unsure class then ranks
     below one whose class the model is sure of (which is what COCO AP, ranked per class, rewards).
     """
     out: list[float] = []
-    group: list[float] = []
-    label, in_label = 1.0, False
-    for slot, p in zip(box_slots(ids, tokenizer), probs):
-        if slot == LABEL:
-            label, in_label = (label if in_label else 1.0) * float(p), True
-            continue
-        in_label = False
-        if slot == 0:
-            group = []
-        if slot >= 0:
-            group.append(float(p))
-            if slot == 3 and len(group) == 4:
-                out.append(label * sum(group) / 4)
+    for box in _box_positions(ids, tokenizer):
+        if max(box.coords) >= len(probs):
+            break
+        label = 1.0
+        for pos in box.label:
+            label *= float(probs[pos])
+        out.append(label * sum(float(probs[pos]) for pos in box.coords) / 4)
     return out
 
 
