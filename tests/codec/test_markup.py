@@ -1,4 +1,4 @@
-"""Build and parse of the sequence format (DESIGN.md section 1, ``vlseq.codec.markup``).
+"""Build and parse of the sequence format (``vlseq.codec.markup``).
 
 Property: ``parse(build(x)) == x`` for every valid :class:`GroundedText` whose coordinates are bin
 centres. Literal strings: in the style of a model-card parser test, compact and with the spaces a

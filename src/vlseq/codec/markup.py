@@ -1,6 +1,6 @@
 """Build sequences from structured values and read them back.
 
-The one format (DESIGN.md section 1)::
+The one format (drawn in docs/architecture.md)::
 
     a <obj>white plate<loc_78><loc_84><loc_186><loc_199></obj> on a table.
 
