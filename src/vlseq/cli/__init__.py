@@ -93,7 +93,10 @@ def _clean_errors() -> tuple[type[BaseException], ...]:
     """The exception types reported as one line: input and environment problems, not bugs."""
     from ..data.readers.validate import DataError  # light: no torch
 
-    errors: list[type[BaseException]] = [DataError, FileNotFoundError, ValueError]
+    # OSErrors about a path (a file where a folder belongs, an existing output, no permission) are
+    # the user's input too; OSErrors without a path (a full disk mid-write) stay tracebacks.
+    errors: list[type[BaseException]] = [DataError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+                                         FileExistsError, PermissionError, ValueError]
     io = sys.modules.get("vlseq.models.io")  # only loaded by commands that write checkpoints
     if io is not None:
         errors.append(io.CheckpointWriteError)
@@ -108,7 +111,7 @@ def _close_progress_bars() -> None:
 
 
 def _message(e: BaseException) -> str:
-    if isinstance(e, FileNotFoundError) and e.filename and str(e.filename) not in str(e):
+    if isinstance(e, OSError) and e.filename:  # "<what is wrong>: <path>", not "[Errno 17] ...: '<path>'"
         return f"{e.strerror or e}: {e.filename}"
     return str(e)
 

@@ -12,6 +12,7 @@ import argparse
 from typing import Sequence
 
 from ..train.image_tokenizer import ImageTokenizerTraining, train_image_tokenizer
+from .paths import output_dir
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,12 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--overwrite", action="store_true", help="replace an image tokenizer already saved in --out")
     return ap
 
 
 def run(argv: Sequence[str] | None = None) -> dict:
     """Train as ``main`` does and return the result (steps, held-out PSNR, codebook usage, config, log)."""
-    return train_image_tokenizer(ImageTokenizerTraining(**vars(build_parser().parse_args(argv))))
+    args = vars(build_parser().parse_args(argv))
+    output_dir(args["out"], "image_tokenizer.json", "an image tokenizer", overwrite=args.pop("overwrite"))
+    return train_image_tokenizer(ImageTokenizerTraining(**args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

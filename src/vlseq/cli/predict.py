@@ -30,6 +30,8 @@ from typing import IO, Iterator, Sequence
 
 from PIL import Image
 
+from .paths import output_file
+
 log = logging.getLogger(__name__)
 
 #: extensions of the files taken from a folder (case-insensitive)
@@ -168,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--region", nargs=4, type=float, default=None, metavar=("X1", "Y1", "X2", "Y2"),
                     help="region_caption: the region, in pixels of each image")
     ap.add_argument("--out", default=None, help="JSON lines output (default: standard output)")
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     ap.add_argument("--draw", default=None, metavar="DIR",
                     help="also write one drawn PNG per image here (generate_image / edit_image: the output image)")
     ap.add_argument("--attention", default=None, metavar="DIR",
@@ -179,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    if args.out:  # before the checkpoint loads: a wrong path fails in a second, and no result is lost
+        output_file(args.out, overwrite=args.overwrite)
 
     from ..data.readers.validate import DataError
     from ..inference.pipeline import IMAGE_TASKS, Pipeline

@@ -7,6 +7,7 @@ from typing import Sequence
 
 from ..data.readers.validate import DataError
 from ..data.shards import write_shards
+from .paths import output_dir
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -18,7 +19,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="seed of the per-task shuffle before writing")
     p.add_argument("--no-shuffle", action="store_true", help="keep the readers' order")
     p.add_argument("--skip-bad", action="store_true", help="skip bad records (counted) instead of failing")
+    p.add_argument("--overwrite", action="store_true", help="replace shards already written to --out")
     args = p.parse_args(argv)
+    output_dir(args.out, "shards.json", "shards", overwrite=args.overwrite)
     from ..data.readers import load_split
 
     try:

@@ -7,6 +7,7 @@ import os
 from typing import Sequence
 
 from ..data.synth import DEFAULT_HELDOUT, SynthOptions, write_world
+from .paths import output_dir
 
 
 def _parse_range(s: str) -> tuple[int, int]:
@@ -50,13 +51,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk", type=int, default=64, help="scenes per worker task (rounded up to even)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-contact-sheet", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace a world already written to --out")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = vars(parser.parse_args(argv))
-    out = args.pop("out")
+    out = output_dir(args.pop("out"), "manifest.json", "a synthetic world", overwrite=args.pop("overwrite"))
     try:
         write_world(out, SynthOptions(**args))
     except ValueError as e:  # a held-out pair naming an unknown colour or shape: a bad flag
