@@ -3,12 +3,12 @@ keypoint option of the object grammars (sampled outputs parse; distances exact o
 
 from __future__ import annotations
 
+import grammar_driver as gd  # the random-sampling driver and the tiny layout shared by the grammar tests
 import pytest
-import test_grammar as tg  # the random-sampling driver and the tiny layout of tests/codec/test_grammar.py
 
 from vlseq.codec import parse
 from vlseq.codec.coords import dequantize_box, dequantize_point
-from vlseq.codec.grammar import LIST, GrammarError, ObjectListGrammar, SingleBoxGrammar
+from vlseq.codec.grammar import LIST, GrammarError, ListState, ObjectListGrammar, SingleBoxGrammar
 from vlseq.codec.markup import GroundedText, Phrase, build, keypoint_tokens, validate
 
 W, H, B = 1000, 1000, 1000  # pixel == bin index + 0.5
@@ -74,7 +74,7 @@ def test_validate_rejects_bad_keypoint_names() -> None:
 
 # --------------------------------------------------------------------------- grammar
 
-LAYOUT, TEXT = tg.LAYOUT, tg.TEXT
+LAYOUT, TEXT = gd.LAYOUT, gd.TEXT
 # Names as token ids; "t6" is a prefix of "t6 t8" and both are names.
 NAMES = [[TEXT[6]], [TEXT[6], TEXT[8]], [TEXT[9]]]
 
@@ -85,13 +85,13 @@ def _kp_names(p) -> list[list[str]]:
 
 @pytest.mark.parametrize("all_keypoints", [False, True])
 def test_object_list_with_keypoints_outputs_parse(all_keypoints: bool) -> None:
-    g = ObjectListGrammar(LAYOUT, tg.LABELS, max_objects=3, keypoints=NAMES, all_keypoints=all_keypoints)
-    budgets = tg.budgets_for(g, 600, 11, high=60)
-    order = [tg.label_text(n) for n in NAMES]
+    g = ObjectListGrammar(LAYOUT, gd.LABELS, max_objects=3, keypoints=NAMES, all_keypoints=all_keypoints)
+    budgets = gd.budgets_for(g, 600, 11, high=60)
+    order = [gd.label_text(n) for n in NAMES]
     n_kps, seen = 0, set()
-    for ids, b in zip(tg.sample_outputs(g, budgets, 12), budgets):
+    for ids, b in zip(gd.sample_outputs(g, budgets, 12), budgets):
         assert ids[-1] == LAYOUT.eos_id and len(ids) <= b
-        p = parse(LAYOUT.render(ids), tg.W, tg.H, tg.BINS)
+        p = parse(LAYOUT.render(ids), gd.W, gd.H, gd.BINS)
         assert p.errors == [], (LAYOUT.render(ids), p.errors)
         assert len(p.objects) == ids.count(LAYOUT.obj_open)
         for ph in p.phrases:
@@ -105,11 +105,11 @@ def test_object_list_with_keypoints_outputs_parse(all_keypoints: bool) -> None:
 
 
 def test_single_box_with_polygon_and_keypoints_outputs_parse() -> None:
-    g = SingleBoxGrammar(LAYOUT, [tg.LABELS[2]], polygons=True, max_polygon_points=4, keypoints=NAMES)
-    budgets = tg.budgets_for(g, 600, 13, high=40)
+    g = SingleBoxGrammar(LAYOUT, [gd.LABELS[2]], polygons=True, max_polygon_points=4, keypoints=NAMES)
+    budgets = gd.budgets_for(g, 600, 13, high=40)
     n_poly = n_kp = 0
-    for ids, b in zip(tg.sample_outputs(g, budgets, 14), budgets):
-        p = parse(LAYOUT.render(ids), tg.W, tg.H, tg.BINS)
+    for ids, b in zip(gd.sample_outputs(g, budgets, 14), budgets):
+        p = parse(LAYOUT.render(ids), gd.W, gd.H, gd.BINS)
         assert p.errors == [] and len(p.objects) == 1 and len(ids) <= b
         n_poly += len(p.polygons)
         n_kp += sum(len(k) for _, k in p.keypoints)
@@ -135,15 +135,14 @@ def test_keypoint_grammar_replay() -> None:
     assert g.min_to_finish(g.initial_state()) == 1  # zero objects
     one = ObjectListGrammar(LAYOUT, [[TEXT[0]]], min_objects=1, keypoints=NAMES, all_keypoints=True)
     # <obj> label x1 y1 x2 y2, the names (1, 2, 1 tokens) with 2 coordinates each, </obj> </s>
-    assert one.min_to_finish((LIST, 0)) == 1 + 1 + 4 + (3 + 4 + 3) + 1 + 1
+    assert one.min_to_finish(ListState(LIST, 0)) == 1 + 1 + 4 + (3 + 4 + 3) + 1 + 1
 
 
 @pytest.mark.parametrize("name, grammar", [
-    ("kp_objects", lambda: ObjectListGrammar(tg.TINY, [[12]], max_objects=2, min_objects=1, polygons=True,
+    ("kp_objects", lambda: ObjectListGrammar(gd.TINY, [[12]], max_objects=2, min_objects=1, polygons=True,
                                              max_polygon_points=3, keypoints=[[13], [12, 14], [12]])),
-    ("kp_single_all", lambda: SingleBoxGrammar(tg.TINY, [[13, 14]], keypoints=[[12, 14], [13]], all_keypoints=True)),
+    ("kp_single_all", lambda: SingleBoxGrammar(gd.TINY, [[13, 14]], keypoints=[[12, 14], [13]], all_keypoints=True)),
 ])
-def test_keypoint_distances_exact(name: str, grammar, monkeypatch: pytest.MonkeyPatch) -> None:
-    """test_grammar's exhaustive check (true distances by relaxation, masks under every budget)."""
-    monkeypatch.setitem(tg.TINY_GRAMMARS, name, grammar())
-    tg.test_distances_masks_and_advance_agree(name)
+def test_keypoint_distances_exact(name: str, grammar) -> None:
+    """The exhaustive check of the grammar tests (true distances by relaxation, masks under every budget)."""
+    gd.check_distances_masks_and_advance(grammar())

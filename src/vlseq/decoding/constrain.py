@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..codec.grammar import (
+    UNBOUNDED,
     ChoiceGrammar,
     Grammar,
     GroundedTextGrammar,
@@ -15,6 +16,15 @@ from ..codec.grammar import (
 from ..codec.tokens import loc_token
 from ..tasks.base import GrammarSpec
 from ..tokenizer import VLTokenizer
+
+#: Budget of a free-text output. A policy, not a grammar fact: free text has no longest output, so
+#: the grammar cannot give one; 48 is the budget free text had before budgets were asked of the grammar.
+FREE_TEXT_BUDGET = 48
+#: Tokens granted past the grammar's longest output, per output kind. A policy, kept from the budgets
+#: these kinds had before the grammar was asked for its longest output: one spare token for a choice
+#: and a single box. Constrained decoding never uses it (the grammar ends every output within its
+#: longest); an unconstrained decode may.
+EXTRA_TOKENS = {"choice": 1, "box": 1}
 
 
 def grammar_for(spec: GrammarSpec, tokenizer: VLTokenizer) -> Grammar:
@@ -30,6 +40,22 @@ def grammar_for(spec: GrammarSpec, tokenizer: VLTokenizer) -> Grammar:
             cache.clear()
         hit = cache[spec] = _build(spec, tokenizer.layout(), tokenizer)
     return hit
+
+
+def generation_budget(spec: GrammarSpec, tokenizer: VLTokenizer, limit: int) -> int:
+    """Tokens to generate for an output of ``spec``: the longest output its grammar accepts
+    (:meth:`~vlseq.codec.grammar.Grammar.max_to_finish`, ``</s>`` included) plus the kind's
+    :data:`EXTRA_TOKENS`, never past ``limit``.
+
+    Outputs without a longest one get ``limit`` (grounded text, an object list without
+    ``max_objects``), free text :data:`FREE_TEXT_BUDGET`.
+    """
+    if spec.kind == "text":
+        return min(limit, FREE_TEXT_BUDGET)
+    longest = grammar_for(spec, tokenizer).max_to_finish()
+    if longest >= UNBOUNDED:
+        return limit
+    return min(limit, longest + EXTRA_TOKENS.get(spec.kind, 0))
 
 
 def _build(spec: GrammarSpec, layout: VocabLayout, tok: VLTokenizer) -> Grammar:

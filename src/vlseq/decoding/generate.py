@@ -11,30 +11,14 @@ from ..data.example import Example
 from ..processing import Processor
 from ..tasks import Prediction, Task
 from .boxes import box_scores
-from .constrain import grammar_for, keypoint_ids
+from .constrain import generation_budget, grammar_for
 from .grammar_processor import GrammarLogitsProcessor
 
 
 def max_new_tokens_for(task: Task, ex: Example, processor: Processor) -> int:
-    """Generation budget: enough for the task's longest plausible output, never past the target limit."""
-    limit = processor.max_target_tokens - 1
-    spec = task.grammar(ex)
-    if spec.kind == "choice":
-        return min(limit, 2 + max(len(processor.tokenizer.encode(l)) for l in spec.labels))
-    if spec.kind == "box":
-        # <obj> label box </obj> </s>, then room for a whole polygon and every keypoint where the
-        # grammar allows them (a budget without that room forbids them: empty masks, no points)
-        n = 8 + max(len(processor.tokenizer.label_ids(l)) for l in spec.labels)
-        if spec.polygons:
-            n += 2 + 2 * spec.max_polygon_points
-        # each name as the grammar tokenizes it (after a coordinate), then its two coordinates
-        n += sum(len(ids) + 2 for ids in keypoint_ids(spec, processor.tokenizer) or ())
-        return min(limit, n)
-    if spec.kind == "text":
-        return min(limit, 48)
-    if spec.kind == "image":  # exactly the grid, then </s>
-        return min(limit, spec.image_tokens + 1)
-    return limit
+    """Generation budget: the longest output the example's grammar accepts, never past the target
+    limit (see :func:`~vlseq.decoding.constrain.generation_budget`)."""
+    return generation_budget(task.grammar(ex), processor.tokenizer, processor.max_target_tokens - 1)
 
 
 class ChosenTokenProbs(LogitsProcessor):

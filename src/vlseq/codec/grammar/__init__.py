@@ -2,13 +2,17 @@
 
 A grammar answers two questions about a partial output: which token ids may come next
 (:meth:`Grammar.fill_allowed`) and which state a token leads to (:meth:`Grammar.advance`).
-A state is a small tuple of ints, so a decoder can keep one per row (or per prefix, for beam
-search) and advance it one token per step. Every grammar guarantees:
+A state is a small named tuple of ints (its first field, ``phase``, says which kind), so a decoder
+can keep one per row (or per prefix, for beam search) and advance it one token per step. Every
+grammar guarantees:
 
 * no dead state: some token is always allowed;
 * termination within a budget: each state knows the fewest tokens that still finish the output
   (:meth:`Grammar.min_to_finish`, ``</s>`` included); given the number of tokens still allowed,
   only tokens from which the output can be finished in time are allowed;
+* a known longest output: each state knows the most tokens any output finished from it can take
+  (:meth:`Grammar.max_to_finish`, ``</s>`` included; ``UNBOUNDED`` for free text or an unbounded
+  object list), so a decoder's budget need never exceed it;
 * a finished output (up to ``</s>``) parses with zero errors under :func:`vlseq.codec.parse`.
 
 Grammars: :class:`TextGrammar` (plain text), :class:`GroundedTextGrammar` (text with grounded
@@ -24,9 +28,11 @@ Modules (each imports only the ones before it):
 
 * ``layout``: :class:`GrammarError`, :class:`VocabLayout`, :class:`TokenTrie`;
 * ``base``: the state and phase constants (``State``, ``UNBOUNDED``, ``DONE_STATE``, ``LIST``, ...),
-  the :class:`Grammar` base class, :class:`TextGrammar`, :class:`ChoiceGrammar`, :class:`ImageGrammar`;
-* ``objects``: the object machinery (``_ObjectGrammar``), :class:`GroundedTextGrammar`,
-  :class:`ObjectListGrammar`, :class:`SingleBoxGrammar`.
+  the states without objects (``PhaseState``, ``TrieState``, ``ImageState``), the
+  :class:`Grammar` base class, :class:`TextGrammar`, :class:`ChoiceGrammar`, :class:`ImageGrammar`;
+* ``objects``: the object states (``ListState``, ``LabelState``, ``BoxState``, ...), the object
+  machinery (``_ObjectGrammar``), :class:`GroundedTextGrammar`, :class:`ObjectListGrammar`,
+  :class:`SingleBoxGrammar`.
 
 Everything is re-exported here: import from :mod:`vlseq.codec.grammar`.
 """
@@ -55,11 +61,26 @@ from .base import (
     ChoiceGrammar,
     Grammar,
     ImageGrammar,
+    ImageState,
+    PhaseState,
     State,
     TextGrammar,
+    TrieState,
 )
 from .layout import GrammarError, TokenTrie, VocabLayout
-from .objects import GroundedTextGrammar, ObjectListGrammar, SingleBoxGrammar
+from .objects import (
+    AfterBoxState,
+    AfterPolygonState,
+    BoxState,
+    FreeLabelState,
+    GroundedTextGrammar,
+    KeypointState,
+    LabelState,
+    ListState,
+    ObjectListGrammar,
+    PolygonState,
+    SingleBoxGrammar,
+)
 from .objects import _ObjectGrammar as _ObjectGrammar  # the base of the object grammars, for subclassing
 
 __all__ = [
@@ -67,4 +88,6 @@ __all__ = [
     "ChoiceGrammar", "ImageGrammar", "GroundedTextGrammar", "ObjectListGrammar", "SingleBoxGrammar",
     "DONE", "OUT", "LIST", "END", "START", "CHOICE", "OBJ_START", "OBJ_WORDS", "LABEL", "Y1", "X2", "Y2",
     "AFTER_BOX", "POLY", "AFTER_POLY", "KP", "KP_Y", "IMG",
+    "PhaseState", "TrieState", "ImageState", "ListState", "FreeLabelState", "LabelState", "BoxState", "AfterBoxState",
+    "PolygonState", "AfterPolygonState", "KeypointState",
 ]

@@ -194,8 +194,9 @@ class TokenTrie:
     """A prefix tree over token-id sequences; a sequence may be a prefix of another.
 
     Node 0 is the root. ``depth[n]`` is the fewest tokens from node ``n`` to the end of some
-    sequence (0 at an end). Children are kept sorted by their depth so that the ones that fit a
-    budget are a prefix of ``child_ids[n]``.
+    sequence (0 at an end), ``height[n]`` the most (0 at a leaf; every leaf ends a sequence).
+    Children are kept sorted by their depth so that the ones that fit a budget are a prefix of
+    ``child_ids[n]``.
     """
 
     def __init__(self, sequences: Sequence[Sequence[int]], layout: VocabLayout, what: str = "sequence",
@@ -225,11 +226,14 @@ class TokenTrie:
             terminal[node] = True
         # Children are created after their parent, so reverse creation order is a post-order.
         depth = [0] * len(children)
+        height = [0] * len(children)
         for n in range(len(children) - 1, -1, -1):
             depth[n] = 0 if terminal[n] else 1 + min(depth[c] for c in children[n].values())
+            height[n] = max((1 + height[c] for c in children[n].values()), default=0)
         self.children = children
         self.terminal = terminal
         self.depth = depth
+        self.height = height
         self.child_ids: list[np.ndarray] = []
         self.child_depth: list[list[int]] = []
         for n in range(len(children)):

@@ -7,7 +7,7 @@ See :mod:`vlseq.codec.grammar`.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -16,6 +16,7 @@ from .base import (
     AFTER_POLY,
     DONE_STATE,
     END,
+    EOS_TOKENS,
     KP,
     KP_Y,
     LABEL,
@@ -30,12 +31,121 @@ from .base import (
     Y1,
     Y2,
     Grammar,
+    PhaseState,
     State,
+    new_state,
+    saturating_sum,
+    saturating_times,
 )
 from .layout import TokenTrie, VocabLayout
 
-_NO_BOX = (0, 0, 0, 0)
-_MIN_POLY_COORDS = 6  # parse drops polygons of fewer than 3 points
+# Token counts of the pieces of an object (what the distances to the end add up).
+#: ``<obj>`` and ``</obj>``.
+OBJ_OPEN_TOKENS = OBJ_CLOSE_TOKENS = 1
+#: ``<poly>`` and ``</poly>``.
+POLY_OPEN_TOKENS = POLY_CLOSE_TOKENS = 1
+#: A box: ``x1 y1 x2 y2``.
+BOX_TOKENS = 4
+#: A point (a polygon vertex, a keypoint): ``x y``.
+POINT_TOKENS = 2
+#: A free-text label's fewest tokens: one word.
+FREE_LABEL_MIN_TOKENS = 1
+#: Fewest points of a polygon: parse drops polygons of fewer than 3 points.
+MIN_POLYGON_POINTS = 3
+MIN_POLYGON_COORDS = MIN_POLYGON_POINTS * POINT_TOKENS
+#: Box coordinates already given in each box phase (the phase names the next one).
+_BOX_COORDS_GIVEN = {Y1: 1, X2: 2, Y2: 3}
+
+
+# --------------------------------------------------------------------------- states
+# Every object state has ``outer``: what the enclosing grammar needs back at ``</obj>`` (the object
+# list's count; 0 elsewhere).
+
+
+class ListState(NamedTuple):
+    """``LIST``: between the objects of an object list, ``count`` of them closed (saturated, see
+    :class:`ObjectListGrammar`)."""
+
+    phase: int
+    count: int
+
+
+class FreeLabelState(NamedTuple):
+    """``OBJ_START`` (no word yet) / ``OBJ_WORDS`` (a word given): in a free-text label."""
+
+    phase: int
+    outer: int
+
+
+class LabelState(NamedTuple):
+    """``LABEL``: at ``node`` of the label trie."""
+
+    phase: int
+    outer: int
+    node: int
+
+
+class BoxState(NamedTuple):
+    """``Y1`` / ``X2`` / ``Y2``: inside a box, the phase naming the coordinate next; the ones given so
+    far (0 for those not yet given). ``boxes``: whole boxes before this one (0 when boxes per object
+    are unbounded, so that states stay few)."""
+
+    phase: int
+    outer: int
+    boxes: int
+    x1: int
+    y1: int
+    x2: int
+
+
+class AfterBoxState(NamedTuple):
+    """``AFTER_BOX``: a whole box given, ``boxes`` of them (0 when unbounded). The box is kept only when
+    polygon points must lie inside it (zeros otherwise, so that states stay few)."""
+
+    phase: int
+    outer: int
+    boxes: int
+    x1: int
+    y1: int
+    x2: int
+    y2: int
+
+
+class PolygonState(NamedTuple):
+    """``POLY``: inside a polygon holding ``coords`` coordinates, after ``polygons`` whole ones; the box
+    as in :class:`AfterBoxState`."""
+
+    phase: int
+    outer: int
+    polygons: int
+    coords: int
+    x1: int
+    y1: int
+    x2: int
+    y2: int
+
+
+class AfterPolygonState(NamedTuple):
+    """``AFTER_POLY``: ``polygons`` whole polygons given; the box as in :class:`AfterBoxState`."""
+
+    phase: int
+    outer: int
+    polygons: int
+    x1: int
+    y1: int
+    x2: int
+    y2: int
+
+
+class KeypointState(NamedTuple):
+    """``KP``: at ``node`` of the keypoint-name trie (0: between keypoints), the names from index
+    ``next_name`` of the ordered list still allowed. ``KP_Y``: a keypoint's x given, its y next
+    (``node`` 0)."""
+
+    phase: int
+    outer: int
+    next_name: int
+    node: int
 
 
 # --------------------------------------------------------------------------- objects
@@ -44,25 +154,17 @@ _MIN_POLY_COORDS = 6  # parse drops polygons of fewer than 3 points
 class _ObjectGrammar(Grammar):
     """Shared machinery for ``<obj> LABEL box+ [polygons] [keypoints] </obj>``.
 
-    Inside-object states carry a context int ``ctx`` (what the enclosing grammar needs back at
-    ``</obj>``, e.g. the object count) at index 1. States::
-
-        (OBJ_START, ctx)                   after <obj>, free label, no word yet
-        (OBJ_WORDS, ctx)                   free label with a word
-        (LABEL, ctx, node)                 in the label trie
-        (Y1, ctx, nbox, x1) / (X2, ctx, nbox, x1, y1) / (Y2, ctx, nbox, x1, y1, x2)
-        (AFTER_BOX, ctx, nbox, x1, y1, x2, y2)
-        (POLY, ctx, npoly, ncoords, x1, y1, x2, y2)
-        (AFTER_POLY, ctx, npoly, x1, y1, x2, y2)
-        (KP, ctx, i, node)                 in keypoint name ``node`` of the name trie (0: between
-                                           keypoints); names ``i..`` of the ordered list remain
-        (KP_Y, ctx, i)                     a keypoint's x given, its y next
+    States inside an object (phase: state type): ``OBJ_START``/``OBJ_WORDS``: :class:`FreeLabelState`,
+    ``LABEL``: :class:`LabelState`, ``Y1``/``X2``/``Y2``: :class:`BoxState`, ``AFTER_BOX``:
+    :class:`AfterBoxState`, ``POLY``: :class:`PolygonState`, ``AFTER_POLY``:
+    :class:`AfterPolygonState`, ``KP``/``KP_Y``: :class:`KeypointState`. Each carries ``outer``, what
+    the enclosing grammar needs back at ``</obj>`` (e.g. the object count).
 
     ``require_polygon``: every object has at least one polygon (segmentation targets always do; left
     optional, an undertrained model closes the object after the box and its mask is empty).
 
     The box is kept only when polygon points must lie inside it (zeros otherwise, so states
-    stay few); ``nbox`` only when boxes per object are bounded.
+    stay few); the box count only when boxes per object are bounded.
 
     Keypoints (``keypoints``: the names as token-id sequences, in their fixed order): after the
     box(es) and polygons, each name at most once and in list order, each followed by exactly two
@@ -78,25 +180,39 @@ class _ObjectGrammar(Grammar):
             raise ValueError("require_polygon needs polygons=True")
         if max_boxes is not None and max_boxes < 1:
             raise ValueError(f"max boxes per object must be >= 1 or None, got {max_boxes}")
-        if max_polygon_points < 3:
-            raise ValueError(f"max_polygon_points must be >= 3 (parse needs 3 points), got {max_polygon_points}")
+        if max_polygon_points < MIN_POLYGON_POINTS:
+            raise ValueError(f"max_polygon_points must be >= {MIN_POLYGON_POINTS} (parse needs {MIN_POLYGON_POINTS} "
+                             f"points), got {max_polygon_points}")
         if max_polygons < 1:
             raise ValueError(f"max_polygons must be >= 1, got {max_polygons}")
         self.trie = None if labels is None else TokenTrie(labels, layout, what="label", need_word=True)
-        self._label_min = 1 if self.trie is None else self.trie.depth[0]
         self.max_boxes = max_boxes
         self.polygons = polygons
-        self._max_poly_coords = 2 * max_polygon_points
-        self._max_polys = max_polygons
-        self._inside = polygon_inside_box
-        #: tokens every object spends on its required polygon: <poly>, 3 points, </poly>
-        self._poly_min = 2 + _MIN_POLY_COORDS if require_polygon else 0
+        self._max_polygon_coords = POINT_TOKENS * max_polygon_points
+        self._max_polygons = max_polygons
+        self._polygon_inside_box = polygon_inside_box
         nonword = layout.text_mask & ~layout.word_mask
         nonword.setflags(write=False)
-        self._nonword = nonword
-        self._open_id, self._close_id = layout.obj_open, layout.obj_close
-        self._popen, self._pclose = layout.poly_open, layout.poly_close
+        self._nonword_mask = nonword
+        self._obj_open_id, self._obj_close_id = layout.obj_open, layout.obj_close
+        self._poly_open_id, self._poly_close_id = layout.poly_open, layout.poly_close
         self._init_keypoints(keypoints, all_keypoints)
+        # Fewest tokens of the parts of every object.
+        self._min_label_tokens = FREE_LABEL_MIN_TOKENS if self.trie is None else self.trie.depth[0]
+        #: the required polygon: <poly>, 3 points, </poly> (0 when polygons are optional)
+        self._required_polygon_tokens = (POLY_OPEN_TOKENS + MIN_POLYGON_COORDS + POLY_CLOSE_TOKENS
+                                         if require_polygon else 0)
+        #: the required keypoints (0 unless all are required), added to every distance before them
+        self._required_keypoint_tokens = self._min_names_from[0]
+        #: a whole shortest object, <obj> through </obj>
+        self._min_object_tokens = (OBJ_OPEN_TOKENS + self._min_label_tokens + BOX_TOKENS
+                                   + self._required_polygon_tokens + self._required_keypoint_tokens + OBJ_CLOSE_TOKENS)
+        # Most tokens of the parts of an object (UNBOUNDED for a free label).
+        self._max_polygons_per_object = max_polygons if polygons else 0
+        self._max_polygon_tokens = POLY_OPEN_TOKENS + self._max_polygon_coords + POLY_CLOSE_TOKENS
+        max_label = UNBOUNDED if self.trie is None else self.trie.height[0]
+        #: a whole longest object, <obj> through </obj>
+        self._max_object_tokens = saturating_sum(OBJ_OPEN_TOKENS, max_label, BOX_TOKENS, self._max_after_box(1, 0))
 
     def _init_keypoints(self, names: Sequence[Sequence[int]] | None, all_keypoints: bool) -> None:
         self.kp_trie = None if not names else TokenTrie(names, self.layout, what="keypoint name", need_word=True)
@@ -104,231 +220,297 @@ class _ObjectGrammar(Grammar):
         if len(set(seqs)) != len(seqs):
             raise ValueError("keypoint names must be distinct")
         n = len(seqs)
-        self._kp_all = all_keypoints
-        self._kp_index: dict[int, int] = {}  # terminal node -> name index
+        self._all_keypoints = all_keypoints
+        self._name_at_node: dict[int, int] = {}  # terminal node -> name index
         # node -> {name index j: tokens from the node to the end of name j}, for the names below it
-        self._kp_reach: list[dict[int, int]] = [dict() for _ in range(len(self.kp_trie or ()))]
+        self._names_below: list[dict[int, int]] = [dict() for _ in range(len(self.kp_trie or ()))]
         for j, seq in enumerate(seqs):
             node = 0
             path = [0]
             for t in seq:
                 node = self.kp_trie.children[node][t]
                 path.append(node)
-            self._kp_index[node] = j
+            self._name_at_node[node] = j
             for m, nd in enumerate(path):
-                self._kp_reach[nd][j] = len(seq) - m
-        # rest[i]: fewest tokens for the names still required from index i (0 unless all are required)
-        rest = [0] * (n + 1)
-        if all_keypoints:
-            for j in range(n - 1, -1, -1):
-                rest[j] = rest[j + 1] + len(seqs[j]) + 2
-        self._kp_rest = rest
-        self._kp_min = rest[0]  # added to every distance before the keypoints
-        self._kp_cost_memo: dict[tuple[int, int], int] = {}
+                self._names_below[nd][j] = len(seq) - m
+        # [i]: fewest tokens of the names still required from index i on, each with its point
+        # (0 unless all are required); most tokens of the names allowed from index i on (all of them)
+        self._min_names_from = [0] * (n + 1)
+        self._max_names_from = [0] * (n + 1)
+        for j in range(n - 1, -1, -1):
+            if all_keypoints:
+                self._min_names_from[j] = self._min_names_from[j + 1] + len(seqs[j]) + POINT_TOKENS
+            self._max_names_from[j] = self._max_names_from[j + 1] + len(seqs[j]) + POINT_TOKENS
+        self._name_cost_memo: dict[tuple[int, int], int] = {}
 
-    def _kp_valid(self, i: int, j: int) -> bool:
-        return j == i if self._kp_all else j >= i
+    def _name_allowed(self, next_name: int, j: int) -> bool:
+        """Whether name ``j`` may come when the names from index ``next_name`` on remain."""
+        return j == next_name if self._all_keypoints else j >= next_name
 
-    def _kp_cost(self, node: int, i: int) -> int:
-        """Fewest tokens from trie ``node`` through a valid name's two coordinates and the names still
-        required after it (``</obj>`` excluded); UNBOUNDED when no valid name lies below ``node``."""
-        key = (node, i)
-        hit = self._kp_cost_memo.get(key)
+    def _min_from_name_node(self, node: int, next_name: int) -> int:
+        """Fewest tokens from trie ``node`` through an allowed name's point and the names still
+        required after it (``</obj>`` excluded); UNBOUNDED when no allowed name lies below ``node``."""
+        key = (node, next_name)
+        hit = self._name_cost_memo.get(key)
         if hit is None:
-            costs = [d + 2 + self._kp_rest[j + 1] for j, d in self._kp_reach[node].items() if self._kp_valid(i, j)]
-            hit = self._kp_cost_memo[key] = min(costs) if costs else UNBOUNDED
+            costs = [rest + POINT_TOKENS + self._min_names_from[j + 1]
+                     for j, rest in self._names_below[node].items() if self._name_allowed(next_name, j)]
+            hit = self._name_cost_memo[key] = min(costs) if costs else UNBOUNDED
         return hit
 
-    def _kp_enter(self, ctx: int, i: int, node: int, tok: int) -> State | None:
-        """State after name token ``tok`` from trie ``node`` (None if it leads to no valid name)."""
-        child = self.kp_trie.children[node].get(tok) if self.kp_trie is not None else None
-        if child is None or self._kp_cost(child, i) >= UNBOUNDED:
-            return None
-        return (KP, ctx, i, child)
+    def _max_from_name_node(self, node: int, next_name: int) -> int:
+        """Most tokens from trie ``node`` through an allowed name's point and every name allowed after it
+        (``</obj>`` excluded)."""
+        return max(rest + POINT_TOKENS + self._max_names_from[j + 1]
+                   for j, rest in self._names_below[node].items() if self._name_allowed(next_name, j))
 
-    def _kp_fill_names(self, node: int, i: int, r: int, tail: int, out: np.ndarray) -> None:
-        """Allow the name tokens from ``node`` after which a valid name still fits in ``r``."""
+    def _enter_name(self, outer: int, next_name: int, node: int, tok: int) -> State | None:
+        """State after name token ``tok`` from trie ``node`` (None if it leads to no allowed name)."""
+        child = self.kp_trie.children[node].get(tok) if self.kp_trie is not None else None
+        if child is None or self._min_from_name_node(child, next_name) >= UNBOUNDED:
+            return None
+        return new_state(KeypointState, (KP, outer, next_name, child))
+
+    def _allow_name_tokens(self, node: int, next_name: int, remaining: int, after_close: int,
+                           out: np.ndarray) -> None:
+        """Allow the name tokens from ``node`` after which an allowed name, ``</obj>`` and the
+        ``after_close`` tokens that must follow it still fit in ``remaining``."""
         if self.kp_trie is None:
             return
         for tok, child in self.kp_trie.children[node].items():
-            if 1 + self._kp_cost(child, i) + 1 + tail <= r:
+            if 1 + self._min_from_name_node(child, next_name) + OBJ_CLOSE_TOKENS + after_close <= remaining:
                 out[tok] = True
 
+    @staticmethod
+    def _min_to_close_polygon(coords: int) -> int:
+        """Fewest tokens that close a polygon holding ``coords`` coordinates: whole points up to the
+        minimum, then ``</poly>``."""
+        return max(MIN_POLYGON_COORDS, coords + (coords & 1)) - coords + POLY_CLOSE_TOKENS
+
+    def _max_after_polygons(self, polygons: int, after_close: int) -> int:
+        """Most tokens after ``polygons`` whole polygons: the remaining polygons, every keypoint,
+        ``</obj>`` and the ``after_close`` tokens."""
+        more = saturating_times(self._max_polygons_per_object - polygons, self._max_polygon_tokens)
+        return saturating_sum(more, self._max_names_from[0], OBJ_CLOSE_TOKENS, after_close)
+
+    def _max_after_box(self, boxes: int, after_close: int) -> int:
+        """Most tokens after ``boxes`` whole boxes: the remaining boxes, then as :meth:`_max_after_polygons`."""
+        more = UNBOUNDED if self.max_boxes is None else saturating_times(self.max_boxes - boxes, BOX_TOKENS)
+        return saturating_sum(more, self._max_after_polygons(0, after_close))
+
     # -- hooks of the enclosing grammar
-    def _close(self, ctx: int) -> State:
+    def _after_close(self, outer: int) -> State:
         """State after ``</obj>``."""
         raise NotImplementedError
 
-    def _tail(self, ctx: int) -> int:
+    def _min_after_close(self, outer: int) -> int:
         """``min_to_finish`` of the state after ``</obj>``."""
         raise NotImplementedError
 
-    def _open(self, ctx: int) -> State:
-        """State after ``<obj>``."""
-        return (OBJ_START, ctx) if self.trie is None else (LABEL, ctx, 0)
+    def _max_after_close(self, outer: int) -> int:
+        """``max_to_finish`` of the state after ``</obj>``."""
+        raise NotImplementedError
 
-    def _open_cost(self, ctx: int) -> int:
-        """Tokens for a whole shortest object, ``<obj>`` through ``</obj>``, plus what follows."""
-        return 1 + self._label_min + 5 + self._poly_min + self._kp_min + self._tail(ctx)
+    def _after_open(self, outer: int) -> State:
+        """State after ``<obj>``."""
+        return FreeLabelState(OBJ_START, outer) if self.trie is None else LabelState(LABEL, outer, 0)
+
+    def _min_with_new_object(self, outer: int) -> int:
+        """Fewest tokens for a whole object, ``<obj>`` through ``</obj>``, plus what must follow it."""
+        return self._min_object_tokens + self._min_after_close(outer)
 
     # -- inside an object
-    def _advance_obj(self, s: State, tok: int) -> State | None:
-        ph, ctx = s[0], s[1]
+    def _advance_object(self, s: State, tok: int) -> State | None:
+        ph, outer = s.phase, s.outer
         if ph == OBJ_START:
-            if self._word[tok]:
-                return (OBJ_WORDS, ctx)
-            return s if self._text[tok] else None
-        k = self._loc(tok)
+            if self._word_mask[tok]:
+                return new_state(FreeLabelState, (OBJ_WORDS, outer))
+            return s if self._text_mask[tok] else None
+        k = self._bin_of(tok)
         if ph == OBJ_WORDS or ph == LABEL:
             if ph == OBJ_WORDS:
-                if self._text[tok]:
+                if self._text_mask[tok]:
                     return s
                 label_done = True
             else:
-                child = self.trie.children[s[2]].get(tok)
+                child = self.trie.children[s.node].get(tok)
                 if child is not None:
-                    return (LABEL, ctx, child)
-                label_done = self.trie.terminal[s[2]]
-            return (Y1, ctx, 0, k) if label_done and 0 <= k < self._b - 1 else None
-        if ph == Y1:  # x1 and y1 can never be the last bin: x2 > x1, y2 > y1 must stay possible
-            return (X2, ctx, s[2], s[3], k) if 0 <= k < self._b - 1 else None
+                    return new_state(LabelState, (LABEL, outer, child))
+                label_done = self.trie.terminal[s.node]
+            # x1 and y1 can never be the last bin: x2 > x1, y2 > y1 must stay possible
+            return new_state(BoxState, (Y1, outer, 0, k, 0, 0)) if label_done and 0 <= k < self._last_bin else None
+        if ph == Y1:
+            return new_state(BoxState, (X2, outer, s.boxes, s.x1, k, 0)) if 0 <= k < self._last_bin else None
         if ph == X2:
-            return (Y2, ctx, s[2], s[3], s[4], k) if k > s[3] else None
+            return new_state(BoxState, (Y2, outer, s.boxes, s.x1, s.y1, k)) if k > s.x1 else None
         if ph == Y2:
-            if k <= s[4]:
+            if k <= s.y1:
                 return None
-            nbox = 0 if self.max_boxes is None else s[2] + 1
-            return (AFTER_BOX, ctx, nbox) + ((s[3], s[4], s[5], k) if self._inside else _NO_BOX)
+            boxes = 0 if self.max_boxes is None else s.boxes + 1
+            if self._polygon_inside_box:
+                return new_state(AfterBoxState, (AFTER_BOX, outer, boxes, s.x1, s.y1, s.x2, k))
+            return new_state(AfterBoxState, (AFTER_BOX, outer, boxes, 0, 0, 0, 0))
         if ph == AFTER_BOX:
-            if tok == self._close_id:
-                return self._close(ctx) if not self._kp_min and not self._poly_min else None
-            if tok == self._popen and self.polygons:
-                return (POLY, ctx, 0, 0) + s[3:7]
-            if 0 <= k < self._b - 1 and (self.max_boxes is None or s[2] < self.max_boxes):
-                return (Y1, ctx, s[2], k)
-            return None if self._poly_min else self._kp_enter(ctx, 0, 0, tok)
+            if tok == self._obj_close_id:
+                required = self._required_keypoint_tokens or self._required_polygon_tokens
+                return None if required else self._after_close(outer)
+            if tok == self._poly_open_id and self.polygons:
+                return new_state(PolygonState, (POLY, outer, 0, 0, s.x1, s.y1, s.x2, s.y2))
+            if 0 <= k < self._last_bin and (self.max_boxes is None or s.boxes < self.max_boxes):
+                return new_state(BoxState, (Y1, outer, s.boxes, k, 0, 0))
+            return None if self._required_polygon_tokens else self._enter_name(outer, 0, 0, tok)
         if ph == POLY:
-            n = s[3]
+            n = s.coords
             if k >= 0:
-                if n >= self._max_poly_coords:
+                if n >= self._max_polygon_coords:
                     return None
-                if self._inside:
-                    lo, hi = (s[4], s[6]) if n % 2 == 0 else (s[5], s[7])
+                if self._polygon_inside_box:
+                    lo, hi = (s.x1, s.x2) if n % 2 == 0 else (s.y1, s.y2)
                     if not lo <= k <= hi:
                         return None
-                return (POLY, ctx, s[2], n + 1) + s[4:8]
-            if tok == self._pclose and n % 2 == 0 and n >= _MIN_POLY_COORDS:
-                return (AFTER_POLY, ctx, s[2] + 1) + s[4:8]
+                return new_state(PolygonState, (POLY, outer, s.polygons, n + 1, s.x1, s.y1, s.x2, s.y2))
+            if tok == self._poly_close_id and n % 2 == 0 and n >= MIN_POLYGON_COORDS:
+                return new_state(AfterPolygonState, (AFTER_POLY, outer, s.polygons + 1, s.x1, s.y1, s.x2, s.y2))
             return None
         if ph == AFTER_POLY:
-            if tok == self._close_id:
-                return self._close(ctx) if not self._kp_min else None
-            if tok == self._popen and s[2] < self._max_polys:
-                return (POLY, ctx, s[2], 0) + s[3:7]
-            return self._kp_enter(ctx, 0, 0, tok)
+            if tok == self._obj_close_id:
+                return None if self._required_keypoint_tokens else self._after_close(outer)
+            if tok == self._poly_open_id and s.polygons < self._max_polygons:
+                return new_state(PolygonState, (POLY, outer, s.polygons, 0, s.x1, s.y1, s.x2, s.y2))
+            return self._enter_name(outer, 0, 0, tok)
         if ph == KP:
-            i, node = s[2], s[3]
-            if node == 0 and tok == self._close_id:
-                return self._close(ctx) if self._kp_rest[i] == 0 else None
+            next_name, node = s.next_name, s.node
+            if node == 0 and tok == self._obj_close_id:
+                return self._after_close(outer) if self._min_names_from[next_name] == 0 else None
             if k >= 0:
-                j = self._kp_index.get(node)
-                return (KP_Y, ctx, j + 1) if j is not None and self._kp_valid(i, j) else None
-            return self._kp_enter(ctx, i, node, tok)
+                j = self._name_at_node.get(node)
+                allowed = j is not None and self._name_allowed(next_name, j)
+                return new_state(KeypointState, (KP_Y, outer, j + 1, 0)) if allowed else None
+            return self._enter_name(outer, next_name, node, tok)
         if ph == KP_Y:
-            return (KP, ctx, s[2], 0) if k >= 0 else None
+            return new_state(KeypointState, (KP, outer, s.next_name, 0)) if k >= 0 else None
         raise ValueError(f"{type(self).__name__}: not a state of this grammar: {s}")
 
-    @staticmethod
-    def _poly_dist(n: int) -> int:
-        """Tokens to close a polygon holding ``n`` coordinates, through ``</obj>`` (tail excluded)."""
-        return max(_MIN_POLY_COORDS, n + (n & 1)) - n + 2
-
-    def _dist_obj(self, s: State) -> int:
-        ph, tail = s[0], self._tail(s[1])
+    def _min_to_finish_object(self, s: State) -> int:
+        ph, after_close = s.phase, self._min_after_close(s.outer)
         if ph == KP:
-            return (self._kp_rest[s[2]] if s[3] == 0 else self._kp_cost(s[3], s[2])) + 1 + tail
-        if ph == KP_Y:
-            return 1 + self._kp_rest[s[2]] + 1 + tail
-        tail += self._kp_min  # every other state comes before the keypoints
-        if ph != POLY and ph != AFTER_POLY:
-            tail += self._poly_min  # and these before the required polygon
-        if ph == OBJ_START:
-            return 6 + tail  # a word, 4 coordinates, </obj>
-        if ph == OBJ_WORDS:
-            return 5 + tail
-        if ph == LABEL:
-            return self.trie.depth[s[2]] + 5 + tail
-        if ph == Y1:
-            return 4 + tail
-        if ph == X2:
-            return 3 + tail
-        if ph == Y2:
-            return 2 + tail
-        if ph == AFTER_BOX or ph == AFTER_POLY:
-            return 1 + tail
+            if s.node == 0:
+                names = self._min_names_from[s.next_name]
+            else:
+                names = self._min_from_name_node(s.node, s.next_name)
+            return names + OBJ_CLOSE_TOKENS + after_close
+        if ph == KP_Y:  # the y, then the names still required
+            return POINT_TOKENS - 1 + self._min_names_from[s.next_name] + OBJ_CLOSE_TOKENS + after_close
+        # every other state comes before the keypoints (and </obj>)
+        after_polygons = OBJ_CLOSE_TOKENS + self._required_keypoint_tokens + after_close
         if ph == POLY:
-            return self._poly_dist(s[3]) + tail
+            return self._min_to_close_polygon(s.coords) + after_polygons
+        if ph == AFTER_POLY:
+            return after_polygons
+        # and these before the required polygon
+        after_box = after_polygons + self._required_polygon_tokens
+        if ph == AFTER_BOX:
+            return after_box
+        if ph == Y1 or ph == X2 or ph == Y2:
+            return BOX_TOKENS - _BOX_COORDS_GIVEN[ph] + after_box
+        if ph == LABEL:
+            return self.trie.depth[s.node] + BOX_TOKENS + after_box
+        if ph == OBJ_WORDS:
+            return BOX_TOKENS + after_box
+        if ph == OBJ_START:
+            return FREE_LABEL_MIN_TOKENS + BOX_TOKENS + after_box
         raise ValueError(f"{type(self).__name__}: not a state of this grammar: {s}")
 
-    def _fill_obj(self, s: State, r: int, out: np.ndarray) -> None:
-        ph, tail, last = s[0], self._tail(s[1]), self._b - 1
+    def _max_to_finish_object(self, s: State) -> int:
+        ph, after_close = s.phase, self._max_after_close(s.outer)
         if ph == KP:
-            i, node = s[2], s[3]
-            if node == 0 and self._kp_rest[i] == 0:
-                out[self._close_id] = True
-            self._kp_fill_names(node, i, r, tail, out)
-            j = self._kp_index.get(node)
-            if j is not None and self._kp_valid(i, j) and r >= 2 + self._kp_rest[j + 1] + 1 + tail:
-                self._locs(out, 0, last)
+            if s.node == 0:
+                names = self._max_names_from[s.next_name]
+            else:
+                names = self._max_from_name_node(s.node, s.next_name)
+            return saturating_sum(names, OBJ_CLOSE_TOKENS, after_close)
+        if ph == KP_Y:  # the y, then every name still allowed
+            return saturating_sum(POINT_TOKENS - 1, self._max_names_from[s.next_name], OBJ_CLOSE_TOKENS, after_close)
+        if ph == POLY:  # every coordinate this polygon may still take, </poly>, then the polygons after it
+            return saturating_sum(self._max_polygon_coords - s.coords, POLY_CLOSE_TOKENS,
+                                  self._max_after_polygons(s.polygons + 1, after_close))
+        if ph == AFTER_POLY:
+            return self._max_after_polygons(s.polygons, after_close)
+        if ph == AFTER_BOX:
+            return self._max_after_box(s.boxes, after_close)
+        if ph == Y1 or ph == X2 or ph == Y2:
+            return saturating_sum(BOX_TOKENS - _BOX_COORDS_GIVEN[ph], self._max_after_box(s.boxes + 1, after_close))
+        if ph == LABEL:
+            return saturating_sum(self.trie.height[s.node], BOX_TOKENS, self._max_after_box(1, after_close))
+        if ph == OBJ_START or ph == OBJ_WORDS:
+            return UNBOUNDED  # a free label takes any number of words
+        raise ValueError(f"{type(self).__name__}: not a state of this grammar: {s}")
+
+    def _fill_allowed_object(self, s: State, remaining: int, out: np.ndarray) -> None:
+        # Each threshold below: this token (1) plus the fewest tokens that finish after it.
+        ph, after_close, last = s.phase, self._min_after_close(s.outer), self._last_bin
+        if ph == KP:
+            next_name, node = s.next_name, s.node
+            if node == 0 and self._min_names_from[next_name] == 0:
+                out[self._obj_close_id] = True
+            self._allow_name_tokens(node, next_name, remaining, after_close, out)
+            j = self._name_at_node.get(node)
+            if (j is not None and self._name_allowed(next_name, j)
+                    and remaining >= POINT_TOKENS + self._min_names_from[j + 1] + OBJ_CLOSE_TOKENS + after_close):
+                self._allow_bins(out, 0, last)
             return
         if ph == KP_Y:
-            self._locs(out, 0, last)
+            self._allow_bins(out, 0, last)
             return
-        tail += self._kp_min  # every other state comes before the keypoints
-        pre = tail + self._poly_min  # budget of the states before the (required) polygon
+        # every other state comes before the keypoints (and </obj>)
+        after_polygons = OBJ_CLOSE_TOKENS + self._required_keypoint_tokens + after_close
+        # and these before the required polygon
+        after_box = after_polygons + self._required_polygon_tokens
         if ph == OBJ_START:
-            out |= self._word
-            if r >= 7 + pre:
-                out |= self._nonword
+            out |= self._word_mask
+            if remaining >= 1 + FREE_LABEL_MIN_TOKENS + BOX_TOKENS + after_box:
+                out |= self._nonword_mask
         elif ph == OBJ_WORDS:
-            self._locs(out, 0, last - 1)
-            if r >= 6 + pre:
-                out |= self._text
+            self._allow_bins(out, 0, last - 1)
+            if remaining >= 1 + BOX_TOKENS + after_box:
+                out |= self._text_mask
         elif ph == LABEL:
-            node = s[2]
-            self.trie.fill_children(node, r - 6 - pre, out)  # 1 + depth(child) + 5 + pre <= r
+            node = s.node
+            # 1 + depth(child) + BOX_TOKENS + after_box <= remaining
+            self.trie.fill_children(node, remaining - 1 - BOX_TOKENS - after_box, out)
             if self.trie.terminal[node]:
-                self._locs(out, 0, last - 1)
+                self._allow_bins(out, 0, last - 1)
         elif ph == Y1:
-            self._locs(out, 0, last - 1)
+            self._allow_bins(out, 0, last - 1)
         elif ph == X2:
-            self._locs(out, s[3] + 1, last)
+            self._allow_bins(out, s.x1 + 1, last)
         elif ph == Y2:
-            self._locs(out, s[4] + 1, last)
+            self._allow_bins(out, s.y1 + 1, last)
         elif ph == AFTER_BOX:
-            if not self._kp_min and not self._poly_min:
-                out[self._close_id] = True
-            if not self._poly_min:
-                self._kp_fill_names(0, 0, r, tail - self._kp_min, out)
-            if r >= 5 + pre and (self.max_boxes is None or s[2] < self.max_boxes):
-                self._locs(out, 0, last - 1)
-            if self.polygons and r >= 1 + self._poly_dist(0) + tail:
-                out[self._popen] = True
+            if not self._required_keypoint_tokens and not self._required_polygon_tokens:
+                out[self._obj_close_id] = True
+            if not self._required_polygon_tokens:
+                self._allow_name_tokens(0, 0, remaining, after_close, out)
+            more_boxes = self.max_boxes is None or s.boxes < self.max_boxes
+            if more_boxes and remaining >= BOX_TOKENS + after_box:  # x1, then the rest of the box
+                self._allow_bins(out, 0, last - 1)
+            if self.polygons and remaining >= 1 + self._min_to_close_polygon(0) + after_polygons:
+                out[self._poly_open_id] = True
         elif ph == POLY:
-            n = s[3]
-            if n >= _MIN_POLY_COORDS and n % 2 == 0:
-                out[self._pclose] = True
-            if n < self._max_poly_coords and r >= 1 + self._poly_dist(n + 1) + tail:
-                if self._inside:
-                    self._locs(out, *((s[4], s[6]) if n % 2 == 0 else (s[5], s[7])))
+            n = s.coords
+            if n >= MIN_POLYGON_COORDS and n % 2 == 0:
+                out[self._poly_close_id] = True
+            if n < self._max_polygon_coords and remaining >= 1 + self._min_to_close_polygon(n + 1) + after_polygons:
+                if self._polygon_inside_box:
+                    self._allow_bins(out, *((s.x1, s.x2) if n % 2 == 0 else (s.y1, s.y2)))
                 else:
-                    self._locs(out, 0, last)
+                    self._allow_bins(out, 0, last)
         elif ph == AFTER_POLY:
-            if not self._kp_min:
-                out[self._close_id] = True
-            self._kp_fill_names(0, 0, r, tail - self._kp_min, out)
-            if s[2] < self._max_polys and r >= 1 + self._poly_dist(0) + tail:
-                out[self._popen] = True
+            if not self._required_keypoint_tokens:
+                out[self._obj_close_id] = True
+            self._allow_name_tokens(0, 0, remaining, after_close, out)
+            if s.polygons < self._max_polygons and remaining >= 1 + self._min_to_close_polygon(0) + after_polygons:
+                out[self._poly_open_id] = True
         else:
             raise ValueError(f"{type(self).__name__}: not a state of this grammar: {s}")
 
@@ -338,7 +520,7 @@ class GroundedTextGrammar(_ObjectGrammar):
 
     Inside ``<obj>``: at least one word before the first coordinate, exactly four coordinates
     per box with ``x2 > x1`` and ``y2 > y1``, no text after a coordinate, ``</obj>`` only after
-    a whole box (or polygon). ``</s>`` only outside ``<obj>``.
+    a whole box (or polygon). ``</s>`` only outside ``<obj>``. Outside: ``PhaseState(OUT)``.
     """
 
     def __init__(self, layout: VocabLayout, polygons: bool = False, max_polygon_points: int = 32,
@@ -348,34 +530,40 @@ class GroundedTextGrammar(_ObjectGrammar):
                          polygon_inside_box)
 
     def initial_state(self) -> State:
-        return (OUT,)
+        return PhaseState(OUT)
 
-    def _close(self, ctx: int) -> State:
-        return (OUT,)
+    def _after_close(self, outer: int) -> State:
+        return PhaseState(OUT)
 
-    def _tail(self, ctx: int) -> int:
-        return 1
+    def _min_after_close(self, outer: int) -> int:
+        return EOS_TOKENS
+
+    def _max_after_close(self, outer: int) -> int:
+        return UNBOUNDED  # free text may follow
 
     def _advance(self, s: State, tok: int) -> State | None:
-        if s[0] != OUT:
-            return self._advance_obj(s, tok)
-        if tok == self._eos:
+        if s.phase != OUT:
+            return self._advance_object(s, tok)
+        if tok == self._eos_id:
             return DONE_STATE
-        if tok == self._open_id:
-            return self._open(0)
-        return s if self._text[tok] else None
+        if tok == self._obj_open_id:
+            return self._after_open(0)
+        return s if self._text_mask[tok] else None
 
-    def _dist(self, s: State) -> int:
-        return 1 if s[0] == OUT else self._dist_obj(s)
+    def _min_to_finish(self, s: State) -> int:
+        return EOS_TOKENS if s.phase == OUT else self._min_to_finish_object(s)
 
-    def _fill(self, s: State, r: int, out: np.ndarray) -> None:
-        if s[0] != OUT:
-            return self._fill_obj(s, r, out)
-        if r >= 2:
-            out |= self._text
-        if r >= self._open_cost(0):
-            out[self._open_id] = True
-        out[self._eos] = True
+    def _max_to_finish(self, s: State) -> int:
+        return UNBOUNDED if s.phase == OUT else self._max_to_finish_object(s)
+
+    def _fill_allowed(self, s: State, remaining: int, out: np.ndarray) -> None:
+        if s.phase != OUT:
+            return self._fill_allowed_object(s, remaining, out)
+        if remaining >= 1 + EOS_TOKENS:  # a text token, then still room for </s>
+            out |= self._text_mask
+        if remaining >= self._min_with_new_object(0):
+            out[self._obj_open_id] = True
+        out[self._eos_id] = True
 
 
 class ObjectListGrammar(_ObjectGrammar):
@@ -384,7 +572,8 @@ class ObjectListGrammar(_ObjectGrammar):
     ``labels``: the allowed labels as token-id sequences (a trie; one may prefix another), or
     None for free-text labels. Between ``min_objects`` and ``max_objects`` (None: unbounded)
     objects, one box each. ``keypoints``: the keypoint names (token-id sequences, as tokenized
-    after a coordinate) in their fixed order; see :class:`_ObjectGrammar`.
+    after a coordinate) in their fixed order; see :class:`_ObjectGrammar`. Between objects:
+    :class:`ListState`.
     """
 
     def __init__(self, layout: VocabLayout, labels: Sequence[Sequence[int]] | None,
@@ -398,48 +587,62 @@ class ObjectListGrammar(_ObjectGrammar):
             raise ValueError(f"need 0 <= min_objects <= max_objects, got {min_objects}, {max_objects}")
         self.min_objects, self.max_objects = min_objects, max_objects
         # The count only matters up to max (or min, when unbounded): saturate so states stay few.
-        self._cap = max_objects if max_objects is not None else min_objects
-        self._per_object = 1 + self._label_min + 5 + self._poly_min + self._kp_min
+        self._count_cap = max_objects if max_objects is not None else min_objects
 
     def initial_state(self) -> State:
-        return (LIST, 0)
+        return ListState(LIST, 0)
 
-    def _close(self, ctx: int) -> State:
-        return (LIST, min(ctx + 1, self._cap))
+    def _after_close(self, outer: int) -> State:
+        return ListState(LIST, min(outer + 1, self._count_cap))
 
-    def _tail(self, ctx: int) -> int:
-        return 1 + max(0, self.min_objects - ctx - 1) * self._per_object
+    def _min_after_close(self, outer: int) -> int:
+        return self._min_from_list(outer + 1)
+
+    def _max_after_close(self, outer: int) -> int:
+        return self._max_from_list(min(outer + 1, self._count_cap))
+
+    def _min_from_list(self, count: int) -> int:
+        """Fewest tokens after ``count`` objects: the objects still required, then ``</s>``."""
+        return max(0, self.min_objects - count) * self._min_object_tokens + EOS_TOKENS
+
+    def _max_from_list(self, count: int) -> int:
+        """Most tokens after ``count`` objects: every object still allowed, then ``</s>``."""
+        if self.max_objects is None:
+            return UNBOUNDED
+        return saturating_sum(saturating_times(self.max_objects - count, self._max_object_tokens), EOS_TOKENS)
 
     def _advance(self, s: State, tok: int) -> State | None:
-        if s[0] != LIST:
-            return self._advance_obj(s, tok)
-        n = s[1]
-        if tok == self._eos:
+        if s.phase != LIST:
+            return self._advance_object(s, tok)
+        n = s.count
+        if tok == self._eos_id:
             return DONE_STATE if n >= self.min_objects else None
-        if tok == self._open_id and (self.max_objects is None or n < self.max_objects):
-            return self._open(n)
+        if tok == self._obj_open_id and (self.max_objects is None or n < self.max_objects):
+            return self._after_open(n)
         return None
 
-    def _dist(self, s: State) -> int:
-        if s[0] != LIST:
-            return self._dist_obj(s)
-        return 1 + max(0, self.min_objects - s[1]) * self._per_object
+    def _min_to_finish(self, s: State) -> int:
+        return self._min_from_list(s.count) if s.phase == LIST else self._min_to_finish_object(s)
 
-    def _fill(self, s: State, r: int, out: np.ndarray) -> None:
-        if s[0] != LIST:
-            return self._fill_obj(s, r, out)
-        n = s[1]
+    def _max_to_finish(self, s: State) -> int:
+        return self._max_from_list(s.count) if s.phase == LIST else self._max_to_finish_object(s)
+
+    def _fill_allowed(self, s: State, remaining: int, out: np.ndarray) -> None:
+        if s.phase != LIST:
+            return self._fill_allowed_object(s, remaining, out)
+        n = s.count
         if n >= self.min_objects:
-            out[self._eos] = True
-        if (self.max_objects is None or n < self.max_objects) and r >= self._open_cost(n):
-            out[self._open_id] = True
+            out[self._eos_id] = True
+        if (self.max_objects is None or n < self.max_objects) and remaining >= self._min_with_new_object(n):
+            out[self._obj_open_id] = True
 
 
 class SingleBoxGrammar(_ObjectGrammar):
     """Exactly one object ``<obj> LABEL <loc>x4 [<poly>...</poly>] [name <loc>x2 ...] </obj>`` then ``</s>``.
 
     ``labels``: allowed labels as token-id sequences (a single forced one for a referring
-    expression or a class name to localise), or None for a free-text label.
+    expression or a class name to localise), or None for a free-text label. Before ``<obj>``:
+    ``PhaseState(START)``; after ``</obj>``: ``PhaseState(END)``.
     """
 
     def __init__(self, layout: VocabLayout, labels: Sequence[Sequence[int]] | None = None, polygons: bool = False,
@@ -450,30 +653,38 @@ class SingleBoxGrammar(_ObjectGrammar):
                          keypoints, all_keypoints, require_polygon)
 
     def initial_state(self) -> State:
-        return (START,)
+        return PhaseState(START)
 
-    def _close(self, ctx: int) -> State:
-        return (END,)
+    def _after_close(self, outer: int) -> State:
+        return PhaseState(END)
 
-    def _tail(self, ctx: int) -> int:
-        return 1
+    def _min_after_close(self, outer: int) -> int:
+        return EOS_TOKENS
+
+    def _max_after_close(self, outer: int) -> int:
+        return EOS_TOKENS
 
     def _advance(self, s: State, tok: int) -> State | None:
-        if s[0] == START:
-            return self._open(0) if tok == self._open_id else None
-        if s[0] == END:
-            return DONE_STATE if tok == self._eos else None
-        return self._advance_obj(s, tok)
+        if s.phase == START:
+            return self._after_open(0) if tok == self._obj_open_id else None
+        if s.phase == END:
+            return DONE_STATE if tok == self._eos_id else None
+        return self._advance_object(s, tok)
 
-    def _dist(self, s: State) -> int:
-        if s[0] == START:
-            return self._open_cost(0)
-        return 1 if s[0] == END else self._dist_obj(s)
+    def _min_to_finish(self, s: State) -> int:
+        if s.phase == START:
+            return self._min_with_new_object(0)
+        return EOS_TOKENS if s.phase == END else self._min_to_finish_object(s)
 
-    def _fill(self, s: State, r: int, out: np.ndarray) -> None:
-        if s[0] == START:
-            out[self._open_id] = True
-        elif s[0] == END:
-            out[self._eos] = True
+    def _max_to_finish(self, s: State) -> int:
+        if s.phase == START:
+            return saturating_sum(self._max_object_tokens, EOS_TOKENS)
+        return EOS_TOKENS if s.phase == END else self._max_to_finish_object(s)
+
+    def _fill_allowed(self, s: State, remaining: int, out: np.ndarray) -> None:
+        if s.phase == START:
+            out[self._obj_open_id] = True
+        elif s.phase == END:
+            out[self._eos_id] = True
         else:
-            self._fill_obj(s, r, out)
+            self._fill_allowed_object(s, remaining, out)
