@@ -5,6 +5,9 @@
 ``metrics.json`` and an HTML page + PNG sheet of examples with predicted and true boxes.
 Image-output tasks also get the render-and-check scores and the image tokenizer's
 reconstruction PSNR (:mod:`vlseq.evaluation.render_check`).
+
+Every source also gets its trivial baseline (:mod:`vlseq.evaluation.baselines`), scored by the same
+metric, as ``source/baseline/<metric>``: a number always comes with what chance gives.
 """
 
 from __future__ import annotations
@@ -19,14 +22,21 @@ from ..data.example import Example
 from ..decoding.generate import predict_examples
 from ..processing import Processor
 from ..tasks import get_task, headline, task_of
+from .baselines import KINDS, baseline_scores
 
 log = logging.getLogger(__name__)
 
 
 def evaluate_examples(model, processor: Processor, examples: dict[str, Sequence[Example]], batch_size: int = 32,
                       out_dir: Path | None = None, constrained: bool = True, num_beams: int = 1,
-                      categories: Sequence[str] | None = None) -> dict[str, Any]:
+                      categories: Sequence[str] | None = None, baselines: bool = True,
+                      baseline_examples: dict[str, Sequence[Example]] | None = None) -> dict[str, Any]:
     """Metrics per source (``task`` or ``task@dataset``), flattened as ``source/metric``.
+
+    With ``baselines``, each source's trivial baseline (:func:`~vlseq.evaluation.baselines.baseline_scores`)
+    is added as ``source/baseline/<metric>``; its priors (majority answer, mean box, ...) come from
+    ``baseline_examples`` (the training examples, keyed by source or task), else from the evaluated
+    examples themselves (then ``source/baseline/prior_from_eval`` is 1).
 
     With ``out_dir``, predictions are appended to ``out_dir/predictions.jsonl`` per task as
     they are computed. Image-output tasks (``processor`` holds the image tokenizer) add
@@ -59,8 +69,11 @@ def evaluate_examples(model, processor: Processor, examples: dict[str, Sequence[
                 scores.update(image_metrics(model, processor, task, exs, preds, categories, batch_size))  # type: ignore[arg-type]
             n_err = sum(1 for p in preds if p.parsed.errors)
             scores["parse_error_rate"] = n_err / max(1, len(preds))
-            scores["seconds"] = time.time() - t0
+            scores["seconds"] = time.time() - t0  # the model's cost; the baseline's is not counted
             scores["n"] = len(preds)
+            if baselines:
+                prior = _prior_examples(source, baseline_examples)
+                scores.update({f"baseline/{k}": v for k, v in baseline_scores(task, exs, prior, processor.bins).items()})
             for k, v in scores.items():
                 metrics[f"{source}/{k}"] = v
             log.info("%s: %s", source, {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()})
@@ -68,6 +81,14 @@ def evaluate_examples(model, processor: Processor, examples: dict[str, Sequence[
         if pred_file is not None:
             pred_file.close()
     return metrics
+
+
+def _prior_examples(source: str, baseline_examples: dict[str, Sequence[Example]] | None) -> Sequence[Example] | None:
+    """The prior examples of ``source``: its own entry, else its task's (a ``task@dataset`` source
+    falls back to the task's training examples); None when there are none."""
+    if not baseline_examples:
+        return None
+    return baseline_examples.get(source) or baseline_examples.get(task_of(source)) or None
 
 
 def decodable_examples(processor: Processor, examples: Sequence[Example], report) -> list[Example]:
@@ -91,13 +112,41 @@ def decodable_examples(processor: Processor, examples: Sequence[Example], report
     return kept
 
 
+def _sources(metrics: dict[str, Any]) -> list[str]:
+    """The evaluated sources of a metrics dict: those with an example count ``source/n`` (a metric
+    key may hold further slashes, e.g. ``vqa/accuracy/yes/no``), else each key's first part."""
+    found = {k[: -len("/n")] for k in metrics if k.endswith("/n") and "/baseline/" not in k}
+    return sorted(found or {k.split("/", 1)[0] for k in metrics})
+
+
+def _baseline_cell(metrics: dict[str, Any], source: str, metric: str) -> str:
+    """``0.412 majority answer`` (+ the closed-set chance level), or ``n/a`` where there is no baseline."""
+    v = metrics.get(f"{source}/baseline/{metric}")
+    chance = metrics.get(f"{source}/baseline/chance_{metric}")
+    if v is None and chance is None:
+        return "n/a"
+    parts = [] if v is None else [f"{v:.3f} {KINDS.get(task_of(source), 'baseline')}"]
+    if chance is not None:
+        parts.append(f"{chance:.3f} chance")
+    return "; ".join(parts)
+
+
 def format_metrics(metrics: dict[str, Any]) -> str:
-    """A markdown table: one row per source with its headline metrics and the parse-error rate."""
-    sources = sorted({k.rsplit("/", 1)[0] for k in metrics})
-    lines = ["| task | metric | value | parse errors | n |", "|---|---|---|---|---|"]
-    for s in sources:
+    """A markdown table: one row per source and headline metric, with the task's trivial baseline
+    (:mod:`vlseq.evaluation.baselines`; ``n/a`` where none is meaningful), the parse-error rate and
+    the example count. A note under the table names the sources whose baseline priors came from
+    the evaluated examples themselves."""
+    lines = ["| task | metric | value | baseline | parse errors | n |", "|---|---|---|---|---|---|"]
+    from_eval = []
+    for s in _sources(metrics):
         for m in headline(s):
             v = metrics.get(f"{s}/{m}")
             if v is not None:
-                lines.append(f"| {s} | {m} | {v:.3f} | {metrics.get(f'{s}/parse_error_rate', 0):.3f} | {metrics.get(f'{s}/n', '')} |")
+                lines.append(f"| {s} | {m} | {v:.3f} | {_baseline_cell(metrics, s, m)} | "
+                             f"{metrics.get(f'{s}/parse_error_rate', 0):.3f} | {metrics.get(f'{s}/n', '')} |")
+        if metrics.get(f"{s}/baseline/prior_from_eval"):
+            from_eval.append(s)
+    if from_eval:
+        lines += ["", f"Baseline priors (majority answer, mean box, ...) of {', '.join(from_eval)} come from the "
+                      "evaluated examples themselves: no training data was at hand."]
     return "\n".join(lines)
