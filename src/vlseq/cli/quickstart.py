@@ -41,7 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     eval_dir = out / "eval"
     if (eval_dir / "predictions.jsonl").exists():
         (eval_dir / "predictions.jsonl").unlink()
-    metrics = evaluate_examples(trainer.eval_model(), trainer.processor, val, out_dir=eval_dir)
+    metrics = evaluate_examples(trainer.eval_model(), trainer.processor, val, out_dir=eval_dir,
+                                baseline_examples=trainer.train_data)  # priors from training, not from val
     (eval_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     write_report_pages(eval_dir, val, eval_dir / "predictions.jsonl", cfg.model.num_bins)
     learning_curve(out / "log.jsonl", out / "learning_curve.png")
