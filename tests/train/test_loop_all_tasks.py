@@ -49,7 +49,9 @@ def test_debug_trains_every_task_and_scores_the_new_ones(tmp_path, image_tokeniz
                f"tasks={json.dumps(EVERY_TASK)}")
     trainer = Trainer(cfg)
     assert sorted(trainer.tasks) == sorted(EVERY_TASK)
-    assert cfg.model.num_image_tokens == 16 and trainer.tokenizer.num_image_tokens == 16
+    # the run's config takes the codebook size; the caller's config is left as it was
+    assert trainer.cfg.model.num_image_tokens == 16 and trainer.tokenizer.num_image_tokens == 16
+    assert cfg.model.num_image_tokens == 0
     summary = trainer.run()
     metrics = summary["metrics"]
     for task, keys in NEW_METRICS.items():

@@ -63,6 +63,8 @@ class ModelConfig:
     #: a pointer into the image grid added to the coordinate logits (:mod:`vlseq.models.pointer`):
     #: ``none``; ``cell`` (which cell); ``offset`` (which cell, then which bin inside it)
     loc_pointer: str = "none"
+    #: ``<img_k>`` output tokens (the image tokenizer's codebook size; 0: the model writes no image).
+    #: Not the encoder's tokens per image, which is ``VLSeqModel.tokens_per_image``.
     num_image_tokens: int = 0
     pad_token_id: int = 0
     bos_token_id: int = 1
@@ -96,6 +98,12 @@ class ModelConfig:
         self.bos_token_id, self.eos_token_id = tokenizer.bos_id, tokenizer.eos_id
         self.loc_offset = tokenizer.loc_offset
         return self
+
+    def with_tokenizer(self, tokenizer: Any) -> "ModelConfig":
+        """A copy with the vocabulary size and special ids of ``tokenizer`` (this config is unchanged)."""
+        return dataclasses.replace(self, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_id,
+                                   bos_token_id=tokenizer.bos_id, eos_token_id=tokenizer.eos_id,
+                                   loc_offset=tokenizer.loc_offset)
 
     @property
     def loc_range(self) -> tuple[int, int] | None:

@@ -3,192 +3,190 @@
 Every process draws the same global batch from the (seeded) task mixture and takes its own
 slice, so a run on N processes sees exactly the examples of a 1-process run with the same global
 batch; Accelerate's DDP averages the gradients.
+
+A :class:`Trainer` is made in two phases: :func:`~vlseq.train.setup.resolve_run` settles what the
+run is (final config, data, tokenizers) without touching the caller's config, then the trainer
+builds the model, optimisation and sampling from that.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import logging
 import math
 import os
 import random
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
-from accelerate import Accelerator
 from tqdm.auto import tqdm
 
 from ..data.mixture import MixtureSampler
 from ..data.readers.validate import DataError, RecordGuard
-from ..models.factory import build_model
-from ..models.image_tokenizer import ImageTokenizer
-from ..models.io import atomic_dir_write, save_pretrained
-from ..models.vlseq_model import VLSeqModel
+from ..models.io import save_pretrained
+from ..models.protocol import VLModel
 from ..processing import Processor
 from ..tasks import get_task
-from ..tokenizer import VLTokenizer
 from .checkpoint import list_checkpoints, load_checkpoint, prune, save_checkpoint
-from .config import TrainConfig, parse_schedule
-from .data import ensure_synth, load_examples, source_task
-from .optim import build_ema, build_optimizer, build_scheduler
+from .config import TrainConfig
+from .data import load_examples, source_task
+from .optim import WarmupCosine, build_ema, build_optimizer, schedule_lr
+from .setup import RunSetup, model_settings, open_accelerator, resolve_run, seed_run, start_model
+from .setup import corpus as corpus  # re-exported: tools build tokenizer corpora with it from here
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from .streaming import ShardBatches
 
-
-def corpus(examples: dict[str, list], bins: int, limit: int = 20000) -> list[str]:
-    """Prompt and target texts to train the tokenizer on (markup tokens are added separately)."""
-    rng = random.Random(0)
-    texts = []
-    for source, exs in examples.items():
-        task = get_task(source_task(source))
-        for ex in exs[:limit]:
-            texts.append(task.prompt(ex, bins))
-            if task.output != "image":  # an image target is <img_k> tokens only, special tokens already
-                texts.append(task.target(ex, bins, rng))
-            texts.extend(ex.answers[:5])
-    return texts
+#: Steps after which a time-budgeted run fits its cosine schedule to the budget, from the mean step
+#: time so far. Late enough that the first steps' one-off costs (memory allocation, kernel selection,
+#: a compile on the first call) weigh little in that mean; early enough that the schedule has hardly
+#: decayed when its end moves.
+CALIBRATION_STEPS = 20
 
 
-def image_tokenizer_for(cfg: TrainConfig) -> ImageTokenizer | None:
-    """The image tokenizer of a run whose tasks write images (None when none does).
+@dataclass
+class StepLosses:
+    """One optimiser step's losses, still on the device: each micro-batch's loss divided by
+    ``grad_accum`` (its share of the step's loss) and its per-sample losses with their tasks."""
 
-    Sets ``cfg.model.num_image_tokens`` to its codebook size (one ``<img_k>`` token per code).
-    Raises ``ValueError`` naming the config key when an image task has no ``image_tokenizer``, when
-    the directory holds none, or when ``max_target_tokens`` cannot hold an image's codes.
+    micro: list[torch.Tensor] = field(default_factory=list)
+    samples: list[tuple[list[str], torch.Tensor]] = field(default_factory=list)
+
+
+class LossWindow:
+    """The losses of the steps since the last log line, kept as tensors so that the host waits for
+    the device only when they are logged.
+
+    :meth:`means` adds them up as Python floats in the order they were made (micro-batches into
+    a step's loss, then steps; samples per task), so the logged numbers are those of reading each
+    loss as soon as it was computed.
     """
-    image_tasks = [t for t in cfg.tasks if get_task(t).output == "image"]
-    if not image_tasks:
-        return None
-    if not cfg.image_tokenizer:
-        raise ValueError(f"tasks {image_tasks} write images as VQ codes: set the training config key "
-                         "'image_tokenizer' to a trained image tokenizer directory "
-                         "(vlseq train-image-tokenizer --data DATA --out DIR, then image_tokenizer=DIR)")
-    try:
-        it = ImageTokenizer.from_pretrained(cfg.image_tokenizer)
-    except (FileNotFoundError, ValueError) as e:
-        raise ValueError(f"config key 'image_tokenizer' = {cfg.image_tokenizer!r}: {e}") from None
-    if cfg.max_target_tokens < it.num_codes + 2:
-        raise ValueError(f"image_tokenizer {cfg.image_tokenizer} writes {it.num_codes} codes per image: "
-                         f"max_target_tokens={cfg.max_target_tokens} must be >= {it.num_codes + 2} (codes + <s> + </s>)")
-    cfg.model.num_image_tokens = it.config.codebook_size
-    return it
 
+    def __init__(self) -> None:
+        self.steps: list[StepLosses] = []
 
-def build_tokenizer(cfg: TrainConfig, train: dict[str, list], out: Path, accelerator: Accelerator) -> VLTokenizer:
-    if cfg.tokenizer:
-        return VLTokenizer.from_pretrained(cfg.tokenizer, num_bins=cfg.model.num_bins, num_image_tokens=cfg.model.num_image_tokens)
-    tok_dir = out / "tokenizer"
-    if accelerator.is_main_process and not (tok_dir / "tokenizer.json").exists():
-        tok = VLTokenizer.train(corpus(train, cfg.model.num_bins), cfg.model.num_bins, vocab_size=cfg.tokenizer_vocab,
-                                num_image_tokens=cfg.model.num_image_tokens)
-        atomic_dir_write(tok_dir, tok.save_pretrained)  # a kill mid-write never leaves a half tokenizer
-    accelerator.wait_for_everyone()
-    tok = VLTokenizer.from_pretrained(tok_dir)
-    if tok.num_image_tokens != cfg.model.num_image_tokens:
-        raise ValueError(f"{tok_dir}: the tokenizer of an earlier run has {tok.num_image_tokens} image tokens, this run "
-                         f"needs {cfg.model.num_image_tokens} (a different image_tokenizer?): use a new out_dir")
-    return tok
+    def add(self, step: StepLosses) -> None:
+        self.steps.append(step)
 
+    def clear(self) -> None:
+        self.steps.clear()
 
-def model_settings(cfg: TrainConfig, tasks: list[str], train: dict[str, list] | None = None,
-                   image_tokenizer: ImageTokenizer | None = None) -> dict[str, Any]:
-    """What a checkpoint needs besides weights: bins, image size, tasks, the category list
-    of object-list tasks (so a Pipeline can run detection without being told the categories), and
-    the shape of the image tokenizer saved with it (when the model writes images)."""
-    # in the order the training prompts list them (first seen), not sorted: a Pipeline's detect prompt is
-    # built from this list and must read as the prompts the model was trained on
-    cats = list(dict.fromkeys(o for s, exs in (train or {}).items() if get_task(source_task(s)).output == "objects"
-                              for ex in exs[:2000] for o in ex.options))
-    return {"num_bins": cfg.model.num_bins, "image_size": cfg.model.image_size, "tasks": tasks, "categories": cats,
-            "max_prompt_tokens": cfg.max_prompt_tokens, "max_target_tokens": cfg.max_target_tokens,
-            **({"image_tokenizer_config": image_tokenizer.config.to_dict()} if image_tokenizer is not None else {}),
-            "train_config": cfg.to_dict()}
+    def means(self) -> tuple[float, dict[str, float]]:
+        """The mean loss per step and the mean per-sample loss of each task (sorted by task)."""
+        flat = iter(torch.stack([m for s in self.steps for m in s.micro]).tolist())
+        totals = []
+        for s in self.steps:
+            total = 0.0
+            for _ in s.micro:
+                total += next(flat)
+            totals.append(total)
+        values = torch.cat([t for s in self.steps for _, t in s.samples]).tolist()
+        per_task: dict[str, list[float]] = defaultdict(list)
+        i = 0
+        for s in self.steps:
+            for sources, t in s.samples:
+                for source, v in zip(sources, values[i:i + t.numel()]):
+                    per_task[source].append(v)
+                i += t.numel()
+        return sum(totals) / len(totals), {k: sum(v) / len(v) for k, v in sorted(per_task.items())}
 
 
 class Trainer:
-    """Holds everything of one run; :meth:`run` trains until ``max_steps`` or the time budget."""
+    """Holds everything of one run; :meth:`run` trains until ``max_steps`` or the time budget.
+
+    ``cfg`` is not modified: :attr:`cfg` is the run's resolved copy (the model settings the
+    tokenizers or ``init_from`` fixed filled in).
+    """
 
     def __init__(self, cfg: TrainConfig, resume: bool = True, evaluate_at_end: bool = True) -> None:
-        self.cfg = cfg
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
-        self.accelerator = Accelerator(mixed_precision=cfg.mixed_precision, cpu=not torch.cuda.is_available())
+        self.accelerator = open_accelerator(cfg)
         self.out = Path(cfg.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
-        random.seed(cfg.seed)
-        torch.manual_seed(cfg.seed)
-        # Before any data is read: a missing image tokenizer should fail at once.
-        self.image_tokenizer = image_tokenizer_for(cfg)
-        if cfg.data.shards:
-            from .streaming import corpus_examples
+        seed_run(cfg.seed)
+        setup = resolve_run(cfg, self.accelerator, self.out)
+        self.train_data, self.tasks, self.stages = setup.train_data, list(setup.tasks), list(setup.stages)
+        self.tokenizer, self.image_tokenizer = setup.tokenizer, setup.image_tokenizer
+        self.evaluate_at_end = evaluate_at_end
+        model = start_model(setup)
+        self.cfg = self._final_config(setup, model)
+        self.processor = self._build_processor()
+        model = self._sync_batch_norm(model)
+        self.settings = model_settings(self.cfg, self.tasks, self.train_data, self.image_tokenizer)
+        optimizer = build_optimizer(model, self.cfg.lr, self.cfg.weight_decay)
+        self.lr_schedule, self.scheduler = self._build_schedule(optimizer)
+        self.ema = build_ema(model, self.cfg.ema_decay)
+        self.stage = 0
+        self.mixture = MixtureSampler(self.train_data, weights=self.stage_weights(), seed=self.cfg.seed)
+        self.model, self.optimizer = self._prepare(model, optimizer)
+        self._start_progress()
+        if resume:
+            self._resume()
+        self.stream = self._open_stream() if self.cfg.data.shards else None
 
-            self.train_data = corpus_examples(cfg.data.shards, cfg.tasks)
-        else:
-            if cfg.data.synth:
-                if self.accelerator.is_main_process:
-                    ensure_synth(Path(cfg.data.synth), cfg.data.synth_generate)
-                self.accelerator.wait_for_everyone()
-            self.train_data = load_examples(cfg, cfg.data.train_split)
-        if not self.train_data:
-            raise ValueError(f"no training examples for tasks {cfg.tasks}")
-        if cfg.init_from:
-            self.model, self.tokenizer = init_from_checkpoint(cfg)  # cfg.model becomes the checkpoint's
-        else:
-            self.tokenizer = build_tokenizer(cfg, self.train_data, self.out, self.accelerator)
-            cfg.model.fill_from_tokenizer(self.tokenizer)
-            torch.manual_seed(cfg.seed)
-            self.model = build_model(cfg.model)
-        mc = cfg.model
-        self.processor = Processor(self.tokenizer, mc.image_size, mc.num_bins, cfg.max_prompt_tokens, cfg.max_target_tokens,
-                                   image_tokenizer=self.image_tokenizer, object_order=cfg.object_order)
+    # ------------------------------------------------------------------ build
+
+    @staticmethod
+    def _final_config(setup: RunSetup, model: VLModel) -> TrainConfig:
+        """The resolved config with the model's own: the same, except that a wrapped native model
+        (Florence-2) records there the architecture it loaded, which checkpoints must save."""
+        return dataclasses.replace(setup.cfg, model=model.config)
+
+    def _build_processor(self) -> Processor:
+        cfg, mc = self.cfg, self.cfg.model
+        return Processor(self.tokenizer, mc.image_size, mc.num_bins, cfg.max_prompt_tokens, cfg.max_target_tokens,
+                         image_tokenizer=self.image_tokenizer, object_order=cfg.object_order)
+
+    def _sync_batch_norm(self, model: VLModel) -> VLModel:
         if self.accelerator.num_processes > 1 and self.accelerator.device.type == "cuda":
             # One set of BatchNorm statistics over the global batch (torch's SyncBatchNorm is GPU-only;
             # on CPU each process normalises its own slice, as plain DDP training does).
-            self.model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.model)
-        self.tasks = sorted({source_task(s) for s in self.train_data})
-        self.settings = model_settings(cfg, self.tasks, self.train_data, self.image_tokenizer)
-        self.optimizer = build_optimizer(self.model, cfg.lr, cfg.weight_decay)
-        self.schedule_total = cfg.max_steps
-        self.scheduler = build_scheduler(self.optimizer, cfg.warmup_steps, cfg.max_steps, cfg.min_lr_ratio)
-        self.ema = build_ema(self.model, cfg.ema_decay)
-        self.stages = parse_schedule(cfg.schedule, self.tasks)
-        if len(self.stages) > 1 and cfg.data.shards:
-            raise ValueError("a training schedule of several stages is not supported with data.shards (streamed data)")
-        self.stage = 0
-        weights = self.stage_weights()
-        self.mixture = MixtureSampler(self.train_data, weights=weights, seed=cfg.seed)
-        self.step = 0
-        self.elapsed = 0.0
-        self.best: float | None = None
-        self.evaluate_at_end = evaluate_at_end
-        self.model, self.optimizer = self.accelerator.prepare(self.model, self.optimizer)
-        if cfg.compile != "no":
+            return cast(VLModel, torch.nn.SyncBatchNorm.convert_sync_batchnorm(cast(torch.nn.Module, model)))
+        return model
+
+    def _build_schedule(self, optimizer: torch.optim.Optimizer) -> tuple[WarmupCosine, torch.optim.lr_scheduler.LambdaLR]:
+        """Warmup + cosine ending at ``max_steps``; the trainer keeps the schedule to move its end
+        (:meth:`set_schedule_total`)."""
+        lr_schedule = WarmupCosine(self.cfg.warmup_steps, self.cfg.max_steps, self.cfg.min_lr_ratio)
+        return lr_schedule, schedule_lr(optimizer, lr_schedule)
+
+    def _prepare(self, model: VLModel, optimizer: torch.optim.Optimizer) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+        model, optimizer = self.accelerator.prepare(model, optimizer)
+        if self.cfg.compile != "no":
             # Compiled here, not through Accelerator(dynamo_backend=...): Accelerate keeps one shared state
             # per process, so a second Trainer in the same process would silently inherit the first's.
-            self.model = torch.compile(self.model, backend=cfg.compile)
-        self.rng = random.Random(cfg.seed + 1)
+            model = torch.compile(model, backend=self.cfg.compile)
+        return model, optimizer
+
+    def _start_progress(self) -> None:
+        """Step 0 of the run: counters, the schedule's end, the augmentation RNG, the bad-record rule."""
+        self.step = 0
+        self.elapsed = 0.0
+        self.schedule_total = self.cfg.max_steps
+        self.best: float | None = None
+        self.rng = random.Random(self.cfg.seed + 1)
         # Decode-time failures (readers check headers only) go through the readers' strict/skip rule.
-        self.skip_guard = RecordGuard("training images", skip_bad=cfg.data.skip_bad)
-        self.stream = None
+        self.skip_guard = RecordGuard("training images", skip_bad=self.cfg.data.skip_bad)
         self._val: dict[str, list] | None = None
         self._stream_resume: dict | None = None
-        if resume:
-            self._resume()
-        if cfg.data.shards:
-            from .streaming import ShardBatches
 
-            self.stream = ShardBatches(cfg.data.shards, self.tasks, weights, self.processor,
-                                       cfg.batch_size // self.accelerator.num_processes, cfg.seed,
-                                       cfg.data.loader_workers, cfg.data.shuffle_buffer, self._stream_resume)
+    def _open_stream(self) -> ShardBatches:
+        """This process's micro-batches from the shards (at the resumed position, if any)."""
+        from .streaming import ShardBatches
+
+        cfg = self.cfg
+        return ShardBatches(cfg.data.shards, self.tasks, self.stage_weights(), self.processor,
+                            cfg.batch_size // self.accelerator.num_processes, cfg.seed,
+                            cfg.data.loader_workers, cfg.data.shuffle_buffer, self._stream_resume)
 
     # ------------------------------------------------------------------ state
 
     @property
-    def raw_model(self) -> VLSeqModel:
-        return self.accelerator.unwrap_model(self.model, keep_torch_compile=False)
+    def raw_model(self) -> VLModel:
+        return cast(VLModel, self.accelerator.unwrap_model(self.model, keep_torch_compile=False))
 
     def _trainer_state(self) -> dict[str, Any]:
         return {"step": self.step, "elapsed": self.elapsed, "schedule_total": self.schedule_total, "stage": self.stage,
@@ -201,7 +199,7 @@ class Trainer:
             return
         state = load_checkpoint(ckpts[-1], self.raw_model, self.optimizer, self.scheduler, self.ema)
         self.step, self.elapsed, self.best = state["step"], state["elapsed"], state.get("best")
-        self._set_schedule_total(state["schedule_total"])
+        self.set_schedule_total(state["schedule_total"])
         self.stage = int(state.get("stage", 0))
         self.mixture.set_weights(self.stage_weights())  # the stage's weights, then its position
         self.mixture.load_state_dict(state["mixture"])
@@ -229,10 +227,16 @@ class Trainer:
             self.mixture.set_weights(self.stage_weights())
         return changed
 
-    def _set_schedule_total(self, total: int) -> None:
+    def set_schedule_total(self, total: int) -> None:
+        """End the cosine schedule at step ``total`` (saved with checkpoints as ``schedule_total``)."""
         self.schedule_total = total
-        for fn in self.scheduler.lr_lambdas:
-            fn.total = max(1, total)
+        self.lr_schedule.set_total(total)
+
+    def fit_schedule_to_budget(self, budget_s: float) -> None:
+        """End the schedule where the time budget should run out at the mean step time of the first
+        :data:`CALIBRATION_STEPS` steps (never after ``max_steps``, never inside the warmup)."""
+        est = int(budget_s / (self.elapsed / CALIBRATION_STEPS))
+        self.set_schedule_total(min(self.cfg.max_steps, max(est, self.cfg.warmup_steps + 1)))
 
     def save(self) -> None:
         self.accelerator.wait_for_everyone()
@@ -244,8 +248,8 @@ class Trainer:
             prune(self.out / "checkpoints", self.cfg.keep_last)
         self.accelerator.wait_for_everyone()
 
-    def eval_model(self) -> VLSeqModel:
-        return self.ema.module if self.ema is not None else self.raw_model
+    def eval_model(self) -> VLModel:
+        return cast(VLModel, self.ema.module) if self.ema is not None else self.raw_model
 
     def save_final(self) -> Path:
         path = self.out / "final"
@@ -284,86 +288,90 @@ class Trainer:
         batch = self.processor.collate(items)
         return {k: v.to(self.accelerator.device) for k, v in batch.items()}, sources
 
-    def train_step(self) -> tuple[float, dict[str, list[float]]]:
-        cfg = self.cfg
+    def train_step(self) -> StepLosses:
+        """One optimiser step over ``grad_accum`` micro-batches; the losses are left on the device."""
+        cfg, acc = self.cfg, self.accelerator
         self.model.train()
-        per_task: dict[str, list[float]] = defaultdict(list)
-        total = 0.0
-        for micro in range(cfg.grad_accum):
+        # Accelerate keeps the accumulation count in state shared by every Accelerator of the process
+        # (a later Trainer's, or ACCELERATE_GRADIENT_ACCUMULATION_STEPS, would replace it): this run's
+        # config sets it for each of its steps.
+        acc.gradient_accumulation_steps = cfg.grad_accum
+        losses = StepLosses()
+        for _ in range(cfg.grad_accum):
             batch, sources = self._micro_batch(cfg.batch_size)
-            sync = micro == cfg.grad_accum - 1
-            ctx = self.accelerator.no_sync(self.model) if not sync else _null()
-            with ctx, self.accelerator.autocast():
-                out = self.model(**batch)
-                loss = out["loss"] / cfg.grad_accum
-            with ctx:
-                self.accelerator.backward(loss)
-            total += float(loss.detach())
-            for s, l in zip(sources, out["sample_loss"].tolist()):
-                per_task[s].append(l)
+            # Gradients are all-reduced only in the step's last micro-batch (DDP's no_sync before it);
+            # backward() divides the loss by grad_accum, so the step's gradient is the micro-batches' mean.
+            with acc.accumulate(self.model):
+                with acc.autocast():
+                    out = self.model(**batch)
+                acc.backward(out["loss"])
+            losses.micro.append(out["loss"].detach() / cfg.grad_accum)
+            losses.samples.append((sources, out["sample_loss"].detach()))
         if cfg.clip_grad:
-            self.accelerator.clip_grad_norm_(self.model.parameters(), cfg.clip_grad)
+            acc.clip_grad_norm_(self.model.parameters(), cfg.clip_grad)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         if self.ema is not None:
             self.ema.update_parameters(self.raw_model)
         self.step += 1
-        return total, per_task
+        return losses
+
+    def _log(self, record: dict[str, Any]) -> None:
+        """Append one line to ``log.jsonl`` (main process only)."""
+        if self.accelerator.is_main_process:
+            with (self.out / "log.jsonl").open("a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def _open_writer(self) -> Any:
+        """The TensorBoard writer of the main process (None elsewhere), after the run's banner."""
+        cfg, acc = self.cfg, self.accelerator
+        if not acc.is_main_process:
+            return None
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(self.out / "tb"))
+        acc.print(f"vlseq train: {cfg.name}, {self.raw_model.num_parameters() / 1e6:.2f}M parameters, tasks {', '.join(self.tasks)}; "
+                  f"global batch {cfg.batch_size} x accum {cfg.grad_accum} = {cfg.batch_size * cfg.grad_accum} "
+                  f"over {acc.num_processes} process(es) ({cfg.batch_size // acc.num_processes} per process)")
+        return writer
 
     def run(self) -> dict[str, Any]:
         cfg, acc = self.cfg, self.accelerator
-        writer = None
-        if acc.is_main_process:
-            from torch.utils.tensorboard import SummaryWriter
-
-            writer = SummaryWriter(str(self.out / "tb"))
-            acc.print(f"vlseq train: {cfg.name}, {self.raw_model.num_parameters() / 1e6:.2f}M parameters, tasks {', '.join(self.tasks)}; "
-                      f"global batch {cfg.batch_size} x accum {cfg.grad_accum} = {cfg.batch_size * cfg.grad_accum} "
-                      f"over {acc.num_processes} process(es) ({cfg.batch_size // acc.num_processes} per process)")
-        log_path = self.out / "log.jsonl"
+        writer = self._open_writer()
         budget_s = cfg.time_budget_min * 60 if cfg.time_budget_min else math.inf
         # With a time budget the bar counts seconds of it (a step count would show the unreachable max_steps).
         timed = budget_s < math.inf
         bar = tqdm(total=round(budget_s) if timed else cfg.max_steps, initial=round(self.elapsed) if timed else self.step,
                    unit="s" if timed else "step", disable=not acc.is_main_process, dynamic_ncols=True, desc="train",
                    bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} s [{elapsed}<{remaining}{postfix}]" if timed else None)
-        window: dict[str, list[float]] = defaultdict(list)
-        losses: list[float] = []
+        window = LossWindow()
         t_log, n_log = time.time(), 0
         metrics: dict[str, Any] = {}
         while self.step < cfg.max_steps and self.elapsed < budget_s:
             t0 = time.time()
-            loss, per_task = self.train_step()
+            window.add(self.train_step())
             dt = time.time() - t0
             self.elapsed += dt
-            if self.advance_stage() and acc.is_main_process:
+            if self.advance_stage():
                 acc.print(f"step {self.step}: schedule stage {self.stage + 1}/{len(self.stages)}")
-                with log_path.open("a") as f:
-                    f.write(json.dumps({"step": self.step, "stage": self.stage}) + "\n")
-            if self.step == 20 and budget_s < math.inf and self.schedule_total == cfg.max_steps:
-                # Fit the cosine schedule to the time budget from the measured step time.
-                est = int(budget_s / (self.elapsed / 20))
-                self._set_schedule_total(min(cfg.max_steps, max(est, cfg.warmup_steps + 1)))
-            losses.append(loss)
+                self._log({"step": self.step, "stage": self.stage})
+            if self.step == CALIBRATION_STEPS and timed and self.schedule_total == cfg.max_steps:
+                self.fit_schedule_to_budget(budget_s)
             n_log += cfg.batch_size * cfg.grad_accum
-            for k, v in per_task.items():
-                window[k].extend(v)
             bar.update(min(dt, max(0.0, bar.total - bar.n)) if timed else 1)
             if self.step % cfg.log_every == 0 or self.step == cfg.max_steps:
                 rate = n_log / max(time.time() - t_log, 1e-9)
-                rec = {"step": self.step, "loss": sum(losses) / len(losses), "lr": self.scheduler.get_last_lr()[0],
-                       "samples_per_s": rate, "elapsed_s": self.elapsed,
-                       **{f"loss/{k}": sum(v) / len(v) for k, v in sorted(window.items())}}
+                loss, per_task = window.means()  # the only wait for the device's losses
+                rec = {"step": self.step, "loss": loss, "lr": self.scheduler.get_last_lr()[0],
+                       "samples_per_s": rate, "elapsed_s": self.elapsed, **{f"loss/{k}": v for k, v in per_task.items()}}
                 bar.set_postfix(step=self.step, loss=f"{rec['loss']:.3f}", sps=f"{rate:.0f}")
-                if acc.is_main_process:
-                    with log_path.open("a") as f:
-                        f.write(json.dumps(rec) + "\n")
+                self._log(rec)
+                if writer is not None:
                     for k, v in rec.items():
                         if k != "step":
                             writer.add_scalar(k if "/" in k else f"train/{k}", v, self.step)
                 window.clear()
-                losses.clear()
                 t_log, n_log = time.time(), 0
             if cfg.eval_every and self.step % cfg.eval_every == 0:
                 metrics = self.evaluate(cfg.eval_examples, writer)
@@ -371,9 +379,8 @@ class Trainer:
                 self.save()
         bar.close()
         in_sync = self.ranks_in_sync()
-        if acc.is_main_process and acc.num_processes > 1:
-            with log_path.open("a") as f:
-                f.write(json.dumps({"step": self.step, "ranks_in_sync": in_sync}) + "\n")
+        if acc.num_processes > 1:
+            self._log({"step": self.step, "ranks_in_sync": in_sync})
         self.save()
         final = self.save_final()
         if self.evaluate_at_end:
@@ -398,7 +405,7 @@ class Trainer:
         gathered = self.accelerator.gather(sums.to(self.accelerator.device)[None]).cpu()
         return bool((gathered == gathered[0]).all())
 
-    def evaluate(self, per_task: int, writer=None) -> dict[str, float]:
+    def evaluate(self, per_task: int, writer: Any = None) -> dict[str, float]:
         """Constrained generation + each task's metric on the validation split (main process)."""
         from ..evaluation.diagnostics import slot_accuracy
         from ..evaluation.evaluate import evaluate_examples
@@ -415,39 +422,13 @@ class Trainer:
             for k, v in metrics.items():
                 if writer is not None and isinstance(v, (int, float)):
                     writer.add_scalar(f"val/{k}", v, self.step)
-            with (self.out / "log.jsonl").open("a") as f:
-                f.write(json.dumps({"step": self.step, "eval": metrics}) + "\n")
+            self._log({"step": self.step, "eval": metrics})
             key = self.cfg.best_metric
             if key and key in metrics and (self.best is None or metrics[key] > self.best):
                 self.best = metrics[key]
                 save_pretrained(self.eval_model(), self.tokenizer, self.out / "best", self.settings, self.image_tokenizer)
         self.accelerator.wait_for_everyone()
         return metrics
-
-
-def init_from_checkpoint(cfg: TrainConfig) -> tuple[torch.nn.Module, VLTokenizer]:
-    """The model and tokenizer of ``cfg.init_from`` (a fine-tune's start); ``cfg.model`` becomes the
-    checkpoint's model config, since the weights fix the architecture."""
-    from ..models.io import from_pretrained
-
-    try:
-        model, tok, _ = from_pretrained(cfg.init_from)
-    except (FileNotFoundError, ValueError) as e:
-        raise ValueError(f"config key 'init_from' = {cfg.init_from!r}: {e}") from None
-    if cfg.model.num_image_tokens and tok.num_image_tokens != cfg.model.num_image_tokens:
-        raise ValueError(f"init_from {cfg.init_from}: its tokenizer has {tok.num_image_tokens} image tokens, "
-                         f"this run's image tokenizer needs {cfg.model.num_image_tokens}")
-    cfg.model = model.config
-    model.train()
-    return model, tok
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        return False
 
 
 def _py_state(r: random.Random) -> list:

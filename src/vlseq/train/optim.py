@@ -29,11 +29,22 @@ def build_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.o
 class WarmupCosine:
     """lr multiplier: linear warmup over ``warmup`` steps, then cosine down to ``min_ratio`` at ``total``.
 
-    A callable object (not a lambda) so ``LambdaLR.state_dict`` records it.
+    ``total`` is the schedule's horizon: the trainer that built the schedule keeps this object and
+    moves the horizon with :meth:`set_total` (a time-budgeted run fits it to the budget once the
+    step time is known); the scheduler reads it at every step.
+
+    A callable object (not a lambda) so ``LambdaLR.state_dict`` records it. That state is this
+    object's ``__dict__``, written to ``scheduler.pt`` and read back with ``weights_only=True``, so
+    the horizon is a plain int here rather than a shared holder object: a holder would change the
+    checkpoint format and be refused when loaded.
     """
 
     def __init__(self, warmup: int, total: int, min_ratio: float) -> None:
         self.warmup, self.total, self.min_ratio = max(0, warmup), max(1, total), min_ratio
+
+    def set_total(self, total: int) -> None:
+        """Move the step at which the cosine reaches ``min_ratio`` (at least 1)."""
+        self.total = max(1, total)
 
     def __call__(self, step: int) -> float:
         if step < self.warmup:
@@ -42,8 +53,15 @@ class WarmupCosine:
         return self.min_ratio + (1 - self.min_ratio) * 0.5 * (1 + math.cos(math.pi * t))
 
 
+def schedule_lr(opt: torch.optim.Optimizer, schedule: WarmupCosine) -> torch.optim.lr_scheduler.LambdaLR:
+    """A scheduler that scales every parameter group's lr by ``schedule`` (one object shared by the
+    groups, so moving its horizon moves all of them)."""
+    return torch.optim.lr_scheduler.LambdaLR(opt, schedule)
+
+
 def build_scheduler(opt: torch.optim.Optimizer, warmup: int, total: int, min_ratio: float) -> torch.optim.lr_scheduler.LambdaLR:
-    return torch.optim.lr_scheduler.LambdaLR(opt, WarmupCosine(warmup, total, min_ratio))
+    """Warmup + cosine with a fixed horizon (for callers that never move it)."""
+    return schedule_lr(opt, WarmupCosine(warmup, total, min_ratio))
 
 
 def build_ema(model: nn.Module, decay: float) -> AveragedModel | None:
