@@ -39,10 +39,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))  # the sh
 
 from _common import fmt, markdown_table  # noqa: E402
 from vlseq.evaluation.evaluate import evaluate_examples  # noqa: E402
-from vlseq.tasks import get_task, task_names  # noqa: E402
+from vlseq.tasks import (  # noqa: E402
+    get_task,
+    task_names,
+    task_of,  # noqa: E402
+)
 from vlseq.train.checkpoint import list_checkpoints  # noqa: E402
 from vlseq.train.config import TrainConfig, load_config  # noqa: E402
-from vlseq.train.data import load_examples, source_task  # noqa: E402
+from vlseq.train.data import load_examples  # noqa: E402
 
 log = logging.getLogger("claims")
 
@@ -90,7 +94,7 @@ def samples_from_mixture(state: dict[str, Any]) -> dict[str, int]:
     """Examples drawn per task from a :class:`MixtureSampler` state: ``epoch * size + pos`` per source."""
     out: dict[str, int] = {}
     for name, s in state["sources"].items():
-        task = source_task(name)
+        task = task_of(name)
         out[task] = out.get(task, 0) + int(s["epoch"]) * int(s["size"]) + int(s["pos"])
     return out
 
@@ -121,7 +125,7 @@ def train_and_evaluate(label: str, cfg: TrainConfig, n_per_task: dict[str, int])
     missing = [t for t in cfg.tasks if t not in val]
     if missing:
         raise ValueError(f"{cfg.data.synth}/{cfg.data.val_split}: no validation examples for task(s) {missing}")
-    val = {s: exs[: n_per_task[source_task(s)]] for s, exs in val.items() if source_task(s) in n_per_task}
+    val = {s: exs[: n_per_task[task_of(s)]] for s, exs in val.items() if task_of(s) in n_per_task}
     metrics = evaluate_examples(trainer.eval_model(), trainer.processor, val)
     eval_dir = Path(cfg.out_dir) / "eval"
     eval_dir.mkdir(parents=True, exist_ok=True)

@@ -35,6 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = load_config(args.preset, overrides)
     out = Path(cfg.out_dir)
     trainer = Trainer(cfg, resume=True, evaluate_at_end=False)
+    cfg = trainer.cfg  # the run's resolved config (a checkpoint's model config under init_from)
     summary = trainer.run()
     val = trainer.val_examples()
     val = {s: exs[: args.eval_per_task] for s, exs in val.items()}

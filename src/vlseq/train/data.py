@@ -53,7 +53,3 @@ def load_examples(cfg: TrainConfig, split: str) -> dict[str, list[Example]]:
             if exs:
                 out[task if not name else f"{task}@{name}"] = list(exs)
     return out
-
-
-def source_task(source: str) -> str:
-    return source.split("@", 1)[0]

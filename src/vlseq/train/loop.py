@@ -30,10 +30,10 @@ from ..data.readers.validate import DataError, RecordGuard
 from ..models.io import save_pretrained
 from ..models.protocol import VLModel
 from ..processing import Processor
-from ..tasks import get_task
+from ..tasks import get_task, task_of
 from .checkpoint import list_checkpoints, load_checkpoint, prune, save_checkpoint
 from .config import TrainConfig
-from .data import load_examples, source_task
+from .data import load_examples
 from .optim import WarmupCosine, build_ema, build_optimizer, schedule_lr
 from .setup import RunSetup, model_settings, open_accelerator, resolve_run, seed_run, start_model
 from .setup import corpus as corpus  # re-exported: tools build tokenizer corpora with it from here
@@ -210,7 +210,7 @@ class Trainer:
     def stage_weights(self) -> dict[str, float]:
         """Sampling weight of each source in the current stage."""
         stage = self.stages[self.stage]
-        return {s: stage.weight(source_task(s), self.cfg.task_weights) for s in self.train_data}
+        return {s: stage.weight(task_of(s), self.cfg.task_weights) for s in self.train_data}
 
     def progress(self) -> float:
         """How far the run is, 0..1: the larger of the step and the time fractions."""
@@ -277,11 +277,11 @@ class Trainer:
             if i % world != rank:
                 continue
             try:
-                items.append(self.processor.encode(get_task(source_task(source)), ex, random.Random(seed)))
+                items.append(self.processor.encode(get_task(task_of(source)), ex, random.Random(seed)))
             except DataError as e:  # an image that fails only at pixel decode time (truncated, ...)
                 self.skip_guard.handle(e)  # strict: raise; skip_bad: log, count, and leave it out
                 continue
-            sources.append(source_task(source))
+            sources.append(task_of(source))
         if not items:
             raise DataError(self.cfg.data.synth or "data", None, "bad_image",
                             f"every example of a {n_global}-example batch failed to decode")
@@ -384,7 +384,7 @@ class Trainer:
         self.save()
         final = self.save_final()
         if self.evaluate_at_end:
-            metrics = self.evaluate(cfg.eval_examples, writer)
+            metrics = self.evaluate(cfg.eval_examples, writer, baselines=True)
         if writer is not None:
             writer.close()
         return {"step": self.step, "elapsed_s": self.elapsed, "final": str(final), "metrics": metrics}
@@ -405,7 +405,7 @@ class Trainer:
         gathered = self.accelerator.gather(sums.to(self.accelerator.device)[None]).cpu()
         return bool((gathered == gathered[0]).all())
 
-    def evaluate(self, per_task: int, writer: Any = None) -> dict[str, float]:
+    def evaluate(self, per_task: int, writer: Any = None, baselines: bool = False) -> dict[str, float]:
         """Constrained generation + each task's metric on the validation split (main process)."""
         from ..evaluation.diagnostics import slot_accuracy
         from ..evaluation.evaluate import evaluate_examples
@@ -415,8 +415,10 @@ class Trainer:
             return metrics
         if self.accelerator.is_main_process:
             val = self.val_examples()
-            val = {s: exs[:per_task] for s, exs in val.items() if source_task(s) in self.tasks}
-            metrics = evaluate_examples(self.eval_model(), self.processor, val, categories=self.settings["categories"])
+            val = {s: exs[:per_task] for s, exs in val.items() if task_of(s) in self.tasks}
+            # baselines (constant over a run, priors from the training data) only where asked: the end of a run
+            metrics = evaluate_examples(self.eval_model(), self.processor, val, categories=self.settings["categories"],
+                                        baselines=baselines, baseline_examples=self.train_data)
             for source, row in slot_accuracy(self.eval_model(), self.processor, val, n=min(per_task, 64)).items():
                 metrics.update({f"{source}/slot_{k}": v for k, v in row.items() if k != "n"})
             for k, v in metrics.items():

@@ -115,7 +115,7 @@ def generalisation(trainer, cfg, metrics: dict[str, Any], n: int) -> list[tuple[
         exs = load_split(root / split, tasks=[task]).get(task, [])[:n]
         if not exs:
             continue
-        m = evaluate_examples(trainer.eval_model(), trainer.processor, {task: exs})
+        m = evaluate_examples(trainer.eval_model(), trainer.processor, {task: exs}, baselines=False)
         rows.append((what, metric, float(metrics[f"{task}/{metric}"]), float(m[f"{task}/{metric}"])))
     return rows
 

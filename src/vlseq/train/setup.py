@@ -25,10 +25,10 @@ from ..models.factory import build_model
 from ..models.image_tokenizer import ImageTokenizer
 from ..models.io import CONFIG, atomic_dir_write, from_pretrained, is_checkpoint
 from ..models.protocol import VLModel
-from ..tasks import get_task
+from ..tasks import get_task, task_of
 from ..tokenizer import VLTokenizer
 from .config import Stage, TrainConfig, parse_schedule
-from .data import ensure_synth, load_examples, source_task
+from .data import ensure_synth, load_examples
 
 
 def corpus(examples: Mapping[str, list], bins: int, limit: int = 20000) -> list[str]:
@@ -36,7 +36,7 @@ def corpus(examples: Mapping[str, list], bins: int, limit: int = 20000) -> list[
     rng = random.Random(0)
     texts = []
     for source, exs in examples.items():
-        task = get_task(source_task(source))
+        task = get_task(task_of(source))
         for ex in exs[:limit]:
             texts.append(task.prompt(ex, bins))
             if task.output != "image":  # an image target is <img_k> tokens only, special tokens already
@@ -175,7 +175,7 @@ def resolve_run(cfg: TrainConfig, accelerator: Accelerator, out: Path) -> RunSet
         tokenizer = build_tokenizer(cfg, train_data, out, accelerator)
         model_cfg = cfg.model.with_tokenizer(tokenizer)
     cfg = dataclasses.replace(cfg, model=model_cfg)
-    tasks = tuple(sorted({source_task(s) for s in train_data}))
+    tasks = tuple(sorted({task_of(s) for s in train_data}))
     stages = tuple(parse_schedule(cfg.schedule, tasks))
     if len(stages) > 1 and cfg.data.shards:
         raise ValueError("a training schedule of several stages is not supported with data.shards (streamed data)")
@@ -205,7 +205,7 @@ def model_settings(cfg: TrainConfig, tasks: list[str], train: Mapping[str, list]
     the shape of the image tokenizer saved with it (when the model writes images)."""
     # in the order the training prompts list them (first seen), not sorted: a Pipeline's detect prompt is
     # built from this list and must read as the prompts the model was trained on
-    cats = list(dict.fromkeys(o for s, exs in (train or {}).items() if get_task(source_task(s)).output == "objects"
+    cats = list(dict.fromkeys(o for s, exs in (train or {}).items() if get_task(task_of(s)).output == "objects"
                               for ex in exs[:2000] for o in ex.options))
     return {"num_bins": cfg.model.num_bins, "image_size": cfg.model.image_size, "tasks": tasks, "categories": cats,
             "max_prompt_tokens": cfg.max_prompt_tokens, "max_target_tokens": cfg.max_target_tokens,
