@@ -35,7 +35,7 @@ def test_public_entry_points_are_unchanged() -> None:
 
     assert Pipeline.__module__ == "vlseq.inference.pipeline" and Result.__module__ == "vlseq.inference.pipeline"
     assert callable(main)
-    assert set(COMMANDS) == {"codec-demo", "synth", "train", "eval", "quickstart", "predict", "demo", "shard",
+    assert set(COMMANDS) == {"codec-demo", "synth", "train", "eval", "quickstart", "predict", "demo", "shard", "data",
                              "train-image-tokenizer"}
     for module, _ in COMMANDS.values():
         assert callable(importlib.import_module(module).main)

@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("vlseq.cli.demo", "the web demo"),
     "shard": ("vlseq.cli.shard", "write datasets as WebDataset tar shards"),
     "train-image-tokenizer": ("vlseq.cli.image_tokenizer", "train the VQ image tokenizer; report held-out PSNR"),
+    "data": ("vlseq.cli.data", "inspect training data: counts, boxes, answer baselines, lengths, a contact sheet"),
 }
 
 

@@ -74,7 +74,7 @@ class TrainConfig:
     min_lr_ratio: float = 0.05
     clip_grad: float = 1.0
     ema_decay: float = 0.0  # 0 = off; UniTAB uses 0.9998
-    mixed_precision: str = "no"  # "bf16"/"fp16" on GPUs; never on this CPU (bf16 matmul is 300x slower)
+    mixed_precision: str = "no"  # "bf16"/"fp16" on GPUs; not on CPUs (bf16 matmul measured ~300x slower than fp32)
     #: torch.compile backend for the training model ("no", "inductor", ...). Off by default: on this
     #: CPU inductor compiled the tiny model in ~100 s for no step speed-up (bench/bench_gpu.py --compile
     #: measures it on a GPU).
