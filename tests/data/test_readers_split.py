@@ -70,6 +70,28 @@ def _write_split(d: Path) -> Path:
                             "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 2, 10, 10],
                                              "area": 100, "iscrowd": 0, "keypoints": [7, 2, 2]}]})
     lines("generations.jsonl", [{"id": 1, "image": "images/00000001.png", "caption": "a red circle."}])
+    dump("paragraphs_v1.json", [{"image_id": 1, "url": "images/00000001.png",
+                                 "paragraph": "there are two shapes. a red circle is left of a blue square."}])
+    dump("story.json", {"images": [{"id": "1", "file_name": "images/00000001.png"}, {"id": "2"}],
+                        "annotations": [[{"story_id": "s", "photo_flickr_id": "2", "worker_arranged_photo_order": 1,
+                                          "text": "it left."}],
+                                        [{"story_id": "s", "photo_flickr_id": "1", "worker_arranged_photo_order": 0,
+                                          "text": "a circle."}]]})
+    (d / "2.jpg").write_bytes((d / "images" / "00000002.png").read_bytes())  # VIST's default name, {id}.jpg
+    dump("visdial.json", {"data": {"questions": ["is it red?"], "answers": ["yes", "no"], "dialogs": [
+        {"image_id": 1, "caption": "a red circle.", "file_name": "images/00000001.png",
+         "dialog": [{"question": 0, "answer": 0, "answer_options": [1, 0], "gt_index": 1}]}]}})
+    (d / "vcr_metadata").mkdir()
+    dump("vcr_metadata/00000001.json", {"boxes": [[2, 2, 12, 12, 1.0], [20, 5, 28, 13, 1.0]], "names": ["circle", "square"],
+                                        "width": 48, "height": 32})
+    lines("vcr.jsonl", [{"annot_id": "train-0", "img_id": 1, "img_fn": "images/00000001.png",
+                         "metadata_fn": "vcr_metadata/00000001.json", "objects": ["circle", "square"],
+                         "question": ["what", "color", "is", "the", [0], "?"],
+                         "answer_choices": [["the", [0], "is", c, "."] for c in ("red", "blue", "green", "white")],
+                         "answer_label": 0,
+                         "rationale_choices": [["the", [k], "is", "on", "the", side, "."] for k, side in
+                                               ((0, "left"), (0, "right"), (1, "left"), (1, "top"))],
+                         "rationale_label": 0}])
     return d
 
 
@@ -85,7 +107,8 @@ def test_load_split_every_task(split):
     counts = {t: len(v) for t, v in data.items()}
     assert counts == {"caption": 2, "detect": 2, "localize": 3, "vqa": 2, "refexp": 1, "ground": 1,
                       "grounded_caption": 1, "classify": 2, "region_caption": 1, "edit_image": 1,
-                      "segment": 0, "instance_segment": 0, "keypoints": 1, "generate_image": 1}
+                      "segment": 0, "instance_segment": 0, "keypoints": 1, "generate_image": 1, "paragraph": 1,
+                      "multiple_choice": 2, "story": 1, "dialog": 1}
     assert data.report.skipped == 0 and data.report.kept == counts
     for task, exs in data.items():
         for e in exs:
@@ -155,6 +178,16 @@ def _key(e: Example) -> tuple:
         return (e.image_id, r(e.region), tuple(e.answers))
     if e.task == "edit_image":
         return (names, e.text, Path(str(e.target_image)).name, str(e.meta["requirements"]))
+    if e.task == "paragraph":
+        return (e.image_id, names, tuple(e.answers))
+    if e.task == "multiple_choice":
+        return (e.image_id, names, e.meta["stage"], e.meta["qid"], e.text, tuple(e.options), tuple(e.answers),
+                e.meta.get("answer"), tuple((o.label, r(o.box)) for o in e.objects))
+    if e.task == "story":
+        return (names, tuple(e.answers), tuple(e.meta["sentences"]))
+    if e.task == "dialog":
+        return (e.image_id, names, e.text, tuple(e.answers), tuple(e.options), e.meta["gt_index"], e.meta["caption"],
+                tuple(map(tuple, e.meta["history"])), e.meta["round"])
     raise AssertionError(e.task)
 
 
@@ -177,6 +210,13 @@ def test_round_trip_with_world_writers(tmp_path):
         w.add_image(i, scene.width, scene.height)
         exs = world.examples_for_scene(scene, writers.image_path(i), rng, cfg, image_id=str(i))
         edit = world.edit_example(scene, writers.image_path(i), rng, cfg, target_ref=writers.image_path(n + i), image_id=str(i))
+        if i == 0:  # one story: its later images after the edited targets
+            refs = [writers.image_path(2 * n + k) for k in range(4)]
+            story, tale = world.story_example(scene, writers.image_path(i), rng, cfg, refs, image_id=str(i))
+            for k, later in enumerate(tale.scenes[1:]):
+                writers.save_png(world.render(later), d / refs[k])
+                w.add_image(2 * n + k, scene.width, scene.height)
+            exs.append(story)
         if edit is not None:
             writers.save_png(world.render(edit[1].scene), d / writers.image_path(n + i))
             exs.append(edit[0])
@@ -189,7 +229,8 @@ def test_round_trip_with_world_writers(tmp_path):
     data = load_split(d)  # strict: the world's files must have no bad record
     assert data.report.skipped == 0
     assert {e.task for e in made} >= {"caption", "vqa", "detect", "refexp", "ground", "classify", "region_caption",
-                                      "instance_segment", "keypoints", "generate_image", "edit_image"}
+                                      "instance_segment", "keypoints", "generate_image", "edit_image", "paragraph",
+                                      "multiple_choice", "dialog", "story"}
     for task in {e.task for e in made}:
         want = sorted(_key(e) for e in made if e.task == task)
         got = sorted(_key(e) for e in data[task])

@@ -60,7 +60,7 @@ def test_round_trip_every_field_and_pixel(split_dir, shard_dir) -> None:
     got = {ident(e): e for s in index["shards"] for e in read_shard(s["path"])}
     want = {ident(e): e for exs in split.values() for e in exs}
     assert got.keys() == want.keys()
-    assert {len(e.images) for e in want.values()} == {1, 2}  # pairs are covered
+    assert {1, 2} <= {len(e.images) for e in want.values()}  # pairs are covered (stories hold 3-5)
     assert any(e.target_image is not None for e in want.values())  # edits too
     for k, w in want.items():
         g = got[k]

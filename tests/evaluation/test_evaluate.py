@@ -10,6 +10,7 @@ import numpy as np
 
 from vlseq.data.example import Example
 from vlseq.data.world import WorldConfig, examples_for_scene, generate_scene, render
+from vlseq.data.world.stories import story_example
 from vlseq.decoding.constrain import grammar_for, keypoint_ids
 from vlseq.decoding.generate import max_new_tokens_for
 from vlseq.processing import Processor
@@ -27,7 +28,8 @@ def test_every_world_target_fits_its_budget_and_grammar() -> None:
         scene = generate_scene(s, cfg)
         exs += [e for e in examples_for_scene(scene, render(scene), np.random.default_rng(s), cfg, image_id=str(s))
                 if e.task not in IMAGE_TASKS]
-    texts = [t for e in exs for t in (get_task(e.task).prompt(e, BINS), get_task(e.task).target(e, BINS), *e.answers)]
+    texts = [t for e in exs for t in (get_task(e.task).prompt(e, BINS), get_task(e.task).target(e, BINS), *e.answers,
+                                      *e.options)]
     tok = VLTokenizer.train(texts, num_bins=BINS)
     proc = Processor(tok, 64, BINS, max_target_tokens=256)
     tasks = set()
@@ -59,8 +61,8 @@ def _hand_budget(task: Task, ex: Example, processor: Processor) -> int:
             n += 2 + 2 * spec.max_polygon_points
         n += sum(len(ids) + 2 for ids in keypoint_ids(spec, processor.tokenizer) or ())
         return min(limit, n)
-    if spec.kind == "text":
-        return min(limit, 48)
+    if spec.kind == "text":  # long text (paragraphs, stories) says its length; other free text had 48
+        return min(limit, spec.max_tokens or 48)
     if spec.kind == "image":
         return min(limit, spec.image_tokens + 1)
     return limit
@@ -74,8 +76,11 @@ def test_budgets_from_the_grammar_match_the_hand_computed_ones_on_every_task() -
         exs += examples_for_scene(scene, render(scene), np.random.default_rng(s), cfg, image_id=str(s))
     # the world makes no edits; an edit's budget depends on its task alone
     exs.append(dataclasses.replace(next(e for e in exs if e.task == "generate_image"), task="edit_image"))
+    # a story spans several scenes (the writer makes it, not examples_for_scene)
+    exs.append(next(made[0] for s in range(20) if (made := story_example(generate_scene(s, cfg), "x.png",
+                                                                        np.random.default_rng(s), cfg)) is not None))
     texts = [t for e in exs if e.task not in IMAGE_TASKS
-             for t in (get_task(e.task).prompt(e, BINS), get_task(e.task).target(e, BINS), *e.answers)]
+             for t in (get_task(e.task).prompt(e, BINS), get_task(e.task).target(e, BINS), *e.answers, *e.options)]
     tok = VLTokenizer.train(texts, num_bins=BINS, num_image_tokens=16)
     assert {e.task for e in exs} == set(task_names())
     # the target limits of the shipped configs (48 to 256) and this module's

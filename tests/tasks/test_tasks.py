@@ -25,7 +25,8 @@ def pred(task: str, seq: str, e: Example) -> Prediction:
 def test_registry_lists_every_task() -> None:
     assert task_names() == sorted(["caption", "vqa", "classify", "refexp", "ground", "grounded_caption", "detect",
                                    "localize", "region_caption", "segment", "instance_segment", "keypoints",
-                                   "generate_image", "edit_image"])
+                                   "generate_image", "edit_image", "paragraph", "multiple_choice", "story",
+                                   "dialog"])
     with pytest.raises(KeyError, match="unknown task"):
         get_task("nope")
 

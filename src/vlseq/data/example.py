@@ -18,7 +18,20 @@ instance_segment   --                           ``objects`` with ``polygon`` (la
 keypoints          --                           ``objects`` with ``keypoints``; names in ``meta["keypoint_names"]``
 generate_image     the caption                  ``target_image`` (input image: a blank canvas)
 edit_image         the instruction              ``target_image``
+paragraph          --                           ``answers[0]``: the paragraph (``phrases``: its object
+                                                mentions, where known, for a grounded variant)
+multiple_choice    the question (plain text)    ``options``: the choices, ``answers[0]`` the right one;
+                                                ``objects``: the detections its tags cite
+story              --                           ``answers[0]``: the story, one sentence per image of
+                                                ``images`` (in order; ``meta["sentences"]``)
+dialog             the round's question         ``answers[0]``: the answer; ``options``: the candidates;
+                                                ``meta["caption"]``, ``meta["history"]`` (q, a) pairs
 =================  ===========================  ==================================================
+
+``multiple_choice`` examples come in two stages (VCR): ``meta["stage"]`` ``"qa"`` (choose the
+answer) or ``"qar"`` (given ``meta["answer"]``, choose the rationale), paired by ``meta["qid"]``;
+``meta["question_tokens"]`` / ``"choice_tokens"`` / ``"answer_tokens"`` keep the tagged text
+(:mod:`vlseq.data.tagged`) so a prompt can show a cited object's box.
 
 Image-output examples may carry ``meta["requirements"]`` (what the output must show; see
 :mod:`vlseq.evaluation.render_check`).

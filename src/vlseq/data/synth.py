@@ -22,8 +22,13 @@ Caption-only images: a ``--caption-only`` fraction of train scenes appears only 
 only on the other images can be tested on grounded captioning of images it saw only captioned.
 
 Image ids: split ``k`` (train 0, val 1, test 2, test_heldout 3) uses ids from ``k * 10_000_000``;
-scene ``i`` is ``base + i``, the edited target of scene ``i`` is ``base + n_scenes + i``. Every
+scene ``i`` is ``base + i``, the edited target of scene ``i`` is ``base + n_scenes + i``, and image
+``s`` (1-4) of the story that starts at scene ``i`` is ``base + (1 + s) * n_scenes + i``. Every
 scene draws from ``SeedSequence([seed, k, i])``, so the output does not depend on ``--workers``.
+
+Stories: a ``story_frac`` share of the scenes (not caption-only ones) starts a story (3-5 images
+made by successive edits, :mod:`vlseq.data.world.stories`); a story draws from its own child of the
+scene's seed sequence, so writing stories leaves every other record as it was.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import numpy as np
 
 from .world import WorldConfig, categories, edit_example, examples_for_scene, generate_scene, pair_example, render
 from .world.scene import SIZES, SIZES_3
+from .world.stories import MAX_IMAGES, story_example
 from .writers import SplitWriter, example_records, image_path, save_png
 
 SPLITS = ("train", "val", "test", "test_heldout")
@@ -61,6 +67,7 @@ class Job:
     split_dir: str
     caption_only: float
     edit_frac: float
+    story_frac: float = 0.0
 
 
 def scene_rngs(seed: int, split_index: int, i: int) -> tuple[np.random.Generator, np.random.Generator]:
@@ -68,6 +75,12 @@ def scene_rngs(seed: int, split_index: int, i: int) -> tuple[np.random.Generator
     ss = np.random.SeedSequence([seed, split_index, i])
     a, b = ss.spawn(2)
     return np.random.default_rng(a), np.random.default_rng(b)
+
+
+def story_rng(seed: int, split_index: int, i: int) -> np.random.Generator:
+    """The generator of the story of scene ``i``: the third child of the scene's seed sequence (the
+    first two are :func:`scene_rngs`'s whatever the number spawned, so stories change nothing else)."""
+    return np.random.default_rng(np.random.SeedSequence([seed, split_index, i]).spawn(3)[2])
 
 
 def run_job(job: Job) -> list[dict]:
@@ -95,6 +108,16 @@ def run_job(job: Job) -> list[dict]:
                 save_png(render(made[1].scene), Path(job.split_dir) / image_path(eid))
                 bundle["images"].append((eid, scene.width, scene.height))
                 exs.append(made[0])
+        if not caption_only and job.story_frac > 0:
+            rst = story_rng(job.seed, job.index, i)
+            if rst.random() < job.story_frac:
+                ids = [base + (1 + s) * job.n_scenes + i for s in range(1, MAX_IMAGES)]
+                made_story = story_example(scene, ref, rst, job.cfg, [image_path(j) for j in ids], str(iid))
+                if made_story is not None:
+                    for j, later in zip(ids, made_story[1].scenes[1:]):
+                        save_png(render(later), Path(job.split_dir) / image_path(j))
+                        bundle["images"].append((j, scene.width, scene.height))
+                    exs.append(made_story[0])
         if i % 2 == 1 and prev is not None and not caption_only and not prev[1]:
             exs.append(pair_example(prev[0], image_path(iid - 1), scene, ref, ra, image_id=str(iid - 1)))
         prev = (scene, caption_only) if i % 2 == 0 else None
@@ -125,6 +148,7 @@ class SynthOptions:
     heldout: tuple[tuple[str, str], ...] = DEFAULT_HELDOUT
     caption_only: float = 0.1
     edit_frac: float = 0.25
+    story_frac: float = 0.25  #: share of scenes that start a story (3-5 images each)
     detect_labels: str = "shape"
     workers: int = min(os.cpu_count() or 1, 8)
     chunk: int = 64
@@ -169,7 +193,7 @@ def write_world(out: str | Path, opts: SynthOptions = SynthOptions()) -> Path:
             eval_writer = SplitWriter(out / "caption_only_eval", "caption_only_eval", categories(cfgs[split])) \
                 if split == "train" else None
             jobs = [Job(split, index, s, min(s + chunk, n), n, opts.seed, cfgs[split], str(split_dir),
-                        opts.caption_only, opts.edit_frac) for s in range(0, n, chunk)]
+                        opts.caption_only, opts.edit_frac, opts.story_frac) for s in range(0, n, chunk)]
             results = pool.imap(run_job, jobs) if pool else map(run_job, jobs)
             bar = tqdm(total=n, desc=f"synth {split}", unit="scene", disable=opts.no_progress) if tqdm else None
             caption_only_ids = []

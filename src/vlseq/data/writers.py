@@ -19,6 +19,14 @@ One split directory holds::
     generations.jsonl           {"id","image","image_id","caption","requirements"?}: text-to-image
                                 pairs; ``requirements`` = [{"label","colour","shape","count"}] of what
                                 the image shows (for render-and-check evaluation)
+    paragraphs_v1.json          Stanford image paragraphs: [{"image_id", "url", "paragraph"}]; ``url`` is
+                                the image path relative to the split directory
+    {split}_split.json          Stanford paragraphs' split list: the image ids of paragraphs_v1.json
+    vcr.jsonl                   VCR records (both stages of a question in one line) and, per image,
+                                vcr_metadata/{image_id:08d}.json with the boxes (see writers_vcr.py)
+    story.json                  VIST story-in-sequence: one sentence per image of each story
+                                (see writers_story_dialog.py)
+    visdial.json                VisDial v1.0: caption + rounds with 100-candidate answer options
     manifest.json               counts per file and whatever the caller adds (seed, size, world config)
 
 COCO ``file_name`` is the bare file name under ``images/``. Conversion (:func:`example_records`) is
@@ -36,6 +44,8 @@ import numpy as np
 from PIL import Image
 
 from .example import Example
+from .writers_story_dialog import dialog_part, story_record, write_visdial, write_vist
+from .writers_vcr import VcrCollector, vcr_part
 
 INFO = {"description": "vlseq synthetic world", "version": "1.0", "year": 2024, "contributor": "vlseq",
         "date_created": "synthetic"}
@@ -47,7 +57,8 @@ FILES = {
     "caption": "captions.json", "instance": "instances.json", "vqa": "vqa_questions.json",
     "refexp": "refexp.json", "grounding": "grounding.json", "classify": "classify.jsonl",
     "region": "region_captions.jsonl", "edit": "edits.jsonl", "keypoint": "keypoints.json",
-    "generation": "generations.jsonl",
+    "generation": "generations.jsonl", "paragraph": "paragraphs_v1.json", "vcr": "vcr.jsonl",
+    "story": "story.json", "visdial": "visdial.json",
 }
 
 
@@ -137,6 +148,14 @@ def example_records(ex: Example, categories: Mapping[str, int]) -> list[tuple[st
         return [("generation", {"image": str(ex.target_image), "image_id": iid, "caption": ex.text, **req})]
     if t == "keypoints":
         return [_keypoint_record(ex, o, iid, categories) for o in ex.objects]
+    if t == "paragraph":
+        return [("paragraph", {"image_id": iid, "url": str(ex.images[0]), "paragraph": ex.answers[0]})]
+    if t == "multiple_choice":
+        return [("vcr", vcr_part(ex, iid))]
+    if t == "story":
+        return [("story", story_record(ex, iid))]
+    if t == "dialog":
+        return [("visdial", dialog_part(ex, iid))]
     if t in ("segment", "localize", "instance_segment"):
         return []
     raise ValueError(f"{ex.source}: no file format for task {t!r}")
@@ -167,6 +186,7 @@ class SplitWriter:
         self.images: dict[int, dict] = {}
         self.records: dict[str, list[dict]] = {k: [] for k in FILES}
         self._seen_grounding: set[tuple[int, str]] = set()
+        self.vcr = VcrCollector()  # a VCR record merges the two stage examples of a question
 
     @property
     def category_ids(self) -> dict[str, int]:
@@ -183,6 +203,9 @@ class SplitWriter:
             if key in self._seen_grounding:
                 return
             self._seen_grounding.add(key)
+        if kind == "vcr":
+            self.vcr.add(record)
+            return
         self.records[kind].append(record)
 
     def add_examples(self, examples: Iterable[Example]) -> None:
@@ -283,6 +306,16 @@ class SplitWriter:
             counts["refexp.json"] = _dump(self.dir / "refexp.json", self._refexp(), "images")
         if "grounding" in kinds:
             counts["grounding.json"] = _dump(self.dir / "grounding.json", self._grounding(), "images")
+        if "paragraph" in kinds and self.records["paragraph"]:
+            recs = self.records["paragraph"]
+            counts["paragraphs_v1.json"] = _dump_list(self.dir / "paragraphs_v1.json", recs)
+            _dump_list(self.dir / f"{self.split}_split.json", [r["image_id"] for r in recs])
+        if "vcr" in kinds and len(self.vcr):
+            counts["vcr.jsonl"] = self.vcr.write(self.dir)
+        if "story" in kinds and self.records["story"]:
+            counts["story.json"] = write_vist(self.dir / "story.json", self.records["story"])
+        if "visdial" in kinds and self.records["visdial"]:
+            counts["visdial.json"] = write_visdial(self.dir / "visdial.json", self.records["visdial"], self.split)
         for kind, name in (("classify", "classify.jsonl"), ("region", "region_captions.jsonl"), ("edit", "edits.jsonl"),
                            ("generation", "generations.jsonl")):
             if kind in kinds:
@@ -296,6 +329,12 @@ def _dump(path: Path, obj: dict, count_key: str = "annotations") -> int:
     with open(path, "w") as f:
         json.dump(obj, f, separators=(",", ":"))
     return len(obj.get(count_key, []))
+
+
+def _dump_list(path: Path, items: list) -> int:
+    with open(path, "w") as f:
+        json.dump(items, f, separators=(",", ":"))
+    return len(items)
 
 
 def _dump_lines(path: Path, records: list[dict]) -> int:

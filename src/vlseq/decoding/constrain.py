@@ -48,10 +48,11 @@ def generation_budget(spec: GrammarSpec, tokenizer: VLTokenizer, limit: int) -> 
     :data:`EXTRA_TOKENS`, never past ``limit``.
 
     Outputs without a longest one get ``limit`` (grounded text, an object list without
-    ``max_objects``), free text :data:`FREE_TEXT_BUDGET`.
+    ``max_objects``), free text the spec's ``max_tokens`` (a task that writes long text, e.g. a
+    paragraph, says how long), else :data:`FREE_TEXT_BUDGET`.
     """
     if spec.kind == "text":
-        return min(limit, FREE_TEXT_BUDGET)
+        return min(limit, spec.max_tokens or FREE_TEXT_BUDGET)
     longest = grammar_for(spec, tokenizer).max_to_finish()
     if longest >= UNBOUNDED:
         return limit

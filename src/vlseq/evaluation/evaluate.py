@@ -20,6 +20,7 @@ from typing import Any, Sequence
 
 from ..data.example import Example
 from ..decoding.generate import predict_examples
+from ..decoding.rank import candidate_loglikelihoods
 from ..processing import Processor
 from ..tasks import get_task, headline, task_of
 from .baselines import KINDS, baseline_scores
@@ -57,6 +58,9 @@ def evaluate_examples(model, processor: Processor, examples: dict[str, Sequence[
             # Ranked outputs (object lists) get per-box scores so mAP ranks by confidence.
             preds = predict_examples(model, processor, task, exs, batch_size, constrained, num_beams,
                                      scores=task.output == "objects" and num_beams == 1)
+            if task.ranks_options:  # one log-likelihood per candidate, in batched forward passes
+                for p, s in zip(preds, candidate_loglikelihoods(model, processor, task, exs, batch_size)):
+                    p.scores = s
             if pred_file is not None:
                 for ex, p in zip(exs, preds):
                     pred_file.write(json.dumps({"source": source, "image_id": ex.image_id, "prompt": task.prompt(ex, processor.bins),

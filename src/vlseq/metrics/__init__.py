@@ -17,24 +17,36 @@ detect             :func:`coco_map` (pycocotools COCOeval)
 segment            :func:`segmentation_iou` (mask mIoU / cIoU of polygons, pycocotools masks)
 instance_segment   :func:`coco_mask_map` (COCOeval ``segm``)
 keypoints          :func:`pck` (PCK@0.1 of the box size), :func:`match_objects`
+paragraph          :func:`paragraph_scores` (CIDEr-D, METEOR 1.5, BLEU-1..4; METEOR needs Java)
+multiple_choice    :func:`multiple_choice_accuracy` (VCR Q->A, QA->R, Q->AR),
+                   :func:`chance_multiple_choice` (a uniform guess's expected accuracies)
+story              :func:`paragraph_scores` (CIDEr-D, METEOR 1.5, BLEU-1..4 of the joined story)
+dialog             :func:`ranking_metrics` (MRR, R@1/5/10, mean rank) over :func:`rank_of` ranks
 =================  ==============================================================
 """
 
 from .boxes import box_accuracy, box_area, box_iou, enclosing_box, localization_accuracy, rec_accuracy
 from .caption import caption_scores, leave_one_out_cider
+from .choice import chance_multiple_choice, multiple_choice_accuracy
 from .classify import classification_accuracy
 from .detection import coco_map
 from .grounding import grounded_caption_f1, head_noun, phrase_grounding_recall
 from .keypoints import match_objects, pck
 from .masks import coco_mask_map, mask_iou, polygon_mask, polygons_to_rle, segmentation_iou
+from .meteor import MeteorError, MeteorScorer
+from .paragraph import paragraph_scores
 from .ptb_tokenizer import ptb_tokenize_python, tokenize_captions, tokenize_sentences
+from .ranking import rank_of, ranking_metrics
 from .vqa import normalize_answer, question_accuracy, vqa_accuracy
 
 __all__ = [
+    "MeteorError",
+    "MeteorScorer",
     "box_accuracy",
     "box_area",
     "box_iou",
     "caption_scores",
+    "chance_multiple_choice",
     "classification_accuracy",
     "coco_map",
     "coco_mask_map",
@@ -45,13 +57,17 @@ __all__ = [
     "localization_accuracy",
     "mask_iou",
     "match_objects",
+    "multiple_choice_accuracy",
     "normalize_answer",
+    "paragraph_scores",
     "pck",
     "phrase_grounding_recall",
     "polygon_mask",
     "polygons_to_rle",
     "ptb_tokenize_python",
     "question_accuracy",
+    "rank_of",
+    "ranking_metrics",
     "rec_accuracy",
     "segmentation_iou",
     "tokenize_captions",

@@ -31,6 +31,10 @@ class GrammarSpec:
     ``polygons`` (at most ``max_polygon_points`` points each) and ``keypoints`` (names, in their
     fixed order, each at most once) may follow an object's box (kinds ``objects`` and ``box``);
     ``require_polygon``: every object has one; ``polygon_inside_box``: its points lie in the box.
+
+    ``max_tokens``: for free text, the tokens a complete output may need (``</s>`` included): free
+    text has no longest output a grammar could give, so a task whose outputs run long (paragraphs)
+    says so here. None: the decoder's default budget.
     """
 
     kind: OutputKind
@@ -42,6 +46,7 @@ class GrammarSpec:
     polygon_inside_box: bool = False
     keypoints: tuple[str, ...] = ()
     image_tokens: int = 0
+    max_tokens: int | None = None
 
 
 @dataclass
@@ -94,6 +99,9 @@ class Task:
     output: OutputKind = "text"
     #: the example fields this task needs, checked by :meth:`check`
     needs: tuple[str, ...] = ()
+    #: evaluation scores every one of an example's ``options`` by its likelihood under the model
+    #: (VisDial's generative protocol) into ``Prediction.scores``, beside the generated answer
+    ranks_options: bool = False
 
     def prompt(self, ex: Example, bins: int) -> str:
         raise NotImplementedError
@@ -110,6 +118,11 @@ class Task:
 
     def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
         raise NotImplementedError
+
+    def baseline(self, examples: Sequence[Example]) -> dict[str, float]:
+        """What a trivial output that ignores the image scores on ``examples``, keyed like :meth:`evaluate`
+        (the floor a model has to beat). Tasks that define none raise ``NotImplementedError``."""
+        raise NotImplementedError(f"task {self.name!r} defines no baseline")
 
     def check(self, ex: Example) -> None:
         """Raise ``ValueError`` naming the record when ``ex`` lacks what this task needs."""

@@ -45,4 +45,4 @@ def task_names() -> list[str]:
 
 def _load_builtin() -> None:
     # Importing the modules registers their tasks.
-    from . import detection, grounding, image, keypoints, segmentation, text  # noqa: F401
+    from . import choice, detection, dialog, grounding, image, keypoints, paragraph, segmentation, story, text  # noqa: F401

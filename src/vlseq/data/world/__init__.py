@@ -40,10 +40,12 @@ from .scene import (
     tight_box,
     to_object,
 )
+from .stories import Story, make_story, story_example
 
 __all__ = [
     "ALL_TASKS", "SCENE_TASKS", "categories", "category", "edit_example", "examples_for_scene", "generation_example",
     "pair_example", "region_description", "scene_requirements", "to_object", "Edit", "propose_edit", "Desc", "RefExp", "referring_expressions",
+    "Story", "make_story", "story_example",
     "relation", "resolve", "BACKGROUNDS", "COLOURS", "SHAPES", "SIZES", "Scene", "SceneObject", "WorldConfig",
     "generate_scene", "polygon_area", "rasterize", "render", "tight_box",
 ]

@@ -1,7 +1,13 @@
 """Every task's :class:`~vlseq.data.example.Example` records for a scene (see example.py per task).
 
+``paragraph`` (:mod:`.paragraphs`), ``multiple_choice`` (:mod:`.choices`) and ``dialog``
+(:mod:`.dialogs`) draw from child generators spawned off the annotation rng, which leaves its stream untouched: a world written with
+them has the same records for every other task.
+
 Single-scene tasks come from :func:`examples_for_scene`; the two-image tasks from
-:func:`pair_example` (NLVR2-style statements) and :func:`edit_example` (instruction + edited scene).
+:func:`pair_example` (NLVR2-style statements) and :func:`edit_example` (instruction + edited scene);
+``story`` (an image sequence made by successive edits) from
+:func:`~vlseq.data.world.stories.story_example`.
 Boxes are the tight boxes of the visible pixels; polygons the visible outlines.
 
 Image-output examples (``generate_image``, ``edit_image``) carry ``meta["requirements"]``
@@ -17,9 +23,12 @@ import numpy as np
 
 from ...codec.markup import Phrase
 from ..example import Example, ImageRef
+from .choices import choice_examples
+from .dialogs import dialog_examples
 from .edits import Edit, propose_edit
 from .keypoints import keypoints_example
 from .language import article, captions, grounded_captions, pick_expression, referring_expressions
+from .paragraphs import paragraph
 from .questions import (
     ENTAILMENT_OPTIONS,
     MATCH_OPTIONS,
@@ -32,8 +41,9 @@ from .questions import (
 from .scene import Scene, SceneObject, WorldConfig, categories, category, render, to_object
 
 SCENE_TASKS = ("caption", "vqa", "refexp", "segment", "ground", "grounded_caption", "detect", "localize",
-               "region_caption", "classify", "instance_segment", "keypoints", "generate_image")
-ALL_TASKS = SCENE_TASKS + ("classify_pair", "edit_image")
+               "region_caption", "classify", "instance_segment", "keypoints", "generate_image", "paragraph",
+               "multiple_choice", "dialog")
+ALL_TASKS = SCENE_TASKS + ("classify_pair", "edit_image", "story")
 
 
 def region_description(o: SceneObject) -> str:
@@ -127,7 +137,30 @@ def examples_for_scene(scene: Scene, image_ref: ImageRef, rng: np.random.Generat
         out.append(keypoints_example(scene, image_ref, cfg, image_id=image_id))
     if "generate_image" in want:
         out.append(generation_example(scene, image_ref, gcs[0].text, cfg, image_id))
+    if want & {"paragraph", "multiple_choice", "dialog"}:
+        # Every child is always spawned, so one task's records do not depend on whether another is asked
+        # for; a SeedSequence's first children do not depend on how many are spawned, so adding the
+        # dialog's third child left the paragraph and multiple-choice records as they were.
+        para_rng, choice_rng, dialog_rng = _spawn(rng, scene, 3)
+        if "paragraph" in want:
+            st = paragraph(scene, para_rng)
+            phrases = [Phrase(s, e, tuple(tuple(float(v) for v in objs[i].box) for i in members))  # type: ignore[misc]
+                       for s, e, members in st.spans]
+            ex("paragraph", answers=[st.text], phrases=phrases,
+               meta={"phrase_objects": [members for _, _, members in st.spans]})
+        if "multiple_choice" in want:
+            out.extend(choice_examples(scene, image_ref, choice_rng, cfg.choice_questions_per_image, image_id))
+        if "dialog" in want:
+            out.extend(dialog_examples(scene, image_ref, dialog_rng, cfg, image_id))
     return out
+
+
+def _spawn(rng: np.random.Generator, scene: Scene, n: int) -> list[np.random.Generator]:
+    """``n`` independent generators derived from ``rng`` without drawing from its stream."""
+    try:
+        return rng.spawn(n)
+    except TypeError:  # a bit generator without a SeedSequence: derive from the scene's seed instead
+        return [np.random.default_rng([scene.seed, 7919, k]) for k in range(n)]
 
 
 def generation_example(scene: Scene, image_ref: ImageRef, caption: str, config: WorldConfig | None = None,

@@ -247,7 +247,13 @@ def position_words(o: SceneObject, side: float) -> str:
     return f"in the {r} {c}"
 
 
-_BG_WORDS = {"gradient": "a shaded", "noise": "a mottled", "stripes": "a striped", "checker": "a checkered"}
+#: Every phrase :func:`position_words` gives, in reading order (distractors draw wrong ones from here).
+POSITIONS: tuple[str, ...] = ("in the top left", "at the top", "in the top right", "on the left", "in the center",
+                              "on the right", "in the bottom left", "at the bottom", "in the bottom right")
+
+#: Background kind -> how a caption names it ("on a striped background").
+BACKGROUND_WORDS = {"gradient": "a shaded", "noise": "a mottled", "stripes": "a striped", "checker": "a checkered"}
+_BG_WORDS = BACKGROUND_WORDS
 
 
 def grounded_captions(scene: Scene, rng: np.random.Generator) -> list[SpanText]:

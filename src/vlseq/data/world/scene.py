@@ -100,6 +100,7 @@ class WorldConfig:
     captions_per_image: int = 5
     questions_per_image: int = 6
     refexps_per_image: int = 3
+    choice_questions_per_image: int = 2  # multiple_choice: each question is two examples (qa, qar)
     detect_labels: str = "shape"  # "shape" or "colour_shape"
 
     def __post_init__(self) -> None:
