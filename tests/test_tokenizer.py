@@ -100,3 +100,19 @@ def test_missing_settings_is_a_clear_error(tmp_path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="pass num_bins"):
         VLTokenizer.from_pretrained(tmp_path / "empty")
+
+
+def test_word_coverage_counts_unknown_and_split_words() -> None:
+    tok = VLTokenizer.train(CORPUS, num_bins=16)
+    # "tortoise" is spelled with the corpus's letters, "fjørd" has one it never had; markup is no word
+    texts = ["a red circle near the tortoise <obj>fjørd<loc_1><loc_2><loc_3><loc_4></obj>", "a red circle"]
+    cov = tok.word_coverage(texts)
+    assert cov.unknown == {"fjørd": "fjørd"}
+    assert set(cov.split) == {"near", "tortoise"} and cov.split["tortoise"].startswith("t")
+    assert cov.words == 7 and cov.occurrences["red"] == 2 and "loc_1" not in cov.occurrences
+    line = cov.summary()
+    assert line.startswith("1 of 7 distinct words fall to <unk> [10.0% of word occurrences] (fjørd); "
+                           "2 split into word pieces"), line
+    assert "tortoise -> " in line
+    # a tokenizer that knows every word reads them all whole
+    assert tok.word_coverage(CORPUS).unknown == {} and tok.word_coverage(CORPUS).split == {}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -212,6 +213,32 @@ class VLTokenizer:
         ids = self.text_ids()
         return np.array([i for i in ids if self.hf.decode([int(i)]).strip()], dtype=np.int64)
 
+    def word_coverage(self, texts: Iterable[str]) -> "WordCoverage":
+        """How this vocabulary reads the words of ``texts`` (markup tokens left out): each distinct
+        word as one piece, split into several, or (partly) as the unknown token."""
+        from collections import Counter
+
+        from .codec.markup import _TOKEN_RE
+
+        counts = Counter(_TOKEN_RE.sub(" ", t) for t in texts)  # each distinct text encoded once
+        uniq = list(counts)
+        cov = WordCoverage(self.hf.unk_token or UNK)
+        occurrences: Counter[str] = Counter()
+        for text, enc in zip(uniq, self.hf.backend_tokenizer.encode_batch(uniq, add_special_tokens=False)):
+            words: dict[int, list[int]] = {}
+            for k, w in enumerate(enc.word_ids):
+                if w is not None:
+                    words.setdefault(w, []).append(k)
+            for ks in words.values():
+                word = text[enc.offsets[ks[0]][0]:enc.offsets[ks[-1]][1]].lower()
+                occurrences[word] += counts[text]
+                if any(enc.ids[k] == self.unk_id for k in ks):
+                    cov.unknown.setdefault(word, word)
+                elif len(ks) > 1:
+                    cov.split.setdefault(word, " ".join(enc.tokens[k] for k in ks))
+        cov.words, cov.occurrences = len(occurrences), occurrences
+        return cov
+
     def layout(self):
         """The :class:`~vlseq.codec.grammar.VocabLayout` of this vocabulary (cached)."""
         if getattr(self, "_layout", None) is None:
@@ -220,6 +247,35 @@ class VLTokenizer:
             self._layout = VocabLayout.from_vocab(self.special_ids, self.vocab_size, self.num_bins, self.text_ids(),
                                                   self.word_ids())
         return self._layout
+
+
+@dataclass
+class WordCoverage:
+    """What :meth:`VLTokenizer.word_coverage` found: distinct words, those read as the unknown
+    token, and those split into pieces (``word -> pieces``), with each word's occurrences."""
+
+    unk_token: str
+    words: int = 0
+    unknown: dict[str, str] = field(default_factory=dict)
+    split: dict[str, str] = field(default_factory=dict)
+    occurrences: dict[str, int] = field(default_factory=dict)
+
+    def summary(self, examples: int = 3) -> str:
+        """One line: how many words fall to the unknown token and how many are split, with examples
+        (the most frequent first)."""
+        def some(d: dict[str, str], arrow: bool) -> str:
+            top = sorted(d, key=lambda w: (-self.occurrences.get(w, 0), w))[:examples]
+            shown = ", ".join(f"{w} -> {d[w]}" if arrow else w for w in top)
+            return f" ({shown}{', ...' if len(d) > examples else ''})" if top else ""
+
+        def share(d: dict[str, str]) -> str:
+            total = sum(self.occurrences.values())
+            n = sum(self.occurrences.get(w, 0) for w in d)
+            return f"{100 * n / total:.1f}% of word occurrences" if total else "no occurrences"
+
+        return (f"{len(self.unknown)} of {self.words} distinct words fall to {self.unk_token} "
+                f"[{share(self.unknown)}]{some(self.unknown, False)}; {len(self.split)} split into word pieces "
+                f"[{share(self.split)}]{some(self.split, True)}")
 
 
 def _word_counts(tok: Tokenizer, texts: Sequence[str]) -> dict[str, int]:
@@ -248,7 +304,7 @@ def loc_or_img(token: str) -> bool:
     return bool(LOC_RE.fullmatch(token) or IMG_RE.fullmatch(token))
 
 
-__all__ = ["VLTokenizer", "check_roundtrip_ids", "BASE_TOKENS"]
+__all__ = ["VLTokenizer", "WordCoverage", "check_roundtrip_ids", "BASE_TOKENS"]
 
 
 def _warn_truncate(what: str, n: int, limit: int) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..data.readers.datasets import check_entries, resolve_paths
 from ..models.config import ModelConfig
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -22,8 +23,11 @@ class DataConfig:
     """Where examples come from.
 
     ``synth``: a synthetic-world directory (made by ``vlseq synth``; generated on first use when
-    ``synth_generate`` is set). ``datasets``: extra split directories in the readers' formats,
-    each ``{"path": DIR, "tasks": [...] or null, "weight": w}``, alone or mixed with the world.
+    ``synth_generate`` is set; null: none). ``datasets``: your data, alone or mixed with the world;
+    each entry a split-directory layout ``{"path": DIR, "tasks": [...] or null, "weight": w}``,
+    and/or its files named per split as downloaded (``{"name": N, "train": {"instances": FILE,
+    "image_root": DIR}, "val": {...}}``; see :mod:`vlseq.data.readers.datasets`). Relative paths
+    of a config file's entries are under the file's folder.
     """
 
     synth: str | None = "data/synth"
@@ -96,6 +100,7 @@ class TrainConfig:
         if self.object_order not in ("random", "position"):
             raise ValueError(f"training config key 'object_order' must be 'random' or 'position', got {self.object_order!r}")
         parse_schedule(self.schedule, self.tasks)  # the run re-parses against the tasks its data provides
+        check_entries(self.data.datasets, "data.datasets")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -212,6 +217,13 @@ def load_config(preset_or_file: str, overrides: Sequence[str] = ()) -> TrainConf
         raise ValueError(f"config file {path} does not exist") from None
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: not valid JSON ({e})") from None
+    if path.resolve().parent != PRESET_DIR and isinstance(d, dict) and isinstance(d.get("data"), dict):
+        # A config file's datasets sit beside it: their relative paths are under its folder, wherever
+        # the command runs (paths given as overrides stay relative to the working directory).
+        entries = d["data"].get("datasets")
+        if isinstance(entries, list):
+            d["data"]["datasets"] = [resolve_paths(e, path.absolute().parent) if isinstance(e, dict) else e
+                                     for e in entries]
     full = TrainConfig.from_dict(d).to_dict()  # fill defaults so overrides can name any key
     for item in overrides:
         apply_override(full, item)

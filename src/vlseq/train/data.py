@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -26,30 +27,55 @@ def ensure_synth(root: Path, gen: dict[str, Any] | None) -> None:
 
 
 def load_examples(cfg: TrainConfig, split: str) -> dict[str, list[Example]]:
-    """Examples per ``source`` name (``task`` or ``task@dataset``) for a split, restricted to ``cfg.tasks``."""
+    """Examples per ``source`` name (``task`` or ``task@dataset``) for a split, restricted to ``cfg.tasks``.
+
+    The synthetic world gives ``task`` sources, each ``data.datasets`` entry ``task@name`` ones (its
+    tasks among ``cfg.tasks`` that its files provide, see :func:`~vlseq.data.readers.load_files`). An
+    entry must name files for the training split; one without the validation split adds none there.
+    """
+    from ..data.readers.datasets import load_datasets
     from ..data.readers.split import load_split
     from ..data.readers.validate import DataError
 
     out: dict[str, list[Example]] = {}
-    sources: list[tuple[str, Path, list[str] | None]] = []
     if cfg.data.synth:
-        sources.append(("", Path(cfg.data.synth) / split, None))
-    for ds in cfg.data.datasets:
-        path = Path(ds["path"])
-        sources.append((ds.get("name", path.name), path / split if (path / split).is_dir() else path, ds.get("tasks")))
-    for name, path, tasks in sources:
+        path = Path(cfg.data.synth) / split
         if not path.is_dir():
             raise FileNotFoundError(f"data split directory {path} does not exist")
-        wanted = [t for t in cfg.tasks if tasks is None or t in tasks]
         try:
-            loaded = load_split(path, tasks=wanted, skip_bad=cfg.data.skip_bad)
+            loaded = load_split(path, tasks=cfg.tasks, skip_bad=cfg.data.skip_bad)
         except DataError as e:
-            if name or "no file provides" not in e.detail:
+            if "no file provides" not in e.detail:
                 raise
             # A world written before a task existed lacks its file; the rest would be rewritten identically.
             raise DataError(e.file, None, e.problem, f"{e.detail}; this synthetic world predates those tasks: delete "
                                                      f"{cfg.data.synth} to have it written again") from None
-        for task, exs in loaded.items():
-            if exs:
-                out[task if not name else f"{task}@{name}"] = list(exs)
+        out.update({task: list(exs) for task, exs in loaded.items() if exs})
+    out.update(load_datasets(cfg.data.datasets, split, cfg.tasks, skip_bad=cfg.data.skip_bad,
+                             required=split == cfg.data.train_split))
     return out
+
+
+def use_datasets(cfg: TrainConfig, entries: list[dict[str, Any]], strict_tasks: bool = False) -> TrainConfig:
+    """``cfg`` training on ``entries`` alone: no synthetic world (neither written nor read), and
+    ``tasks`` narrowed to those the entries' training files provide (no file is parsed).
+
+    ``strict_tasks``: the config's tasks were chosen on purpose (a ``tasks=`` override): one the
+    data does not provide is an error, not left out. Raises ValueError when no task is left.
+    """
+    from ..data.readers.datasets import check_entries, provided_tasks
+
+    check_entries(entries, "datasets")
+    split = cfg.data.train_split
+    have = {t for e in entries for t in provided_tasks(e, split)}
+    tasks = [t for t in cfg.tasks if t in have]
+    missing = [t for t in cfg.tasks if t not in have]
+    where = ", ".join(str(e.get("path") or e.get("name")) for e in entries)
+    if strict_tasks and missing:
+        raise ValueError(f"tasks {missing} are in the config's 'tasks' but no training file of {where} provides them "
+                         f"(they provide {sorted(have) or 'none'})")
+    if not tasks:
+        raise ValueError(f"the training split {split!r} of {where} provides tasks {sorted(have) or 'none (no known file)'}, "
+                         f"none of which the config trains (tasks={list(cfg.tasks)}): set tasks=[...]")
+    data = dataclasses.replace(cfg.data, synth=None, datasets=list(entries))
+    return dataclasses.replace(cfg, data=data, tasks=tasks)

@@ -26,6 +26,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data.mixture import MixtureSampler
+from ..data.readers.datasets import dataset_weights
 from ..data.readers.validate import DataError, RecordGuard
 from ..models.io import save_pretrained
 from ..models.protocol import VLModel
@@ -208,9 +209,12 @@ class Trainer:
         self.accelerator.print(f"resumed from {ckpts[-1]} at step {self.step}")
 
     def stage_weights(self) -> dict[str, float]:
-        """Sampling weight of each source in the current stage."""
+        """Sampling weight of each source in the current stage: its task's, times its dataset entry's
+        ``weight`` (a ``task@name`` source)."""
         stage = self.stages[self.stage]
-        return {s: stage.weight(task_of(s), self.cfg.task_weights) for s in self.train_data}
+        per_dataset = dataset_weights(self.cfg.data.datasets)
+        return {s: stage.weight(task_of(s), self.cfg.task_weights) * per_dataset.get(s.partition("@")[2], 1.0)
+                for s in self.train_data}
 
     def progress(self) -> float:
         """How far the run is, 0..1: the larger of the step and the time fractions."""

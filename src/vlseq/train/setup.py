@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +31,14 @@ from ..tokenizer import VLTokenizer
 from .config import Stage, TrainConfig, parse_schedule
 from .data import ensure_synth, load_examples
 
+log = logging.getLogger(__name__)
+
 
 def corpus(examples: Mapping[str, list], bins: int, limit: int = 20000) -> list[str]:
     """Prompt and target texts to train the tokenizer on (markup tokens are added separately)."""
     rng = random.Random(0)
     texts = []
+    options: set[str] = set()
     for source, exs in examples.items():
         task = get_task(task_of(source))
         for ex in exs[:limit]:
@@ -42,7 +46,10 @@ def corpus(examples: Mapping[str, list], bins: int, limit: int = 20000) -> list[
             if task.output != "image":  # an image target is <img_k> tokens only, special tokens already
                 texts.append(task.target(ex, bins, rng))
             texts.extend(ex.answers[:5])
-    return texts
+            options.update(ex.options)
+    # every candidate a choice grammar may have to spell (a dialog round's answer options, once each):
+    # a word the tokenizer never saw would be <unk>, which no choice may contain
+    return texts + sorted(options)
 
 
 @dataclass(frozen=True)
@@ -157,6 +164,15 @@ def checkpoint_start(cfg: TrainConfig) -> tuple[ModelConfig, VLTokenizer]:
     return mc, tok
 
 
+def vocabulary_report(init_from: str, tokenizer: VLTokenizer, train: Mapping[str, list], bins: int) -> str:
+    """One line: how the ``init_from`` checkpoint's tokenizer reads the words of the training prompts
+    and targets. Its vocabulary is fixed (the weights index it): a word it never saw is split into
+    word pieces, which the fine-tune must learn to put together, or, with a character it lacks, is
+    the unknown token, which the model can neither read nor write back."""
+    return f"init_from {init_from}: its tokenizer reads the training prompts and targets: " + \
+        tokenizer.word_coverage(corpus(train, bins)).summary()
+
+
 def resolve_run(cfg: TrainConfig, accelerator: Accelerator, out: Path) -> RunSetup:
     """Read what fixes the run's open settings (image tokenizer, data, tokenizer or ``init_from``)
     and return the resolved run. ``cfg`` is left as it was."""
@@ -171,6 +187,8 @@ def resolve_run(cfg: TrainConfig, accelerator: Accelerator, out: Path) -> RunSet
         raise ValueError(f"no training examples for tasks {cfg.tasks}")
     if cfg.init_from:
         model_cfg, tokenizer = checkpoint_start(cfg)
+        if accelerator.is_main_process:
+            log.info("%s", vocabulary_report(cfg.init_from, tokenizer, train_data, model_cfg.num_bins))
     else:
         tokenizer = build_tokenizer(cfg, train_data, out, accelerator)
         model_cfg = cfg.model.with_tokenizer(tokenizer)
