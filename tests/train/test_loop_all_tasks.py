@@ -108,3 +108,24 @@ def test_tiny_all_preset_names_every_task() -> None:
     assert cfg.data.synth_generate == base.data.synth_generate and cfg.data.synth != base.data.synth
     for t in EXTRA_TASKS:
         assert 0 < cfg.task_weights[t] < 1, t
+
+
+def test_the_text_families_train_with_the_others_and_score(tmp_path) -> None:
+    """paragraph, story, multiple_choice and dialog join a multi-task run and report their metrics."""
+    from vlseq.train.config import TEXT_FAMILY_TASKS
+
+    tasks = ["caption", "vqa", "refexp", *TEXT_FAMILY_TASKS]
+    cfg = _cfg(tmp_path / "run", tmp_path / "synth", f"tasks={json.dumps(tasks)}", "model.max_images=5",
+               "model.max_positions=512", "max_prompt_tokens=160", "max_target_tokens=130")
+    trainer = Trainer(cfg)
+    assert sorted(trainer.tasks) == sorted(tasks)
+    metrics = trainer.run()["metrics"]
+    for key in ("paragraph/cider", "paragraph/meteor", "story/cider", "story/meteor", "multiple_choice/q_ar",
+                "multiple_choice/q_a", "multiple_choice/qa_r", "dialog/mrr", "dialog/r@1", "dialog/mean_rank"):
+        assert key in metrics, key
+    for task in TEXT_FAMILY_TASKS:
+        assert metrics[f"{task}/parse_error_rate"] == 0.0
+    # each beside its trivial baseline (Task.baseline): multiple choice's is the exact random-choice expectation
+    assert metrics["multiple_choice/baseline/q_a"] == pytest.approx(0.25)
+    assert metrics["multiple_choice/baseline/q_ar"] == pytest.approx(0.0625)
+    assert {"paragraph/baseline/cider", "story/baseline/cider", "dialog/baseline/mrr"} <= set(metrics)

@@ -57,6 +57,11 @@ KINDS: dict[str, str] = {
     "ground": "prior box per phrase",
     "detect": "prior box per category",
     "instance_segment": "prior box per category",
+    # the tasks' own baselines (Task.baseline), on the evaluated examples
+    "paragraph": "most frequent sentence",
+    "story": "most frequent sentence per image",
+    "multiple_choice": "random choice (expected)",
+    "dialog": "answer-frequency ranking",
 }
 
 
@@ -245,6 +250,12 @@ def baseline_scores(task: Task, examples: Sequence[Example], prior: Sequence[Exa
         if preds is not None:
             out.update(task.evaluate(examples, preds))
             out.update(prior_from_eval=float(from_eval), prior_n=float(len(base)))
+        elif builder is None:
+            try:  # a task that knows its own trivial baseline (computed on the evaluated examples)
+                out.update(task.baseline(examples))
+                out.update(prior_from_eval=1.0, prior_n=float(len(examples)))
+            except NotImplementedError:
+                pass
         out.update({f"chance_{k}": v for k, v in chance_scores(task, examples, bins).items()})
     except ValueError as e:
         log.warning("%s: no baseline (%s)", task.name, e)

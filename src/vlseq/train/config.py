@@ -16,6 +16,10 @@ PRESET_DIR = Path(__file__).resolve().parent.parent / "configs"
 ALL_TASKS = ("caption", "vqa", "classify", "refexp", "ground", "grounded_caption", "detect", "localize", "region_caption")
 #: Tasks beyond boxes and text: polygons, keypoints, and images as VQ codes (these need ``image_tokenizer``).
 EXTRA_TASKS = ("segment", "instance_segment", "keypoints", "generate_image", "edit_image")
+#: Long text, image sequences, closed choices with rationales and dialog rounds. A run with them needs
+#: room: ``model.max_images >= 5`` and ``model.max_positions`` for 5 images plus the prompt (stories),
+#: ``max_prompt_tokens`` ~144 (multiple choice with rationales), ``max_target_tokens`` ~130 (paragraphs).
+TEXT_FAMILY_TASKS = ("paragraph", "story", "multiple_choice", "dialog")
 
 
 @dataclass
