@@ -314,3 +314,29 @@ def test_checkpoint_image_tokenizer_is_found_and_checked(tmp_path) -> None:
     with pytest.raises(ValueError, match="has 16 image tokens but the checkpoint has no image_tokenizer/"):
         load_image_tokenizer(ck, IMAGE_CODEBOOK)
     assert load_image_tokenizer(make_checkpoint(tmp_path / "plain"), 0) is None
+
+
+def test_story_takes_its_images_as_one_example(pipe) -> None:
+    imgs = [Image.fromarray(scene_image(s, size=64)) for s in (1, 2)]  # the debug model takes 2 images
+    r = pipe(imgs, "story")
+    assert not isinstance(r, list) and isinstance(r.text, str) and r.sequence
+    [ex] = pipe.examples(imgs, "story")
+    assert len(ex.images) == 2 and ex.task == "story"
+    with pytest.raises(ValueError, match="at most 2"):
+        pipe([Image.fromarray(scene_image(s, size=64)) for s in (1, 2, 3)], "story")
+
+
+def test_choices_and_history_are_keywords(pipe) -> None:
+    from vlseq.tasks import get_task
+
+    img = Image.fromarray(scene_image(4, size=64))
+    choices = ["yes", "no", "red", "blue"]
+    r = pipe(img, "multiple_choice", "what colour is the circle?", choices=choices)
+    assert r.text in choices
+    r = pipe(img, "dialog", "is there a circle?", choices=["yes", "no"], history=[("what shape is left?", "circle")])
+    assert r.text in ("yes", "no")
+    [ex] = pipe.examples([img], "dialog", "is there a circle?", history=[("what shape is left?", "circle")])
+    assert ex.meta["history"] == [("what shape is left?", "circle")]
+    assert "history: what shape is left? circle." in get_task("dialog").prompt(ex, 32)
+    with pytest.raises(ValueError, match="choices="):
+        pipe(img, "multiple_choice", "what colour is the circle?")

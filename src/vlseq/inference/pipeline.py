@@ -41,6 +41,7 @@ TASK_INPUTS: dict[str, tuple[str, ...]] = {
     "classify": ("text", "options"), "detect": ("options",), "region_caption": ("region",),
     "instance_segment": ("options",), "keypoints": ("options",),
     "generate_image": ("text",), "edit_image": ("text",),
+    "paragraph": (), "story": (), "multiple_choice": ("text", "options"), "dialog": ("text",),
 }
 
 #: Tasks whose options are object categories: ``categories=``, defaulting to the checkpoint's.
@@ -50,7 +51,7 @@ CATEGORY_TASKS = frozenset({"detect", "instance_segment", "keypoints"})
 IMAGE_TASKS = frozenset({"generate_image", "edit_image"})
 
 #: What to pass to :class:`Pipeline` for each Example field, for error messages.
-_ARG_FOR = {"text": "text=", "options": "options=", "region": "region=(x1, y1, x2, y2)"}
+_ARG_FOR = {"text": "text=", "options": "options= (or choices=)", "region": "region=(x1, y1, x2, y2)"}
 
 Images = Union[ImageRef, Sequence[ImageRef]]
 
@@ -226,14 +227,26 @@ class Pipeline:
 
     def examples(self, images: Sequence[Image.Image], task: str, text: str | Sequence[str] | None = None,
                  categories: str | Sequence[str] | None = None, options: str | Sequence[str] | None = None,
-                 region: Box | None = None) -> list[Example]:
+                 region: Box | None = None, choices: Sequence[str] | None = None,
+                 history: Sequence[tuple[str, str]] | None = None) -> list[Example]:
         """The task's examples for loaded RGB images; raises ``ValueError`` for missing or bad inputs.
 
         ``text`` is one string for every image or one per image. ``categories`` (detect,
         instance_segment, keypoints) default to the checkpoint's; ``options`` are classify's
-        closed answer set; ``region`` is a pixel box of the image (region_caption).
+        closed answer set; ``region`` is a pixel box of the image (region_caption). ``choices``:
+        the candidate answers of multiple_choice and dialog, kept whole (an answer may hold a comma);
+        ``history``: a dialog's earlier ``(question, answer)`` rounds, oldest first. ``story`` makes
+        one example of all the images, in order.
         """
         get_task(task)  # KeyError naming the known tasks
+        if choices is not None:
+            options = [" ".join(str(c).split()) for c in choices if str(c).strip()]
+        if task == "story":
+            if not images:
+                raise ValueError("story needs its images, in order")
+            ex = Example(task=task, images=list(images), width=images[0].width, height=images[0].height, image_id="0",
+                         source="input story")
+            return [ex]
         if task in IMAGE_TASKS and self.processor.image_tokenizer is None:
             raise ValueError(f"task {task!r} writes an image, but this checkpoint has no image tokenizer "
                              "(train it with image_tokenizer=DIR)")
@@ -244,6 +257,8 @@ class Pipeline:
             opts = split_list(categories) or split_list(options) or self.categories
             if not opts:
                 raise ValueError(f"{task} needs categories=[...]: this checkpoint's settings store none")
+        elif isinstance(options, (list, tuple)):
+            opts = [" ".join(str(o).split()) for o in options if str(o).strip()]
         else:
             opts = split_list(options)
         needs = TASK_INPUTS.get(task, ())
@@ -256,7 +271,7 @@ class Pipeline:
                 img = Image.fromarray(blank_canvas(img.width, img.height))
             ex = Example(task=task, images=[img], width=img.width, height=img.height, image_id=str(i), text=t,
                          options=list(opts), region=check_region(region, img) if region is not None else None,
-                         source=f"input {i}")
+                         source=f"input {i}", meta={"history": [tuple(h) for h in history]} if history else {})
             for f in needs:
                 if not getattr(ex, f):
                     what = "categories=" if task in CATEGORY_TASKS and f == "options" else _ARG_FOR[f]
@@ -268,8 +283,9 @@ class Pipeline:
 
     def __call__(self, images: Images | None, task: str, text: str | Sequence[str] | None = None, *,
                  categories: str | Sequence[str] | None = None, options: str | Sequence[str] | None = None,
-                 region: Box | None = None, batch_size: int = 8, constrained: bool = True, num_beams: int = 1,
-                 scores: bool = True) -> Result | list[Result]:
+                 region: Box | None = None, choices: Sequence[str] | None = None,
+                 history: Sequence[tuple[str, str]] | None = None, batch_size: int = 8, constrained: bool = True,
+                 num_beams: int = 1, scores: bool = True) -> Result | list[Result]:
         """Run ``task`` on one image (returns a :class:`Result`) or a list (returns a list, batched).
 
         ``constrained=False`` decodes without the task's grammar; ``scores`` adds per-box scores
@@ -284,18 +300,20 @@ class Pipeline:
         if not refs:
             return []
         loaded = [load_image(r, self.max_pixels) for r in refs]
-        results = self.run(loaded, task, text, categories=categories, options=options, region=region,
-                           batch_size=batch_size, constrained=constrained, num_beams=num_beams, scores=scores)
-        return results[0] if single else results
+        results = self.run(loaded, task, text, categories=categories, options=options, region=region, choices=choices,
+                           history=history, batch_size=batch_size, constrained=constrained, num_beams=num_beams,
+                           scores=scores)
+        return results[0] if single or task == "story" else results  # a story is one result for all its images
 
     def run(self, images: Sequence[Image.Image], task: str, text: str | Sequence[str] | None = None, *,
             categories: str | Sequence[str] | None = None, options: str | Sequence[str] | None = None,
-            region: Box | None = None, batch_size: int = 8, constrained: bool = True, num_beams: int = 1,
-            scores: bool = True) -> list[Result]:
+            region: Box | None = None, choices: Sequence[str] | None = None,
+            history: Sequence[tuple[str, str]] | None = None, batch_size: int = 8, constrained: bool = True,
+            num_beams: int = 1, scores: bool = True) -> list[Result]:
         """Like calling the pipeline, on already loaded RGB images; always returns a list."""
         from ..decoding.generate import predict_examples
 
-        exs = self.examples(images, task, text, categories, options, region)
+        exs = self.examples(images, task, text, categories, options, region, choices, history)
         t = self.processor.bind(get_task(task))
         preds = predict_examples(self.model, self.processor, t, exs, batch_size=batch_size, constrained=constrained,
                                  num_beams=num_beams, scores=scores)
