@@ -161,3 +161,17 @@ def test_attention_sheets_show_where_each_coordinate_looked(ckpt, folder, tmp_pa
     rc = main(["--checkpoint", str(ckpt), "--task", "refexp", "--text", "the red circle", str(folder / "a_good.png"),
                "--attention", str(tmp_path / "none")])
     assert rc == 2 and "no" in capsys.readouterr().err and not (tmp_path / "none").exists()
+
+
+def test_story_choices_and_history(ckpt, tmp_path, capsys) -> None:
+    d = tmp_path / "story"
+    d.mkdir()
+    for i in (1, 2):
+        Image.fromarray(scene_image(i, size=48)).save(d / f"{i}.png")
+    assert main(["--checkpoint", str(ckpt), "--task", "story", str(d), "--out", str(tmp_path / "s.jsonl")]) == 0
+    [line] = _lines(tmp_path / "s.jsonl")  # two images, one story
+    assert line["task"] == "story" and line["images"] == [str(d / "1.png"), str(d / "2.png")] and "text" in line
+    out = tmp_path / "d.jsonl"
+    assert main(["--checkpoint", str(ckpt), "--task", "dialog", "--text", "is there a circle?", "--choices", "yes", "no",
+                 "--history", "what shape is left?", "circle", "--out", str(out), str(d / "1.png")]) == 0
+    assert _lines(out)[0]["text"] in ("yes", "no")

@@ -78,6 +78,22 @@ def _batches(paths: list[Path], size: int) -> Iterator[list[Path]]:
         yield paths[i : i + size]
 
 
+def _story(pipe, paths: list[Path], args: argparse.Namespace, inputs: dict) -> int:
+    """``story``: all the input images, in order, make one example; one JSON line out."""
+    from ..data.images import load_image
+
+    images = [load_image(p, pipe.max_pixels) for p in paths]
+    r = pipe(images, "story", constrained=inputs["constrained"], num_beams=inputs["num_beams"])
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
+    try:
+        out.write(json.dumps({"images": [str(p) for p in paths], "task": "story", **r.to_json()}) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    print(f"vlseq predict: a story of {len(paths)} images{f' to {args.out}' if args.out else ''}", file=sys.stderr)
+    return 0
+
+
 def run(pipe, paths: list[Path], task: str, out: IO[str], draw_dir: Path | None = None, batch_size: int = 8,
         skip_bad: bool = False, attention_dir: Path | None = None, **task_inputs) -> dict[str, int]:
     """Predict on ``paths`` in batches, writing one JSON line per image to ``out`` (flushed per batch).
@@ -167,6 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="detect: the classes, as separate words or comma-separated (default: the checkpoint's); "
                          "name the images before this option, or end its list with --")
     ap.add_argument("--options", nargs="+", default=None, help="classify: the closed answer set (like --categories)")
+    ap.add_argument("--choices", nargs="+", default=None,
+                    help="multiple_choice / dialog: the candidate answers, each kept whole (quote those with spaces)")
+    ap.add_argument("--history", nargs=2, action="append", default=None, metavar=("QUESTION", "ANSWER"),
+                    help="dialog: an earlier round (repeat, oldest first)")
     ap.add_argument("--region", nargs=4, type=float, default=None, metavar=("X1", "Y1", "X2", "Y2"),
                     help="region_caption: the region, in pixels of each image")
     ap.add_argument("--out", default=None, help="JSON lines output (default: standard output)")
@@ -221,13 +241,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.options = [c for item in args.options or [] for c in item.split(",") if c.strip()] or None
     inputs = dict(text=args.text, categories=args.categories, options=args.options,
                   region=tuple(args.region) if args.region else None, constrained=not args.no_grammar,
-                  num_beams=args.beams)
+                  num_beams=args.beams, choices=args.choices, history=[tuple(h) for h in args.history or []] or None)
+    if args.task == "story":  # every input image, in the order given, is one story
+        return _story(pipe, paths, args, inputs)
     try:  # a missing task input fails here, before any output file is opened
         r = args.region
         probe = Image.new("RGB", (max(8, math.ceil(r[2])), max(8, math.ceil(r[3]))) if r else (8, 8))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            pipe.examples([probe], args.task, args.text, args.categories, args.options, inputs["region"])
+            pipe.examples([probe], args.task, args.text, args.categories, args.options, inputs["region"],
+                          args.choices, inputs["history"])
     except (KeyError, ValueError) as e:
         print(f"vlseq predict: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2
