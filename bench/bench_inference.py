@@ -49,8 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     from vlseq import Pipeline
+    from vlseq.data.images import load_image
     from vlseq.data.readers.split import load_split
-    from vlseq.processing import to_pil
 
     pipe = Pipeline.from_pretrained(args.checkpoint)
     data = load_split(args.data, tasks=args.tasks)
@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         exs = [e for e in data.get(task, []) if len(e.images) == 1][: args.n]
         if not exs:
             continue
-        images = [to_pil(e.images[0]) for e in exs]
+        images = [load_image(e.images[0]) for e in exs]
         # Batched throughput: one call per batch; examples in a batch share the inputs of the first
         # (a Pipeline call takes one prompt), which keeps prompts realistic.
         pipe.run(images[:2], task, **inputs_for(task, exs[0]), batch_size=2)  # warm-up

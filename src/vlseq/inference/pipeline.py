@@ -30,7 +30,7 @@ from PIL import Image
 
 from ..codec.coords import Box, Point
 from ..data.example import Example, ImageRef
-from ..data.images import DEFAULT_MAX_PIXELS, load_image  # noqa: F401  (load_image: re-exported for the CLI and demo)
+from ..data.images import DEFAULT_MAX_PIXELS, load_image
 from ..processing import CheckpointSettings, Processor, split_list
 from ..tasks import Prediction, get_task
 

@@ -26,6 +26,7 @@ from ..models.factory import build_model
 from ..models.image_tokenizer import ImageTokenizer
 from ..models.io import CONFIG, atomic_dir_write, from_pretrained, is_checkpoint
 from ..models.protocol import VLModel
+from ..processing import CheckpointSettings
 from ..tasks import get_task, task_of
 from ..tokenizer import VLTokenizer
 from .config import Stage, TrainConfig, parse_schedule
@@ -225,7 +226,8 @@ def model_settings(cfg: TrainConfig, tasks: list[str], train: Mapping[str, list]
     # built from this list and must read as the prompts the model was trained on
     cats = list(dict.fromkeys(o for s, exs in (train or {}).items() if get_task(task_of(s)).output == "objects"
                               for ex in exs[:2000] for o in ex.options))
-    return {"num_bins": cfg.model.num_bins, "image_size": cfg.model.image_size, "tasks": tasks, "categories": cats,
-            "max_prompt_tokens": cfg.max_prompt_tokens, "max_target_tokens": cfg.max_target_tokens,
-            **({"image_tokenizer_config": image_tokenizer.config.to_dict()} if image_tokenizer is not None else {}),
-            "train_config": cfg.to_dict()}
+    return CheckpointSettings(
+        num_bins=cfg.model.num_bins, image_size=cfg.model.image_size, tasks=tuple(tasks), categories=tuple(cats),
+        max_prompt_tokens=cfg.max_prompt_tokens, max_target_tokens=cfg.max_target_tokens,
+        image_tokenizer_config=image_tokenizer.config.to_dict() if image_tokenizer is not None else None,
+        train_config=cfg.to_dict()).to_dict()

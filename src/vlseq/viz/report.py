@@ -213,7 +213,7 @@ def _written_image(sequence: str, ex: Any, bins: int,
                    decode_image: Callable[[Sequence[int]], np.ndarray] | None) -> Image.Image | None:
     """Output | target side by side (256 px high) for an image-output sequence; None for other outputs."""
     from ..codec import parse
-    from ..processing import to_pil
+    from ..data.images import load_image
 
     codes = parse(sequence, ex.width, ex.height, bins).image_codes if "<img_" in sequence else []
     if decode_image is None or not codes or ex.target_image is None:
@@ -224,7 +224,7 @@ def _written_image(sequence: str, ex: Any, bins: int,
         return None
     pair = Image.new("RGB", (512, 256), (255, 255, 255))
     pair.paste(made.resize((256, 256), Image.NEAREST), (0, 0))
-    pair.paste(to_pil(ex.target_image).resize((256, 256), Image.NEAREST), (256, 0))
+    pair.paste(load_image(ex.target_image).resize((256, 256), Image.NEAREST), (256, 0))
     return pair
 
 
@@ -323,7 +323,7 @@ def write_report_pages(out: Path, data: dict[str, Sequence[Any]], predictions: P
     records count). With ``decode_image`` (codes -> ``(S, S, 3)`` uint8), an image task's panel shows
     the image the model wrote beside the true target.
     """
-    from ..processing import to_pil
+    from ..data.images import load_image
     from ..tasks import get_task, task_names, task_of
 
     by_source = _records(predictions)
@@ -344,7 +344,7 @@ def write_report_pages(out: Path, data: dict[str, Sequence[Any]], predictions: P
             gt = [o.box for o in ex.objects] or [b for ph in ex.phrases for b in ph.boxes]
             gt += [ex.region] if ex.region is not None else []
             made = _written_image(rec["sequence"], ex, bins, decode_image)
-            pic = made if made is not None else draw(to_pil(ex.images[0]), rec["phrases"], gt, min_side=PANEL_W)
+            pic = made if made is not None else draw(load_image(ex.images[0]), rec["phrases"], gt, min_side=PANEL_W)
             name = f"img/{source.replace('@', '_')}_{i}.png"
             pic.save(out / name)
             prompt = _LOC_RUN.sub(" [region] ", rec.get("prompt", ""))
