@@ -103,6 +103,7 @@ def test_verdict_rules() -> None:
     assert verdict(task, cap, task.parse("a red circle and a star", cap, BINS)) is True
     assert verdict(task, cap, task.parse("two green squares", cap, BINS)) is False
     assert word_f1("a red circle", "A red, circle.") == 1.0
+    assert word_f1("a", "a cross.") == 0.0  # a lone article is not a caption that matches
     det = Example(task="detect", images=[img], width=SIZE, height=SIZE, options=["circle", "star"],
                   objects=[Object("circle", (8.5, 8.5, 40.5, 40.5)), Object("star", (44.5, 44.5, 60.5, 60.5))])
     task = get_task("detect")

@@ -15,8 +15,9 @@ Right, by the task's own notion (:func:`verdict`):
 * object lists (detect, instance_segment, keypoints): at IoU >= 0.5 with the same label, at least
   half of the true objects are found and at least half of the predicted objects are true;
 * ground: at least half of the phrases have their first predicted box at IoU >= 0.5 with a true one;
-* captions (caption, region_caption, grounded_caption): the word-overlap F1 (lower case,
-  punctuation dropped) with the closest reference is at least 0.5; a rough rule, for display only;
+* captions (caption, region_caption, grounded_caption): the overlap F1 of content words (lower
+  case, punctuation and function words such as "a", "the", "of" dropped) with the closest
+  reference is at least 0.5; a rough rule, for display only;
 * image outputs: no verdict (the written image is shown beside its target).
 """
 
@@ -93,12 +94,16 @@ def _best_iou(box: Sequence[float], truth: Sequence[Sequence[float]]) -> float:
     return max((_iou(box, t) for t in truth), default=0.0)
 
 
+#: words that carry no content: without them a caption of one article ("a") would overlap every reference
+FUNCTION_WORDS = frozenset({"a", "an", "the", "of", "and", "is", "are", "there", "in", "on", "at", "to", "with"})
+
+
 def _words(s: str) -> list[str]:
-    return _WORD.findall(s.lower())
+    return [w for w in _WORD.findall(s.lower()) if w not in FUNCTION_WORDS]
 
 
 def word_f1(pred: str, ref: str) -> float:
-    """F1 of the two bags of words (lower case, punctuation dropped)."""
+    """F1 of the two bags of content words (lower case, punctuation and :data:`FUNCTION_WORDS` dropped)."""
     p, r = _words(pred), _words(ref)
     if not p or not r:
         return float(p == r)
@@ -363,7 +368,7 @@ def write_report_pages(out: Path, data: dict[str, Sequence[Any]], predictions: P
         "<html><head><meta charset='utf-8'><title>vlseq evaluation</title></head><body>"
         "<h2>vlseq evaluation examples</h2><p>coloured: predictions; dashed white: ground truth or the input "
         "region; right / wrong by the task's rule (IoU &gt;= 0.5 for boxes, the exact answer for VQA and "
-        "classification, word-overlap F1 &gt;= 0.5 for captions)</p>"
+        "classification, content-word overlap F1 &gt;= 0.5 for captions)</p>"
         f"<table border=1 cellpadding=4>{''.join(rows_html)}</table></body></html>")
     panels: list[SheetPanel] = []
     if sheet_rows:
