@@ -31,8 +31,10 @@ def ckpt(tmp_path_factory) -> Path:
 
 @pytest.fixture()
 def scratch(tmp_path, monkeypatch) -> Path:
-    """A working folder with the images the README names: photo.png, other.png and photos/."""
+    """A working folder with the images the README names: photo.png, other.png, frame1/2.png and photos/."""
     Image.fromarray(scene_image(0, 128)).save(tmp_path / "photo.png")
+    for k in (1, 2):
+        Image.fromarray(scene_image(20 + k, 64)).save(tmp_path / f"frame{k}.png")
     Image.fromarray(scene_image(1, 96)).resize((160, 96)).save(tmp_path / "other.png")
     (tmp_path / "photos").mkdir()
     for k in range(3):

@@ -21,6 +21,7 @@ from .data.example import Example, ImageRef
 from .data.images import load_image
 from .data.readers.validate import DataError
 from .tasks.base import Task
+from .tasks.detection import OBJECT_ORDERS
 from .tokenizer import VLTokenizer
 
 #: the one image loader (:func:`vlseq.data.images.load_image`), under its old name here
@@ -101,7 +102,9 @@ class Processor:
             (passed as ``ex.meta["target_codes"]`` on a copy of the example; tasks stay torch-free),
             and :meth:`bind` gives such a task its grid size and decoder.
         object_order: the order of a training target's object list: ``random`` (a new order each
-            time, Pix2Seq) or ``position`` (top to bottom, left to right: the order evaluation uses).
+            time, Pix2Seq), ``position`` (top to bottom, left to right: the order evaluation uses) or
+            ``class`` (by the prompt's category list, then position); see
+            :func:`vlseq.tasks.detection.order_objects`.
     """
 
     MEAN = 0.5
@@ -109,15 +112,21 @@ class Processor:
 
     @classmethod
     def from_settings(cls, tokenizer: VLTokenizer, settings: CheckpointSettings | dict[str, Any], **kw: Any) -> "Processor":
-        """The Processor a checkpoint was trained with (its ``vlseq.json``); ``kw`` as for the constructor."""
+        """The Processor a checkpoint was trained with (its ``vlseq.json``); ``kw`` as for the constructor.
+
+        Its object order is the training run's (teacher-forced diagnostics then score the order the
+        model learned), unless ``kw`` names one."""
         s = CheckpointSettings.from_dict(settings)
+        order = (s.train_config or {}).get("object_order")
+        if order in OBJECT_ORDERS and "object_order" not in kw:
+            kw["object_order"] = order
         return cls(tokenizer, s.image_size, s.num_bins, s.max_prompt_tokens, s.max_target_tokens, **kw)
 
     def __init__(self, tokenizer: VLTokenizer, image_size: int, bins: int, max_prompt_tokens: int = 64,
                  max_target_tokens: int = 128, cache_images: int = 50_000, image_tokenizer: Any | None = None,
                  object_order: str = "random") -> None:
-        if object_order not in ("random", "position"):
-            raise ValueError(f"object_order must be 'random' or 'position', got {object_order!r}")
+        if object_order not in OBJECT_ORDERS:
+            raise ValueError(f"object_order must be one of {', '.join(OBJECT_ORDERS)}, got {object_order!r}")
         self.object_order = object_order
         self.tokenizer = tokenizer
         self.image_size = image_size
@@ -182,9 +191,12 @@ class Processor:
         if with_target:
             if task.output == "image":
                 ex = self._with_target_codes(task, ex)
-            # An object list's order is the only random choice of its target (tasks.detection.by_position).
-            fixed = self.object_order == "position" and task.output == "objects"
-            body = self._ids(task.target(ex, self.bins, None if fixed else rng), self.max_target_tokens - 2, "target", ex)
+            # An object list's order is the only random choice of its target (tasks.detection.order_objects).
+            if task.output == "objects":
+                text = task.target(ex, self.bins, rng, order=self.object_order)  # type: ignore[call-arg]
+            else:
+                text = task.target(ex, self.bins, rng)
+            body = self._ids(text, self.max_target_tokens - 2, "target", ex)
             target = [self.tokenizer.bos_id] + body + [self.tokenizer.eos_id]
         return Encoded(images, prompt, target)
 

@@ -91,7 +91,20 @@ def test_output_does_not_depend_on_workers(out, tmp_path):
         (out / "val" / "images" / "10000000.png").read_bytes()
 
 
+def test_story_frac_sets_how_many_stories(tmp_path):
+    small = ["--train", "12", "--val", "2", "--test", "2", "--test-heldout", "2", "--size", "32", "--no-progress",
+             "--no-contact-sheet", "--workers", "1"]
+    counts = {}
+    for frac in ("0", "1"):
+        assert main(["--out", str(tmp_path / frac), "--story-frac", frac, "--caption-only", "0", *small]) == 0
+        stories = tmp_path / frac / "train" / "story.json"
+        counts[frac] = len(_load(stories)["annotations"]) if stories.exists() else 0
+    assert counts["0"] == 0 and counts["1"] >= 12 * 3  # every scene starts a story of 3-5 images
+
+
 def test_bad_arguments():
+    with pytest.raises(SystemExit):
+        main(["--out", "x", "--story-frac", "1.5"])
     with pytest.raises(SystemExit):
         main(["--out", "x", "--objects", "a-b"])
     with pytest.raises(SystemExit):

@@ -120,6 +120,51 @@ def test_demo_shows_generated_and_edited_images(tmp_path) -> None:
         assert fields_for(task, [])["prompt"] and fields_for(task, [])["classes"] is None
 
 
+def test_story_and_dialog_runners(pipe, tmp_path, monkeypatch) -> None:
+    from vlseq.inference.demo import DemoRunner, Limits, chat_messages, fields_for, lines_of
+
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    runner = DemoRunner(pipe, Limits(), [uploads])
+    paths = []
+    for k in (1, 2):
+        paths.append(uploads / f"frame{k}.png")
+        Image.fromarray(scene_image(k, 64)).save(paths[-1])
+    gallery, text_html, raw = runner.story([str(p) for p in paths])
+    assert [c for _, c in gallery] == ["1 of 2", "2 of 2"] and "id='story-text'" in text_html
+    assert raw == pipe([str(p) for p in paths], "story").sequence  # the pipeline's one story, same order
+    with pytest.raises(ValueError, match="Upload the story's images"):
+        runner.story([])
+    with pytest.raises(ValueError, match="at most 2"):  # the checkpoint's max_images
+        runner.story([str(paths[0])] * 3)
+    with pytest.raises(ValueError, match="not an upload of this page"):
+        runner.story([str(paths[0]), "/etc/passwd"])
+
+    history, raw = runner.dialog(str(paths[0]), "  is there a  circle? ", "a red circle.", "yes\nno\n", [])
+    assert history == [["is there a circle?", history[0][1]]] and history[0][1] in ("yes", "no")
+    seen = []
+    real_run = pipe.run
+
+    def spy(*args, **kw):
+        seen.append(kw)
+        return real_run(*args, **kw)
+
+    monkeypatch.setattr(pipe, "run", spy)
+    history, _ = runner.dialog(str(paths[0]), "what colour is it?", "", "", history)
+    assert len(history) == 2 and history[0][0] == "is there a circle?"
+    assert seen[-1]["history"] == [tuple(history[0])] and seen[-1]["caption"] is None and seen[-1]["choices"] is None
+    with pytest.raises(ValueError, match="Type a question"):
+        runner.dialog(str(paths[0]), "  ", "", "", history)
+    assert chat_messages(history)[:2] == [{"role": "user", "content": "is there a circle?"},
+                                          {"role": "assistant", "content": history[0][1]}]
+    assert lines_of(" red, dark \n\n blue ") == ["red, dark", "blue"]  # a choice keeps its comma
+    assert fields_for("multiple_choice", [])["classes"]["label"].startswith("choices")
+    img = uploads / "mc.png"
+    Image.fromarray(scene_image(3, 64)).save(img)
+    _, _, raw, _ = runner(str(img), "multiple_choice", "what colour is the circle?", "red, dark\nblue", "")
+    assert raw in ("red, dark", "blue")
+
+
 def test_synthetic_examples_match_the_checkpoint(pipe, tmp_path) -> None:
     from vlseq.inference.demo import synthetic_examples
 
@@ -222,3 +267,60 @@ def test_page_upload_run_and_show(app, browser, tmp_path) -> None:
             if u.scheme in ("http", "https", "ws", "wss"):
                 hosts.add(u.hostname)
     assert hosts == {"127.0.0.1"}, hosts
+
+
+def test_story_and_dialog_tabs(app, browser, tmp_path) -> None:
+    """The Story tab takes several uploads and shows one story; the Dialog tab keeps its history."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    url, _ = app
+    wait = WebDriverWait(browser, 60)
+    css = lambda sel: browser.find_elements(By.CSS_SELECTOR, sel)  # noqa: E731
+
+    def open_tab(name: str) -> None:
+        wait.until(lambda _: [b for b in css("button[role=tab]") if b.text.strip() == name])
+        [b for b in css("button[role=tab]") if b.text.strip() == name][0].click()
+
+    def shot(name: str) -> None:
+        browser.execute_script("window.scrollTo(0, 0)")
+        time.sleep(0.5)
+        path = tmp_path / f"{name}.png"
+        assert browser.save_screenshot(str(path)) and path.stat().st_size > 10_000
+        if os.environ.get("VLSEQ_DEMO_SCREENSHOT"):
+            target = Path(os.environ["VLSEQ_DEMO_SCREENSHOT"])
+            shutil.copy(path, target.with_name(f"{target.stem}-{name}{target.suffix}"))
+
+    browser.get(url)
+    open_tab("Story")
+    wait.until(lambda _: css("#story-images input[type=file]") and css("#story-run"))
+    frames = []
+    for k in (1, 2):
+        frames.append(tmp_path / f"frame{k}.png")
+        Image.fromarray(scene_image(k, 96)).save(frames[-1])
+    css("#story-images input[type=file]")[0].send_keys("\n".join(str(f) for f in frames))
+    wait.until(lambda _: len(css("#story-images .file-preview tr")) >= 2)
+    listed = css("#story-images")[0].text
+    assert listed.index("frame1") < listed.index("frame2")  # the story's order, as uploaded
+    css("#story-run")[0].click()
+    wait.until(lambda _: css("#story-text") and css("#story-raw textarea")[0].get_attribute("value"))
+    wait.until(lambda _: len(css("#story-gallery img")) >= 2)
+    assert css("#story-raw textarea")[0].get_attribute("value").strip()
+    shot("story")
+
+    open_tab("Dialog")
+    wait.until(lambda _: css("#dialog-image input[type=file]") and css("#dialog-ask"))
+    css("#dialog-image input[type=file]")[0].send_keys(str(frames[0]))
+    wait.until(lambda _: css("#dialog-image img"))
+    for q in ("is there a circle?", "what colour is it?"):
+        box = css("#dialog-question textarea")[0]
+        box.clear()
+        box.send_keys(q)
+        css("#dialog-ask")[0].click()
+        wait.until(lambda _, q=q: q in css("#dialog-chat")[0].text and css("#dialog-raw textarea")[0].get_attribute("value"))
+    chat = css("#dialog-chat")[0].text
+    assert "is there a circle?" in chat and "what colour is it?" in chat  # the first round is still shown
+    assert not css("#dialog-question textarea")[0].get_attribute("value")  # the box clears after each ask
+    shot("dialog")
+    css("#dialog-clear")[0].click()
+    wait.until(lambda _: "is there a circle?" not in css("#dialog-chat")[0].text)

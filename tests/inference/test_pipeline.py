@@ -338,5 +338,8 @@ def test_choices_and_history_are_keywords(pipe) -> None:
     [ex] = pipe.examples([img], "dialog", "is there a circle?", history=[("what shape is left?", "circle")])
     assert ex.meta["history"] == [("what shape is left?", "circle")]
     assert "history: what shape is left? circle." in get_task("dialog").prompt(ex, 32)
+    [ex] = pipe.examples([img], "dialog", "is there a circle?", caption="  a red   circle. ")
+    assert ex.meta == {"caption": "a red circle."}
+    assert get_task("dialog").prompt(ex, 32) == "is there a circle? caption: a red circle."
     with pytest.raises(ValueError, match="choices="):
         pipe(img, "multiple_choice", "what colour is the circle?")

@@ -67,3 +67,24 @@ def test_detection_errors():
         coco_map(GT, [("z", "cat", (0, 0, 1, 1), 0.5)], image_ids=["a", "b"])
     with pytest.raises(ValueError, match=r"predictions\[0\].*x2 < x1"):
         coco_map(GT, [("a", "cat", (10, 0, 1, 1), 0.5)])
+
+
+def test_label_errors_tell_wrong_labels_from_wrong_boxes() -> None:
+    from vlseq.metrics import label_errors
+
+    gts = [(0, "circle", (0, 0, 10, 10)), (0, "square", (20, 20, 30, 30)), (1, "star", (0, 0, 8, 8))]
+    preds = [
+        (0, "square", (0, 0, 10, 10), 0.9),   # hits the circle, with the square's label: swapped
+        (0, "square", (20, 20, 30, 30), 0.8),  # right
+        (0, "circle", (1, 1, 10, 10), 0.7),   # the circle again, but it is taken: no hit
+        (1, "cross", (0, 0, 8, 8), 0.5),      # a hit with a shape not in the image
+        (1, "star", (40, 40, 50, 50), 0.4),   # misses every object
+        (2, "star", (0, 0, 5, 5), 0.3),       # an image without objects
+    ]
+    r = label_errors(gts, preds)
+    assert r == {"box_hit": 3 / 6, "label_given_hit": 1 / 3, "label_elsewhere": 1 / 2}
+    # The greedy match takes the higher score first: swap the scores and the right label wins the circle.
+    r = label_errors(gts[:1], [(0, "square", (0, 0, 10, 10), 0.1), (0, "circle", (0, 0, 10, 10), 0.9)])
+    assert r["box_hit"] == 0.5 and r["label_given_hit"] == 1.0
+    empty = label_errors(gts, [])
+    assert all(v != v for v in empty.values())  # NaN: nothing to count

@@ -115,6 +115,21 @@ def test_two_images_per_example(setup) -> None:
     assert b["pixel_values"].shape[:2] == (2, 2) and b["image_mask"].tolist() == [[True, True], [True, False]]
     out = model(**b)
     assert torch.isfinite(out["loss"])
+    # A padding image skips the stem: in training its batch norm sees only the three real images,
+    # and the real images' features are what they are without the padding.
+    model.eval()
+    with torch.no_grad():
+        full = model.encode_images(b["pixel_values"])
+        masked = model.encode_images(b["pixel_values"], b["image_mask"])
+    n = model.tokens_per_image
+    assert masked.shape == full.shape == (2, 2 * n, cfg.d_model)
+    assert torch.allclose(masked[0], full[0], atol=1e-6) and torch.allclose(masked[1, :n], full[1, :n], atol=1e-6)
+    model.train()
+    seen = []
+    hook = model.vision.register_forward_hook(lambda m, args, out: seen.append(args[0].shape[0]))
+    model(**b)
+    hook.remove()
+    assert seen == [3]
 
 
 @pytest.mark.parametrize("kind,hf", [

@@ -98,6 +98,18 @@ def test_target_limit_must_hold_an_image(tmp_path, image_tokenizer) -> None:
         Trainer(cfg)
 
 
+def test_tiny_text_preset_has_room_for_the_text_families() -> None:
+    from vlseq.train.config import TEXT_FAMILY_TASKS
+
+    cfg = load_config("tiny_text")
+    assert set(TEXT_FAMILY_TASKS) <= set(cfg.tasks) and {"caption", "vqa", "refexp", "detect"} <= set(cfg.tasks)
+    m, base = cfg.model, load_config("tiny")
+    assert m.max_images >= 5 and cfg.max_prompt_tokens >= 144 and cfg.max_target_tokens >= 130
+    grid = (m.image_size // 8) ** 2  # the conv stem's stride-8 grid
+    assert m.max_positions >= m.max_images * grid + cfg.max_prompt_tokens  # a 5-image story and its prompt
+    assert cfg.data.synth_generate == base.data.synth_generate and cfg.data.synth != base.data.synth
+
+
 def test_tiny_all_preset_names_every_task() -> None:
     cfg = load_config("tiny_all")
     assert sorted(cfg.tasks) == sorted(EVERY_TASK) and cfg.image_tokenizer

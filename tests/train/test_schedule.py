@@ -143,3 +143,48 @@ def test_object_order_position_gives_the_evaluation_order_in_training(tmp_path, 
     assert len({tuple(shuffled.encode(detect, ex, random.Random(s)).target) for s in range(8)}) > 1
     with pytest.raises(ValueError, match="object_order"):
         Processor(tok, 32, 32, object_order="size")
+
+
+def test_object_order_class_lists_by_the_prompt_categories_then_position(tmp_path) -> None:
+    import random
+
+    import numpy as np
+
+    from vlseq.data.example import Example, Object
+    from vlseq.processing import Processor
+    from vlseq.tasks import get_task
+    from vlseq.tasks.detection import order_objects
+    from vlseq.tokenizer import VLTokenizer
+
+    objs = [Object("triangle", (1, 1, 5, 5)), Object("circle", (30, 30, 40, 40)), Object("kite", (2, 2, 4, 4)),
+            Object("square", (2, 40, 9, 50)), Object("circle", (0, 20, 9, 29)), Object("bell", (9, 9, 12, 12))]
+    cats = ["circle", "square", "triangle"]
+    got = [(o.label, o.box[0]) for o in order_objects(objs, cats, "class")]
+    # listed classes in the prompt's order, each top to bottom; unlisted labels last, alphabetically
+    assert got == [("circle", 0), ("circle", 30), ("square", 2), ("triangle", 1), ("bell", 9), ("kite", 2)]
+    assert [o.box for o in order_objects(objs, cats, "position")] == [o.box for o in sorted(
+        objs, key=lambda o: (o.box[1], o.box[0]))]
+    assert order_objects(objs, cats, "random") == order_objects(objs, cats, "position")  # no rng: evaluation's order
+    assert sorted(map(id, order_objects(objs, cats, "random", random.Random(0)))) == sorted(map(id, objs))
+    with pytest.raises(ValueError, match="object order must be one of"):
+        order_objects(objs, cats, "size")
+
+    ex = Example(task="detect", images=[np.zeros((64, 64, 3), dtype=np.uint8)], image_id="0", width=64, height=64,
+                 options=cats, objects=objs[:2])
+    tok = VLTokenizer.train(["detect: circle, square, triangle"], num_bins=64)
+    proc = Processor(tok, 64, 64, object_order="class")
+    target = tok.decode_markup(proc.encode(get_task("detect"), ex, random.Random(0), with_target=True).target[1:-1])
+    assert target.index("circle") < target.index("triangle")  # the class order, though the triangle is higher
+    assert load_config("debug", ["object_order=class"]).object_order == "class"
+
+
+def test_a_checkpoint_processor_keeps_the_training_object_order() -> None:
+    from vlseq.processing import Processor
+    from vlseq.tokenizer import VLTokenizer
+
+    tok = VLTokenizer.train(["detect: circle"], num_bins=16)
+    base = {"num_bins": 16, "image_size": 32}
+    assert Processor.from_settings(tok, {**base, "train_config": {"object_order": "class"}}).object_order == "class"
+    assert Processor.from_settings(tok, base).object_order == "random"  # no training config: the constructor's
+    kept = Processor.from_settings(tok, {**base, "train_config": {"object_order": "class"}}, object_order="position")
+    assert kept.object_order == "position"

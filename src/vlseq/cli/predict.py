@@ -187,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="multiple_choice / dialog: the candidate answers, each kept whole (quote those with spaces)")
     ap.add_argument("--history", nargs=2, action="append", default=None, metavar=("QUESTION", "ANSWER"),
                     help="dialog: an earlier round (repeat, oldest first)")
+    ap.add_argument("--caption", default=None, help="dialog: the image's caption, which the prompt carries")
     ap.add_argument("--region", nargs=4, type=float, default=None, metavar=("X1", "Y1", "X2", "Y2"),
                     help="region_caption: the region, in pixels of each image")
     ap.add_argument("--out", default=None, help="JSON lines output (default: standard output)")
@@ -241,7 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.options = [c for item in args.options or [] for c in item.split(",") if c.strip()] or None
     inputs = dict(text=args.text, categories=args.categories, options=args.options,
                   region=tuple(args.region) if args.region else None, constrained=not args.no_grammar,
-                  num_beams=args.beams, choices=args.choices, history=[tuple(h) for h in args.history or []] or None)
+                  num_beams=args.beams, choices=args.choices, history=[tuple(h) for h in args.history or []] or None,
+                  caption=args.caption)
     if args.task == "story":  # every input image, in the order given, is one story
         return _story(pipe, paths, args, inputs)
     try:  # a missing task input fails here, before any output file is opened
@@ -250,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             pipe.examples([probe], args.task, args.text, args.categories, args.options, inputs["region"],
-                          args.choices, inputs["history"])
+                          args.choices, inputs["history"], args.caption)
     except (KeyError, ValueError) as e:
         print(f"vlseq predict: {e.args[0] if e.args else e}", file=sys.stderr)
         return 2

@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="held-out colour:shape pairs, comma separated, or 'none'")
     p.add_argument("--caption-only", type=float, default=0.1, help="fraction of train scenes with captions only")
     p.add_argument("--edit-frac", type=float, default=0.25, help="fraction of scenes with an edit pair")
+    p.add_argument("--story-frac", type=float, default=0.25,
+                   help="fraction of scenes (not caption-only ones) that start a story of 3-5 images")
     p.add_argument("--detect-labels", choices=("shape", "colour_shape"), default="shape")
     p.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8))
     p.add_argument("--chunk", type=int, default=64, help="scenes per worker task (rounded up to even)")

@@ -162,6 +162,10 @@ def write_world(out: str | Path, opts: SynthOptions = SynthOptions()) -> Path:
     Raises ``ValueError`` for a held-out pair naming an unknown colour or shape.
     """
     out = Path(out)
+    for name in ("caption_only", "edit_frac", "story_frac"):
+        if not 0.0 <= getattr(opts, name) <= 1.0:
+            raise ValueError(f"vlseq synth: {name.replace('_', '-')} must be a fraction in [0, 1], "
+                             f"got {getattr(opts, name)}")
     base_cfg = WorldConfig(size=opts.size, min_objects=opts.objects[0], max_objects=opts.objects[1],
                            sizes=dict(SIZES if opts.sizes == 2 else SIZES_3), detect_labels=opts.detect_labels)
     for colour, shape in opts.heldout:

@@ -228,15 +228,16 @@ class Pipeline:
     def examples(self, images: Sequence[Image.Image], task: str, text: str | Sequence[str] | None = None,
                  categories: str | Sequence[str] | None = None, options: str | Sequence[str] | None = None,
                  region: Box | None = None, choices: Sequence[str] | None = None,
-                 history: Sequence[tuple[str, str]] | None = None) -> list[Example]:
+                 history: Sequence[tuple[str, str]] | None = None, caption: str | None = None) -> list[Example]:
         """The task's examples for loaded RGB images; raises ``ValueError`` for missing or bad inputs.
 
         ``text`` is one string for every image or one per image. ``categories`` (detect,
         instance_segment, keypoints) default to the checkpoint's; ``options`` are classify's
         closed answer set; ``region`` is a pixel box of the image (region_caption). ``choices``:
         the candidate answers of multiple_choice and dialog, kept whole (an answer may hold a comma);
-        ``history``: a dialog's earlier ``(question, answer)`` rounds, oldest first. ``story`` makes
-        one example of all the images, in order.
+        ``history``: a dialog's earlier ``(question, answer)`` rounds, oldest first; ``caption``: the
+        dialog image's caption (VisDial gives one; the prompt carries it). ``story`` makes one example
+        of all the images, in order.
         """
         get_task(task)  # KeyError naming the known tasks
         if choices is not None:
@@ -263,6 +264,11 @@ class Pipeline:
             opts = split_list(options)
         needs = TASK_INPUTS.get(task, ())
         out = []
+        meta: dict[str, Any] = {}
+        if history:
+            meta["history"] = [tuple(h) for h in history]
+        if caption and caption.strip():
+            meta["caption"] = " ".join(caption.split())
         for i, (img, t) in enumerate(zip(images, texts)):
             t = " ".join((t or "").split())
             if task == "generate_image":  # the model's input image is a blank canvas (see vlseq.tasks.image)
@@ -271,7 +277,7 @@ class Pipeline:
                 img = Image.fromarray(blank_canvas(img.width, img.height))
             ex = Example(task=task, images=[img], width=img.width, height=img.height, image_id=str(i), text=t,
                          options=list(opts), region=check_region(region, img) if region is not None else None,
-                         source=f"input {i}", meta={"history": [tuple(h) for h in history]} if history else {})
+                         source=f"input {i}", meta=meta)
             for f in needs:
                 if not getattr(ex, f):
                     what = "categories=" if task in CATEGORY_TASKS and f == "options" else _ARG_FOR[f]
@@ -284,8 +290,8 @@ class Pipeline:
     def __call__(self, images: Images | None, task: str, text: str | Sequence[str] | None = None, *,
                  categories: str | Sequence[str] | None = None, options: str | Sequence[str] | None = None,
                  region: Box | None = None, choices: Sequence[str] | None = None,
-                 history: Sequence[tuple[str, str]] | None = None, batch_size: int = 8, constrained: bool = True,
-                 num_beams: int = 1, scores: bool = True) -> Result | list[Result]:
+                 history: Sequence[tuple[str, str]] | None = None, caption: str | None = None, batch_size: int = 8,
+                 constrained: bool = True, num_beams: int = 1, scores: bool = True) -> Result | list[Result]:
         """Run ``task`` on one image (returns a :class:`Result`) or a list (returns a list, batched).
 
         ``constrained=False`` decodes without the task's grammar; ``scores`` adds per-box scores
@@ -301,19 +307,19 @@ class Pipeline:
             return []
         loaded = [load_image(r, self.max_pixels) for r in refs]
         results = self.run(loaded, task, text, categories=categories, options=options, region=region, choices=choices,
-                           history=history, batch_size=batch_size, constrained=constrained, num_beams=num_beams,
-                           scores=scores)
+                           history=history, caption=caption, batch_size=batch_size, constrained=constrained,
+                           num_beams=num_beams, scores=scores)
         return results[0] if single or task == "story" else results  # a story is one result for all its images
 
     def run(self, images: Sequence[Image.Image], task: str, text: str | Sequence[str] | None = None, *,
             categories: str | Sequence[str] | None = None, options: str | Sequence[str] | None = None,
             region: Box | None = None, choices: Sequence[str] | None = None,
-            history: Sequence[tuple[str, str]] | None = None, batch_size: int = 8, constrained: bool = True,
-            num_beams: int = 1, scores: bool = True) -> list[Result]:
+            history: Sequence[tuple[str, str]] | None = None, caption: str | None = None, batch_size: int = 8,
+            constrained: bool = True, num_beams: int = 1, scores: bool = True) -> list[Result]:
         """Like calling the pipeline, on already loaded RGB images; always returns a list."""
         from ..decoding.generate import predict_examples
 
-        exs = self.examples(images, task, text, categories, options, region, choices, history)
+        exs = self.examples(images, task, text, categories, options, region, choices, history, caption)
         t = self.processor.bind(get_task(task))
         preds = predict_examples(self.model, self.processor, t, exs, batch_size=batch_size, constrained=constrained,
                                  num_beams=num_beams, scores=scores)

@@ -13,7 +13,7 @@ classify           :func:`classification_accuracy`
 refexp / localize  :func:`rec_accuracy`, :func:`localization_accuracy` (Acc@0.5)
 ground             :func:`phrase_grounding_recall` (R@1/5/10, any-box and merged-box)
 grounded_caption   :func:`grounded_caption_f1` (F1_all / F1_loc, GVD) + caption scores
-detect             :func:`coco_map` (pycocotools COCOeval)
+detect             :func:`coco_map` (pycocotools COCOeval), :func:`label_errors` (class vs box errors)
 segment            :func:`segmentation_iou` (mask mIoU / cIoU of polygons, pycocotools masks)
 instance_segment   :func:`coco_mask_map` (COCOeval ``segm``)
 keypoints          :func:`pck` (PCK@0.1 of the box size), :func:`match_objects`
@@ -29,7 +29,7 @@ from .boxes import box_accuracy, box_area, box_iou, enclosing_box, localization_
 from .caption import caption_scores, leave_one_out_cider
 from .choice import chance_multiple_choice, multiple_choice_accuracy
 from .classify import classification_accuracy
-from .detection import coco_map
+from .detection import coco_map, label_errors
 from .grounding import grounded_caption_f1, head_noun, phrase_grounding_recall
 from .keypoints import match_objects, pck
 from .masks import coco_mask_map, mask_iou, polygon_mask, polygons_to_rle, segmentation_iou
@@ -53,6 +53,7 @@ __all__ = [
     "enclosing_box",
     "grounded_caption_f1",
     "head_noun",
+    "label_errors",
     "leave_one_out_cider",
     "localization_accuracy",
     "mask_iou",

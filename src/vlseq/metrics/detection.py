@@ -16,7 +16,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from ..codec.coords import Box
-from .boxes import as_boxes
+from .boxes import as_boxes, box_iou
 
 #: One GT object: ``(image_id, label, xyxy box)``.
 GTRecord = tuple[Hashable, str, Box]
@@ -166,3 +166,52 @@ def coco_eval(coco_gt: COCO, coco_dt: COCO, iou_type: str, cat_ids: dict[str, in
         per_cat[names[cid]] = float(np.mean(p)) if p.size else nan
     out["per_category"] = per_cat
     return out
+
+
+def label_errors(ground_truth: Iterable[GTRecord], predictions: Iterable[PredRecord], iou: float = 0.5) -> dict[str, float]:
+    """Tell a detector's classification errors from its localisation errors.
+
+    Per image, predictions (highest score first; unscored ones in their order) are matched to
+    ground-truth boxes *whatever their labels*, greedily at ``iou`` (each object once). Returns:
+
+    - ``box_hit``: the fraction of predictions that hit an object (class-agnostic precision);
+    - ``label_given_hit``: of those, the fraction whose label is the hit object's;
+    - ``label_elsewhere``: of the hits with a wrong label, the fraction whose label is another
+      object's in the same image (labels written in the wrong place, not wrong shapes).
+
+    NaN where the denominator is empty. Written here rather than through TIDE (``tidecv``), whose
+    last release (2020) takes only its own dataset classes; this is the one count needed beside
+    the class-agnostic mAP.
+    """
+    nan = float("nan")
+    gts: dict[Hashable, list[tuple[str, Box]]] = {}
+    for image_id, label, box in ground_truth:
+        gts.setdefault(image_id, []).append((label, box))
+    preds: dict[Hashable, list[tuple[float, int, str, Box]]] = {}
+    for i, rec in enumerate(predictions):
+        image_id, label, box, score = _split_pred(rec, i)
+        preds.setdefault(image_id, []).append((-(score if score is not None else 0.0), i, label, box))
+    n_pred = n_hit = n_label = n_wrong = n_elsewhere = 0
+    for image_id, plist in preds.items():
+        plist.sort(key=lambda p: (p[0], p[1]))
+        n_pred += len(plist)
+        objs = gts.get(image_id, [])
+        if not objs:
+            continue
+        ious = box_iou([p[3] for p in plist], [o[1] for o in objs])
+        free = np.ones(len(objs), dtype=bool)
+        labels = {o[0] for o in objs}
+        for k, (_, _, label, _) in enumerate(plist):
+            cand = np.where(free & (ious[k] >= iou))[0]
+            if not len(cand):
+                continue
+            j = cand[np.argmax(ious[k][cand])]
+            free[j] = False
+            n_hit += 1
+            if label == objs[j][0]:
+                n_label += 1
+            else:
+                n_wrong += 1
+                n_elsewhere += label in labels
+    return {"box_hit": n_hit / n_pred if n_pred else nan, "label_given_hit": n_label / n_hit if n_hit else nan,
+            "label_elsewhere": n_elsewhere / n_wrong if n_wrong else nan}

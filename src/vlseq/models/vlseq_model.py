@@ -156,12 +156,24 @@ class VLSeqModel(nn.Module):
 
     # ------------------------------------------------------------------ encoder inputs
 
-    def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        """(B, I, 3, S, S) -> (B, I * h * w, d)"""
+    def encode_images(self, pixel_values: torch.Tensor, image_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, I, 3, S, S) -> (B, I * h * w, d).
+
+        ``image_mask`` (B, I) bool marks the real images of a padded batch (a story beside
+        single-image rows): only those go through the vision stem, so padding costs no stem time
+        and stays out of its batch-norm statistics; a padding image's features are zeros (the
+        encoder masks its tokens anyway).
+        """
         b, n_img = pixel_values.shape[:2]
         if n_img > self.config.max_images:
             raise ValueError(f"{n_img} images per example; the model takes at most {self.config.max_images}")
-        feats = self.vision(pixel_values.flatten(0, 1))  # (B*I, C, h, w)
+        flat = pixel_values.flatten(0, 1)  # (B*I, 3, S, S)
+        keep = None if image_mask is None else image_mask.flatten().to(flat.device)
+        if keep is None or bool(keep.all()):
+            feats = self.vision(flat)  # (B*I, C, h, w)
+        else:
+            real = self.vision(flat[keep])
+            feats = real.new_zeros((flat.shape[0], *real.shape[1:])).index_put((keep,), real)
         feats = feats.flatten(2).transpose(1, 2)  # (B*I, h*w, C)
         x = self.proj(feats)
         pos = (self.pos_row[:, None, :] + self.pos_col[None, :, :]).reshape(-1, x.shape[-1])
@@ -185,7 +197,7 @@ class VLSeqModel(nn.Module):
         Returns:
             embeds (B, I*h*w + L, d) and mask (B, I*h*w + L).
         """
-        img = self.encode_images(pixel_values)
+        img = self.encode_images(pixel_values, image_mask)
         b, n_img = pixel_values.shape[:2]
         if image_mask is None:
             image_mask = torch.ones(b, n_img, dtype=torch.bool, device=img.device)

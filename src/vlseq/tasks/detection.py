@@ -11,10 +11,39 @@ from ..data.example import Example
 from .base import GrammarSpec, Prediction, Task, grounded_target
 from .registry import register
 
+#: How a training target orders its object list (the ``object_order`` training key).
+OBJECT_ORDERS = ("random", "position", "class")
+
 
 def by_position(objects: list) -> list:
     """Test-time order: top to bottom, then left to right (by box top-left corner)."""
     return sorted(objects, key=lambda o: (o.box[1], o.box[0], o.box[3], o.box[2]))
+
+
+def order_objects(objects: Sequence, categories: Sequence[str], order: str | None = None,
+                  rng: random.Random | None = None) -> list:
+    """An object list in ``order`` (``None``: ``random``).
+
+    - ``position``: :func:`by_position`, the order evaluation reads;
+    - ``random``: a new order each time the example is seen (Pix2Seq), drawn from ``rng``; without
+      an ``rng`` (a teacher-forced evaluation target) the ``position`` order;
+    - ``class``: by the label's place in ``categories`` (the prompt's list; labels not in it last,
+      alphabetically), then by position. The first label then asks only *which listed class is
+      present* and each box is the next one of a named class: a label-first sequence's label
+      otherwise has to name the shape of the next object in raster order before pointing at it.
+    """
+    order = order or "random"
+    if order not in OBJECT_ORDERS:
+        raise ValueError(f"object order must be one of {', '.join(OBJECT_ORDERS)}, got {order!r}")
+    if order == "random" and rng is not None:
+        objs = list(objects)
+        rng.shuffle(objs)
+        return objs
+    objs = by_position(list(objects))
+    if order == "class":
+        rank = {c: i for i, c in enumerate(categories)}
+        objs.sort(key=lambda o: (rank.get(o.label, len(rank)), "" if o.label in rank else o.label))  # stable
+    return objs
 
 
 @register
@@ -29,19 +58,15 @@ class Detect(Task):
     def prompt(self, ex: Example, bins: int) -> str:
         return escape_markup(f"detect: {', '.join(ex.options)}")
 
-    def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
-        objs = list(ex.objects)
-        if rng is None:
-            objs = by_position(objs)
-        else:  # Pix2Seq: a random order each time the example is seen
-            rng.shuffle(objs)
+    def target(self, ex: Example, bins: int, rng: random.Random | None = None, order: str | None = None) -> str:
+        objs = order_objects(ex.objects, ex.options, order, rng)
         return grounded_target(object_list([(o.label, o.box) for o in objs]), ex, bins)
 
     def grammar(self, ex: Example) -> GrammarSpec:
         return GrammarSpec("objects", labels=tuple(ex.options), max_objects=self.max_objects)
 
     def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
-        from ..metrics import coco_map
+        from ..metrics import coco_map, label_errors
 
         gts = [(i, o.label, o.box) for i, ex in enumerate(examples) for o in ex.objects]
         preds = []
@@ -53,4 +78,5 @@ class Detect(Task):
         # Apart from mAP it tells a localisation failure from a classification one.
         agn = coco_map([(i, "object", b) for i, _, b in gts], [(i, "object", b, s) for i, _, b, s in preds],
                        image_ids=range(len(examples)), categories=["object"])
-        return {"map": r["map"], "map_50": r["map_50"], "map_75": r["map_75"], "map_50_agnostic": agn["map_50"]}
+        out = {"map": r["map"], "map_50": r["map_50"], "map_75": r["map_75"], "map_50_agnostic": agn["map_50"]}
+        return out | label_errors(gts, preds)

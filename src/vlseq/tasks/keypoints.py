@@ -17,7 +17,7 @@ from ..codec import object_list
 from ..codec.markup import escape_markup
 from ..data.example import Example, keypoint_names
 from .base import GrammarSpec, Prediction, Task, grounded_target
-from .detection import by_position
+from .detection import order_objects
 from .registry import register
 
 
@@ -46,14 +46,10 @@ class Keypoints(Task):
     def prompt(self, ex: Example, bins: int) -> str:
         return escape_markup(f"keypoints: {', '.join(ex.options)}")
 
-    def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
+    def target(self, ex: Example, bins: int, rng: random.Random | None = None, order: str | None = None) -> str:
         self.check(ex)
         names = keypoint_names(ex)
-        objs = list(ex.objects)
-        if rng is None:
-            objs = by_position(objs)
-        else:  # a random object order each time, as for detection; keypoints keep the name order
-            rng.shuffle(objs)
+        objs = order_objects(ex.objects, ex.options, order, rng)  # keypoints keep the name order
         g = object_list([(o.label, tuple(o.box)) for o in objs])
         g.phrases = [dataclasses.replace(ph, keypoints=tuple((n, tuple(o.keypoints[n])) for n in names
                                                              if o.keypoints and n in o.keypoints))

@@ -23,7 +23,7 @@ from ..codec.markup import escape_markup
 from ..data.example import Example, Object
 from ..data.polygon import simplify_to_budget
 from .base import GrammarSpec, Prediction, Task, grounded_target
-from .detection import by_position
+from .detection import order_objects
 from .registry import register
 
 #: Default vertex budget of a target polygon.
@@ -147,13 +147,9 @@ class InstanceSegment(_PolygonTask):
     def prompt(self, ex: Example, bins: int) -> str:
         return escape_markup(f"segment all: {', '.join(ex.options)}")
 
-    def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
+    def target(self, ex: Example, bins: int, rng: random.Random | None = None, order: str | None = None) -> str:
         self.check(ex)
-        objs = list(ex.objects)
-        if rng is None:
-            objs = by_position(objs)
-        else:  # a random order each time the example is seen, as for detection
-            rng.shuffle(objs)
+        objs = order_objects(ex.objects, ex.options, order, rng)
         items = [(o.label, *target_box_and_polygon(o, ex, bins, self.max_points)) for o in objs]
         return grounded_target(object_list(items), ex, bins)
 

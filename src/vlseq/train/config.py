@@ -10,6 +10,7 @@ from typing import Any, Sequence
 
 from ..data.readers.datasets import check_entries, resolve_paths
 from ..models.config import ModelConfig
+from ..tasks.detection import OBJECT_ORDERS
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -60,7 +61,8 @@ class TrainConfig:
     #: the top-level weights). Empty: one stage with ``task_weights``. See :class:`Stage`.
     schedule: list[dict[str, Any]] = field(default_factory=list)
     #: order of object lists in training targets: ``position`` (top to bottom, left to right: the
-    #: order evaluation writes) or ``random`` (Pix2Seq: a new order each time). Random order made
+    #: order evaluation writes), ``class`` (by the prompt's category list, then position) or
+    #: ``random`` (Pix2Seq: a new order each time). Random order made
     #: the first label of a list the marginal over the image's objects, nearly the same for every
     #: image, and greedy decoding then listed one class again and again (BENCHMARKS.md)
     object_order: str = "position"
@@ -101,8 +103,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         # Checked here, before any data is written or read: a typo fails at once, naming the key.
-        if self.object_order not in ("random", "position"):
-            raise ValueError(f"training config key 'object_order' must be 'random' or 'position', got {self.object_order!r}")
+        if self.object_order not in OBJECT_ORDERS:
+            raise ValueError(f"training config key 'object_order' must be one of {', '.join(OBJECT_ORDERS)}, "
+                             f"got {self.object_order!r}")
         parse_schedule(self.schedule, self.tasks)  # the run re-parses against the tasks its data provides
         check_entries(self.data.datasets, "data.datasets")
 
