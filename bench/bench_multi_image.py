@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def step(kw: dict[str, torch.Tensor]) -> None:
         opt.zero_grad(set_to_none=True)
-        model(**kw).loss.backward()
+        model(**kw)["loss"].backward()
         opt.step()
 
     variants = {"1 image": inputs(1, args.batch), f"1 row of {k} images": inputs(k, 1),

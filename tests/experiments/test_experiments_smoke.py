@@ -36,3 +36,20 @@ def test_stem_probe_quick(tmp_path: Path) -> None:
     assert load("stem_probe").main(["--quick", "--threads", "1", "--json", str(out)]) == 0
     rows = json.loads(out.read_text())
     assert len(rows) == 6 and all(0.0 <= r["accuracy"] <= 1.0 and 0.0 < r["prior"] < 1.0 for r in rows)
+
+
+def test_raster_baseline_scores_the_first_object(tmp_path: Path, capsys) -> None:
+    from vlseq.data.synth import SynthOptions, write_world
+
+    write_world(tmp_path, SynthOptions(train=2, val=6, test=2, size=32, workers=1, no_progress=True,
+                                       no_contact_sheet=True))
+    mod = load("raster_baseline")
+    r = mod.raster_baseline(str(tmp_path / "val"), n=50)
+    assert set(r) == {"localize", "refexp"} and all(0 < v["n"] <= 50 and v["objects"] >= 1 for v in r.values())
+    assert all(0.0 <= v["first"] <= 1.0 for v in r.values())
+    # one object per image: the first object is always the answer
+    one = tmp_path / "one"
+    write_world(one, SynthOptions(train=2, val=4, test=2, size=32, objects=(1, 1), workers=1, no_progress=True,
+                                  no_contact_sheet=True))
+    assert all(v["first"] == 1.0 for v in mod.raster_baseline(str(one / "val")).values())
+    assert mod.main([str(one / "val")]) == 0 and "Acc@0.5 1.000" in capsys.readouterr().out
