@@ -110,6 +110,15 @@ def test_train_speed_quick(capsys: pytest.CaptureFixture[str]) -> None:
     assert "| vlseq |" in out and "vs florence2" in out and "vlseq/florence2 =" in out
 
 
+def test_group_by_length_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    res = load("bench_group_by_length").main(["--quick", "--threads", "1"])
+    out = capsys.readouterr().out
+    # the same examples either way; sorting never leaves more padded cells than the batches as drawn
+    assert res["grouped/cells_ratio"] <= res["mixed/cells_ratio"]
+    assert res["mixed/cells_ratio"] >= 1.0 and res["mixed/s_per_batch"] > 0 and res["grouped/s_per_batch"] > 0
+    assert "| mixed |" in out and "| grouped |" in out and "faster" in out
+
+
 def test_generate_quick(capsys: pytest.CaptureFixture[str]) -> None:
     rows = load("bench_generate").main(["--quick", "--threads", "1"])
     out = capsys.readouterr().out

@@ -132,6 +132,35 @@ def test_two_images_per_example(setup) -> None:
     assert seen == [3]
 
 
+def test_a_row_does_not_depend_on_its_neighbours_images(setup) -> None:
+    # A one-image row padded to two images beside a pair must give what it gives alone: BART adds
+    # positions over the whole encoder input, so without the shift its prompt moved by one image's
+    # tokens, and a model trained on batches of one image count answered at chance on mixed ones.
+    by_task, tok, cfg, proc = setup
+    torch.manual_seed(0)
+    model = VLSeqModel(cfg)
+    torch.nn.init.normal_(model.lm.get_encoder().embed_positions.weight, std=1.0)  # positions that matter
+    model.eval()
+    from vlseq.data.world import pair_example
+
+    cfg_w = WorldConfig(size=32, max_objects=3)
+    left, right = generate_scene(12, cfg_w), generate_scene(13, cfg_w)
+    pair = pair_example(left, render(left), right, render(right), np.random.default_rng(1))
+    single = by_task["classify"][0]
+    with torch.no_grad():
+        alone = model(**_batch(proc, [("classify", single)]))
+        beside = model(**_batch(proc, [("classify", single), ("classify", pair)]))
+        ids = _batch(proc, [("classify", single)])
+        gen_alone = model.generate(ids["pixel_values"], ids["input_ids"], ids["attention_mask"], max_new_tokens=4)
+        both = _batch(proc, [("classify", single), ("classify", pair)])
+        gen_beside = model.generate(both["pixel_values"], both["input_ids"], both["attention_mask"],
+                                    both["image_mask"], max_new_tokens=4)
+    t = alone["logits"].shape[1]
+    assert torch.allclose(alone["logits"][0], beside["logits"][0, :t], atol=1e-4)
+    assert torch.allclose(alone["sample_loss"][0], beside["sample_loss"][0], atol=1e-5)
+    assert gen_alone[0].tolist() == gen_beside[0, : gen_alone.shape[1]].tolist()
+
+
 @pytest.mark.parametrize("kind,hf", [
     ("resnet", dict(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic")),
     ("vit", dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, patch_size=8)),

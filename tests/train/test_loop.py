@@ -31,9 +31,11 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
     return load_file(str(run / "final" / "model.safetensors"))
 
 
-def test_train_resume_is_exact(tmp_path, synth) -> None:
+@pytest.mark.parametrize("group", [0, 4])
+def test_train_resume_is_exact(tmp_path, synth, group) -> None:
+    # group_by_length=4: the checkpoint at step 3 is 3 batches into a pool of 4; resuming draws the pool again
     a = tmp_path / "a"
-    summary = Trainer(_cfg(a, synth), evaluate_at_end=False).run()
+    summary = Trainer(_cfg(a, synth, group_by_length=group), evaluate_at_end=False).run()
     assert summary["step"] == 6
     log = (a / "log.jsonl").read_text().splitlines()
     assert len(log) >= 3 and '"loss/' in log[0]
@@ -45,7 +47,7 @@ def test_train_resume_is_exact(tmp_path, synth) -> None:
     shutil.rmtree(b / "checkpoints" / "step_0000006")
     shutil.rmtree(b / "final")
     (b / "checkpoints" / "step_0000009.abcd1234.tmp").mkdir()  # a partly written checkpoint: ignored
-    resumed = Trainer(_cfg(b, synth), evaluate_at_end=False)
+    resumed = Trainer(_cfg(b, synth, group_by_length=group), evaluate_at_end=False)
     assert resumed.step == 3
     resumed.run()
     wa, wb = _weights(a), _weights(b)

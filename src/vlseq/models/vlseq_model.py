@@ -203,7 +203,25 @@ class VLSeqModel(nn.Module):
             image_mask = torch.ones(b, n_img, dtype=torch.bool, device=img.device)
         img_mask = image_mask.to(attention_mask.dtype).repeat_interleave(self.tokens_per_image, dim=1)
         txt = self.lm.get_input_embeddings()(input_ids)
+        if not bool(image_mask.all()):
+            txt = txt + self._prompt_position_shift(image_mask, input_ids.shape[1]).to(txt.dtype)
         return torch.cat([img, txt], dim=1), torch.cat([img_mask, attention_mask], dim=1)
+
+    def _prompt_position_shift(self, image_mask: torch.Tensor, length: int) -> torch.Tensor:
+        """(B, L, d): what moves each row's prompt to the encoder positions it has alone.
+
+        BART's encoder adds learned positions 0..N-1 over the whole input, so in a batch padded to
+        I images a one-image row's prompt would sit at positions I*h*w.. instead of h*w..: its output
+        would depend on its neighbours. A model trained on batches of one image count (length-grouped
+        batches) then failed on mixed ones (close-set answers at chance, BENCHMARKS.md). This swaps
+        the positions BART will add for those right after the row's real images (zero for full rows).
+        """
+        pos = self.lm.get_encoder().embed_positions
+        j = torch.arange(length, device=image_mask.device)
+        t = self.tokens_per_image
+        alone = image_mask.long().sum(1, keepdim=True) * t + j  # (B, L)
+        padded = image_mask.shape[1] * t + j  # (L,)
+        return pos.weight[alone + pos.offset] - pos.weight[padded + pos.offset][None]
 
     def encode(self, embeds: torch.Tensor, mask: torch.Tensor) -> BaseModelOutput:
         """The BART encoder over (B, N, d) inputs; last_hidden_state (B, N, d)."""

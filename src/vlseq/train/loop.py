@@ -2,7 +2,9 @@
 
 Every process draws the same global batch from the (seeded) task mixture and takes its own
 slice, so a run on N processes sees exactly the examples of a 1-process run with the same global
-batch; Accelerate's DDP averages the gradients.
+batch; Accelerate's DDP averages the gradients. With ``group_by_length`` each process sorts its own
+share of a pool of batches (:mod:`vlseq.train.batching`): the same examples per pool as one
+process, grouped into batches per process.
 
 A :class:`Trainer` is made in two phases: :func:`~vlseq.train.setup.resolve_run` settles what the
 run is (final config, data, tokenizers) without touching the caller's config, then the trainer
@@ -32,6 +34,7 @@ from ..models.io import save_pretrained
 from ..models.protocol import VLModel
 from ..processing import Processor
 from ..tasks import get_task, task_of
+from .batching import Item, LengthGroupedPool
 from .checkpoint import list_checkpoints, load_checkpoint, prune, save_checkpoint
 from .config import TrainConfig
 from .data import load_examples
@@ -124,6 +127,7 @@ class Trainer:
         self.mixture = MixtureSampler(self.train_data, weights=self.stage_weights(), seed=self.cfg.seed)
         self.model, self.optimizer = self._prepare(model, optimizer)
         self._start_progress()
+        self.pool = self._open_pool()
         if resume:
             self._resume()
         self.stream = self._open_stream() if self.cfg.data.shards else None
@@ -174,6 +178,15 @@ class Trainer:
         self._val: dict[str, list] | None = None
         self._stream_resume: dict | None = None
 
+    def _open_pool(self) -> LengthGroupedPool | None:
+        """The length-grouped pool of micro-batches (``group_by_length`` > 1, in-memory data only:
+        a shard stream batches as it reads)."""
+        k = self.cfg.group_by_length
+        if k <= 1 or self.cfg.data.shards:
+            return None
+        return LengthGroupedPool(k, lambda n: self.draw_encoded(n * self.cfg.batch_size),
+                                 lambda: {"mixture": self.mixture.state_dict(), "aug_rng": _py_state(self.rng)}, self.rng)
+
     def _open_stream(self) -> ShardBatches:
         """This process's micro-batches from the shards (at the resumed position, if any)."""
         from .streaming import ShardBatches
@@ -192,6 +205,7 @@ class Trainer:
     def _trainer_state(self) -> dict[str, Any]:
         return {"step": self.step, "elapsed": self.elapsed, "schedule_total": self.schedule_total, "stage": self.stage,
                 "mixture": self.mixture.state_dict(), "aug_rng": _py_state(self.rng), "best": self.best,
+                "pool": self.pool.state() if self.pool is not None else None,
                 "stream": self.stream.state(self.accelerator) if self.stream is not None else None}
 
     def _resume(self) -> None:
@@ -206,6 +220,10 @@ class Trainer:
         self.mixture.load_state_dict(state["mixture"])
         self._stream_resume = state.get("stream")
         self.rng.setstate(_py_from(state["aug_rng"]))
+        if self.pool is not None and (start := self.pool.resume(state.get("pool"))) is not None:
+            # mid-pool: draw that pool again from where it started, then skip its used batches
+            self.mixture.load_state_dict(start["mixture"])
+            self.rng.setstate(_py_from(start["aug_rng"]))
         self.accelerator.print(f"resumed from {ckpts[-1]} at step {self.step}")
 
     def stage_weights(self) -> dict[str, float]:
@@ -229,6 +247,8 @@ class Trainer:
             changed = True
         if changed:
             self.mixture.set_weights(self.stage_weights())
+            if self.pool is not None:
+                self.pool.clear()  # its batches were drawn with the old stage's weights
         return changed
 
     def set_schedule_total(self, total: int) -> None:
@@ -265,32 +285,37 @@ class Trainer:
     # ------------------------------------------------------------------ steps
 
     def _micro_batch(self, n_global: int) -> tuple[dict[str, torch.Tensor], list[str]]:
-        """Draw the global batch (identical on every rank) and encode this rank's slice.
+        """This rank's next micro-batch of a global batch of ``n_global``: from the length-grouped
+        pool, or drawn and encoded now.
 
         From shards, each rank instead takes its own next micro-batch from its part of the stream.
         """
         if self.stream is not None:
             batch, sources = self.stream.next()
             return {k: v.to(self.accelerator.device) for k, v in batch.items()}, sources
+        items = self.pool.next() if self.pool is not None else self.draw_encoded(n_global)
+        if not items:
+            raise DataError(self.cfg.data.synth or "data", None, "bad_image",
+                            f"every example of a {n_global}-example batch failed to decode")
+        batch = self.processor.collate([enc for enc, _ in items])
+        return {k: v.to(self.accelerator.device) for k, v in batch.items()}, [task for _, task in items]
+
+    def draw_encoded(self, n_global: int) -> list[Item]:
+        """Draw ``n_global`` examples (identical on every rank) and encode this rank's share, each
+        with its task."""
         drawn = self.mixture.take(n_global)
         rank, world = self.accelerator.process_index, self.accelerator.num_processes
-        items, sources = [], []
+        items: list[Item] = []
         for i, (source, ex) in enumerate(drawn):
             # Augmentation choices are drawn for every example on every rank, keeping ranks in step.
             seed = self.rng.getrandbits(32)
             if i % world != rank:
                 continue
             try:
-                items.append(self.processor.encode(get_task(task_of(source)), ex, random.Random(seed)))
+                items.append((self.processor.encode(get_task(task_of(source)), ex, random.Random(seed)), task_of(source)))
             except DataError as e:  # an image that fails only at pixel decode time (truncated, ...)
                 self.skip_guard.handle(e)  # strict: raise; skip_bad: log, count, and leave it out
-                continue
-            sources.append(task_of(source))
-        if not items:
-            raise DataError(self.cfg.data.synth or "data", None, "bad_image",
-                            f"every example of a {n_global}-example batch failed to decode")
-        batch = self.processor.collate(items)
-        return {k: v.to(self.accelerator.device) for k, v in batch.items()}, sources
+        return items
 
     def train_step(self) -> StepLosses:
         """One optimiser step over ``grad_accum`` micro-batches; the losses are left on the device."""
