@@ -80,3 +80,17 @@ def test_evaluate_and_baseline_by_hand():
     assert t.baseline(exs, prior=prior)["cider"] == pytest.approx(10 / 3)
     with pytest.raises(ValueError, match="no reference sentence"):
         t.baseline(exs, prior=[ex("   ")])
+
+
+@needs_java
+def test_evaluation_baseline_takes_its_sentence_from_the_training_examples():
+    # the evaluation's baseline row used the evaluated examples even when the run had its training split
+    from vlseq.evaluation.baselines import baseline_scores
+
+    t = get_task("paragraph")
+    exs = [ex("two red circles here."), ex("two red circles here."), ex("a blue star on the left.")]
+    prior = [ex("a blue star on the left. a cross."), ex("a blue star on the left.")]
+    s = baseline_scores(t, exs, prior, B)
+    assert s["cider"] == pytest.approx(10 / 3) and s["prior_from_eval"] == 0.0 and s["prior_n"] == 2
+    s = baseline_scores(t, exs, None, B)
+    assert s["cider"] == pytest.approx(20 / 3) and s["prior_from_eval"] == 1.0 and s["prior_n"] == 3

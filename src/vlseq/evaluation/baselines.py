@@ -251,9 +251,9 @@ def baseline_scores(task: Task, examples: Sequence[Example], prior: Sequence[Exa
             out.update(task.evaluate(examples, preds))
             out.update(prior_from_eval=float(from_eval), prior_n=float(len(base)))
         elif builder is None:
-            try:  # a task that knows its own trivial baseline (computed on the evaluated examples)
-                out.update(task.baseline(examples))
-                out.update(prior_from_eval=1.0, prior_n=float(len(examples)))
+            try:  # a task that knows its own trivial baseline, from the training examples when at hand
+                out.update(task.baseline(examples, None if from_eval else base))
+                out.update(prior_from_eval=float(from_eval), prior_n=float(len(base)))
             except NotImplementedError:
                 pass
         out.update({f"chance_{k}": v for k, v in chance_scores(task, examples, bins).items()})

@@ -119,9 +119,10 @@ class Task:
     def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
         raise NotImplementedError
 
-    def baseline(self, examples: Sequence[Example]) -> dict[str, float]:
+    def baseline(self, examples: Sequence[Example], prior: Sequence[Example] | None = None) -> dict[str, float]:
         """What a trivial output that ignores the image scores on ``examples``, keyed like :meth:`evaluate`
-        (the floor a model has to beat). Tasks that define none raise ``NotImplementedError``."""
+        (the floor a model has to beat); its answer is taken from ``prior`` (the training examples)
+        when given, else from ``examples``. Tasks that define none raise ``NotImplementedError``."""
         raise NotImplementedError(f"task {self.name!r} defines no baseline")
 
     def check(self, ex: Example) -> None:

@@ -105,9 +105,10 @@ class MultipleChoice(Task):
                                      {i: ex.answers[0] for i, ex in enumerate(examples)}, stages, questions)
         return {"q_ar": r["q_ar"], "q_a": r["q_a"], "qa_r": r["qa_r"]}
 
-    def baseline(self, examples: Sequence[Example]) -> dict[str, float]:
+    def baseline(self, examples: Sequence[Example], prior: Sequence[Example] | None = None) -> dict[str, float]:
         """The expected accuracies of a uniform random choice among each example's options
-        (0.0625 / 0.25 / 0.25 with four choices), computed exactly rather than sampled."""
+        (0.0625 / 0.25 / 0.25 with four choices), computed exactly rather than sampled (``prior``
+        is not needed)."""
         from ..metrics import chance_multiple_choice
 
         stages, questions = self._keys(examples)

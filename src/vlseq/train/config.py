@@ -79,7 +79,9 @@ class TrainConfig:
     #: draw this many batches at once, sort them by length (images, then target and prompt length in
     #: buckets) and cut them into batches of like lengths, handed out in random order (0 or 1: off;
     #: each batch drawn as it comes). A mixed batch is mostly padding; grouping made a ``tiny`` step
-    #: 1.75x faster (BENCHMARKS.md). In-memory data only: shards stream batch by batch
+    #: 1.75x faster, but a grouped batch holds few tasks and the nine-task run scored lower at equal
+    #: minutes, so it is on only where images pad most (``tiny_text``: five-image stories; see
+    #: BENCHMARKS.md). In-memory data only: shards stream batch by batch
     group_by_length: int = 0
     lr: float = 1e-3
     weight_decay: float = 0.05
