@@ -5,7 +5,8 @@ world or your data, encoded by the run's own processor, augmentation included) a
 same examples two ways, taking turns batch by batch:
 
 * ``mixed``: the batches as drawn (``group_by_length=0``);
-* ``grouped``: sorted by (images, target length, prompt length) and cut (``group_by_length=K``).
+* ``grouped``: sorted by (images, target length, prompt length; lengths in buckets) and cut
+  (``group_by_length=K``).
 
 It prints, per way, the padded against the real prompt tokens, target tokens and images, the
 encoder+decoder token cells, and the time of forward + backward + AdamW over the pool.

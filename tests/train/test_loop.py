@@ -74,6 +74,8 @@ def test_overrides_are_checked() -> None:
         load_config("debug", ["model.width=3"])
     with pytest.raises(ValueError, match="unknown preset"):
         load_config("nope")
+    with pytest.raises(ValueError, match="'group_by_length' must be >= 0"):
+        load_config("debug", ["group_by_length=-2"])
 
 
 def test_train_and_eval_cli(tmp_path, synth, capsys) -> None:

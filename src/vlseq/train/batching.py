@@ -6,11 +6,14 @@ length of the whole batch (and a five-image story would make every row carry fiv
 
 So the trainer draws ``pool`` batches' worth of examples from the mixture at once, sorts them by
 (number of images, target length, prompt length), each length in buckets of several tokens
-(:data:`BUCKET`), and cuts the sorted list into ``pool`` batches,
-which it hands out in a random order. Which examples are trained on, and how often, is unchanged:
-only which examples share a batch. Over 16 batches of ``tiny`` this leaves 1.21x the real token
-cells (images' encoder tokens, prompt, target) in padded work, against 2.16x as drawn, and a
-training step takes 0.41 s instead of 0.73 s (``bench/bench_group_by_length.py``, BENCHMARKS.md). The idea is that of the length-grouped sampler of HF Trainer
+(:data:`BUCKET`), and cuts the sorted list into ``pool`` batches, which it hands out in a random
+order. Which examples are trained on, and how often, is unchanged: only which examples share a
+batch. Over 16 batches of ``tiny`` this leaves 1.21x the real token cells (images' encoder tokens,
+prompt, target) in padded work, against 2.16x as drawn, and a training step takes 0.41 s instead
+of 0.73 s (``bench/bench_group_by_length.py``, BENCHMARKS.md). Fewer tasks share a grouped batch,
+though, and the nine-task ``tiny`` run scored lower at equal minutes, so it is off there.
+
+The idea is that of the length-grouped sampler of HF Trainer
 (``group_by_length``) and of fairseq's bucketing by size; neither fits here, as both sample from
 one dataset by index, while vlseq draws from a weighted mixture of tasks with a resumable
 position, so the pool is kept by hand.

@@ -184,8 +184,7 @@ class Trainer:
         k = self.cfg.group_by_length
         if k <= 1 or self.cfg.data.shards:
             return None
-        return LengthGroupedPool(k, lambda n: self.draw_encoded(n * self.cfg.batch_size),
-                                 lambda: {"mixture": self.mixture.state_dict(), "aug_rng": _py_state(self.rng)}, self.rng)
+        return LengthGroupedPool(k, lambda n: self.draw_encoded(n * self.cfg.batch_size), self._sampler_state, self.rng)
 
     def _open_stream(self) -> ShardBatches:
         """This process's micro-batches from the shards (at the resumed position, if any)."""
@@ -202,9 +201,17 @@ class Trainer:
     def raw_model(self) -> VLModel:
         return cast(VLModel, self.accelerator.unwrap_model(self.model, keep_torch_compile=False))
 
+    def _sampler_state(self) -> dict[str, Any]:
+        """Where the in-memory examples come from next: the mixture's position and the augmentation RNG."""
+        return {"mixture": self.mixture.state_dict(), "aug_rng": _py_state(self.rng)}
+
+    def _load_sampler_state(self, state: dict[str, Any]) -> None:
+        self.mixture.load_state_dict(state["mixture"])
+        self.rng.setstate(_py_from(state["aug_rng"]))
+
     def _trainer_state(self) -> dict[str, Any]:
         return {"step": self.step, "elapsed": self.elapsed, "schedule_total": self.schedule_total, "stage": self.stage,
-                "mixture": self.mixture.state_dict(), "aug_rng": _py_state(self.rng), "best": self.best,
+                **self._sampler_state(), "best": self.best,
                 "pool": self.pool.state() if self.pool is not None else None,
                 "stream": self.stream.state(self.accelerator) if self.stream is not None else None}
 
@@ -217,13 +224,11 @@ class Trainer:
         self.set_schedule_total(state["schedule_total"])
         self.stage = int(state.get("stage", 0))
         self.mixture.set_weights(self.stage_weights())  # the stage's weights, then its position
-        self.mixture.load_state_dict(state["mixture"])
+        self._load_sampler_state(state)
         self._stream_resume = state.get("stream")
-        self.rng.setstate(_py_from(state["aug_rng"]))
         if self.pool is not None and (start := self.pool.resume(state.get("pool"))) is not None:
             # mid-pool: draw that pool again from where it started, then skip its used batches
-            self.mixture.load_state_dict(start["mixture"])
-            self.rng.setstate(_py_from(start["aug_rng"]))
+            self._load_sampler_state(start)
         self.accelerator.print(f"resumed from {ckpts[-1]} at step {self.step}")
 
     def stage_weights(self) -> dict[str, float]:
