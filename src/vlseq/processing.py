@@ -6,6 +6,7 @@ processor/model split): tasks stay pure, the model never sees strings.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import warnings
 from collections import OrderedDict
@@ -20,7 +21,7 @@ from PIL import Image
 from .data.example import Example, ImageRef
 from .data.images import load_image
 from .data.readers.validate import DataError
-from .tasks.base import Task
+from .tasks.base import GrammarSpec, Task
 from .tasks.detection import OBJECT_ORDERS
 from .tokenizer import VLTokenizer
 
@@ -105,6 +106,9 @@ class Processor:
             time, Pix2Seq), ``position`` (top to bottom, left to right: the order evaluation uses) or
             ``class`` (by the prompt's category list, then position); see
             :func:`vlseq.tasks.detection.order_objects`.
+        label_last: write each object of a task that allows it (:attr:`~vlseq.tasks.Task.label_last_ok`:
+            detection) box first, ``<obj> box LABEL </obj>``: its targets and its decoding grammar
+            (:meth:`grammar_spec`) both follow.
     """
 
     MEAN = 0.5
@@ -114,20 +118,22 @@ class Processor:
     def from_settings(cls, tokenizer: VLTokenizer, settings: CheckpointSettings | dict[str, Any], **kw: Any) -> "Processor":
         """The Processor a checkpoint was trained with (its ``vlseq.json``); ``kw`` as for the constructor.
 
-        Its object order is the training run's (teacher-forced diagnostics then score the order the
-        model learned), unless ``kw`` names one."""
+        Its object order and label position are the training run's (teacher-forced diagnostics then
+        score the sequences the model learned, and decoding writes them), unless ``kw`` names them."""
         s = CheckpointSettings.from_dict(settings)
         order = (s.train_config or {}).get("object_order")
         if order in OBJECT_ORDERS and "object_order" not in kw:
             kw["object_order"] = order
+        kw.setdefault("label_last", bool((s.train_config or {}).get("label_last", False)))
         return cls(tokenizer, s.image_size, s.num_bins, s.max_prompt_tokens, s.max_target_tokens, **kw)
 
     def __init__(self, tokenizer: VLTokenizer, image_size: int, bins: int, max_prompt_tokens: int = 64,
                  max_target_tokens: int = 128, cache_images: int = 50_000, image_tokenizer: Any | None = None,
-                 object_order: str = "random") -> None:
+                 object_order: str = "random", label_last: bool = False) -> None:
         if object_order not in OBJECT_ORDERS:
             raise ValueError(f"object_order must be one of {', '.join(OBJECT_ORDERS)}, got {object_order!r}")
         self.object_order = object_order
+        self.label_last = label_last
         self.tokenizer = tokenizer
         self.image_size = image_size
         self.bins = bins
@@ -165,6 +171,15 @@ class Processor:
             ids = ids[:limit]
         return ids
 
+    def _label_last(self, task: Task) -> bool:
+        return self.label_last and task.label_last_ok
+
+    def grammar_spec(self, task: Task, ex: Example) -> GrammarSpec:
+        """The decoding grammar of ``task``'s output for ``ex``, in the form this processor's targets
+        take (box first where :attr:`label_last` applies)."""
+        spec = task.grammar(ex)
+        return dataclasses.replace(spec, label_last=True) if self._label_last(task) else spec
+
     def bind(self, task: Task) -> Task:
         """``task`` with this processor's image tokenizer bound when its output is an image (see
         :func:`vlseq.tasks.image.bind_image_tokenizer`); returned unchanged otherwise."""
@@ -193,7 +208,8 @@ class Processor:
                 ex = self._with_target_codes(task, ex)
             # An object list's order is the only random choice of its target (tasks.detection.order_objects).
             if task.output == "objects":
-                text = task.target(ex, self.bins, rng, order=self.object_order)  # type: ignore[call-arg]
+                kw = {"label_last": True} if self._label_last(task) else {}
+                text = task.target(ex, self.bins, rng, order=self.object_order, **kw)  # type: ignore[call-arg]
             else:
                 text = task.target(ex, self.bins, rng)
             body = self._ids(text, self.max_target_tokens - 2, "target", ex)

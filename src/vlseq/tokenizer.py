@@ -165,10 +165,11 @@ class VLTokenizer:
     def loc_id(self, k: int) -> int:
         return self.loc_offset + k
 
-    def label_ids(self, label: str) -> list[int]:
-        """Ids of ``label`` as it is tokenized right after ``<obj>`` in a target."""
-        ids = self.encode(OBJ_OPEN + label)
-        return ids[1:] if ids and ids[0] == self.special_ids[OBJ_OPEN] else ids
+    def label_ids(self, label: str, after: str = OBJ_OPEN) -> list[int]:
+        """Ids of ``label`` as it is tokenized right after the special token ``after`` in a target
+        (``<obj>``; a coordinate token for a box-first object)."""
+        ids = self.encode(after + label)
+        return ids[1:] if ids and ids[0] == self.special_ids[after] else ids
 
     def decode_markup(self, ids: Sequence[int]) -> str:
         """The sequence string that :func:`vlseq.codec.parse` reads: text runs decoded, special tokens verbatim.

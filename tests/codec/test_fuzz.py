@@ -1,4 +1,4 @@
-"""Fuzzing :func:`vlseq.codec.markup.parse`: it never raises, and what it returns is always well formed.
+"""Fuzzing :func:`vlseq.codec.parser.parse`: it never raises, and what it returns is always well formed.
 
 The bulk (>= 100,000 sequences) is drawn with numpy from the whole vocabulary — every special token
 of ``special_tokens(B, K)``, out-of-range coordinates, words, punctuation, whitespace variants,
@@ -19,7 +19,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vlseq.codec.markup import Parsed, build, parse, validate
+from vlseq.codec.markup import build, validate
+from vlseq.codec.parser import Parsed, parse
 from vlseq.codec.tokens import special_tokens
 
 N_CASES = 100_000

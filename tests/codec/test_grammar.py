@@ -19,6 +19,7 @@ from grammar_driver import (
 )
 
 from vlseq.codec.grammar import (
+    BoxLabelListGrammar,
     ChoiceGrammar,
     GrammarError,
     GroundedTextGrammar,
@@ -82,6 +83,37 @@ def test_object_list_outputs_parse(max_objects: int | None, min_objects: int) ->
     assert seen == names  # a label that prefixes another is reachable, and so is the longer one
 
 
+@pytest.mark.parametrize("max_objects,min_objects", [(None, 0), (3, 1)])
+def test_box_first_object_list_outputs_parse(max_objects: int | None, min_objects: int) -> None:
+    g = BoxLabelListGrammar(LAYOUT, LABELS, max_objects=max_objects, min_objects=min_objects)
+    budgets = budgets_for(g, 2000, 14)
+    names = {label_text(lab) for lab in LABELS}
+    seen: set[str] = set()
+    for ids, b in zip(sample_outputs(g, budgets, 15), budgets):
+        p = check_parses(ids, b)
+        labels = [lab for lab, _ in p.objects]
+        assert set(labels) <= names and len(labels) == len(p.phrases)
+        assert min_objects <= len(labels) <= (max_objects or 99)
+        assert p.text == " ".join(labels)
+        # each object is <obj>, its 4 coordinates, then its label
+        opens = [i for i, t in enumerate(ids) if t == LAYOUT.obj_open]
+        assert all(LAYOUT.loc_offset <= ids[i + 1] < LAYOUT.loc_offset + BINS for i in opens)
+        seen |= set(labels)
+    assert seen == names  # a label that prefixes another is reachable, and so is the longer one
+
+
+def test_box_first_and_label_first_lists_read_the_same() -> None:
+    lab, box = LABELS[1], [loc(1), loc(2), loc(5), loc(6)]
+    first = [LAYOUT.obj_open, *lab, *box, LAYOUT.obj_close, LAYOUT.eos_id]
+    last = [LAYOUT.obj_open, *box, *lab, LAYOUT.obj_close, LAYOUT.eos_id]
+    g = BoxLabelListGrammar(LAYOUT, LABELS)
+    assert g.accepts(last) and not g.accepts(first)
+    assert ObjectListGrammar(LAYOUT, LABELS).accepts(first)
+    from vlseq.codec import parse
+
+    assert parse(LAYOUT.render(last), 640, 480, BINS) == parse(LAYOUT.render(first), 640, 480, BINS)
+
+
 @pytest.mark.parametrize("labels", [None, [LABELS[2]], LABELS])
 def test_single_box_outputs_parse(labels: list[list[int]] | None) -> None:
     g = SingleBoxGrammar(LAYOUT, labels, polygons=labels is None, max_polygon_points=4)
@@ -141,6 +173,8 @@ TINY_GRAMMARS = {
     "objects_poly_required": ObjectListGrammar(TINY, [[12], [12, 14]], max_objects=2, min_objects=1, polygons=True,
                                                max_polygon_points=3, require_polygon=True),
     "choice": ChoiceGrammar(TINY, [[12], [12, 13, 14], [14, 14]]),
+    "box_first": BoxLabelListGrammar(TINY, [[12], [12, 14], [14, 13, 14]], max_objects=2, min_objects=1),
+    "box_first_open": BoxLabelListGrammar(TINY, [[13], [12, 13]], min_objects=2),
 }
 
 

@@ -1,4 +1,4 @@
-"""Build and parse of the sequence format (``vlseq.codec.markup``).
+"""Build and parse of the sequence format (``vlseq.codec.markup``, ``vlseq.codec.parser``).
 
 Property: ``parse(build(x)) == x`` for every valid :class:`GroundedText` whose coordinates are bin
 centres. Literal strings: in the style of a model-card parser test, compact and with the spaces a
@@ -16,17 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vlseq.codec.coords import dequantize, dequantize_box, dequantize_point
-from vlseq.codec.markup import (
-    BoxSource,
-    GroundedText,
-    Phrase,
-    box_tokens,
-    build,
-    object_list,
-    parse,
-    polygon_tokens,
-    validate,
-)
+from vlseq.codec.markup import GroundedText, Phrase, box_tokens, build, object_list, polygon_tokens, validate
+from vlseq.codec.parser import BoxSource, parse
 
 WORDS = ["a", "white", "plate", "on", "the", "table", "cat", "dog2", "42", "t", "café", "日本", "Über", "x_y"]
 PUNCT = [",", ".", "!", "?", "-", "(", ")", "'", ":", "...", "&", "<", ">", "/", "<>"]
@@ -164,6 +155,30 @@ def test_object_list_round_trip(labels: list[str], data: st.DataObject) -> None:
     assert p.grounded() == g
     assert p.objects == [(o[0], o[1]) for o in objs]
     assert p.polygons == [(o[0], o[2]) for o in objs if len(o) > 2]
+
+
+@settings(max_examples=150, deadline=None)
+@given(grounded())
+def test_box_first_round_trip(args: tuple[GroundedText, float, float, int]) -> None:
+    """``<obj> boxes words </obj>`` (``label_last``) reads back as the words-first form does."""
+    g, w, h, bins = args
+    g = GroundedText(g.text, [dataclasses.replace(p, polygons=(), keypoints=()) for p in g.phrases])
+    seq = build(g, w, h, bins, label_last=True)
+    p = parse(seq, w, h, bins)
+    assert p.errors == [] and p.grounded() == g
+    assert p == parse(build(g, w, h, bins), w, h, bins)
+
+
+def test_box_first_literals() -> None:
+    seq = "<obj> <loc_1> <loc_2> <loc_5> <loc_6> red circle </obj> <obj><loc_0><loc_0><loc_3><loc_3>cat</obj>"
+    p = parse(seq, W, H, B)
+    assert p.errors == [] and p.text == "red circle cat"
+    assert p.objects == [("red circle", dequantize_box([1, 2, 5, 6], W, H, B)), ("cat", dequantize_box([0, 0, 3, 3], W, H, B))]
+    # words before the box make the words after it a keypoint name: one without its point is dropped
+    p = parse("<obj>cat<loc_1><loc_2><loc_5><loc_6>top</obj>", W, H, B)
+    assert p.objects == [("cat", dequantize_box([1, 2, 5, 6], W, H, B))] and len(p.errors) == 1
+    with pytest.raises(ValueError, match="label_last"):
+        build(object_list([("cat", (0.0, 0.0, 5.0, 5.0), [(0.0, 0.0), (5.0, 0.0), (2.0, 5.0)])]), W, H, B, label_last=True)
 
 
 def test_object_list_normalises_label_whitespace() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from vlseq.codec.coords import dequantize_box
-from vlseq.codec.markup import Parsed, parse
+from vlseq.codec.parser import Parsed, parse
 from vlseq.decoding.boxes import LABEL, box_scores, box_slots
 from vlseq.tokenizer import VLTokenizer
 
@@ -86,6 +86,20 @@ def test_detection_list(tok: VLTokenizer) -> None:
     assert [lab for lab, _ in p.objects] == ["cat", "traffic light", "dog"]
     n_light = len(tok.encode("traffic light"))  # a label's probability is the product over its tokens
     assert box_scores(ids, probs, tok) == pytest.approx([0.5 * 0.25, 0.5**n_light * 0.75, 0.8 * 0.2])
+
+
+def test_box_first_detection_list(tok: VLTokenizer) -> None:
+    """``<obj> box label </obj>``: the label's words follow the box, and the score still takes them."""
+    ids, want, probs = row(
+        mark(tok, "<obj>"), box(tok, 1, 2, 5, 6, probs=(0.1, 0.2, 0.3, 0.4)), label(tok, "cat", 0.5), mark(tok, "</obj>"),
+        mark(tok, "<obj>"), box(tok, 0, 0, 31, 31, probs=(1.0, 1.0, 0.5, 0.5)), label(tok, "traffic light", 0.5),
+        mark(tok, "</obj>"), mark(tok, "</s>"),
+    )
+    assert box_slots(ids, tok) == want
+    p = parsed_and_checked(ids, want, tok)
+    assert [lab for lab, _ in p.objects] == ["cat", "traffic light"]
+    n_light = len(tok.encode("traffic light"))
+    assert box_scores(ids, probs, tok) == pytest.approx([0.5 * 0.25, 0.5**n_light * 0.75])
 
 
 def test_grounded_caption_with_two_boxes_in_one_phrase(tok: VLTokenizer) -> None:

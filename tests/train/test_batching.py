@@ -126,3 +126,21 @@ def test_pool_state_between_pools_and_clear() -> None:
     assert pool.resume(None) is None
     with pytest.raises(ValueError):
         LengthGroupedPool(1, src.draw, src.snapshot, src.rng)
+
+
+def test_grouping_by_images_keeps_the_mixture_order_within_an_image_count() -> None:
+    from vlseq.train.batching import GROUP_KEYS
+    from vlseq.train.config import GROUP_BY
+
+    assert tuple(GROUP_KEYS) == GROUP_BY  # the config's choices are the key functions there are
+    rng = random.Random(3)
+    items = [_item(rng, i) for i in range(256)]
+    batches = group_by_length(items, 8, random.Random(0), key=GROUP_KEYS["images"])
+    ordered = sorted(items, key=lambda it: it[0].images.shape[0])  # stable: the drawn order within a count
+    at = {id(it): i for i, it in enumerate(ordered)}
+    assert sorted(at[id(it)] for b in batches for it in b) == list(range(len(items)))  # each item once
+    for b in batches:  # each batch is a run of that list, so its rows keep the drawn order and tasks
+        idx = [at[id(it)] for it in b]
+        assert idx == list(range(idx[0], idx[0] + len(b)))
+    one_image = [b for b in batches if all(it[0].images.shape[0] == 1 for it in b)]
+    assert one_image and all(len({task for _, task in b}) == 3 for b in one_image)  # caption, detect, vqa mixed

@@ -26,7 +26,8 @@ from .grammar import (
     TokenTrie,
     VocabLayout,
 )
-from .markup import GroundedText, Parsed, Phrase, box_tokens, build, object_list, parse, polygon_tokens, validate
+from .markup import GroundedText, Phrase, box_tokens, build, object_list, polygon_tokens, validate
+from .parser import Parsed, parse
 from .tokens import LOC_OFFSET, img_token, loc_token, special_tokens
 
 __all__ = [

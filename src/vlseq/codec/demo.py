@@ -1,7 +1,7 @@
 """``vlseq codec-demo``: the sequence format on a small example, built and read back.
 
 Shows a grounded caption, an object list with a polygon, a region prompt, and a malformed
-sequence with the errors :func:`~vlseq.codec.markup.parse` counts for it. Plain Python, no model.
+sequence with the errors :func:`~vlseq.codec.parser.parse` counts for it. Plain Python, no model.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Sequence
 
 from .coords import Box, dequantize_box
-from .markup import GroundedText, Parsed, Phrase, box_tokens, build, object_list, parse
+from .markup import GroundedText, Phrase, box_tokens, build, object_list
+from .parser import Parsed, parse
 from .tokens import LOC_RE
 
 

@@ -1,7 +1,7 @@
 """Where the boxes of a generated row are: which position is which coordinate, and each box's score.
 
 The parser is the one reader of the sequence format: a row of ids is decoded to its markup string,
-read by :func:`vlseq.codec.parse`, and each kept box's :class:`~vlseq.codec.markup.BoxSource` (the
+read by :func:`vlseq.codec.parse`, and each kept box's :class:`~vlseq.codec.parser.BoxSource` (the
 ordinals of its ``<loc_k>`` tokens and of its phrase's ``<obj>``) is mapped back onto positions of
 the row. Only boxes the parser keeps have positions: a box of a dropped fragment (a partial box, one
 with ``x2 <= x1``, any box of an unclosed ``<obj>``) has none.
@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from ..codec.markup import escape_markup, parse
+from ..codec.markup import escape_markup
+from ..codec.parser import parse
 from ..codec.tokens import OBJ_OPEN
 
-LABEL = -2  #: box_slots' mark for a word of an object's label / phrase (inside <obj>, before its first coordinate)
+LABEL = -2  #: box_slots' mark for a word of an object's label / phrase (inside <obj>, before its first coordinate or, box first, after its box)
 
 
 @dataclass(frozen=True)
@@ -78,13 +79,21 @@ def _box_positions(ids: Sequence[int], tokenizer) -> list[_BoxPositions]:
             # first box as something else (a keypoint name after a partial box or a polygon, both
             # outside every grammar), that text counts as label here.
             labels[src.obj] = tuple(pos for pos in range(objs[src.obj] + 1, coords[0]) if row[pos] not in non_text)
+        if not labels[src.obj]:  # box first (``<obj> box words </obj>``): the words after the box
+            after = []
+            for pos in range(coords[3] + 1, len(row)):
+                if row[pos] in non_text:
+                    break
+                after.append(pos)
+            labels[src.obj] = tuple(after)
         out.append(_BoxPositions(labels[src.obj], coords))
     return out
 
 
 def box_slots(ids: Sequence[int], tokenizer) -> list[int]:
     """Which box coordinate each position of a row is: 0..3 for ``x1 y1 x2 y2``, :data:`LABEL` for
-    the words of an object's label before its first box, -1 for anything else.
+    the words of an object's label (before its first box, or after it in the box-first form), -1
+    for anything else.
 
     ``ids`` are decoder ids (no start token); the row ends at ``</s>``. Exactly the boxes
     :func:`vlseq.codec.parse` keeps get slots, at the tokens it read them from; coordinates of a

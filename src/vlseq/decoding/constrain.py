@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..codec.grammar import (
     UNBOUNDED,
+    BoxLabelListGrammar,
     ChoiceGrammar,
     Grammar,
     GroundedTextGrammar,
@@ -64,6 +65,11 @@ def _build(spec: GrammarSpec, layout: VocabLayout, tok: VLTokenizer) -> Grammar:
         g: Grammar = TextGrammar(layout)
     elif spec.kind == "grounded":
         g = GroundedTextGrammar(layout, polygons=spec.polygons, max_polygon_points=spec.max_polygon_points)
+    elif spec.kind == "objects" and spec.label_last:
+        if spec.polygons or spec.keypoints:
+            raise ValueError("a box-first object list (label_last) has no polygons or keypoints")
+        g = BoxLabelListGrammar(layout, [tok.label_ids(l, after=loc_token(0)) for l in spec.labels],
+                                max_objects=spec.max_objects)
     elif spec.kind == "objects":
         g = ObjectListGrammar(layout, [tok.label_ids(l) for l in spec.labels], max_objects=spec.max_objects,
                               keypoints=keypoint_ids(spec, tok), **_polygon_args(spec))

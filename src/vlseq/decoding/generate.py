@@ -18,7 +18,7 @@ from .grammar_processor import GrammarLogitsProcessor
 def max_new_tokens_for(task: Task, ex: Example, processor: Processor) -> int:
     """Generation budget: the longest output the example's grammar accepts, never past the target
     limit (see :func:`~vlseq.decoding.constrain.generation_budget`)."""
-    return generation_budget(task.grammar(ex), processor.tokenizer, processor.max_target_tokens - 1)
+    return generation_budget(processor.grammar_spec(task, ex), processor.tokenizer, processor.max_target_tokens - 1)
 
 
 class ChosenTokenProbs(LogitsProcessor):
@@ -68,7 +68,7 @@ def generate_predictions(model, processor: Processor, task: Task, examples: Sequ
     budget = max(max_new_tokens_for(task, ex, processor) for ex in chunk)
     procs: list[Any] = []
     if constrained:
-        grammars = [grammar_for(task.grammar(ex), processor.tokenizer) for ex in chunk]
+        grammars = [grammar_for(processor.grammar_spec(task, ex), processor.tokenizer) for ex in chunk]
         procs = [GrammarLogitsProcessor(grammars, prompt_length=1, max_new_tokens=budget)]
     recorder = ChosenTokenProbs() if scores and num_beams == 1 else None
     if recorder is not None:

@@ -35,6 +35,9 @@ class GrammarSpec:
     ``max_tokens``: for free text, the tokens a complete output may need (``</s>`` included): free
     text has no longest output a grammar could give, so a task whose outputs run long (paragraphs)
     says so here. None: the decoder's default budget.
+
+    ``label_last``: an ``objects`` list in its box-first form, ``<obj> box LABEL </obj>`` (no polygons
+    or keypoints); set by the Processor for a task that :attr:`Task.label_last_ok`.
     """
 
     kind: OutputKind
@@ -47,6 +50,7 @@ class GrammarSpec:
     keypoints: tuple[str, ...] = ()
     image_tokens: int = 0
     max_tokens: int | None = None
+    label_last: bool = False
 
 
 @dataclass
@@ -102,6 +106,9 @@ class Task:
     #: evaluation scores every one of an example's ``options`` by its likelihood under the model
     #: (VisDial's generative protocol) into ``Prediction.scores``, beside the generated answer
     ranks_options: bool = False
+    #: its object list may be written box first, ``<obj> box LABEL </obj>`` (the ``label_last``
+    #: training key): :meth:`target` takes ``label_last``
+    label_last_ok: bool = False
 
     def prompt(self, ex: Example, bins: int) -> str:
         raise NotImplementedError
@@ -139,8 +146,8 @@ def region_prompt(prefix: str, ex: Example, bins: int) -> str:
     return prefix + box_tokens(ex.region, ex.width, ex.height, bins)
 
 
-def grounded_target(g: GroundedText, ex: Example, bins: int) -> str:
-    return build(g, ex.width, ex.height, bins)
+def grounded_target(g: GroundedText, ex: Example, bins: int, label_last: bool = False) -> str:
+    return build(g, ex.width, ex.height, bins, label_last=label_last)
 
 
 def pick(items: Sequence[Any], rng: random.Random | None) -> Any:

@@ -1,4 +1,4 @@
-"""Object detection as an object list: ``<obj>label box</obj>`` per object."""
+"""Object detection as an object list: ``<obj>label box</obj>`` per object, or box first (``label_last``)."""
 
 from __future__ import annotations
 
@@ -54,13 +54,15 @@ class Detect(Task):
     needs = ("objects", "options")
     #: upper bound on objects emitted at test time (a grammar limit, not a training one)
     max_objects: int = 50
+    label_last_ok = True
 
     def prompt(self, ex: Example, bins: int) -> str:
         return escape_markup(f"detect: {', '.join(ex.options)}")
 
-    def target(self, ex: Example, bins: int, rng: random.Random | None = None, order: str | None = None) -> str:
+    def target(self, ex: Example, bins: int, rng: random.Random | None = None, order: str | None = None,
+               label_last: bool = False) -> str:
         objs = order_objects(ex.objects, ex.options, order, rng)
-        return grounded_target(object_list([(o.label, o.box) for o in objs]), ex, bins)
+        return grounded_target(object_list([(o.label, o.box) for o in objs]), ex, bins, label_last=label_last)
 
     def grammar(self, ex: Example) -> GrammarSpec:
         return GrammarSpec("objects", labels=tuple(ex.options), max_objects=self.max_objects)

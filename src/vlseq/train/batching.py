@@ -11,7 +11,10 @@ order. Which examples are trained on, and how often, is unchanged: only which ex
 batch. Over 16 batches of ``tiny`` this leaves 1.21x the real token cells (images' encoder tokens,
 prompt, target) in padded work, against 2.16x as drawn, and a training step takes 0.41 s instead
 of 0.73 s (``bench/bench_group_by_length.py``, BENCHMARKS.md). Fewer tasks share a grouped batch,
-though, and the nine-task ``tiny`` run scored lower at equal minutes, so it is off there.
+though, and the nine-task ``tiny`` run scored lower at equal minutes. Sorting by the image count
+alone (:func:`image_key`, ``group_by=images``) keeps each batch a mixture of tasks and saves only
+the image padding: that is ``tiny``'s default (``tiny_text`` sorts by length: its five-image stories
+and long paragraphs pad most).
 
 The idea is that of the length-grouped sampler of HF Trainer
 (``group_by_length``) and of fairseq's bucketing by size; neither fits here, as both sample from
@@ -56,13 +59,25 @@ def length_key(item: Item) -> tuple[int, int, int]:
     return enc.images.shape[0], -(-len(enc.target) // BUCKET), -(-len(enc.prompt) // (2 * BUCKET))
 
 
-def group_by_length(items: Sequence[Item], n_batches: int, rng: random.Random) -> list[list[Item]]:
-    """``items`` sorted by :func:`length_key` and cut into ``n_batches`` batches of (nearly)
+def image_key(item: Item) -> tuple[int]:
+    """Sort key by the number of images alone: rows of one image count share a batch, and within it
+    the mixture's order (so its tasks) stands. Only the image padding is saved (a one-image row beside
+    a classify pair otherwise carries a masked second image's encoder tokens)."""
+    return (item[0].images.shape[0],)
+
+
+#: What a pool may be sorted by (the ``group_by`` training key).
+GROUP_KEYS: dict[str, Callable[[Item], tuple[int, ...]]] = {"length": length_key, "images": image_key}
+
+
+def group_by_length(items: Sequence[Item], n_batches: int, rng: random.Random,
+                    key: Callable[[Item], tuple[int, ...]] = length_key) -> list[list[Item]]:
+    """``items`` sorted by ``key`` (:func:`length_key`) and cut into ``n_batches`` batches of (nearly)
     equal size, in an order shuffled with ``rng``. Every item is in exactly one batch; no batch is
     empty while there are at least ``n_batches`` items."""
     if n_batches < 1:
         raise ValueError(f"n_batches must be >= 1, got {n_batches}")
-    ordered = sorted(items, key=length_key)  # stable: equal keys keep the mixture's order
+    ordered = sorted(items, key=key)  # stable: equal keys keep the mixture's order
     n = min(n_batches, len(ordered)) or 1
     bounds = [round(i * len(ordered) / n) for i in range(n + 1)]
     batches = [ordered[bounds[i]:bounds[i + 1]] for i in range(n)]
@@ -79,10 +94,11 @@ class LengthGroupedPool:
     """
 
     def __init__(self, pool: int, draw: Callable[[int], list[Item]], snapshot: Callable[[], Any],
-                 rng: random.Random) -> None:
+                 rng: random.Random, key: Callable[[Item], tuple[int, ...]] = length_key) -> None:
         if pool < 2:
             raise ValueError(f"a length-grouped pool needs at least 2 batches, got {pool}")
         self.pool = pool
+        self.key = key
         self._draw = draw
         self._snapshot = snapshot
         self._rng = rng
@@ -95,7 +111,7 @@ class LengthGroupedPool:
         """The next micro-batch, drawing a new pool when the current one is spent."""
         if self._used >= len(self._batches):
             self._start = self._snapshot()
-            self._batches = group_by_length(self._draw(self.pool), self.pool, self._rng)
+            self._batches = group_by_length(self._draw(self.pool), self.pool, self._rng, self.key)
             self._used, self._skip = min(self._skip, len(self._batches)), 0
             if self._used >= len(self._batches):
                 raise RuntimeError("a resumed pool was already spent at its checkpoint; the checkpoint is inconsistent")

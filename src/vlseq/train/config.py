@@ -12,6 +12,9 @@ from ..data.readers.datasets import check_entries, resolve_paths
 from ..models.config import ModelConfig
 from ..tasks.detection import OBJECT_ORDERS
 
+#: What a length-grouped pool may be sorted by (``train.batching.GROUP_KEYS`` has one key function each).
+GROUP_BY = ("length", "images")
+
 PRESET_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 ALL_TASKS = ("caption", "vqa", "classify", "refexp", "ground", "grounded_caption", "detect", "localize", "region_caption")
@@ -66,6 +69,9 @@ class TrainConfig:
     #: the first label of a list the marginal over the image's objects, nearly the same for every
     #: image, and greedy decoding then listed one class again and again (BENCHMARKS.md)
     object_order: str = "position"
+    #: write each detection object box first, ``<obj> box LABEL </obj>`` (Pix2Seq's order), so its
+    #: label is read where the model has just pointed; false: ``<obj> LABEL box </obj>``
+    label_last: bool = False
     #: start from this vlseq checkpoint's weights and tokenizer (a fine-tune; not a resume: the
     #: optimiser, schedule and step start afresh)
     init_from: str | None = None
@@ -78,11 +84,15 @@ class TrainConfig:
     grad_accum: int = 1
     #: draw this many batches at once, sort them by length (images, then target and prompt length in
     #: buckets) and cut them into batches of like lengths, handed out in random order (0 or 1: off;
-    #: each batch drawn as it comes). A mixed batch is mostly padding; grouping made a ``tiny`` step
-    #: 1.75x faster, but a grouped batch holds few tasks and the nine-task run scored lower at equal
-    #: minutes, so it is on only where images pad most (``tiny_text``: five-image stories; see
-    #: BENCHMARKS.md). In-memory data only: shards stream batch by batch
+    #: each batch drawn as it comes). A mixed batch is mostly padding; grouping by length made a
+    #: ``tiny`` step 1.75x faster, but such a batch holds few tasks and the nine-task run scored lower
+    #: at equal minutes; grouping by image count alone (``group_by=images``, the ``tiny`` default)
+    #: keeps the tasks mixed and still saves the classify pairs' image padding (see BENCHMARKS.md).
+    #: In-memory data only: shards stream batch by batch
     group_by_length: int = 0
+    #: what a ``group_by_length`` pool is sorted by: ``length`` (images, then target and prompt length
+    #: in buckets) or ``images`` (the image count alone: the mixture of tasks in a batch stands)
+    group_by: str = "length"
     lr: float = 1e-3
     weight_decay: float = 0.05
     warmup_steps: int = 200
@@ -113,6 +123,8 @@ class TrainConfig:
         if self.object_order not in OBJECT_ORDERS:
             raise ValueError(f"training config key 'object_order' must be one of {', '.join(OBJECT_ORDERS)}, "
                              f"got {self.object_order!r}")
+        if self.group_by not in GROUP_BY:
+            raise ValueError(f"training config key 'group_by' must be one of {', '.join(GROUP_BY)}, got {self.group_by!r}")
         if self.group_by_length < 0:
             raise ValueError(f"training config key 'group_by_length' must be >= 0 (0 or 1: off), got {self.group_by_length}")
         parse_schedule(self.schedule, self.tasks)  # the run re-parses against the tasks its data provides

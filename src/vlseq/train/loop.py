@@ -34,7 +34,7 @@ from ..models.io import save_pretrained
 from ..models.protocol import VLModel
 from ..processing import Processor
 from ..tasks import get_task, task_of
-from .batching import Item, LengthGroupedPool
+from .batching import GROUP_KEYS, Item, LengthGroupedPool
 from .checkpoint import list_checkpoints, load_checkpoint, prune, save_checkpoint
 from .config import TrainConfig
 from .data import load_examples
@@ -143,7 +143,8 @@ class Trainer:
     def _build_processor(self) -> Processor:
         cfg, mc = self.cfg, self.cfg.model
         return Processor(self.tokenizer, mc.image_size, mc.num_bins, cfg.max_prompt_tokens, cfg.max_target_tokens,
-                         image_tokenizer=self.image_tokenizer, object_order=cfg.object_order)
+                         image_tokenizer=self.image_tokenizer, object_order=cfg.object_order,
+                         label_last=cfg.label_last)
 
     def _sync_batch_norm(self, model: VLModel) -> VLModel:
         if self.accelerator.num_processes > 1 and self.accelerator.device.type == "cuda":
@@ -184,7 +185,8 @@ class Trainer:
         k = self.cfg.group_by_length
         if k <= 1 or self.cfg.data.shards:
             return None
-        return LengthGroupedPool(k, lambda n: self.draw_encoded(n * self.cfg.batch_size), self._sampler_state, self.rng)
+        return LengthGroupedPool(k, lambda n: self.draw_encoded(n * self.cfg.batch_size), self._sampler_state, self.rng,
+                                 GROUP_KEYS[self.cfg.group_by])
 
     def _open_stream(self) -> ShardBatches:
         """This process's micro-batches from the shards (at the resumed position, if any)."""

@@ -18,7 +18,8 @@ grammar guarantees:
 Grammars: :class:`TextGrammar` (plain text), :class:`GroundedTextGrammar` (text with grounded
 phrases), :class:`ObjectListGrammar` (detection), :class:`SingleBoxGrammar` (referring
 expressions, localisation, segmentation), :class:`ChoiceGrammar` (a closed answer set),
-:class:`ImageGrammar` (exactly ``n`` image-code tokens, for image outputs). The object
+:class:`ImageGrammar` (exactly ``n`` image-code tokens, for image outputs),
+:class:`BoxLabelListGrammar` (detection with each object's box before its label). The object
 grammars optionally add polygons and named keypoints (``name <loc_x><loc_y>``, names from a fixed,
 ordered list) after an object's box.
 
@@ -32,7 +33,8 @@ Modules (each imports only the ones before it):
   :class:`Grammar` base class, :class:`TextGrammar`, :class:`ChoiceGrammar`, :class:`ImageGrammar`;
 * ``objects``: the object states (``ListState``, ``LabelState``, ``BoxState``, ...), the object
   machinery (``_ObjectGrammar``), :class:`GroundedTextGrammar`, :class:`ObjectListGrammar`,
-  :class:`SingleBoxGrammar`.
+  :class:`SingleBoxGrammar`;
+* ``box_label``: :class:`BoxLabelListGrammar`.
 
 Everything is re-exported here: import from :mod:`vlseq.codec.grammar`.
 """
@@ -54,7 +56,9 @@ from .base import (
     OUT,
     POLY,
     START,
+    TAIL_LABEL,
     UNBOUNDED,
+    X1,
     X2,
     Y1,
     Y2,
@@ -67,6 +71,7 @@ from .base import (
     TextGrammar,
     TrieState,
 )
+from .box_label import BoxLabelListGrammar
 from .layout import GrammarError, TokenTrie, VocabLayout
 from .objects import (
     AfterBoxState,
@@ -86,8 +91,8 @@ from .objects import _ObjectGrammar as _ObjectGrammar  # the base of the object 
 __all__ = [
     "GrammarError", "VocabLayout", "TokenTrie", "State", "UNBOUNDED", "DONE_STATE", "Grammar", "TextGrammar",
     "ChoiceGrammar", "ImageGrammar", "GroundedTextGrammar", "ObjectListGrammar", "SingleBoxGrammar",
-    "DONE", "OUT", "LIST", "END", "START", "CHOICE", "OBJ_START", "OBJ_WORDS", "LABEL", "Y1", "X2", "Y2",
-    "AFTER_BOX", "POLY", "AFTER_POLY", "KP", "KP_Y", "IMG",
+    "BoxLabelListGrammar", "DONE", "OUT", "LIST", "END", "START", "CHOICE", "OBJ_START", "OBJ_WORDS", "LABEL", "X1", "Y1", "X2", "Y2",
+    "AFTER_BOX", "TAIL_LABEL", "POLY", "AFTER_POLY", "KP", "KP_Y", "IMG",
     "PhaseState", "TrieState", "ImageState", "ListState", "FreeLabelState", "LabelState", "BoxState", "AfterBoxState",
     "PolygonState", "AfterPolygonState", "KeypointState",
 ]
