@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                *[kv for kv in rest.split(";") if kv]]
         print(" ".join(cmd), flush=True)
         subprocess.run(cmd, check=True)
-    validation_curves(runs, out / "curves.png")
+    validation_curves({name: run / "log.jsonl" for name, run in runs.items()}, out / "curves.png")
     (out / "table.md").write_text(table(runs) + "\n")
     print(table(runs))
     return 0

@@ -53,3 +53,33 @@ def test_raster_baseline_scores_the_first_object(tmp_path: Path, capsys) -> None
                                   no_contact_sheet=True))
     assert all(v["first"] == 1.0 for v in mod.raster_baseline(str(one / "val")).values())
     assert mod.main([str(one / "val")]) == 0 and "Acc@0.5 1.000" in capsys.readouterr().out
+
+
+def test_screen_plots_and_tables_finished_runs(tmp_path: Path, capsys) -> None:
+    """``--plot-only`` over runs that exist: the curves and the table come from each run's log."""
+    for name, acc in (("a", 0.25), ("b", 0.5)):
+        run = tmp_path / name
+        run.mkdir()
+        rows = [{"step": 10, "loss": 1.0}, {"step": 20, "eval": {"refexp/acc@0.5": acc / 2}},
+                {"step": 40, "eval": {"refexp/acc@0.5": acc}}]
+        (run / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert load("screen").main(["--out", str(tmp_path), "--plot-only", "--variant", "a=", "--variant", "b=x=1"]) == 0
+    assert (tmp_path / "curves.png").stat().st_size > 0
+    table = (tmp_path / "table.md").read_text()
+    assert "| a | 40 | 0.250 |" in table and "| b | 40 | 0.500 |" in table
+
+
+def test_shape_probe_runs_on_a_checkpoint(tmp_path: Path) -> None:
+    from helpers import make_checkpoint
+    from vlseq.data.synth import SynthOptions, write_world
+
+    ckpt = make_checkpoint(tmp_path / "ckpt")
+    write_world(tmp_path / "w", SynthOptions(train=8, val=4, test=2, size=32, workers=1, no_progress=True,
+                                             no_contact_sheet=True))
+    out = tmp_path / "rows.json"
+    assert load("shape_probe").main(["--checkpoint", str(ckpt), "--data", str(tmp_path / "w"), "--n", "40",
+                                     "--n-val", "12", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert {(r["target"], r["depth"]) for r in rows} <= {(t, d) for t in ("shape", "colour", "size")
+                                                         for d in ("stem", "projected", "encoder")}
+    assert rows and all(0.0 <= r["accuracy"] <= 1.0 and r["val_objects"] > 0 for r in rows)
