@@ -24,6 +24,9 @@ class VisionConfig:
     #: conv stem: convs per stage (the first of each has stride 2) and the norm, ``batch`` or ``group``
     blocks: int = 2
     norm: str = "batch"
+    #: conv stem: concatenate the first stage's features, pooled to the grid, to the last stage's
+    #: (carries colour and fine detail the deep stages drop; see ``models.vision.ConvStem``)
+    skip: bool = False
     hf_config: dict[str, Any] = field(default_factory=dict)
     pretrained: str | None = None
 

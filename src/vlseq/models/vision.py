@@ -24,9 +24,16 @@ class ConvStem(nn.Module):
     so a small object on a textured background is drowned in the background's statistics; BatchNorm
     compares images across the batch. ``norm="group"`` stays for runs whose per-rank batches must
     not depend on each other (BatchNorm statistics are per process).
+
+    ``skip``: the first stage's output, average-pooled to the output grid, is concatenated to the
+    last stage's (a hypercolumn): ``out_channels`` grows by ``channels[0]``. Linear probes on a
+    trained ``tiny`` checkpoint (``experiments/shape_probe.py``) found the last stage colour-blind
+    (an object's colour at chance, 0.14 for 8 colours) while its first stage keeps it (0.99): the
+    deep stages are trained towards shape and position, and nothing then carries colour to the
+    encoder. The skip hands it over linearly.
     """
 
-    def __init__(self, channels: tuple[int, ...], blocks: int = 2, norm: str = "batch") -> None:
+    def __init__(self, channels: tuple[int, ...], blocks: int = 2, norm: str = "batch", skip: bool = False) -> None:
         super().__init__()
         if blocks < 1:
             raise ValueError(f"vision.blocks must be >= 1, not {blocks}")
@@ -41,12 +48,20 @@ class ConvStem(nn.Module):
                 layers += [nn.Conv2d(c_in, c, 3, stride=2 if j == 0 else 1, padding=1, bias=False), norm_layer, nn.GELU()]
                 c_in = c
         self.body = nn.Sequential(*layers)
-        self.out_channels = c_in
         self.stride = 2 ** len(channels)
+        self.skip = skip and len(channels) > 1
+        #: modules of the first stage (conv, norm, activation per block): its output is the skip's
+        self._first_stage = 3 * blocks
+        self.out_channels = c_in + (channels[0] if self.skip else 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> (B, C, H/stride, W/stride)"""
-        return self.body(x)
+        if not self.skip:
+            return self.body(x)
+        first = self.body[: self._first_stage](x)  # (B, channels[0], H/2, W/2)
+        last = self.body[self._first_stage :](first)
+        pooled = nn.functional.avg_pool2d(first, self.stride // 2)
+        return torch.cat([last, pooled], dim=1)
 
 
 class HFBackbone(nn.Module):
@@ -89,7 +104,7 @@ class HFBackbone(nn.Module):
 
 def build_vision(cfg: VisionConfig, image_size: int) -> nn.Module:
     if cfg.kind == "conv":
-        return ConvStem(tuple(cfg.channels), cfg.blocks, cfg.norm)
+        return ConvStem(tuple(cfg.channels), cfg.blocks, cfg.norm, cfg.skip)
     if cfg.kind in ("resnet", "convnext", "vit", "swin"):
         return HFBackbone(cfg, image_size)
     raise ValueError(f"unknown vision kind {cfg.kind!r} (conv, resnet, convnext, vit, swin)")

@@ -1,0 +1,55 @@
+"""The conv stem: grid and channels, and the first-stage skip (``vision.skip``) that carries colour."""
+
+from __future__ import annotations
+
+import torch
+
+from vlseq.models.config import ModelConfig, VisionConfig
+from vlseq.models.vision import ConvStem, build_vision, grid_size
+from vlseq.models.vlseq_model import VLSeqModel
+
+
+def test_stem_grid_and_channels() -> None:
+    stem = ConvStem((8, 16, 32))
+    assert stem.out_channels == 32 and stem.stride == 8
+    assert stem(torch.zeros(2, 3, 32, 32)).shape == (2, 32, 4, 4)
+
+
+def test_skip_appends_the_first_stage_pooled_to_the_grid() -> None:
+    torch.manual_seed(0)
+    stem = ConvStem((8, 16, 32), skip=True).eval()
+    plain = ConvStem((8, 16, 32)).eval()
+    plain.load_state_dict(stem.state_dict())  # the skip adds no weights
+    x = torch.randn(2, 3, 32, 32)
+    out = stem(x)
+    assert stem.out_channels == 40 and out.shape == (2, 40, 4, 4)
+    assert torch.equal(out[:, :32], plain(x))  # the last stage is unchanged
+    first = stem.body[:6](x)  # two blocks of (conv, norm, activation)
+    assert torch.allclose(out[:, 32:], torch.nn.functional.avg_pool2d(first, 4))
+    assert grid_size(stem, 32) == (4, 4)
+
+
+def test_skip_tells_colours_apart_where_a_colour_blind_last_stage_cannot() -> None:
+    """Two images that differ only in one patch's colour differ in that cell's skip channels, even
+    when the last stage has been zeroed (as a colour-blind one would read them the same)."""
+    torch.manual_seed(0)
+    stem = ConvStem((8, 16, 32), skip=True).eval()
+    with torch.no_grad():
+        stem.body[-3].weight.zero_()  # the last conv: its stage now reads nothing of the input
+    red, green = torch.zeros(1, 3, 32, 32), torch.zeros(1, 3, 32, 32)
+    red[0, 0, 8:16, 8:16] = 1.0
+    green[0, 1, 8:16, 8:16] = 1.0
+    a, b = stem(red), stem(green)
+    assert torch.allclose(a[:, :32], b[:, :32])
+    assert (a[0, 32:, 2, 2] - b[0, 32:, 2, 2]).abs().max() > 1e-3  # the patch's cell
+    assert torch.allclose(a[0, 32:, 3, 3], b[0, 32:, 3, 3])  # beyond its receptive field: the same
+
+
+def test_a_model_with_the_skip_builds_and_projects_its_channels() -> None:
+    cfg = ModelConfig(vocab_size=64, d_model=32, encoder_layers=1, decoder_layers=1, heads=2, ffn_dim=64,
+                      image_size=32, num_bins=16, max_positions=128, vision=VisionConfig(channels=(8, 16, 32), skip=True))
+    model = VLSeqModel(cfg)
+    assert model.proj[0].in_features == 40 and model.tokens_per_image == 16
+    assert build_vision(VisionConfig(channels=(8, 16), skip=True), 32).out_channels == 24
+    img = model.encode_images(torch.zeros(2, 1, 3, 32, 32))
+    assert img.shape == (2, 16, 32)
