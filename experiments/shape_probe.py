@@ -6,15 +6,17 @@ decoder does not read them. This fits a linear classifier (multinomial logistic 
 the features at the cell holding each object's centre to the object's shape, on training-split
 objects, and scores it on validation-split objects, at three depths of the image path:
 
+* ``first``: a conv stem's first stage (stride 2) at the object's centre;
 * ``stem``: the vision stem's feature grid (before the projection to the model width);
 * ``projected``: the image tokens the encoder takes (projection + 2-D positions);
 * ``encoder``: the encoder's output at those tokens, beside the region-caption prompt that names
   the object's box.
 
 The objects are the region-caption examples (``a {size} {colour} {shape}``), so the same probe also
-predicts colour and size, for comparison. Frozen checkpoint, no training of the model::
+predicts colour and size, for comparison. Frozen checkpoint, no training of the model; ``--fresh``
+probes the checkpoint's architecture at its random initialisation instead (what training changed)::
 
-    python experiments/shape_probe.py --checkpoint runs/tiny/final --data data/synth-tiny
+    python experiments/shape_probe.py --checkpoint runs/tiny/final --data data/synth-tiny [--fresh]
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ import torch
 
 from vlseq.data.readers import load_split
 from vlseq.inference.pipeline import Pipeline
+from vlseq.models.vision import ConvStem
+from vlseq.models.vlseq_model import VLSeqModel
 from vlseq.tasks import get_task
 
-DEPTHS = ("stem", "projected", "encoder")
+DEPTHS = ("first", "stem", "projected", "encoder")
 #: what the probe predicts: the word of ``a {size} {colour} {shape}`` at each index
 TARGETS = {"shape": 3, "colour": 2, "size": 1}
 
@@ -49,12 +53,16 @@ def object_features(pipe: Pipeline, examples: list, batch_size: int = 32) -> tup
         batch = proc.collate([proc.encode(task, ex, with_target=False) for ex in chunk])
         pix = batch["pixel_values"]
         stem = model.vision(pix.flatten(0, 1))  # (B, C, h, w)
+        first = model.vision.body[: model.vision._first_stage](pix.flatten(0, 1))  # (B, C1, S/2, S/2)
         embeds, mask = model.encoder_inputs(pix, batch["input_ids"], batch["attention_mask"], batch["image_mask"])
-        enc = model.encode(embeds, mask).last_hidden_state
+        enc = model.encode(embeds, mask, model.tokens_per_image).last_hidden_state
         for b, ex in enumerate(chunk):
             x1, y1, x2, y2 = ex.region
             r = min(int((y1 + y2) / 2 / ex.height * h), h - 1)
             c = min(int((x1 + x2) / 2 / ex.width * w), w - 1)
+            fy = min(int((y1 + y2) / 2 / ex.height * first.shape[2]), first.shape[2] - 1)
+            fx = min(int((x1 + x2) / 2 / ex.width * first.shape[3]), first.shape[3] - 1)
+            feats["first"].append(first[b, :, fy, fx])
             feats["stem"].append(stem[b, :, r, c])
             feats["projected"].append(embeds[b, r * w + c])
             feats["encoder"].append(enc[b, r * w + c])
@@ -82,9 +90,14 @@ def linear_probe(x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Ten
     return float((lin(xv).argmax(1) == y_test).float().mean())
 
 
-def shape_probe(checkpoint: str, data: str, n: int = 3000, n_val: int = 500) -> list[dict[str, Any]]:
+def shape_probe(checkpoint: str, data: str, n: int = 3000, n_val: int = 500, fresh: bool = False) -> list[dict[str, Any]]:
     """One row per (target, depth): probe accuracy and the majority-class rate on the validation objects."""
     pipe = Pipeline.from_pretrained(checkpoint)
+    if not isinstance(pipe.model.vision, ConvStem):
+        raise SystemExit("shape_probe: the checkpoint's vision tower is not a conv stem")
+    if fresh:
+        torch.manual_seed(0)
+        pipe.model = VLSeqModel(pipe.model.config).eval()
     def examples(split: str, k: int) -> list:
         exs = load_split(str(Path(data) / split), tasks=["region_caption"], check_images=False)["region_caption"]
         return [ex for ex in exs if ex.region is not None and len(ex.answers[0].split()) == 4][:k]
@@ -114,11 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", required=True, help="a synthetic world (its train/ and val/ splits)")
     ap.add_argument("--n", type=int, default=3000, help="training-split objects the probe is fitted on")
     ap.add_argument("--n-val", type=int, default=500)
+    ap.add_argument("--fresh", action="store_true", help="probe the architecture at its random initialisation")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
-    rows = shape_probe(args.checkpoint, args.data, args.n, args.n_val)
+    rows = shape_probe(args.checkpoint, args.data, args.n, args.n_val, args.fresh)
     for r in rows:
-        print(f"{r['target']:6s} {r['depth']:10s} probe {r['accuracy']:.3f}  majority {r['majority']:.3f}  "
+        print(f"{r['target']:6s} {r['depth']:9s} probe {r['accuracy']:.3f}  majority {r['majority']:.3f}  "
               f"({r['classes']} classes, {r['train_objects']} / {r['val_objects']} objects)")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))

@@ -78,8 +78,8 @@ def test_shape_probe_runs_on_a_checkpoint(tmp_path: Path) -> None:
                                              no_contact_sheet=True))
     out = tmp_path / "rows.json"
     assert load("shape_probe").main(["--checkpoint", str(ckpt), "--data", str(tmp_path / "w"), "--n", "40",
-                                     "--n-val", "12", "--json", str(out)]) == 0
+                                     "--n-val", "12", "--fresh", "--json", str(out)]) == 0
     rows = json.loads(out.read_text())
     assert {(r["target"], r["depth"]) for r in rows} <= {(t, d) for t in ("shape", "colour", "size")
-                                                         for d in ("stem", "projected", "encoder")}
+                                                         for d in ("first", "stem", "projected", "encoder")}
     assert rows and all(0.0 <= r["accuracy"] <= 1.0 and r["val_objects"] > 0 for r in rows)

@@ -53,3 +53,20 @@ def test_a_model_with_the_skip_builds_and_projects_its_channels() -> None:
     assert build_vision(VisionConfig(channels=(8, 16), skip=True), 32).out_channels == 24
     img = model.encode_images(torch.zeros(2, 1, 3, 32, 32))
     assert img.shape == (2, 16, 32)
+
+
+def test_image_skip_adds_the_image_tokens_to_the_encoder_outputs() -> None:
+    kw = dict(vocab_size=64, d_model=32, encoder_layers=1, decoder_layers=1, heads=2, ffn_dim=64, image_size=32,
+              num_bins=16, max_positions=128, vision=VisionConfig(channels=(8, 16, 32)))
+    torch.manual_seed(0)
+    plain = VLSeqModel(ModelConfig(**kw)).eval()
+    skip = VLSeqModel(ModelConfig(**kw, image_skip=True)).eval()
+    skip.load_state_dict(plain.state_dict())  # no new weights
+    pix, ids, am = torch.randn(2, 1, 3, 32, 32), torch.randint(5, 60, (2, 6)), torch.ones(2, 6, dtype=torch.long)
+    embeds, mask = plain.encoder_inputs(pix, ids, am)
+    a = plain.encode(embeds, mask, 16).last_hidden_state
+    b = skip.encode(embeds, mask, 16).last_hidden_state
+    assert torch.allclose(b[:, :16], a[:, :16] + embeds[:, :16]) and torch.equal(b[:, 16:], a[:, 16:])
+    dec = torch.randint(5, 60, (2, 4))
+    out = skip(pix, ids, am, dec, labels=dec)  # trains and generates through the same path
+    assert torch.isfinite(out["loss"]) and skip.generate(pix, ids, am, max_new_tokens=3).shape[0] == 2

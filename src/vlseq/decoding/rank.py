@@ -67,8 +67,8 @@ def _score_example(model: Any, processor: Processor, base: dict[str, torch.Tenso
     if _encodes_once(model):
         embeds, mask = model.encoder_inputs(inputs["pixel_values"], inputs["input_ids"], inputs["attention_mask"],
                                             inputs["image_mask"])
-        enc = model.encode(embeds, mask)
         n_img = inputs["pixel_values"].shape[1] * model.tokens_per_image
+        enc = model.encode(embeds, mask, n_img)
     for start in range(0, len(targets), batch_size):
         chunk = targets[start:start + batch_size]
         dec, labels = _targets_batch(chunk, pad)

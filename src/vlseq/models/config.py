@@ -46,6 +46,10 @@ class ModelConfig:
     max_images: int = 2
     #: LayerNorm after the image projection (off: the encoder's own embedding LayerNorm normalises)
     proj_norm: bool = True
+    #: add the image tokens the encoder took to its outputs at those tokens (a residual around the
+    #: whole encoder): linear probes found an object's colour and shape readable from the image
+    #: tokens but near chance in the encoder's output at the same cell (``experiments/shape_probe.py``)
+    image_skip: bool = False
     #: std of the normal init of every linear and embedding weight; None: ``d_model ** -0.5``
     init_std: float | None = None
     #: init of the image grid's row/column position embeddings (learned either way): ``sincos``, the

@@ -223,9 +223,18 @@ class VLSeqModel(nn.Module):
         padded = image_mask.shape[1] * t + j  # (L,)
         return pos.weight[alone + pos.offset] - pos.weight[padded + pos.offset][None]
 
-    def encode(self, embeds: torch.Tensor, mask: torch.Tensor) -> BaseModelOutput:
-        """The BART encoder over (B, N, d) inputs; last_hidden_state (B, N, d)."""
-        return self.lm.get_encoder()(inputs_embeds=embeds, attention_mask=mask)
+    def encode(self, embeds: torch.Tensor, mask: torch.Tensor, n_image_tokens: int = 0) -> BaseModelOutput:
+        """The BART encoder over (B, N, d) inputs; last_hidden_state (B, N, d).
+
+        With ``image_skip``, the first ``n_image_tokens`` inputs (the image tokens) are added to the
+        outputs at their places, so the decoder and the pointer read each cell's own features beside
+        what the encoder mixed into it.
+        """
+        enc = self.lm.get_encoder()(inputs_embeds=embeds, attention_mask=mask)
+        if self.config.image_skip and n_image_tokens:
+            h = enc.last_hidden_state
+            enc.last_hidden_state = torch.cat([h[:, :n_image_tokens] + embeds[:, :n_image_tokens], h[:, n_image_tokens:]], 1)
+        return enc
 
     def pointing(self, enc: BaseModelOutput, mask: torch.Tensor, n_img: int):
         """Context in which the pointer head (when there is one) looks at the first ``n_img``
@@ -257,8 +266,9 @@ class VLSeqModel(nn.Module):
         embeds, mask = self.encoder_inputs(pixel_values, input_ids, attention_mask, image_mask)
         dec_mask = (decoder_input_ids != self.config.pad_token_id).long()
         dec_mask[:, 0] = 1
-        enc = self.encode(embeds, mask)
-        with self.pointing(enc, mask, pixel_values.shape[1] * self.tokens_per_image):
+        n_img = pixel_values.shape[1] * self.tokens_per_image
+        enc = self.encode(embeds, mask, n_img)
+        with self.pointing(enc, mask, n_img):
             out = self.lm(encoder_outputs=enc, attention_mask=mask, decoder_input_ids=decoder_input_ids,
                           decoder_attention_mask=dec_mask, use_cache=False)
         result = {"logits": out.logits}
@@ -286,7 +296,8 @@ class VLSeqModel(nn.Module):
         The first id of each row is the decoder start token (``<s>``).
         """
         embeds, mask = self.encoder_inputs(pixel_values, input_ids, attention_mask, image_mask)
-        enc = self.encode(embeds, mask)
+        n_img = pixel_values.shape[1] * self.tokens_per_image
+        enc = self.encode(embeds, mask, n_img)
         kwargs = dict(
             encoder_outputs=enc, attention_mask=mask, max_new_tokens=max_new_tokens,
             decoder_start_token_id=self.config.bos_token_id, eos_token_id=self.config.eos_token_id,
@@ -295,7 +306,7 @@ class VLSeqModel(nn.Module):
         kwargs.update(generate_kwargs)
         if logits_processor:
             kwargs["logits_processor"] = LogitsProcessorList(list(logits_processor))
-        with self.pointing(enc, mask, pixel_values.shape[1] * self.tokens_per_image):
+        with self.pointing(enc, mask, n_img):
             return self.lm.generate(**kwargs)
 
     def num_parameters(self) -> int:
