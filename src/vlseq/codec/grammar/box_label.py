@@ -16,10 +16,8 @@ import numpy as np
 
 from .base import (
     DONE_STATE,
-    EOS_TOKENS,
     LIST,
     TAIL_LABEL,
-    UNBOUNDED,
     X1,
     X2,
     Y1,
@@ -28,16 +26,15 @@ from .base import (
     State,
     new_state,
     saturating_sum,
-    saturating_times,
 )
 from .layout import TokenTrie, VocabLayout
-from .objects import BOX_TOKENS, OBJ_CLOSE_TOKENS, OBJ_OPEN_TOKENS, BoxState, LabelState, ListState
+from .objects import BOX_TOKENS, OBJ_CLOSE_TOKENS, OBJ_OPEN_TOKENS, BoxState, LabelState, ListCounting, ListState
 
 #: Box coordinates still to come in each box phase (the phase names the next one).
 _BOX_COORDS_LEFT = {X1: 4, Y1: 3, X2: 2, Y2: 1}
 
 
-class BoxLabelListGrammar(Grammar):
+class BoxLabelListGrammar(ListCounting, Grammar):
     """Detection output, box first: ``(<obj> <loc>x4 LABEL </obj>)*`` then ``</s>``.
 
     ``labels``: the allowed labels as token-id sequences, tokenized as they follow a coordinate
@@ -53,33 +50,12 @@ class BoxLabelListGrammar(Grammar):
     def __init__(self, layout: VocabLayout, labels: Sequence[Sequence[int]], max_objects: int | None = None,
                  min_objects: int = 0) -> None:
         super().__init__(layout)
-        if min_objects < 0 or (max_objects is not None and max_objects < min_objects):
-            raise ValueError(f"need 0 <= min_objects <= max_objects, got {min_objects}, {max_objects}")
+        self._init_count(max_objects, min_objects)
         self.trie = TokenTrie(labels, layout, what="label", need_word=True)
-        self.min_objects, self.max_objects = min_objects, max_objects
-        # The count only matters up to max (or min, when unbounded): saturate so states stay few.
-        self._count_cap = max_objects if max_objects is not None else min_objects
         self._obj_open_id, self._obj_close_id = layout.obj_open, layout.obj_close
         #: a whole shortest / longest object, <obj> through </obj>
         self._min_object_tokens = OBJ_OPEN_TOKENS + BOX_TOKENS + self.trie.depth[0] + OBJ_CLOSE_TOKENS
         self._max_object_tokens = OBJ_OPEN_TOKENS + BOX_TOKENS + self.trie.height[0] + OBJ_CLOSE_TOKENS
-
-    def initial_state(self) -> State:
-        return ListState(LIST, 0)
-
-    def _min_from_list(self, count: int) -> int:
-        """Fewest tokens after ``count`` objects: the objects still required, then ``</s>``."""
-        return max(0, self.min_objects - count) * self._min_object_tokens + EOS_TOKENS
-
-    def _max_from_list(self, count: int) -> int:
-        """Most tokens after ``count`` objects: every object still allowed, then ``</s>``."""
-        if self.max_objects is None:
-            return UNBOUNDED
-        return saturating_sum(saturating_times(self.max_objects - count, self._max_object_tokens), EOS_TOKENS)
-
-    def _closed(self, outer: int) -> int:
-        """The (saturated) object count after the object opened at count ``outer`` closes."""
-        return min(outer + 1, self._count_cap)
 
     def _advance(self, s: State, tok: int) -> State | None:
         ph = s.phase

@@ -566,7 +566,40 @@ class GroundedTextGrammar(_ObjectGrammar):
         out[self._eos_id] = True
 
 
-class ObjectListGrammar(_ObjectGrammar):
+class ListCounting:
+    """What an object list keeps between its objects: how many closed, ``min_objects`` to
+    ``max_objects`` (None: unbounded). Shared by the label-first and box-first lists; the grammar
+    sets ``_min_object_tokens`` / ``_max_object_tokens`` (a whole object's fewest / most tokens)."""
+
+    _min_object_tokens: int
+    _max_object_tokens: int
+
+    def _init_count(self, max_objects: int | None, min_objects: int) -> None:
+        if min_objects < 0 or (max_objects is not None and max_objects < min_objects):
+            raise ValueError(f"need 0 <= min_objects <= max_objects, got {min_objects}, {max_objects}")
+        self.min_objects, self.max_objects = min_objects, max_objects
+        # The count only matters up to max (or min, when unbounded): saturate so states stay few.
+        self._count_cap = max_objects if max_objects is not None else min_objects
+
+    def initial_state(self) -> State:
+        return ListState(LIST, 0)
+
+    def _closed(self, outer: int) -> int:
+        """The (saturated) count after the object opened at count ``outer`` closes."""
+        return min(outer + 1, self._count_cap)
+
+    def _min_from_list(self, count: int) -> int:
+        """Fewest tokens after ``count`` objects: the objects still required, then ``</s>``."""
+        return max(0, self.min_objects - count) * self._min_object_tokens + EOS_TOKENS
+
+    def _max_from_list(self, count: int) -> int:
+        """Most tokens after ``count`` objects: every object still allowed, then ``</s>``."""
+        if self.max_objects is None:
+            return UNBOUNDED
+        return saturating_sum(saturating_times(self.max_objects - count, self._max_object_tokens), EOS_TOKENS)
+
+
+class ObjectListGrammar(ListCounting, _ObjectGrammar):
     """Detection output: ``(<obj> LABEL <loc>x4 [<poly>...</poly>] [name <loc>x2 ...] </obj>)*`` then ``</s>``.
 
     ``labels``: the allowed labels as token-id sequences (a trie; one may prefix another), or
@@ -583,33 +616,16 @@ class ObjectListGrammar(_ObjectGrammar):
                  require_polygon: bool = False) -> None:
         super().__init__(layout, labels, 1, polygons, max_polygon_points, max_polygons, polygon_inside_box,
                          keypoints, all_keypoints, require_polygon)
-        if min_objects < 0 or (max_objects is not None and max_objects < min_objects):
-            raise ValueError(f"need 0 <= min_objects <= max_objects, got {min_objects}, {max_objects}")
-        self.min_objects, self.max_objects = min_objects, max_objects
-        # The count only matters up to max (or min, when unbounded): saturate so states stay few.
-        self._count_cap = max_objects if max_objects is not None else min_objects
-
-    def initial_state(self) -> State:
-        return ListState(LIST, 0)
+        self._init_count(max_objects, min_objects)
 
     def _after_close(self, outer: int) -> State:
-        return ListState(LIST, min(outer + 1, self._count_cap))
+        return ListState(LIST, self._closed(outer))
 
     def _min_after_close(self, outer: int) -> int:
         return self._min_from_list(outer + 1)
 
     def _max_after_close(self, outer: int) -> int:
-        return self._max_from_list(min(outer + 1, self._count_cap))
-
-    def _min_from_list(self, count: int) -> int:
-        """Fewest tokens after ``count`` objects: the objects still required, then ``</s>``."""
-        return max(0, self.min_objects - count) * self._min_object_tokens + EOS_TOKENS
-
-    def _max_from_list(self, count: int) -> int:
-        """Most tokens after ``count`` objects: every object still allowed, then ``</s>``."""
-        if self.max_objects is None:
-            return UNBOUNDED
-        return saturating_sum(saturating_times(self.max_objects - count, self._max_object_tokens), EOS_TOKENS)
+        return self._max_from_list(self._closed(outer))
 
     def _advance(self, s: State, tok: int) -> State | None:
         if s.phase != LIST:
