@@ -53,7 +53,7 @@ def object_features(pipe: Pipeline, examples: list, batch_size: int = 32) -> tup
         batch = proc.collate([proc.encode(task, ex, with_target=False) for ex in chunk])
         pix = batch["pixel_values"]
         stem = model.vision(pix.flatten(0, 1))  # (B, C, h, w)
-        first = model.vision.body[: model.vision._first_stage](pix.flatten(0, 1))  # (B, C1, S/2, S/2)
+        first = model.vision.first_stage(pix.flatten(0, 1))  # (B, C1, S/2, S/2)
         embeds, mask = model.encoder_inputs(pix, batch["input_ids"], batch["attention_mask"], batch["image_mask"])
         enc = model.encode(embeds, mask, model.tokens_per_image).last_hidden_state
         for b, ex in enumerate(chunk):

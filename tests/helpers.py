@@ -66,6 +66,20 @@ def make_checkpoint(path: Path, categories: bool = True, image_tokenizer: bool =
     return save_pretrained(model, tok, path, settings, it)
 
 
+def world_examples(n_scenes: int, size: int = 64, tasks: tuple[str, ...] | None = None) -> list:
+    """The synthetic world's examples of scenes ``0 .. n_scenes - 1`` (of ``tasks``; None: all), each
+    scene's examples drawn with its own seed, as the world writer does."""
+    from vlseq.data.world import WorldConfig, examples_for_scene, generate_scene, render
+
+    cfg = WorldConfig(size=size)
+    out = []
+    for s in range(n_scenes):
+        scene = generate_scene(s, cfg)
+        out += [e for e in examples_for_scene(scene, render(scene), np.random.default_rng(s), cfg, image_id=str(s))
+                if tasks is None or e.task in tasks]
+    return out
+
+
 def scene_image(seed: int, size: int = 96) -> np.ndarray:
     """A synthetic-world picture ``(size, size, 3)`` uint8."""
     from vlseq.data.world import WorldConfig, generate_scene, render

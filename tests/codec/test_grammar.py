@@ -67,9 +67,11 @@ def test_grounded_text_outputs_parse(polygons: bool, inside: bool) -> None:
     assert n_phrases > 500 and (n_polys > 100) == polygons
 
 
+@pytest.mark.parametrize("box_first", [False, True])
 @pytest.mark.parametrize("max_objects,min_objects", [(None, 0), (3, 1)])
-def test_object_list_outputs_parse(max_objects: int | None, min_objects: int) -> None:
-    g = ObjectListGrammar(LAYOUT, LABELS, max_objects=max_objects, min_objects=min_objects)
+def test_object_list_outputs_parse(max_objects: int | None, min_objects: int, box_first: bool) -> None:
+    cls = BoxLabelListGrammar if box_first else ObjectListGrammar
+    g = cls(LAYOUT, LABELS, max_objects=max_objects, min_objects=min_objects)
     budgets = budgets_for(g, 2000, 4)
     names = {label_text(lab) for lab in LABELS}
     seen: set[str] = set()
@@ -79,25 +81,9 @@ def test_object_list_outputs_parse(max_objects: int | None, min_objects: int) ->
         assert set(labels) <= names and len(labels) == len(p.phrases)
         assert min_objects <= len(labels) <= (max_objects or 99)
         assert p.text == " ".join(labels)
-        seen |= set(labels)
-    assert seen == names  # a label that prefixes another is reachable, and so is the longer one
-
-
-@pytest.mark.parametrize("max_objects,min_objects", [(None, 0), (3, 1)])
-def test_box_first_object_list_outputs_parse(max_objects: int | None, min_objects: int) -> None:
-    g = BoxLabelListGrammar(LAYOUT, LABELS, max_objects=max_objects, min_objects=min_objects)
-    budgets = budgets_for(g, 2000, 14)
-    names = {label_text(lab) for lab in LABELS}
-    seen: set[str] = set()
-    for ids, b in zip(sample_outputs(g, budgets, 15), budgets):
-        p = check_parses(ids, b)
-        labels = [lab for lab, _ in p.objects]
-        assert set(labels) <= names and len(labels) == len(p.phrases)
-        assert min_objects <= len(labels) <= (max_objects or 99)
-        assert p.text == " ".join(labels)
-        # each object is <obj>, its 4 coordinates, then its label
-        opens = [i for i, t in enumerate(ids) if t == LAYOUT.obj_open]
-        assert all(LAYOUT.loc_offset <= ids[i + 1] < LAYOUT.loc_offset + BINS for i in opens)
+        # each object opens with its box (box first) or with its label
+        after_open = [ids[i + 1] for i, t in enumerate(ids) if t == LAYOUT.obj_open]
+        assert all((LAYOUT.loc_offset <= t < LAYOUT.loc_offset + BINS) == box_first for t in after_open)
         seen |= set(labels)
     assert seen == names  # a label that prefixes another is reachable, and so is the longer one
 

@@ -3,11 +3,10 @@ parser agree, on the synthetic world's detection examples through a trained toke
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
+from helpers import world_examples
 from vlseq.codec import parse
-from vlseq.data.world import WorldConfig, examples_for_scene, generate_scene, render
 from vlseq.decoding.constrain import grammar_for
 from vlseq.processing import Processor
 from vlseq.tasks import get_task
@@ -18,12 +17,7 @@ BINS = 64
 
 @pytest.fixture(scope="module")
 def world():
-    cfg = WorldConfig(size=64)
-    exs = []
-    for s in range(12):
-        scene = generate_scene(s, cfg)
-        exs += [e for e in examples_for_scene(scene, render(scene), np.random.default_rng(s), cfg, image_id=str(s))
-                if e.task in ("detect", "instance_segment")]
+    exs = world_examples(12, tasks=("detect", "instance_segment"))
     texts = [t for e in exs for t in (get_task(e.task).prompt(e, BINS), get_task(e.task).target(e, BINS))]
     return exs, VLTokenizer.train(texts, num_bins=BINS)
 

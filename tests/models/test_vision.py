@@ -25,6 +25,7 @@ def test_skip_appends_the_first_stage_pooled_to_the_grid() -> None:
     assert stem.out_channels == 40 and out.shape == (2, 40, 4, 4)
     assert torch.equal(out[:, :32], plain(x))  # the last stage is unchanged
     first = stem.body[:6](x)  # two blocks of (conv, norm, activation)
+    assert torch.equal(stem.first_stage(x), first)
     assert torch.allclose(out[:, 32:], torch.nn.functional.avg_pool2d(first, 4))
     assert grid_size(stem, 32) == (4, 4)
 

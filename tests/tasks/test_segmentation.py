@@ -215,17 +215,12 @@ def test_constrained_random_outputs_parse_through_a_tokenizer() -> None:
 @pytest.mark.parametrize("bins", [32, 64])
 def test_world_segmentation_targets_are_accepted_by_their_grammars(bins: int) -> None:
     """The decoding grammar requires a polygon inside the box; every target the world makes obeys it."""
-    from vlseq.data.world import WorldConfig, examples_for_scene, generate_scene, render
+    from helpers import world_examples
     from vlseq.decoding.constrain import grammar_for
     from vlseq.processing import Processor
     from vlseq.tokenizer import VLTokenizer
 
-    cfg = WorldConfig(size=64)
-    exs = []
-    for s in range(12):
-        scene = generate_scene(s, cfg)
-        exs += [e for e in examples_for_scene(scene, render(scene), np.random.default_rng(s), cfg, image_id=str(s))
-                if e.task in ("segment", "instance_segment")]
+    exs = world_examples(12, tasks=("segment", "instance_segment"))
     tasks = {t: get_task(t) for t in ("segment", "instance_segment")}
     tok = VLTokenizer.train([tasks[e.task].target(e, bins) for e in exs] + [tasks[e.task].prompt(e, bins) for e in exs],
                             num_bins=bins)

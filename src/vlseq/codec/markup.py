@@ -27,6 +27,9 @@ from typing import Sequence
 from .coords import Box, Point, quantize_box, quantize_point
 from .tokens import OBJ_CLOSE, OBJ_OPEN, POLY_CLOSE, POLY_OPEN, loc_token
 
+#: Every markup token as spelled in a sequence (what :func:`escape_markup` breaks and the parser splits on).
+_TOKEN_RE = re.compile(r"<(?:/?obj|/?poly|sep|s|/s|pad|unk|loc_\d+|img_\d+)>")
+
 Polygon = tuple[Point, ...]
 #: A named point of an object, e.g. ``("top", (12.5, 3.5))``.
 Keypoint = tuple[str, Point]
@@ -170,9 +173,3 @@ def object_list(objects: Sequence[tuple[str, Box] | tuple[str, Box, Sequence[Poi
         parts.append(label)
         pos += len(label)
     return GroundedText(" ".join(parts), phrases)
-
-
-# --------------------------------------------------------------------------- markup tokens
-
-#: Every markup token as spelled in a sequence (what :func:`escape_markup` breaks and the parser splits on).
-_TOKEN_RE = re.compile(r"<(?:/?obj|/?poly|sep|s|/s|pad|unk|loc_\d+|img_\d+)>")

@@ -30,7 +30,8 @@ class ConvStem(nn.Module):
     trained ``tiny`` checkpoint (``experiments/shape_probe.py``) found the last stage colour-blind
     (an object's colour at chance, 0.14 for 8 colours) while its first stage keeps it (0.99): the
     deep stages are trained towards shape and position, and nothing then carries colour to the
-    encoder. The skip hands it over linearly.
+    encoder. The skip hands it over linearly. A one-stage stem has nothing to skip: ``skip`` is then
+    a no-op.
     """
 
     def __init__(self, channels: tuple[int, ...], blocks: int = 2, norm: str = "batch", skip: bool = False) -> None:
@@ -54,11 +55,15 @@ class ConvStem(nn.Module):
         self._first_stage = 3 * blocks
         self.out_channels = c_in + (channels[0] if self.skip else 0)
 
+    def first_stage(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, H, W) -> (B, channels[0], H/2, W/2): the first stage's output (what ``skip`` pools)."""
+        return self.body[: self._first_stage](x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> (B, C, H/stride, W/stride)"""
         if not self.skip:
             return self.body(x)
-        first = self.body[: self._first_stage](x)  # (B, channels[0], H/2, W/2)
+        first = self.first_stage(x)
         last = self.body[self._first_stage :](first)
         pooled = nn.functional.avg_pool2d(first, self.stride // 2)
         return torch.cat([last, pooled], dim=1)

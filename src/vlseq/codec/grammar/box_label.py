@@ -15,7 +15,6 @@ from typing import Sequence
 import numpy as np
 
 from .base import (
-    DONE_STATE,
     LIST,
     TAIL_LABEL,
     X1,
@@ -57,15 +56,14 @@ class BoxLabelListGrammar(ListCounting, Grammar):
         self._min_object_tokens = OBJ_OPEN_TOKENS + BOX_TOKENS + self.trie.depth[0] + OBJ_CLOSE_TOKENS
         self._max_object_tokens = OBJ_OPEN_TOKENS + BOX_TOKENS + self.trie.height[0] + OBJ_CLOSE_TOKENS
 
+    def _after_open(self, count: int) -> State:
+        """State after ``<obj>``: the box's x1 next."""
+        return new_state(BoxState, (X1, count, 0, 0, 0, 0))
+
     def _advance(self, s: State, tok: int) -> State | None:
         ph = s.phase
         if ph == LIST:
-            n = s.count
-            if tok == self._eos_id:
-                return DONE_STATE if n >= self.min_objects else None
-            if tok == self._obj_open_id and (self.max_objects is None or n < self.max_objects):
-                return new_state(BoxState, (X1, n, 0, 0, 0, 0))
-            return None
+            return self._advance_list(s, tok)
         if ph == TAIL_LABEL:
             if tok == self._obj_close_id:
                 return ListState(LIST, self._closed(s.outer)) if self.trie.terminal[s.node] else None
@@ -102,12 +100,7 @@ class BoxLabelListGrammar(ListCounting, Grammar):
     def _fill_allowed(self, s: State, remaining: int, out: np.ndarray) -> None:
         ph, last = s.phase, self._last_bin
         if ph == LIST:
-            n = s.count
-            if n >= self.min_objects:
-                out[self._eos_id] = True
-            if ((self.max_objects is None or n < self.max_objects)
-                    and remaining >= self._min_object_tokens + self._min_from_list(n + 1)):
-                out[self._obj_open_id] = True
+            self._fill_list(s, remaining, out)
         elif ph == TAIL_LABEL:
             # a label token (1), the rest of its label (the child's depth), </obj> and what must follow
             after_close = OBJ_CLOSE_TOKENS + self._min_from_list(s.outer + 1)

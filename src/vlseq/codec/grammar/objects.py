@@ -568,11 +568,15 @@ class GroundedTextGrammar(_ObjectGrammar):
 
 class ListCounting:
     """What an object list keeps between its objects: how many closed, ``min_objects`` to
-    ``max_objects`` (None: unbounded). Shared by the label-first and box-first lists; the grammar
-    sets ``_min_object_tokens`` / ``_max_object_tokens`` (a whole object's fewest / most tokens)."""
+    ``max_objects`` (None: unbounded), and its ``LIST`` phase (``</s>`` or the next ``<obj>``).
+    Shared by the label-first and box-first lists; the grammar sets ``_min_object_tokens`` /
+    ``_max_object_tokens`` (a whole object's fewest / most tokens) and ``_after_open(count)`` (the
+    state after ``<obj>``)."""
 
     _min_object_tokens: int
     _max_object_tokens: int
+    _eos_id: int
+    _obj_open_id: int
 
     def _init_count(self, max_objects: int | None, min_objects: int) -> None:
         if min_objects < 0 or (max_objects is not None and max_objects < min_objects):
@@ -597,6 +601,24 @@ class ListCounting:
         if self.max_objects is None:
             return UNBOUNDED
         return saturating_sum(saturating_times(self.max_objects - count, self._max_object_tokens), EOS_TOKENS)
+
+    def _advance_list(self, s: ListState, tok: int) -> State | None:
+        """``LIST``: ``</s>`` once enough objects are closed, ``<obj>`` while more are allowed."""
+        n = s.count
+        if tok == self._eos_id:
+            return DONE_STATE if n >= self.min_objects else None
+        if tok == self._obj_open_id and (self.max_objects is None or n < self.max_objects):
+            return self._after_open(n)  # type: ignore[attr-defined]
+        return None
+
+    def _fill_list(self, s: ListState, remaining: int, out: np.ndarray) -> None:
+        """``LIST``'s allowed tokens: ``<obj>`` only when a whole object and what must follow it fit."""
+        n = s.count
+        if n >= self.min_objects:
+            out[self._eos_id] = True
+        if ((self.max_objects is None or n < self.max_objects)
+                and remaining >= self._min_object_tokens + self._min_from_list(n + 1)):
+            out[self._obj_open_id] = True
 
 
 class ObjectListGrammar(ListCounting, _ObjectGrammar):
@@ -628,14 +650,7 @@ class ObjectListGrammar(ListCounting, _ObjectGrammar):
         return self._max_from_list(self._closed(outer))
 
     def _advance(self, s: State, tok: int) -> State | None:
-        if s.phase != LIST:
-            return self._advance_object(s, tok)
-        n = s.count
-        if tok == self._eos_id:
-            return DONE_STATE if n >= self.min_objects else None
-        if tok == self._obj_open_id and (self.max_objects is None or n < self.max_objects):
-            return self._after_open(n)
-        return None
+        return self._advance_list(s, tok) if s.phase == LIST else self._advance_object(s, tok)
 
     def _min_to_finish(self, s: State) -> int:
         return self._min_from_list(s.count) if s.phase == LIST else self._min_to_finish_object(s)
@@ -644,13 +659,10 @@ class ObjectListGrammar(ListCounting, _ObjectGrammar):
         return self._max_from_list(s.count) if s.phase == LIST else self._max_to_finish_object(s)
 
     def _fill_allowed(self, s: State, remaining: int, out: np.ndarray) -> None:
-        if s.phase != LIST:
-            return self._fill_allowed_object(s, remaining, out)
-        n = s.count
-        if n >= self.min_objects:
-            out[self._eos_id] = True
-        if (self.max_objects is None or n < self.max_objects) and remaining >= self._min_with_new_object(n):
-            out[self._obj_open_id] = True
+        if s.phase == LIST:
+            self._fill_list(s, remaining, out)
+        else:
+            self._fill_allowed_object(s, remaining, out)
 
 
 class SingleBoxGrammar(_ObjectGrammar):
