@@ -6,7 +6,8 @@ import argparse
 import os
 from typing import Sequence
 
-from ..data.synth import DEFAULT_HELDOUT, SynthOptions, write_world
+from ..data.synth import DEFAULT_HELDOUT, SynthOptions, parse_scale, write_world
+from ..data.world.scene import ALL_BACKGROUNDS, ALL_SHAPES, BACKGROUNDS, COLOURS, FILLS, MAX_SCALE, SHAPES
 from .paths import output_dir
 
 
@@ -31,6 +32,26 @@ def _parse_pairs(s: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _names(flag: str, everything: Sequence[str]):
+    def parse(s: str) -> tuple[str, ...]:
+        if s.strip().lower() == "all":
+            return tuple(everything)
+        names = tuple(v.strip() for v in s.split(",") if v.strip())
+        bad = [n for n in names if n not in everything]
+        if bad or not names:
+            raise argparse.ArgumentTypeError(f"{flag} wants a comma-separated subset of {','.join(everything)} "
+                                             f"(or 'all'), got {s!r}")
+        return names
+    return parse
+
+
+def _scale(s: str) -> tuple[float, float] | None:
+    try:
+        return parse_scale(s)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vlseq synth", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="output directory")
@@ -49,6 +70,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--story-frac", type=float, default=0.25,
                    help="fraction of scenes (not caption-only ones) that start a story of 3-5 images")
     p.add_argument("--detect-labels", choices=("shape", "colour_shape"), default="shape")
+    look = p.add_argument_group("the world's look (all off by default: the default world is unchanged)")
+    look.add_argument("--shapes", type=_names("--shapes", ALL_SHAPES), default=SHAPES,
+                      help=f"shape classes, comma separated, or 'all' (default: {','.join(SHAPES)}; "
+                           f"known: {','.join(ALL_SHAPES)})")
+    look.add_argument("--colours", "--colors", dest="colours", type=_names("--colours", tuple(COLOURS)),
+                      default=tuple(COLOURS), help=f"colours, comma separated (default: all of {','.join(COLOURS)})")
+    look.add_argument("--backgrounds", type=_names("--backgrounds", ALL_BACKGROUNDS), default=BACKGROUNDS,
+                      help=f"background kinds, comma separated, or 'all' (default: {','.join(BACKGROUNDS)}; "
+                           f"known: {','.join(ALL_BACKGROUNDS)})")
+    look.add_argument("--scale", type=_scale, default=None, metavar="LO-HI",
+                      help=f"object radius drawn (log-uniformly) from LO-HI fractions of the image side, e.g. "
+                           f"0.04-0.45 (at most {MAX_SCALE}), instead of the fixed --sizes; the size words then "
+                           f"split the range in equal (log) parts")
+    look.add_argument("--antialias", type=int, default=0, metavar="K",
+                      help="draw shapes with K x K supersampled coverage (0 or 1: pixel-sharp)")
+    look.add_argument("--rotation", type=float, default=0.0, metavar="DEG",
+                      help="turn each shape by uniform(-DEG, DEG) degrees; below 22.5 while square and diamond "
+                           "are both among the shapes (a turned square is a diamond)")
+    look.add_argument("--fill", choices=FILLS, default="solid",
+                      help="solid shapes, outlines only, or mixed (each object 50/50)")
     p.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8))
     p.add_argument("--chunk", type=int, default=64, help="scenes per worker task (rounded up to even)")
     p.add_argument("--no-progress", action="store_true")
@@ -63,6 +104,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = output_dir(args.pop("out"), "manifest.json", "a synthetic world", overwrite=args.pop("overwrite"))
     try:
         write_world(out, SynthOptions(**args))
-    except ValueError as e:  # a held-out pair naming an unknown colour or shape: a bad flag
+    except ValueError as e:  # a held-out pair naming an unknown colour or shape, a bad world option: a bad flag
         parser.error(str(e))
     return 0

@@ -26,6 +26,11 @@ scene ``i`` is ``base + i``, the edited target of scene ``i`` is ``base + n_scen
 ``s`` (1-4) of the story that starts at scene ``i`` is ``base + (1 + s) * n_scenes + i``. Every
 scene draws from ``SeedSequence([seed, k, i])``, so the output does not depend on ``--workers``.
 
+The world's look (all off by default, see :class:`~vlseq.data.world.WorldConfig`): ``--shapes`` /
+``--colours`` / ``--backgrounds`` (comma lists; ``all`` for every known one), ``--scale LO-HI``
+(radii as fractions of the side instead of the named sizes), ``--antialias K``, ``--rotation DEG``,
+``--fill solid|outline|mixed``. The default held-out pairs keep only those the world can draw.
+
 Stories: a ``story_frac`` share of the scenes (not caption-only ones) starts a story (3-5 images
 made by successive edits, :mod:`vlseq.data.world.stories`); a story draws from its own child of the
 scene's seed sequence, so writing stories leaves every other record as it was.
@@ -40,11 +45,12 @@ import sys
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from .world import WorldConfig, categories, edit_example, examples_for_scene, generate_scene, pair_example, render
-from .world.scene import SIZES, SIZES_3
+from .world.scene import ALL_BACKGROUNDS, ALL_SHAPES, BACKGROUNDS, COLOURS, SHAPES, SIZES, SIZES_3
 from .world.stories import MAX_IMAGES, story_example
 from .writers import SplitWriter, example_records, image_path, save_png
 
@@ -154,12 +160,47 @@ class SynthOptions:
     chunk: int = 64
     no_progress: bool = False
     no_contact_sheet: bool = False
+    # the world's look (WorldConfig's options of the same names; strings like "a,b" / "0.04-0.45" accepted)
+    shapes: tuple[str, ...] = SHAPES
+    colours: tuple[str, ...] = tuple(COLOURS)
+    backgrounds: tuple[str, ...] = BACKGROUNDS
+    scale: tuple[float, float] | None = None  #: radius range, fractions of the side (None: the named sizes)
+    antialias: int = 0  #: supersampling factor (0/1: pixel-sharp)
+    rotation: float = 0.0  #: max degrees each shape is turned
+    fill: str = "solid"  #: "solid", "outline" or "mixed"
+
+    def __post_init__(self) -> None:
+        for name, everything in (("shapes", ALL_SHAPES), ("colours", tuple(COLOURS)), ("backgrounds", ALL_BACKGROUNDS)):
+            object.__setattr__(self, name, parse_names(getattr(self, name), everything))
+        object.__setattr__(self, "scale", parse_scale(self.scale))
+
+
+def parse_names(value: str | Sequence[str], everything: Sequence[str]) -> tuple[str, ...]:
+    """``"a,b"`` or a sequence -> a tuple of names; ``"all"`` -> ``everything``."""
+    if isinstance(value, str):
+        value = tuple(everything) if value.strip().lower() == "all" else [v.strip() for v in value.split(",") if v.strip()]
+    return tuple(value)
+
+
+def parse_scale(value: str | Sequence[float] | None) -> tuple[float, float] | None:
+    """``"0.04-0.45"``, ``(0.04, 0.45)`` or None/"none" -> ``(lo, hi)`` or None."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none")):
+        return None
+    if isinstance(value, str):
+        lo, sep, hi = value.partition("-")
+        try:
+            return float(lo), float(hi if sep else lo)
+        except ValueError:
+            raise ValueError(f"scale wants LO-HI fractions of the image side like 0.04-0.45, got {value!r}") from None
+    if len(value) != 2:
+        raise ValueError(f"scale wants (lo, hi) fractions of the image side, got {value!r}")
+    return float(value[0]), float(value[1])
 
 
 def write_world(out: str | Path, opts: SynthOptions = SynthOptions()) -> Path:
     """Write the synthetic world's splits, ``manifest.json`` and contact sheet under ``out``; returns ``out``.
 
-    Raises ``ValueError`` for a held-out pair naming an unknown colour or shape.
+    Raises ``ValueError`` for a held-out pair naming an unknown colour or shape, or a bad world option.
     """
     out = Path(out)
     for name in ("caption_only", "edit_frac", "story_frac"):
@@ -167,14 +208,19 @@ def write_world(out: str | Path, opts: SynthOptions = SynthOptions()) -> Path:
             raise ValueError(f"vlseq synth: {name.replace('_', '-')} must be a fraction in [0, 1], "
                              f"got {getattr(opts, name)}")
     base_cfg = WorldConfig(size=opts.size, min_objects=opts.objects[0], max_objects=opts.objects[1],
-                           sizes=dict(SIZES if opts.sizes == 2 else SIZES_3), detect_labels=opts.detect_labels)
-    for colour, shape in opts.heldout:
+                           sizes=dict(SIZES if opts.sizes == 2 else SIZES_3), detect_labels=opts.detect_labels,
+                           shapes=opts.shapes, colours=opts.colours, backgrounds=opts.backgrounds, scale=opts.scale,
+                           antialias=opts.antialias, rotation=opts.rotation, fill=opts.fill)
+    heldout = opts.heldout
+    if tuple(map(tuple, heldout)) == DEFAULT_HELDOUT:  # the defaults shrink to what the world can draw
+        heldout = tuple(p for p in DEFAULT_HELDOUT if p[0] in base_cfg.colours and p[1] in base_cfg.shapes)
+    for colour, shape in heldout:
         if colour not in base_cfg.colours or shape not in base_cfg.shapes:
             raise ValueError(f"vlseq synth: held-out pair {colour}:{shape} names an unknown colour or shape")
     n_heldout = opts.test if opts.test_heldout is None else opts.test_heldout
-    counts = {"train": opts.train, "val": opts.val, "test": opts.test, "test_heldout": n_heldout if opts.heldout else 0}
-    cfgs = {"train": replace(base_cfg, exclude_pairs=opts.heldout), "val": base_cfg, "test": base_cfg,
-            "test_heldout": replace(base_cfg, require_pairs=opts.heldout)}
+    counts = {"train": opts.train, "val": opts.val, "test": opts.test, "test_heldout": n_heldout if heldout else 0}
+    cfgs = {"train": replace(base_cfg, exclude_pairs=heldout), "val": base_cfg, "test": base_cfg,
+            "test_heldout": replace(base_cfg, require_pairs=heldout)}
     chunk = max(2, opts.chunk + opts.chunk % 2)
     try:
         from tqdm import tqdm
@@ -182,7 +228,7 @@ def write_world(out: str | Path, opts: SynthOptions = SynthOptions()) -> Path:
         tqdm = None
 
     manifest: dict = {"seed": opts.seed, "size": opts.size, "world": base_cfg.to_dict(),
-                      "heldout_pairs": [list(p) for p in opts.heldout], "splits": {}}
+                      "heldout_pairs": [list(p) for p in heldout], "splits": {}}
     # A pool costs a second or more to start (spawn re-imports vlseq) and starves on a loaded
     # machine; small worlds are written faster in-process.
     workers = opts.workers if sum(max(0, c) for c in counts.values()) >= 2000 else 1
@@ -218,7 +264,7 @@ def write_world(out: str | Path, opts: SynthOptions = SynthOptions()) -> Path:
             if bar:
                 bar.close()
             info = {"seed": opts.seed, "size": opts.size, "num_scenes": n, "image_id_base": index * ID_STRIDE,
-                    "world": cfgs[split].to_dict(), "heldout_pairs": [list(p) for p in opts.heldout]}
+                    "world": cfgs[split].to_dict(), "heldout_pairs": [list(p) for p in heldout]}
             if split == "train":
                 info["caption_only_image_ids"] = caption_only_ids
             manifest["splits"][split] = writer.close(info)

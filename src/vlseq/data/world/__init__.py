@@ -23,7 +23,10 @@ from .annotate import (
 )
 from .edits import Edit, propose_edit
 from .language import Desc, RefExp, referring_expressions, relation, resolve
+from .rendering import render, render_background
 from .scene import (
+    ALL_BACKGROUNDS,
+    ALL_SHAPES,
     BACKGROUNDS,
     COLOURS,
     SHAPES,
@@ -36,7 +39,6 @@ from .scene import (
     generate_scene,
     polygon_area,
     rasterize,
-    render,
     tight_box,
     to_object,
 )
@@ -46,6 +48,6 @@ __all__ = [
     "ALL_TASKS", "SCENE_TASKS", "categories", "category", "edit_example", "examples_for_scene", "generation_example",
     "pair_example", "region_description", "scene_requirements", "to_object", "Edit", "propose_edit", "Desc", "RefExp", "referring_expressions",
     "Story", "make_story", "story_example",
-    "relation", "resolve", "BACKGROUNDS", "COLOURS", "SHAPES", "SIZES", "Scene", "SceneObject", "WorldConfig",
-    "generate_scene", "polygon_area", "rasterize", "render", "tight_box",
+    "relation", "resolve", "ALL_BACKGROUNDS", "ALL_SHAPES", "BACKGROUNDS", "COLOURS", "SHAPES", "SIZES", "Scene", "SceneObject", "WorldConfig",
+    "generate_scene", "polygon_area", "rasterize", "render", "render_background", "tight_box",
 ]

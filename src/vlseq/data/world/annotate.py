@@ -38,7 +38,8 @@ from .questions import (
     pair_statement,
     questions,
 )
-from .scene import Scene, SceneObject, WorldConfig, categories, category, render, to_object
+from .rendering import render
+from .scene import Scene, SceneObject, WorldConfig, categories, category, to_object
 
 SCENE_TASKS = ("caption", "vqa", "refexp", "segment", "ground", "grounded_caption", "detect", "localize",
                "region_caption", "classify", "instance_segment", "keypoints", "generate_image", "paragraph",

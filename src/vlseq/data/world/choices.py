@@ -41,7 +41,7 @@ from .language import (
     referring_expressions,
     relation,
 )
-from .scene import COLOURS, SHAPES, Scene, to_object
+from .scene import Scene, to_object
 
 #: Answers and rationales per question (VCR's four).
 CHOICES = 4
@@ -93,7 +93,7 @@ def _colour(scene: Scene, rng: np.random.Generator) -> Made | None:
         return None
     i = cands[int(rng.integers(len(cands)))]
     o = objs[i]
-    colours = _others(o.colour, [p.colour for p in objs], list(COLOURS), rng)[:3]
+    colours = _others(o.colour, [p.colour for p in objs], list(scene.colours), rng)[:3]
     pos = position_words(o, side)
 
     def fact(k: int, size: str, where: str, colour: str) -> list[Token]:
@@ -114,14 +114,14 @@ def _shape(scene: Scene, rng: np.random.Generator) -> Made | None:
     e = pick_expression(referring_expressions(scene, i, without="shape"), rng)
     if e is None:
         return None
-    shapes = _others(o.shape, [p.shape for p in objs], list(SHAPES), rng)[:3]
+    shapes = _others(o.shape, [p.shape for p in objs], list(scene.shapes), rng)[:3]
     pos = position_words(o, side)
 
     def fact(k: int, colour: str, where: str) -> list[Token]:
         return ["the", colour, [k], "is", *where.split(), "."]
 
     wrong = [fact(i, o.colour, p) for p in _wrong_positions(pos, rng)[:2]]
-    wrong += [fact(i, _others(o.colour, [], list(COLOURS), rng)[0], pos)]
+    wrong += [fact(i, _others(o.colour, [], list(scene.colours), rng)[0], pos)]
     wrong += [fact(k, objs[k].colour, _wrong_positions(position_words(objs[k], side), rng)[0])
               for k in range(len(objs)) if k != i][:1]
     return (["what", "shape", "is", *e.text.split(), "?"], ["it", "is", article(o.shape), o.shape, "."],
@@ -169,7 +169,7 @@ def _count(scene: Scene, rng: np.random.Generator) -> Made | None:
     wrong.append(listing(right + [item(None, d.colour, free[0], extra_shape)]))  # one more than there is
     if d.colour:
         recoloured = list(right)
-        recoloured[0] = item(members[0], _others(d.colour, [], list(COLOURS), rng)[0], places[members[0]],
+        recoloured[0] = item(members[0], _others(d.colour, [], list(scene.colours), rng)[0], places[members[0]],
                              objs[members[0]].shape)
         wrong.append(listing(recoloured))
     wrong.append(listing(right + [item(None, d.colour, free[1], extra_shape)]))

@@ -47,7 +47,7 @@ def _move(scene: Scene, t: int, rng: np.random.Generator, cfg: WorldConfig) -> t
     ux, uy = _MOVES[name]
     step = 0.25 * scene.width
     cx, cy = o.cx + ux * step, o.cy + uy * step
-    margin = o.radius * 1.15 + 1
+    margin = o.margin
     if not (margin <= cx <= scene.width - margin and margin <= cy <= scene.height - margin):
         return name, None
     objs = list(scene.objects)

@@ -252,7 +252,8 @@ POSITIONS: tuple[str, ...] = ("in the top left", "at the top", "in the top right
                               "on the right", "in the bottom left", "at the bottom", "in the bottom right")
 
 #: Background kind -> how a caption names it ("on a striped background").
-BACKGROUND_WORDS = {"gradient": "a shaded", "noise": "a mottled", "stripes": "a striped", "checker": "a checkered"}
+BACKGROUND_WORDS = {"gradient": "a shaded", "noise": "a mottled", "stripes": "a striped", "checker": "a checkered",
+                    "tinted": "a tinted", "texture": "a textured"}
 _BG_WORDS = BACKGROUND_WORDS
 
 

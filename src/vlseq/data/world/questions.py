@@ -31,7 +31,19 @@ from .language import (
     referring_expressions,
     relation,
 )
-from .scene import Scene
+from .scene import COLOURS, SHAPES, Scene
+
+#: Distractor names of the default world (kept so its output stays as it was); a world with other
+#: shapes or colours draws its distractors from its own (``Scene.shapes`` / ``Scene.colours``).
+_ABSENT_COLOURS, _ABSENT_SHAPES = ("red", "blue", "green", "yellow"), ("circle", "square", "star")
+_SWAP_COLOURS = ("red", "green", "blue", "yellow", "purple", "white")
+_SWAP_SHAPES = ("circle", "square", "triangle", "star")
+
+
+def _vocab(scene: Scene, kind: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """``default`` in the default world, else the world's own ``kind`` ("shapes" or "colours")."""
+    own = getattr(scene, kind)
+    return default if tuple(own) == (SHAPES if kind == "shapes" else tuple(COLOURS)) else tuple(own)
 
 ENTAILMENT_OPTIONS = ["entailment", "neutral", "contradiction"]
 MATCH_OPTIONS = ["yes", "no"]
@@ -56,8 +68,8 @@ def _random_desc(scene: Scene, rng: np.random.Generator, present: bool) -> Desc 
     if present:
         o = _choice(rng, objs)
         return Desc.of(o, size=bool(rng.random() < 0.3))
-    colours = sorted({o.colour for o in objs} | {"red", "blue", "green", "yellow"})
-    shapes = sorted({o.shape for o in objs} | {"circle", "square", "star"})
+    colours = sorted({o.colour for o in objs} | set(_vocab(scene, "colours", _ABSENT_COLOURS)))
+    shapes = sorted({o.shape for o in objs} | set(_vocab(scene, "shapes", _ABSENT_SHAPES)))
     for _ in range(20):
         d = Desc(None, _choice(rng, colours), _choice(rng, shapes))
         if not matching(objs, d):
@@ -184,10 +196,11 @@ def image_text_match(scene: Scene, rng: np.random.Generator) -> tuple[str, str]:
     objs = list(scene.objects)
     k = int(rng.integers(len(objs)))
     o = objs[k]
+    # a world has two or more colours and shapes (WorldConfig), so there is always another one
     if rng.random() < 0.5:
-        objs[k] = replace(o, colour=_choice(rng, [c for c in ("red", "green", "blue", "yellow", "purple", "white") if c != o.colour]))
+        objs[k] = replace(o, colour=_choice(rng, [c for c in _vocab(scene, "colours", _SWAP_COLOURS) if c != o.colour]))
     else:
-        objs[k] = replace(o, shape=_choice(rng, [s for s in ("circle", "square", "triangle", "star") if s != o.shape]))
+        objs[k] = replace(o, shape=_choice(rng, [s for s in _vocab(scene, "shapes", _SWAP_SHAPES) if s != o.shape]))
     idx = list(rng.permutation(len(objs)))
     # the list caption names every (colour, shape) group with its count, so changing one object makes it false
     return list_groups(SpanText(), group_objects(objs, idx, False, True)).text + ".", "no"

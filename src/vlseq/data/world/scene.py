@@ -1,4 +1,4 @@
-"""The scene graph of the synthetic world: objects, placement with occlusion bookkeeping, rendering.
+"""The scene graph of the synthetic world: objects, placement with occlusion bookkeeping.
 
 A :class:`Scene` is a list of :class:`SceneObject` in drawing order (a later object covers an
 earlier one) over a procedural background. Every object carries the ground truth every task needs:
@@ -7,12 +7,21 @@ earlier one) over a procedural background. Every object carries the ground truth
   a later object. A pixel belongs to a shape when its *centre* ``(x + 0.5, y + 0.5)`` lies inside
   the shape's polygon, so the mask area is an unbiased estimate of the polygon area.
 * ``box``: the tight ``(x1, y1, x2, y2)`` of the visible pixels, ``x2`` = last column + 1.
-* ``polygon``: the outline of the visible region: the shape's own vertices when nothing covers it,
-  otherwise a contour traced along the pixel edges of the visible mask (simplified).
+* ``polygon``: the outline of the visible region: the shape's own vertices when nothing covers it
+  (nor the image border clips it), otherwise a contour traced along the pixel edges of the visible
+  mask (simplified).
 
 Placement rejects a position that would leave any object less than ``min_visible`` visible, or
 split its visible region in two, so every object of a scene can be asked about and referred to.
 Everything is deterministic given the seed (``numpy.random.Generator``).
+
+The world's look has options (:class:`WorldConfig`: ``scale``, ``rotation``, ``fill``,
+``antialias``, ``backgrounds``, ``shapes``, ``colours``), all off by default. An option that is off
+draws no random number, so the default world is, pixel for pixel, what it was before they existed.
+A square turned 45 degrees is a diamond: with both among the shapes ``rotation`` stays below 22.5.
+An ``outline`` object is drawn hollow but is as opaque as a solid one (its interior shows the
+background), so its mask, box and occlusion are those of the whole shape. Rendering, with the
+antialiased compositing, is in :mod:`~vlseq.data.world.rendering`.
 """
 
 from __future__ import annotations
@@ -22,7 +31,6 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
-from PIL import Image
 
 from ..example import Object
 from .contour import simplify_closed, trace_outline
@@ -39,13 +47,27 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "white": (250, 250, 250),
 }
 
+#: The default shapes; :data:`ALL_SHAPES` adds glyph-like ones that differ only in outline.
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "diamond", "star", "hexagon", "cross")
+ALL_SHAPES: tuple[str, ...] = SHAPES + ("pentagon", "arrow", "heart", "tee", "ell", "chevron")
 
 #: Size name -> shape radius as a fraction of the image side (jittered by +-8 %).
 SIZES: dict[str, float] = {"small": 0.075, "large": 0.135}
 SIZES_3: dict[str, float] = {"small": 0.07, "medium": 0.1, "large": 0.14}
 
+#: The default background kinds; :data:`ALL_BACKGROUNDS` adds ``tinted`` (a saturated random hue
+#: with a faint texture: a background may share an object's hue) and ``texture`` (contrasty
+#: multi-scale noise).
 BACKGROUNDS: tuple[str, ...] = ("gradient", "noise", "stripes", "checker")
+ALL_BACKGROUNDS: tuple[str, ...] = BACKGROUNDS + ("tinted", "texture")
+FILLS: tuple[str, ...] = ("solid", "outline", "mixed")
+#: Largest ``scale`` radius (fraction of the side: the shape spans about the whole image).
+MAX_SCALE = 0.5
+#: With ``scale``, radii within this fraction of the log range of a size-word threshold are not
+#: drawn, so two neighbouring size words never name nearly equal radii.
+SIZE_GAP = 0.04
+#: ``rotation`` at or above this makes a square and a diamond the same shape.
+SQUARE_DIAMOND_ROTATION = 22.5
 
 
 def _regular(n: int, radius: float, phase: float) -> np.ndarray:
@@ -67,8 +89,23 @@ def _cross() -> np.ndarray:
                      (-a, a), (-b, a), (-b, -a), (-a, -a)], dtype=float)
 
 
-#: Unit outlines (radius about 1, y down), clockwise on screen. No rotation: a square and a
-#: diamond differ only by one.
+def _centred(pts: list[tuple[float, float]] | np.ndarray) -> np.ndarray:
+    """``pts`` moved so the centre of their box is the origin."""
+    p = np.asarray(pts, dtype=float)
+    return p - (p.min(axis=0) + p.max(axis=0)) / 2
+
+
+def _heart(n: int = 28) -> np.ndarray:
+    t = np.arange(n) * 2 * math.pi / n
+    x = 16 * np.sin(t) ** 3
+    y = -(13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t))  # y down: the tip at the bottom
+    p = _centred(np.stack([x, y], axis=1))
+    return p / np.abs(p).max()
+
+
+#: Unit outlines (radius about 1, y down), clockwise on screen. A square and a diamond differ only
+#: by a 45 degree turn (hence the limit on ``rotation``); the shapes after ``cross`` fit the same
+#: placement margin (extent at most 1) and are simple polygons.
 UNIT_SHAPES: dict[str, np.ndarray] = {
     "circle": _regular(20, 1.0, 0.0),
     "square": np.array([(-0.82, -0.82), (0.82, -0.82), (0.82, 0.82), (-0.82, 0.82)]),
@@ -77,7 +114,24 @@ UNIT_SHAPES: dict[str, np.ndarray] = {
     "star": _star(),
     "hexagon": _regular(6, 0.98, 0.0),
     "cross": _cross(),
+    "pentagon": _centred(_regular(5, 1.0, -math.pi / 2)),
+    "arrow": np.array([(-0.95, -0.3), (0.15, -0.3), (0.15, -0.75), (0.95, 0.0), (0.15, 0.75), (0.15, 0.3),
+                       (-0.95, 0.3)]),
+    "heart": _heart(),
+    "tee": _centred([(-0.95, -0.9), (0.95, -0.9), (0.95, -0.4), (0.28, -0.4), (0.28, 0.95), (-0.28, 0.95),
+                     (-0.28, -0.4), (-0.95, -0.4)]),
+    "ell": _centred([(-0.75, -0.95), (-0.2, -0.95), (-0.2, 0.4), (0.75, 0.4), (0.75, 0.95), (-0.75, 0.95)]),
+    "chevron": _centred([(0.0, -0.85), (0.95, 0.1), (0.95, 0.75), (0.0, -0.2), (-0.95, 0.75), (-0.95, 0.1)]),
 }
+
+
+def rotated(points: np.ndarray, degrees: float) -> np.ndarray:
+    """``points`` ``(K, 2)`` turned ``degrees`` about the origin (positive: clockwise on screen, y down)."""
+    if not degrees:
+        return points
+    a = math.radians(degrees)
+    c, s = math.cos(a), math.sin(a)
+    return points @ np.array([[c, s], [-s, c]])
 
 
 @dataclass
@@ -102,22 +156,55 @@ class WorldConfig:
     refexps_per_image: int = 3
     choice_questions_per_image: int = 2  # multiple_choice: each question is two examples (qa, qar)
     detect_labels: str = "shape"  # "shape" or "colour_shape"
+    #: (lo, hi) radius range as fractions of the side, drawn log-uniformly (None: the named ``sizes``;
+    #: with a range only the names of ``sizes`` are used, see :func:`size_name`)
+    scale: tuple[float, float] | None = None
+    antialias: int = 0  # supersampling factor k (k x k samples per pixel); 0 or 1: pixel-sharp
+    rotation: float = 0.0  # max degrees each outline is turned (uniform in -rotation..rotation)
+    fill: str = "solid"  # "solid", "outline" or "mixed" (each object 50/50)
 
     def __post_init__(self) -> None:
         if self.size < 32:
             raise ValueError(f"image size {self.size} is too small (need >= 32)")
         if not 1 <= self.min_objects <= self.max_objects:
             raise ValueError(f"need 1 <= min_objects <= max_objects, got {self.min_objects}-{self.max_objects}")
+        self.shapes, self.colours, self.backgrounds = tuple(self.shapes), tuple(self.colours), tuple(self.backgrounds)
         for s in self.shapes:
             if s not in UNIT_SHAPES:
                 raise ValueError(f"unknown shape {s!r}; known: {sorted(UNIT_SHAPES)}")
         for c in self.colours:
             if c not in COLOURS:
                 raise ValueError(f"unknown colour {c!r}; known: {sorted(COLOURS)}")
+        for name, values in (("shapes", self.shapes), ("colours", self.colours)):
+            if len(set(values)) < 2 or len(set(values)) != len(values):
+                raise ValueError(f"{name} must name at least two distinct {name} (the language asks which), "
+                                 f"got {list(values)}")
+        if not self.backgrounds or any(b not in ALL_BACKGROUNDS for b in self.backgrounds):
+            raise ValueError(f"backgrounds must be one or more of {ALL_BACKGROUNDS}, got {list(self.backgrounds)}")
         if self.detect_labels not in ("shape", "colour_shape"):
             raise ValueError(f"detect_labels must be 'shape' or 'colour_shape', got {self.detect_labels!r}")
+        if self.scale is not None:
+            if len(self.scale) != 2:
+                raise ValueError(f"scale must be (lo, hi) fractions of the image side, got {self.scale!r}")
+            lo, hi = float(self.scale[0]), float(self.scale[1])
+            if not 0 < lo < hi <= MAX_SCALE:
+                raise ValueError(f"scale must be (lo, hi) with 0 < lo < hi <= {MAX_SCALE}, got {self.scale!r}")
+            if lo * self.size < 1:
+                raise ValueError(f"scale {lo} gives a radius under one pixel at size {self.size}")
+            self.scale = (lo, hi)
+        if not (isinstance(self.antialias, (int, np.integer)) and 0 <= self.antialias <= 16):
+            raise ValueError(f"antialias must be a supersampling factor 0..16 (0/1: off), got {self.antialias!r}")
+        if not 0 <= self.rotation <= 180:
+            raise ValueError(f"rotation must be 0..180 degrees, got {self.rotation}")
+        if self.rotation >= SQUARE_DIAMOND_ROTATION and {"square", "diamond"} <= set(self.shapes):
+            raise ValueError(f"rotation {self.rotation} >= {SQUARE_DIAMOND_ROTATION} degrees makes a square and a "
+                             f"diamond the same shape: lower it or leave one of them out of shapes")
+        if self.fill not in FILLS:
+            raise ValueError(f"fill must be one of {FILLS}, got {self.fill!r}")
         self.exclude_pairs = tuple(tuple(p) for p in self.exclude_pairs)  # type: ignore[misc]
         self.require_pairs = tuple(tuple(p) for p in self.require_pairs)  # type: ignore[misc]
+        if all((c, s) in self.exclude_pairs for c in self.colours for s in self.shapes):
+            raise ValueError("exclude_pairs leaves no (colour, shape) pair to draw")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -140,11 +227,19 @@ class SceneObject:
     polygon: list[tuple[float, float]] = field(default_factory=list)
     area: int = 0
     visible_fraction: float = 1.0
+    angle: float = 0.0  # degrees the outline is turned about the centre (clockwise on screen)
+    fill: str = "solid"  # "solid" or "outline" (how it is drawn; the ground truth is the whole shape)
 
     @property
     def outline(self) -> np.ndarray:
         """``(K, 2)`` float vertices of the whole shape in pixels."""
-        return UNIT_SHAPES[self.shape] * self.radius + np.array([self.cx, self.cy])
+        return rotated(UNIT_SHAPES[self.shape], self.angle) * self.radius + np.array([self.cx, self.cy])
+
+    @property
+    def margin(self) -> float:
+        """Distance the centre keeps from the image border so the whole outline lies inside."""
+        extent = float(np.abs(rotated(UNIT_SHAPES[self.shape], self.angle)).max())
+        return max(self.radius * 1.15, self.radius * extent) + 1
 
     @property
     def centre(self) -> tuple[float, float]:
@@ -166,6 +261,10 @@ class Scene:
     objects: list[SceneObject]
     background: dict
     seed: int = 0
+    antialias: int = 0  # render's supersampling factor (0/1: pixel-sharp)
+    #: the world's vocabulary: distractors (wrong answers, absent objects) are drawn from it
+    shapes: tuple[str, ...] = field(default=SHAPES, compare=False)
+    colours: tuple[str, ...] = field(default=tuple(COLOURS), compare=False)
     #: memo of derived language (e.g. referring expressions per object); never compared or saved
     cache: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -234,7 +333,7 @@ def update_visibility(objects: list[SceneObject], min_visible: float, polygons: 
         if o.visible_fraction < min_visible:
             return False
         o.box = tight_box(o.visible)
-        if o.area == full:
+        if o.area == full and _inside(o.outline, o.mask.shape):
             if polygons:
                 o.polygon = [(round(float(x), 2), round(float(y), 2)) for x, y in o.outline]
         else:
@@ -248,13 +347,45 @@ def update_visibility(objects: list[SceneObject], min_visible: float, polygons: 
     return True
 
 
+def _inside(poly: np.ndarray, hw: tuple[int, ...]) -> bool:
+    """Whether ``poly`` lies within the image (else its visible outline is traced, clipped)."""
+    return bool(poly.min() >= 0 and poly[:, 0].max() <= hw[1] and poly[:, 1].max() <= hw[0])
+
+
+def size_name(radius: float, cfg: WorldConfig) -> str:
+    """The size word of a ``scale`` radius (a fraction of the side): the names of ``cfg.sizes``
+    (smallest first) split the log range ``scale`` in equal parts, e.g. geometric thirds with
+    small/medium/large."""
+    lo, hi = cfg.scale  # type: ignore[misc]
+    names = sorted(cfg.sizes, key=cfg.sizes.__getitem__)
+    u = math.log(radius / lo) / math.log(hi / lo)
+    return names[min(max(int(u * len(names)), 0), len(names) - 1)]
+
+
+def _scale_radius(rng: np.random.Generator, cfg: WorldConfig) -> float:
+    """A log-uniform radius fraction from ``cfg.scale``, avoiding :data:`SIZE_GAP` about each threshold."""
+    lo, hi = cfg.scale  # type: ignore[misc]
+    n = len(cfg.sizes)
+    parts = [(k / n + (SIZE_GAP if k else 0.0), (k + 1) / n - (SIZE_GAP if k < n - 1 else 0.0)) for k in range(n)]
+    v = float(rng.uniform(0, sum(b - a for a, b in parts)))
+    u = parts[-1][1]
+    for a, b in parts:
+        if v <= b - a:
+            u = a + v
+            break
+        v -= b - a
+    return lo * (hi / lo) ** u
+
+
 def _allowed(colour: str, shape: str, cfg: WorldConfig) -> bool:
     return (colour, shape) not in cfg.exclude_pairs
 
 
 def _sample_object(rng: np.random.Generator, cfg: WorldConfig, pair: tuple[str, str] | None) -> SceneObject:
-    size_names = list(cfg.sizes)
-    size = size_names[int(rng.integers(len(size_names)))]
+    # Options that are off draw nothing: the default world keeps its exact sequence of draws.
+    if cfg.scale is None:
+        size_names = list(cfg.sizes)
+        size = size_names[int(rng.integers(len(size_names)))]
     if pair is None:
         while True:
             colour = cfg.colours[int(rng.integers(len(cfg.colours)))]
@@ -263,14 +394,22 @@ def _sample_object(rng: np.random.Generator, cfg: WorldConfig, pair: tuple[str, 
                 break
     else:
         colour, shape = pair
-    r = cfg.sizes[size] * cfg.size * float(rng.uniform(0.92, 1.08))
-    margin = r * 1.15 + 1
-    cx = float(rng.uniform(margin, cfg.size - margin))
-    cy = float(rng.uniform(margin, cfg.size - margin))
+    if cfg.scale is None:
+        r = cfg.sizes[size] * cfg.size * float(rng.uniform(0.92, 1.08))
+    else:
+        frac = _scale_radius(rng, cfg)
+        size, r = size_name(frac, cfg), frac * cfg.size
+    angle = float(rng.uniform(-cfg.rotation, cfg.rotation)) if cfg.rotation else 0.0
+    obj = SceneObject(shape, colour, size, 0.0, 0.0, r, (0, 0, 0), angle=angle)
+    margin = min(obj.margin, cfg.size / 2)  # a shape too big to fit whole sits in the middle, clipped
+    obj.cx = float(rng.uniform(margin, cfg.size - margin))
+    obj.cy = float(rng.uniform(margin, cfg.size - margin))
     # a small brightness jitter: the same colour name is never exactly one RGB
     jitter = int(rng.integers(-18, 19))
-    rgb = tuple(int(min(max(c + jitter, 0), 255)) for c in COLOURS[colour])
-    return SceneObject(shape, colour, size, cx, cy, r, rgb)  # type: ignore[arg-type]
+    obj.rgb = tuple(int(min(max(c + jitter, 0), 255)) for c in COLOURS[colour])  # type: ignore[assignment]
+    if cfg.fill != "solid":
+        obj.fill = "outline" if cfg.fill == "outline" or rng.random() < 0.5 else "solid"
+    return obj
 
 
 def place(objects: list[SceneObject], obj: SceneObject, cfg: WorldConfig) -> bool:
@@ -307,11 +446,12 @@ def generate_scene(seed: int | np.random.Generator | np.random.SeedSequence, con
             if place(objects, _sample_object(rng, cfg, pair), cfg):
                 break
     if not objects:  # cannot happen with sane sizes; a clear error beats an empty scene
-        raise RuntimeError(f"could not place any object at size {cfg.size} with sizes {cfg.sizes}")
+        raise RuntimeError(f"could not place any object at size {cfg.size} with sizes {cfg.sizes}, scale {cfg.scale}")
     update_visibility(objects, cfg.min_visible)  # the final polygons
     kind = cfg.backgrounds[int(rng.integers(len(cfg.backgrounds)))]
     background = {"kind": kind, "seed": int(rng.integers(2**31))}
-    return Scene(cfg.size, cfg.size, objects, background, scene_seed)
+    return Scene(cfg.size, cfg.size, objects, background, scene_seed, antialias=cfg.antialias, shapes=cfg.shapes,
+                 colours=cfg.colours)
 
 
 def rebuild(scene: Scene, objects: list[SceneObject], min_visible: float) -> Scene | None:
@@ -321,47 +461,7 @@ def rebuild(scene: Scene, objects: list[SceneObject], min_visible: float) -> Sce
         o.mask = rasterize(o.outline, scene.width, scene.height)
     if not objs or not update_visibility(objs, min_visible):
         return None
-    return Scene(scene.width, scene.height, objs, dict(scene.background), scene.seed)
-
-
-# --------------------------------------------------------------------------- rendering
-
-
-def render_background(kind: str, seed: int, width: int, height: int) -> np.ndarray:
-    """``(H, W, 3)`` uint8 muted texture: a base tone plus a low-contrast pattern and grain."""
-    rng = np.random.default_rng(seed)
-    base = rng.uniform(85, 165) + rng.uniform(-18, 18, size=3)
-    ys = np.linspace(0, 1, height, dtype=np.float32)[:, None]
-    xs = np.linspace(0, 1, width, dtype=np.float32)[None, :]
-    if kind == "gradient":
-        a = rng.uniform(0, 2 * math.pi)
-        pattern = (math.cos(a) * (xs - 0.5) + math.sin(a) * (ys - 0.5)) * rng.uniform(30, 60)
-    elif kind == "noise":
-        low = rng.uniform(-1, 1, size=(6, 6)).astype(np.float32)
-        up = Image.fromarray(low, mode="F").resize((width, height), Image.BILINEAR)
-        pattern = np.asarray(up) * rng.uniform(14, 24)
-    elif kind == "stripes":
-        a = rng.uniform(0, math.pi)
-        period = rng.uniform(0.08, 0.2)
-        pattern = np.sin((math.cos(a) * xs + math.sin(a) * ys) / period * 2 * math.pi) * rng.uniform(7, 13)
-    elif kind == "checker":
-        cells = int(rng.integers(4, 9))
-        pattern = (((xs * cells).astype(np.int32) + (ys * cells).astype(np.int32)) % 2 - 0.5).astype(np.float32) * rng.uniform(12, 22)
-    else:
-        raise ValueError(f"unknown background kind {kind!r}; known: {BACKGROUNDS}")
-    tex = pattern + rng.standard_normal((height, width), dtype=np.float32) * 4  # (H, W) plus grain
-    img = np.empty((height, width, 3), dtype=np.uint8)
-    for c in range(3):  # per channel: cheaper than broadcasting a (H, W, 3) float image
-        img[..., c] = np.clip(tex + np.float32(base[c]), 0, 255)
-    return img
-
-
-def render(scene: Scene) -> np.ndarray:
-    """``(H, W, 3)`` uint8 image of the scene; same background and objects -> same pixels."""
-    img = render_background(scene.background["kind"], scene.background["seed"], scene.width, scene.height)
-    for o in scene.objects:  # drawing order: later objects cover earlier ones
-        img[o.mask] = o.rgb
-    return img
+    return replace(scene, objects=objs, background=dict(scene.background), cache={})
 
 
 def category(o: SceneObject, cfg: WorldConfig) -> str:
@@ -378,6 +478,20 @@ def categories(cfg: WorldConfig) -> list[str]:
 
 def to_object(o: SceneObject, label: str) -> Object:
     """The Example-level object: float xyxy box, visible polygon, attributes incl. the mask area."""
+    attributes = {"shape": o.shape, "colour": o.colour, "size": o.size, "area": o.area,
+                  "visible_fraction": round(o.visible_fraction, 4)}
+    if o.angle:
+        attributes["angle"] = round(o.angle, 2)
+    if o.fill != "solid":
+        attributes["fill"] = o.fill
     return Object(label=label, box=tuple(float(v) for v in o.box), polygon=list(o.polygon),  # type: ignore[arg-type]
-                  attributes={"shape": o.shape, "colour": o.colour, "size": o.size, "area": o.area,
-                              "visible_fraction": round(o.visible_fraction, 4)})
+                  attributes=attributes)
+
+
+def __getattr__(name: str):
+    """``render`` and ``render_background`` moved to :mod:`.rendering`; old imports keep working."""
+    if name in ("render", "render_background"):
+        from . import rendering
+
+        return getattr(rendering, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

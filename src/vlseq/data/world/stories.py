@@ -19,7 +19,8 @@ import numpy as np
 from ..example import Example, ImageRef
 from .edits import propose_edit
 from .language import article, captions, position_words
-from .scene import Scene, WorldConfig, _sample_object, place, rebuild, render
+from .rendering import render
+from .scene import Scene, WorldConfig, _sample_object, place, rebuild
 
 #: The changes a step may make (``remove`` says an object left the picture).
 EVENTS = ("appear", "move", "recolour", "remove")
