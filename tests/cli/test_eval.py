@@ -47,6 +47,11 @@ def test_baselines_from_the_train_split_beside_data(world, ckpt, tmp_path, capsy
     val = load_split(world / "val", tasks=["vqa"])["vqa"][:3]
     assert metrics["vqa/baseline/accuracy"] == pytest.approx(baseline_scores(get_task("vqa"), val, train, BINS)["accuracy"])
     assert {"refexp/baseline/acc@0.5", "refexp/baseline/mean_iou"} <= set(metrics)
+    # The identity diagnostic: VQA accuracy per question type (every question counted once), and its table.
+    assert sum(v for k, v in metrics.items() if k.startswith("vqa/identity/n@")) == 3
+    types = {k.split("@", 1)[1] for k in metrics if k.startswith("vqa/identity/acc@")}
+    assert types and types <= {"colour", "shape", "count", "exists", "relation", "position"}
+    assert ("Identity (what, apart from where)" in printed) == bool(types & {"colour", "shape"})
     assert (out / "sheet.png").exists()
 
 

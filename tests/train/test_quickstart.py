@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from vlseq.cli import main
 
 
@@ -15,6 +17,9 @@ def test_quickstart_debug_writes_report(tmp_path, capsys) -> None:
     assert "## Goals" in report and "| refexp/acc@0.5 | 0.900 |" in report
     assert "## Generalisation" in report and "held-out attribute pairs" in report
     assert "## Does the model read the image?" in report and "| detect |" in report
+    assert "## Identity (what, apart from where)" in report and "| object size | detect label given hit |" in report
+    metrics = json.loads((out / "eval" / "metrics.json").read_text())
+    assert {"detect/identity/label_given_hit", "detect/identity/hits@1-4", "localize/identity/acc@4-16"} <= set(metrics)
     assert (out / "learning_curve.png").exists() and (out / "eval" / "sheet.png").exists()
     assert (out / "final" / "model.safetensors").exists()
     assert "report:" in capsys.readouterr().out

@@ -9,7 +9,8 @@ Prints each task's headline metrics beside its trivial baseline (:mod:`vlseq.eva
 The baselines' priors (majority answer, mean box, most frequent caption) come from the training
 split: ``--baseline-data DIR``, by default the split named ``train/`` beside ``--data`` (the entries'
 ``train`` split with ``--dataset-config``); without one, from the evaluated examples themselves,
-which the output says.
+which the output says. Under them, the identity table (:mod:`vlseq.evaluation.identity`): detect labels
+given a box hit, localize Acc@0.5 and VQA shape / colour accuracy by object size in grid cells.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Sequence
 from ..data.example import Example
 from ..data.readers.validate import ReadReport
 from ..evaluation.evaluate import decodable_examples, evaluate_examples, format_metrics
+from ..evaluation.identity import format_identity
 from ..processing import CheckpointSettings, Processor
 from ..tasks import get_task, task_of
 
@@ -178,6 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_report_pages(out, data, out / "predictions.jsonl", settings.num_bins, decode_image=decode)
     print(format_metrics(metrics))
     print(prior_note)
+    identity = format_identity(metrics)
+    if identity:
+        print(f"\nIdentity (what, apart from where)\n\n{identity}")
     if args.image_use:
         from ..evaluation.diagnostics import format_image_use, image_use
 

@@ -6,6 +6,10 @@
 Image-output tasks also get the render-and-check scores and the image tokenizer's
 reconstruction PSNR (:mod:`vlseq.evaluation.render_check`).
 
+Detect, localize and VQA sources also get the identity diagnostic (:mod:`vlseq.evaluation.identity`):
+what an object is apart from where it is, by object size in grid cells, class and question type, as
+``source/identity/<metric>``.
+
 Every source also gets its trivial baseline (:mod:`vlseq.evaluation.baselines`), scored by the same
 metric, as ``source/baseline/<metric>``: a number always comes with what chance gives.
 """
@@ -24,6 +28,7 @@ from ..decoding.rank import candidate_loglikelihoods
 from ..processing import Processor
 from ..tasks import get_task, headline, task_of
 from .baselines import KINDS, baseline_scores
+from .identity import identity_scores, model_grid
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +72,7 @@ def evaluate_examples(model, processor: Processor, examples: dict[str, Sequence[
                                                 **p.to_json()}) + "\n")
                 pred_file.flush()
             scores = task.evaluate(exs, preds)
+            scores.update(identity_scores(task.name, exs, preds, model_grid(model)))
             if task.output == "image":
                 from .render_check import image_metrics
 
@@ -80,7 +86,8 @@ def evaluate_examples(model, processor: Processor, examples: dict[str, Sequence[
                 scores.update({f"baseline/{k}": v for k, v in baseline_scores(task, exs, prior, processor.bins).items()})
             for k, v in scores.items():
                 metrics[f"{source}/{k}"] = v
-            log.info("%s: %s", source, {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()})
+            log.info("%s: %s", source, {k: round(v, 4) if isinstance(v, float) else v for k, v in scores.items()
+                                        if not k.startswith("identity/")})  # the identity table is format_identity's
     finally:
         if pred_file is not None:
             pred_file.close()

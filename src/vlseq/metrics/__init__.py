@@ -23,14 +23,18 @@ multiple_choice    :func:`multiple_choice_accuracy` (VCR Q->A, QA->R, Q->AR),
 story              :func:`paragraph_scores` (CIDEr-D, METEOR 1.5, BLEU-1..4 of the joined story)
 dialog             :func:`ranking_metrics` (MRR, R@1/5/10, mean rank) over :func:`rank_of` ranks
 =================  ==============================================================
+
+:mod:`vlseq.metrics.identity` scores what an object is apart from where it is (detect labels given a
+box hit, localize and VQA accuracy) per object-size bucket in grid cells, per class and question type.
 """
 
 from .boxes import box_accuracy, box_area, box_iou, enclosing_box, localization_accuracy, rec_accuracy
 from .caption import caption_scores, leave_one_out_cider
 from .choice import chance_multiple_choice, multiple_choice_accuracy
 from .classify import classification_accuracy
-from .detection import coco_map, label_errors
+from .detection import box_hits, coco_map, label_errors
 from .grounding import grounded_caption_f1, head_noun, phrase_grounding_recall
+from .identity import cells_covered, detection_identity, localization_identity, size_bucket, vqa_identity
 from .keypoints import match_objects, pck
 from .masks import coco_mask_map, mask_iou, polygon_mask, polygons_to_rle, segmentation_iou
 from .meteor import MeteorError, MeteorScorer
@@ -44,18 +48,22 @@ __all__ = [
     "MeteorScorer",
     "box_accuracy",
     "box_area",
+    "box_hits",
     "box_iou",
     "caption_scores",
+    "cells_covered",
     "chance_multiple_choice",
     "classification_accuracy",
     "coco_map",
     "coco_mask_map",
+    "detection_identity",
     "enclosing_box",
     "grounded_caption_f1",
     "head_noun",
     "label_errors",
     "leave_one_out_cider",
     "localization_accuracy",
+    "localization_identity",
     "mask_iou",
     "match_objects",
     "multiple_choice_accuracy",
@@ -71,7 +79,9 @@ __all__ = [
     "ranking_metrics",
     "rec_accuracy",
     "segmentation_iou",
+    "size_bucket",
     "tokenize_captions",
     "tokenize_sentences",
     "vqa_accuracy",
+    "vqa_identity",
 ]

@@ -168,11 +168,48 @@ def coco_eval(coco_gt: COCO, coco_dt: COCO, iou_type: str, cat_ids: dict[str, in
     return out
 
 
+def box_hits(ground_truth: Sequence[GTRecord], predictions: Iterable[PredRecord],
+             iou: float = 0.5) -> tuple[int, list[tuple[int, str]]]:
+    """Match predictions to ground-truth boxes *whatever their labels*: the count behind
+    :func:`label_errors` and :func:`vlseq.metrics.identity.detection_identity`.
+
+    Per image, predictions (highest score first; unscored ones in their order) are matched greedily
+    at ``iou`` (inclusive), each to the free object it overlaps most, each object once. Returns the
+    number of predictions and, per hit, ``(index of the hit object in ground_truth, predicted label)``.
+    """
+    gts: dict[Hashable, list[tuple[int, Box]]] = {}
+    for j, (image_id, _label, box) in enumerate(ground_truth):
+        gts.setdefault(image_id, []).append((j, box))
+    preds: dict[Hashable, list[tuple[float, int, str, Box]]] = {}
+    n_pred = 0
+    for i, rec in enumerate(predictions):
+        image_id, label, box, score = _split_pred(rec, i)
+        preds.setdefault(image_id, []).append((-(score if score is not None else 0.0), i, label, box))
+        n_pred += 1
+    hits: list[tuple[int, str]] = []
+    for image_id, plist in preds.items():
+        plist.sort(key=lambda p: (p[0], p[1]))
+        objs = gts.get(image_id, [])
+        if not objs:
+            continue
+        ious = box_iou([p[3] for p in plist], [o[1] for o in objs])
+        free = np.ones(len(objs), dtype=bool)
+        for k, (_, _, label, _) in enumerate(plist):
+            cand = np.where(free & (ious[k] >= iou))[0]
+            if not len(cand):
+                continue
+            j = cand[np.argmax(ious[k][cand])]
+            free[j] = False
+            hits.append((objs[j][0], label))
+    return n_pred, hits
+
+
 def label_errors(ground_truth: Iterable[GTRecord], predictions: Iterable[PredRecord], iou: float = 0.5) -> dict[str, float]:
     """Tell a detector's classification errors from its localisation errors.
 
     Per image, predictions (highest score first; unscored ones in their order) are matched to
-    ground-truth boxes *whatever their labels*, greedily at ``iou`` (each object once). Returns:
+    ground-truth boxes *whatever their labels*, greedily at ``iou`` (each object once; :func:`box_hits`).
+    Returns:
 
     - ``box_hit``: the fraction of predictions that hit an object (class-agnostic precision);
     - ``label_given_hit``: of those, the fraction whose label is the hit object's;
@@ -181,37 +218,17 @@ def label_errors(ground_truth: Iterable[GTRecord], predictions: Iterable[PredRec
 
     NaN where the denominator is empty. Written here rather than through TIDE (``tidecv``), whose
     last release (2020) takes only its own dataset classes; this is the one count needed beside
-    the class-agnostic mAP.
+    the class-agnostic mAP. :mod:`vlseq.metrics.identity` splits ``label_given_hit`` by object size and class.
     """
     nan = float("nan")
-    gts: dict[Hashable, list[tuple[str, Box]]] = {}
-    for image_id, label, box in ground_truth:
-        gts.setdefault(image_id, []).append((label, box))
-    preds: dict[Hashable, list[tuple[float, int, str, Box]]] = {}
-    for i, rec in enumerate(predictions):
-        image_id, label, box, score = _split_pred(rec, i)
-        preds.setdefault(image_id, []).append((-(score if score is not None else 0.0), i, label, box))
-    n_pred = n_hit = n_label = n_wrong = n_elsewhere = 0
-    for image_id, plist in preds.items():
-        plist.sort(key=lambda p: (p[0], p[1]))
-        n_pred += len(plist)
-        objs = gts.get(image_id, [])
-        if not objs:
-            continue
-        ious = box_iou([p[3] for p in plist], [o[1] for o in objs])
-        free = np.ones(len(objs), dtype=bool)
-        labels = {o[0] for o in objs}
-        for k, (_, _, label, _) in enumerate(plist):
-            cand = np.where(free & (ious[k] >= iou))[0]
-            if not len(cand):
-                continue
-            j = cand[np.argmax(ious[k][cand])]
-            free[j] = False
-            n_hit += 1
-            if label == objs[j][0]:
-                n_label += 1
-            else:
-                n_wrong += 1
-                n_elsewhere += label in labels
+    gt = list(ground_truth)
+    n_pred, hits = box_hits(gt, predictions, iou)
+    labels: dict[Hashable, set[str]] = {}
+    for image_id, label, _ in gt:
+        labels.setdefault(image_id, set()).add(label)
+    wrong = [(j, label) for j, label in hits if label != gt[j][1]]
+    n_hit, n_wrong = len(hits), len(wrong)
+    n_label = n_hit - n_wrong
+    n_elsewhere = sum(label in labels[gt[j][0]] for j, label in wrong)
     return {"box_hit": n_hit / n_pred if n_pred else nan, "label_given_hit": n_label / n_hit if n_hit else nan,
             "label_elsewhere": n_elsewhere / n_wrong if n_wrong else nan}

@@ -126,6 +126,7 @@ def write_report(out: Path, cfg, summary: dict[str, Any], metrics: dict[str, Any
                  slots: dict[str, dict[str, float]] | None = None, curves: bool = False) -> Path:
     from ..evaluation.diagnostics import format_image_use, format_slot_accuracy
     from ..evaluation.evaluate import format_metrics
+    from ..evaluation.identity import format_identity
 
     goals = dict(GOALS)
     if ref_cider is not None:
@@ -150,6 +151,9 @@ def write_report(out: Path, cfg, summary: dict[str, Any], metrics: dict[str, Any
     if slots:
         lines += ["", "## Which box coordinate fails? (teacher-forced accuracy per slot on validation targets)", "",
                   format_slot_accuracy(slots)]
+    identity = format_identity(metrics)
+    if identity:
+        lines += ["", "## Identity (what, apart from where)", "", identity]
     lines += ["", "## All tasks", "", format_metrics(metrics), ""]
     if curves:
         lines += ["## Validation during training", "", "![validation curves](validation_curves.png)", ""]

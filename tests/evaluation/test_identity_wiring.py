@@ -1,0 +1,86 @@
+"""The identity diagnostic's wiring: examples and predictions in, ``identity/`` keys and the size table out."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from vlseq.codec.markup import Phrase
+from vlseq.codec.parser import Parsed
+from vlseq.data.example import Example, Object
+from vlseq.evaluation.evaluate import _sources
+from vlseq.evaluation.identity import format_identity, identity_scores, model_grid
+from vlseq.tasks.base import Prediction
+
+IMG = np.zeros((64, 64, 3), np.uint8)
+GRID = (8, 8)  # 8 px cells on a 64 px image
+
+
+def _objects(*objs: tuple[str, tuple[float, float, float, float]]) -> Prediction:
+    text, phrases = "", []
+    for label, box in objs:
+        phrases.append(Phrase(len(text), len(text) + len(label), (box,)))
+        text += label + " "
+    return Prediction("", Parsed(text, phrases))
+
+
+def _ex(task: str, objects=(), text: str = "", answers=(), meta=None, width: int = 64) -> Example:
+    return Example(task=task, images=[IMG], width=width, height=64, text=text, answers=list(answers),
+                   objects=[Object(label, box) for label, box in objects], meta=meta or {})
+
+
+def test_identity_scores_of_each_task() -> None:
+    det = [_ex("detect", [("circle", (0, 0, 6, 6)), ("square", (20, 20, 36, 36))])]
+    r = identity_scores("detect@coco", det, [_objects(("square", (0, 0, 6, 6)), ("square", (20, 20, 36, 36)))], GRID)
+    assert r["identity/label_given_hit"] == 0.5 and r["identity/label_given_hit@<1"] == 0.0
+    assert r["identity/label_given_hit@4-16"] == 1.0 and r["identity/per_class/circle"] == 0.0
+    # a wider image stretched to the square input: its cells are wider (16 x 8 px)
+    r = identity_scores("detect", [_ex("detect", [("square", (20, 20, 36, 36))], width=128)],
+                        [_objects(("square", (20, 20, 36, 36)))], GRID)
+    assert r["identity/hits@1-4"] == 1
+
+    loc = [_ex("localize", [("red  star", (0, 0, 40, 40))], text="red  star"), _ex("localize", [("dot", (0, 0, 6, 6))], text="dot")]
+    r = identity_scores("localize", loc, [_objects(("red star", (0, 0, 40, 40))), Prediction("", Parsed(""))], GRID)
+    assert r["identity/acc@>16"] == 1.0 and r["identity/acc@<1"] == 0.0 and r["identity/n@1-4"] == 0
+    assert r["identity/per_class/red star"] == 1.0 and r["identity/per_class/dot"] == 0.0
+
+    vqa = [_ex("vqa", text="what shape?", answers=["star"] * 10, meta={"question_type": "shape"}),
+           _ex("vqa", text="what colour?", answers=["red"] * 10, meta={"answer_type": "other"}),
+           _ex("vqa", text="what shape is it?", answers=["dot"] * 10, objects=[("dot", (0, 0, 6, 6))],
+               meta={"question_type": "shape"})]
+    preds = [Prediction("", Parsed(t)) for t in ("star", "red", "square")]
+    r = identity_scores("vqa", vqa, preds, GRID)
+    assert r["identity/acc@shape"] == 0.5 and r["identity/acc@other"] == 1.0  # VQAv2's answer type as fallback
+    assert r["identity/acc@shape@<1"] == 0.0 and r["identity/n@shape@<1"] == 1  # the one example naming its object
+    # no grid (a model without one): no size split; other tasks: nothing
+    assert not any("@<1" in k for k in identity_scores("vqa", vqa, preds, None))
+    assert identity_scores("caption", vqa, preds, GRID) == {}
+
+
+def test_model_grid() -> None:
+    class M:
+        grid = (8, 8)
+
+    assert model_grid(M()) == (8, 8) and model_grid(object()) is None
+
+
+def test_format_identity_table_and_sources_unchanged() -> None:
+    m = {"detect/n": 10, "detect/map_50": 0.5, "detect/identity/label_given_hit": 0.75, "detect/identity/hits": 8.0,
+         "detect/identity/label_given_hit@<1": math.nan, "detect/identity/hits@<1": 0.0,
+         "detect/identity/label_given_hit@1-4": 0.5, "detect/identity/hits@1-4": 4.0,
+         "detect/identity/label_given_hit@4-16": 1.0, "detect/identity/hits@4-16": 4.0,
+         "detect/identity/label_given_hit@>16": math.nan, "detect/identity/hits@>16": 0.0,
+         "detect/identity/per_class/circle": 0.25, "detect/identity/per_class/star": 1.0,
+         "localize/n": 4, "localize/acc@0.5": 0.5, "localize/identity/acc@1-4": 0.5, "localize/identity/n@1-4": 4.0,
+         "vqa/n": 6, "vqa/accuracy": 0.5, "vqa/identity/acc@shape": 0.25, "vqa/identity/n@shape": 4.0,
+         "vqa/identity/acc@colour": 1.0, "vqa/identity/n@colour": 2.0}
+    table = format_identity(m)
+    lines = table.splitlines()
+    assert lines[0] == "| object size | detect label given hit | localize Acc@0.5 | vqa shape | vqa colour |"
+    assert "| 1-4 cells | 0.500 (4) | 0.500 (4) | n/a | n/a |" in lines
+    assert "| <1 cell | n/a | n/a | n/a | n/a |" in lines
+    assert "| all | 0.750 (8) | 0.500 (4) | 0.250 (4) | 1.000 (2) |" in lines
+    assert "Lowest classes: detect: circle 0.250, star 1.000." in lines
+    assert _sources(m) == ["detect", "localize", "vqa"]  # the identity keys add no source
+    assert format_identity({"caption/cider": 1.0, "caption/n": 3}) == ""
