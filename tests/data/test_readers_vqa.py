@@ -87,3 +87,29 @@ def test_vqa_cross_file_consistency(tmp_path, root):
     (tmp_path / "a.json").write_text(json.dumps(a))
     with pytest.raises(DataError, match=r"a.json: record 285000: question 285000 of q.json has no annotation"):
         read_vqa(tmp_path / "q.json", tmp_path / "a.json", image_root=root, image_template=TEMPLATE, skip_bad=False)
+
+
+def test_vqa_optional_objects(tmp_path, root):
+    """The optional ``objects`` of an annotation become the Example's objects; a bad one is a DataError
+    naming the annotations file and the question."""
+    a = json.loads(A.read_text())
+    a["annotations"][1]["objects"] = [{"bbox": [4, 6, 10.5, 8], "label": "  chair "}]
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    exs = read_vqa(Q, tmp_path / "a.json", image_root=root, image_template=TEMPLATE)
+    assert [[(o.label, o.box) for o in e.objects] for e in exs] == [[], [("chair", (4.0, 6.0, 14.5, 14.0))], []]
+    bad = {
+        "objects": ({"bbox": [0, 0, 1, 1]}, r"record 139001: 'objects' must be a list"),
+        "label": ([{"bbox": [0, 0, 1, 1], "label": 3}], r"record 139001 objects\[0\]: 'label' must be a string"),
+        "no bbox": ([{"label": "chair"}], r"record 139001 objects\[0\]: missing key 'bbox'"),
+        "short bbox": ([{"bbox": [0, 0, 1], "label": "chair"}], r"record 139001 objects\[0\]: 'bbox' must be a list of 4"),
+        "outside": ([{"bbox": [60, 0, 30, 4], "label": "chair"}], r"record 139001 objects\[0\]: 'bbox' .* outside the 64x48"),
+        "not an object": (["chair"], r"record 139001 objects\[0\]: expected an object"),
+    }
+    for name, (value, msg) in bad.items():
+        a["annotations"][1]["objects"] = value
+        (tmp_path / "a.json").write_text(json.dumps(a))
+        with pytest.raises(DataError, match="a.json: " + msg):
+            read_vqa(Q, tmp_path / "a.json", image_root=root, image_template=TEMPLATE)
+        rep = ReadReport()
+        exs = read_vqa(Q, tmp_path / "a.json", image_root=root, image_template=TEMPLATE, skip_bad=True, report=rep)
+        assert [e.meta["question_id"] for e in exs] == [139000, 285000] and rep.skipped == 1, name

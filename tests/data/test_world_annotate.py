@@ -205,6 +205,28 @@ def test_vqa_answers_recompute(annotated):
     assert 0.4 <= yes_no["yes"] / sum(yes_no.values()) <= 0.6
 
 
+def test_vqa_examples_carry_the_object_they_ask_about(annotated):
+    """A colour, shape or position question carries its one object (box, label, attributes); count,
+    exists and relation questions carry none."""
+    carried = Counter()
+    for scene, exs in annotated:
+        for e in (e for e in exs if e.task == "vqa"):
+            qt = e.meta["question_type"]
+            if qt not in ("colour", "shape", "position"):
+                assert e.objects == [], e.text
+                continue
+            (o,) = e.objects
+            ref = re.match(r"^(?:what (?:color|shape) is|is) (the .+?)(?:\?| on the left| in the top)", e.text)[1]
+            (i,) = resolve(scene, ref)
+            target = scene.objects[i]
+            assert o.box == tuple(float(v) for v in target.box) and o.label == target.shape  # default labels: shapes
+            assert (o.attributes["shape"], o.attributes["colour"]) == (target.shape, target.colour)
+            if qt != "position":
+                assert o.attributes[qt] == e.answers[0]
+            carried[qt] += 1
+    assert min(carried[t] for t in ("colour", "shape", "position")) >= 10, carried
+
+
 def _check_phrase(scene, text, phrase, members=None):
     words = text[phrase.start:phrase.end].split()
     n = NUM[words[0]]

@@ -9,6 +9,7 @@ import pytest
 from pycocotools.coco import COCO
 
 from vlseq.data.example import Example, Object
+from vlseq.data.readers import read_vqa
 from vlseq.data.world import WorldConfig, categories, examples_for_scene, generate_scene, pair_example, render
 from vlseq.data.writers import SplitWriter, example_records, image_path, save_png
 
@@ -78,6 +79,25 @@ def test_captions_and_vqa_files(split):
         assert [x["answer_id"] for x in ann["answers"]] == list(range(1, 11))
         assert ann["answer_type"] in ("yes/no", "number", "other")
         assert ann["multiple_choice_answer"] == ann["answers"][0]["answer"]
+
+
+def test_vqa_objects_round_trip(split):
+    """The asked-about object goes into the annotation's optional ``objects`` and comes back on reading."""
+    root, scenes, counts = split
+    cfg = WorldConfig(size=64)
+    want = [e for i, scene in enumerate(scenes)
+            for e in examples_for_scene(scene, image_path(i), np.random.default_rng(i), cfg, image_id=str(i))
+            if e.task == "vqa"]
+    a = json.loads((root / "vqa_annotations.json").read_text())
+    assert len(a["annotations"]) == len(want)
+    for ann, e in zip(a["annotations"], want):
+        assert ann.get("objects", []) == [{"bbox": [o.box[0], o.box[1], o.box[2] - o.box[0], o.box[3] - o.box[1]],
+                                           "label": o.label} for o in e.objects]
+    got = read_vqa(root / "vqa_questions.json", root / "vqa_annotations.json", image_root=root)
+    assert [g.text for g in got] == [e.text for e in want]
+    assert [[(o.label, o.box) for o in g.objects] for g in got] == [[(o.label, o.box) for o in e.objects] for e in want]
+    assert any(g.objects and g.meta["question_type"] == "shape" for g in got)
+    assert any(not g.objects for g in got)  # count / exists / relation: no objects field, none read
 
 
 def test_jsonl_files(split):

@@ -58,6 +58,24 @@ def test_identity_scores_of_each_task() -> None:
     assert identity_scores("caption", vqa, preds, GRID) == {}
 
 
+def test_world_vqa_splits_by_the_asked_objects_size() -> None:
+    """The synthetic world's shape questions carry their object, so VQA identity splits them by size."""
+    from vlseq.data.world import WorldConfig, examples_for_scene, generate_scene
+
+    cfg = WorldConfig(size=64)
+    exs = [e for seed in range(8) for e in examples_for_scene(generate_scene(seed, cfg), IMG, np.random.default_rng(seed),
+                                                              cfg, tasks=["vqa"], image_id=str(seed))]
+    shape = [e for e in exs if e.meta["question_type"] == "shape"]
+    assert shape and all(len(e.objects) == 1 for e in shape)
+    preds = [Prediction("", Parsed(e.answers[0])) for e in exs]  # every answer right
+    r = identity_scores("vqa", exs, preds, GRID)
+    sized = {k: v for k, v in r.items() if k.startswith("identity/acc@shape@")}
+    assert set(sized) == {f"identity/acc@shape@{b}" for b in ("<1", "1-4", "4-16", ">16")}
+    assert sum(r[f"identity/n@shape@{b}"] for b in ("<1", "1-4", "4-16", ">16")) == len(shape)
+    assert all(v == 1.0 for k, v in sized.items() if r[k.replace("acc@", "n@")])
+    assert "identity/acc@count@<1" not in r  # counts are about no one object
+
+
 def test_model_grid() -> None:
     class M:
         grid = (8, 8)

@@ -6,7 +6,8 @@ One record serves every task; a task reads the fields it needs (``vlseq.tasks``)
 task               ``text`` (input side)        outputs
 =================  ===========================  ==================================================
 caption            --                           ``answers``: reference captions
-vqa                the question                 ``answers``: the (10) annotator answers
+vqa                the question                 ``answers``: the (10) annotator answers; ``objects``
+                                                (not a target): the one object asked about, where known
 classify           the statement                ``answers[0]``: the label, one of ``options``
 refexp / segment   the expression               ``objects``: the referred object(s)
 ground             the caption                  ``phrases``: spans over ``text`` with boxes

@@ -6,7 +6,9 @@ One split directory holds::
     captions.json               COCO captions 2017
     instances.json              COCO instances 2017 (bbox xywh, area = mask area, polygon segmentation)
     vqa_questions.json          VQAv2 questions      (task_type "Open-Ended", data_type "synthetic")
-    vqa_annotations.json        VQAv2 annotations    (10 answers per question)
+    vqa_annotations.json        VQAv2 annotations    (10 answers per question); a question about one
+                                object adds ``objects`` [{"bbox" xywh, "label"}] (readers of VQAv2
+                                ignore it; :func:`~vlseq.data.readers.vqa.read_vqa` reads it back)
     refexp.json                 MDETR final_refcoco style: one image record per expression
     grounding.json              MDETR final_flickr_separateGT style: one image record per caption
     classify.jsonl              {"id","images","sentence","label","options","kind"}; image paths relative
@@ -110,8 +112,11 @@ def example_records(ex: Example, categories: Mapping[str, int]) -> list[tuple[st
     if t == "caption":
         return [("caption", {"image_id": iid, "caption": c}) for c in ex.answers]
     if t == "vqa":
-        return [("vqa", {"image_id": iid, "question": ex.text, "question_type": ex.meta.get("question_type", ""),
-                         "answer_type": ex.meta.get("answer_type", "other"), "answers": list(ex.answers)})]
+        rec = {"image_id": iid, "question": ex.text, "question_type": ex.meta.get("question_type", ""),
+               "answer_type": ex.meta.get("answer_type", "other"), "answers": list(ex.answers)}
+        if ex.objects:
+            rec["objects"] = [{"bbox": xywh(o.box), "label": o.label} for o in ex.objects]
+        return [("vqa", rec)]
     if t == "detect":
         out = []
         for o in ex.objects:
@@ -254,7 +259,8 @@ class SplitWriter:
             anns.append({"question_id": qid, "image_id": r["image_id"], "question_type": r["question_type"],
                          "answer_type": r["answer_type"], "multiple_choice_answer": max(counts, key=counts.get),
                          "answers": [{"answer": a, "answer_confidence": "yes", "answer_id": j + 1}
-                                     for j, a in enumerate(r["answers"])]})
+                                     for j, a in enumerate(r["answers"])],
+                         **({"objects": r["objects"]} if r.get("objects") else {})})
         head = {"info": INFO, "data_type": "synthetic", "data_subtype": self.split}
         return ({**head, "task_type": "Open-Ended", "license": LICENSES[0], "questions": qs},
                 {**head, "license": LICENSES[0], "annotations": anns})

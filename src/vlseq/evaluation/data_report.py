@@ -76,9 +76,11 @@ class TaskStats:
 
 def example_boxes(ex: Example) -> list[tuple[str | None, tuple[float, float, float, float]]]:
     """``(category, box)`` of every box an example's prompt or target holds: its objects (labelled),
-    its phrases' boxes and its input region (no category: a phrase is worded anew by each caption)."""
-    out: list[tuple[str | None, tuple[float, float, float, float]]] = [(o.label, tuple(o.box)) for o in ex.objects]
-    if not ex.objects:
+    its phrases' boxes and its input region (no category: a phrase is worded anew by each caption). A VQA
+    example's objects (the one its question is about) are in neither, so they do not count."""
+    objects = [] if ex.task == "vqa" else ex.objects
+    out: list[tuple[str | None, tuple[float, float, float, float]]] = [(o.label, tuple(o.box)) for o in objects]
+    if not objects:
         out += [(None, tuple(b)) for p in ex.phrases for b in p.boxes]
     if ex.region is not None:
         out.append((None, tuple(ex.region)))

@@ -10,10 +10,11 @@ Sizes are in cells of the model's feature grid (``VLSeqModel.grid``, ``(rows, co
 image is stretched to the model's square input, so a cell is ``(width / cols, height / rows)`` of the
 example's pixels. A model without a ``grid`` (Florence-2) gets no size split.
 
-VQA is split by question type only: a VQA example does not say which object its question is about
-(the synthetic world's questions name it by a referring expression, and the VQAv2 files hold no box),
-so a size split would need the object recovered from the question's words. A VQA example that does
-carry the one object it asks about, as its only ``objects`` entry, is also split by that object's size.
+VQA is split by question type and, for the examples that carry the one object their question is
+about as their only ``objects`` entry, by that object's size: the synthetic world's colour, shape and
+position questions carry it (also on disk: the optional ``objects`` of its VQAv2 annotations, which
+:func:`~vlseq.data.readers.vqa.read_vqa` reads back); count, exists and relation questions, and plain
+VQAv2 files, do not, and are split by type only.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ Questions file: ``{"questions": [{image_id, question, question_id}], "data_subty
 annotations file: ``{"annotations": [{question_id, image_id, question_type, answer_type,
 multiple_choice_answer, answers: [{answer, answer_confidence, answer_id}] x 10}]}``.
 ``answers`` of the Example holds the annotator answers in order (the VQA metric needs all ten).
+An annotation may add ``objects``: ``[{"bbox": [x, y, w, h], "label": str}]``, the object(s) the
+question is about (the synthetic world writes the one object of a colour, shape or position question);
+they become the Example's ``objects`` (boxes checked against the image like COCO's). Without it the
+Example has no objects.
 Without an annotations file (test splits) the Examples have no answers.
 
 The image of a question is found, in this order:
@@ -22,10 +26,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..example import Example
+from ..example import Example, Object
 from ..images import checked_size, resolve_image
 from .coco import ImageInfo
-from .validate import IdIndex, ReadReport, RecordGuard, clean_text, field_of, load_json, record_id, top_list
+from .validate import (
+    IdIndex,
+    ReadReport,
+    RecordGuard,
+    clean_text,
+    field_of,
+    load_json,
+    record_id,
+    top_list,
+    xywh_box,
+)
 
 DEFAULT_IMAGE_TEMPLATE = "images/{image_id:08d}.png"
 
@@ -41,8 +55,27 @@ def _answers(ann: dict, g: RecordGuard, rid: Any) -> list[str]:
     return out
 
 
+def _objects(ann: dict, g: RecordGuard, rid: Any) -> list[tuple[str, list]]:
+    """The optional ``objects`` of an annotation as ``(label, [x, y, w, h])``: the types are checked
+    here, the boxes against the image once its size is known (:func:`_object_list`)."""
+    objs = field_of(ann, "objects", list, g, rid, default=[])
+    out = []
+    for j, o in enumerate(objs):
+        where = f"{rid} objects[{j}]"
+        label = clean_text(field_of(o, "label", str, g, where), g, where, "label")
+        out.append((label, field_of(o, "bbox", list, g, where)))
+    return out
+
+
+def _object_list(objs: list[tuple[str, list]], width: int, height: int, g: RecordGuard, rid: Any) -> list[Object]:
+    return [Object(label=label, box=xywh_box(bbox, width, height, g, f"{rid} objects[{j}]"))
+            for j, (label, bbox) in enumerate(objs)]
+
+
 def read_vqa_annotations(path: str | Path, skip_bad: bool = False, report: ReadReport | None = None) -> dict[Any, dict | None]:
-    """``{question_id: {"answers", "image_id", "question_type", "answer_type", "multiple_choice_answer"}}``.
+    """``{question_id: {"answers", "image_id", "question_type", "answer_type", "multiple_choice_answer",
+    "objects"}}``; ``objects``: ``(label, [x, y, w, h])`` pairs, boxes not yet checked against the image
+    (empty without the optional field).
 
     In skip mode a bad record whose question id could be read maps to ``None`` (so the question
     is known to be dropped, not missing).
@@ -63,6 +96,7 @@ def read_vqa_annotations(path: str | Path, skip_bad: bool = False, report: ReadR
                 "question_type": field_of(ann, "question_type", str, g, rid, default=""),
                 "answer_type": field_of(ann, "answer_type", str, g, rid, default=""),
                 "multiple_choice_answer": field_of(ann, "multiple_choice_answer", str, g, rid, default=""),
+                "objects": _objects(ann, g, rid),
             }
             out[rid] = entry
     return out
@@ -118,6 +152,7 @@ def read_vqa(
                 size = checked_size(path, g, rid, size)
             meta: dict[str, Any] = {"question_id": rid}
             answers: list[str] = []
+            objects: list[Object] = []
             if anns is not None and ag is not None:
                 if rid not in anns:
                     raise ag.error(rid, "unknown_ref", f"question {rid!r} of {qpath.name} has no annotation")
@@ -128,9 +163,11 @@ def read_vqa(
                     raise g.error(rid, "bad_value", f"question says image {img_id!r}, its annotation says {a['image_id']!r}")
                 answers = a["answers"]
                 meta.update({k: a[k] for k in ("question_type", "answer_type", "multiple_choice_answer")})
+                objects = _object_list(a["objects"], size[0], size[1], ag, rid)
             out.append(
                 Example(task="vqa", images=[str(path)], width=size[0], height=size[1], image_id=str(img_id),
-                        text=text, answers=answers, source=f"{qpath}#question {rid}", meta=meta)
+                        text=text, answers=answers, objects=objects, source=f"{qpath}#question {rid}",
+                        meta=meta)
             )
     if anns is not None:
         unknown = set(anns) - ids.seen

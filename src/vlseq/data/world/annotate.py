@@ -95,7 +95,9 @@ def examples_for_scene(scene: Scene, image_ref: ImageRef, rng: np.random.Generat
         ex("caption", answers=captions(scene, rng, cfg.captions_per_image, gcs))
     if "vqa" in want:
         for qa in questions(scene, rng, cfg.questions_per_image):
-            ex("vqa", text=qa.question, answers=[qa.answer] * 10,
+            # a question about one object carries it (the size split of the VQA identity scores)
+            about = [] if qa.target is None else [to_object(objs[qa.target], category(objs[qa.target], cfg))]
+            ex("vqa", text=qa.question, answers=[qa.answer] * 10, objects=about,
                meta={"question_type": qa.question_type, "answer_type": qa.answer_type})
     if want & {"refexp", "segment"}:
         targets = [i for i, o in enumerate(objs) if not cfg.require_pairs or (o.colour, o.shape) in cfg.require_pairs]

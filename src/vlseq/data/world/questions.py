@@ -2,7 +2,9 @@
 
 VQA families (``question_type``): ``colour``, ``shape``, ``count``, ``exists``, ``relation``,
 ``position``. Yes/no questions (``exists``, ``relation``) draw their answer first (a fair coin),
-then a question with that answer, so yes and no are balanced.
+then a question with that answer, so yes and no are balanced. A question about one object
+(``colour``, ``shape``, ``position``) names it in :attr:`QA.target` (its index in the scene); the
+others (``count``, ``exists``, and ``relation``, which is about two) leave it None.
 
 Statements for classification: visual entailment (entailment / neutral / contradiction; a neutral
 hypothesis claims something a picture cannot show), image-text match (a caption of the scene or of
@@ -56,6 +58,7 @@ class QA:
     answer: str
     question_type: str
     answer_type: str  # "yes/no" | "number" | "other"
+    target: int | None = None  # index of the one scene object the question is about, if it is about one
 
 
 def _choice(rng: np.random.Generator, seq: list):
@@ -80,13 +83,13 @@ def _random_desc(scene: Scene, rng: np.random.Generator, present: bool) -> Desc 
 def _colour_q(scene: Scene, rng: np.random.Generator) -> QA | None:
     t = int(rng.integers(len(scene.objects)))
     e = pick_expression(referring_expressions(scene, t, without="colour"), rng)
-    return e and QA(f"what color is {e.text}?", scene.objects[t].colour, "colour", "other")
+    return e and QA(f"what color is {e.text}?", scene.objects[t].colour, "colour", "other", t)
 
 
 def _shape_q(scene: Scene, rng: np.random.Generator) -> QA | None:
     t = int(rng.integers(len(scene.objects)))
     e = pick_expression(referring_expressions(scene, t, without="shape"), rng)
-    return e and QA(f"what shape is {e.text}?", scene.objects[t].shape, "shape", "other")
+    return e and QA(f"what shape is {e.text}?", scene.objects[t].shape, "shape", "other", t)
 
 
 def _count_q(scene: Scene, rng: np.random.Generator) -> QA | None:
@@ -132,10 +135,10 @@ def _position_q(scene: Scene, rng: np.random.Generator) -> QA | None:
     side = scene.width
     if rng.random() < 0.5 and abs(cx - side / 2) >= 0.1 * side:
         return QA(f"is {e.text} on the left or the right side of the image?", "left" if cx < side / 2 else "right",
-                  "position", "other")
+                  "position", "other", t)
     if abs(cy - side / 2) >= 0.1 * side:
         return QA(f"is {e.text} in the top or the bottom half of the image?", "top" if cy < side / 2 else "bottom",
-                  "position", "other")
+                  "position", "other", t)
     return None
 
 
