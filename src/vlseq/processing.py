@@ -10,7 +10,7 @@ import dataclasses
 import random
 import warnings
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -87,6 +87,9 @@ class Encoded:
     prompt: list[int]
     target: list[int]
     weight: float = 1.0
+    #: ``(x, y, token id)`` per labelled object of the first image: its box centre as a fraction of
+    #: the image side and the first token of its label (the cell identity loss, ``Processor.cell_labels``)
+    cells: list[tuple[float, float, int]] = field(default_factory=list)
 
 
 class Processor:
@@ -109,6 +112,10 @@ class Processor:
         label_last: write each object of a task that allows it (:attr:`~vlseq.tasks.Task.label_last_ok`:
             detection) box first, ``<obj> box LABEL </obj>``: its targets and its decoding grammar
             (:meth:`grammar_spec`) both follow.
+        cell_labels: with targets, also give each labelled object of a box or object-list task
+            (its class name: detection, localisation, referring expressions) as ``Encoded.cells``,
+            its box centre and its label's first token, for the model's cell identity loss
+            (``model.cell_loss``, :meth:`vlseq.models.vlseq_model.VLSeqModel.cell_identity_loss`).
     """
 
     MEAN = 0.5
@@ -129,11 +136,12 @@ class Processor:
 
     def __init__(self, tokenizer: VLTokenizer, image_size: int, bins: int, max_prompt_tokens: int = 64,
                  max_target_tokens: int = 128, cache_images: int = 50_000, image_tokenizer: Any | None = None,
-                 object_order: str = "random", label_last: bool = False) -> None:
+                 object_order: str = "random", label_last: bool = False, cell_labels: bool = False) -> None:
         if object_order not in OBJECT_ORDERS:
             raise ValueError(f"object_order must be one of {', '.join(OBJECT_ORDERS)}, got {object_order!r}")
         self.object_order = object_order
         self.label_last = label_last
+        self.cell_labels = cell_labels
         self.tokenizer = tokenizer
         self.image_size = image_size
         self.bins = bins
@@ -214,7 +222,23 @@ class Processor:
                 text = task.target(ex, self.bins, rng)
             body = self._ids(text, self.max_target_tokens - 2, "target", ex)
             target = [self.tokenizer.bos_id] + body + [self.tokenizer.eos_id]
-        return Encoded(images, prompt, target)
+        cells = self._cells(task, ex) if with_target and self.cell_labels else []
+        return Encoded(images, prompt, target, cells=cells)
+
+    def _cells(self, task: Task, ex: Example) -> list[tuple[float, float, int]]:
+        """``(x, y, label token)`` of each labelled object of a one-image box or object-list example.
+
+        Only those tasks: their objects' labels are class names (a grounded phrase's object is
+        labelled with the phrase, whose first word says little of what the object is)."""
+        if task.output not in ("objects", "box") or len(ex.images) != 1 or not ex.width or not ex.height:
+            return []
+        out = []
+        for o in ex.objects:
+            ids = self.tokenizer.encode(o.label) if o.label else []
+            if ids and o.box is not None:
+                x1, y1, x2, y2 = o.box
+                out.append(((x1 + x2) / 2 / ex.width, (y1 + y2) / 2 / ex.height, ids[0]))
+        return out
 
     def _with_target_codes(self, task: Task, ex: Example) -> Example:
         """A copy of ``ex`` with ``meta["target_codes"]``: the image tokenizer's codes of ``ex.target_image``."""
@@ -274,6 +298,14 @@ class Processor:
                 labels[i, : len(t) - 1] = t[1:]
             batch.update(decoder_input_ids=dec, labels=labels,
                          sample_weight=torch.tensor([it.weight for it in items], dtype=torch.float32))
+        if self.cell_labels and "labels" in batch:
+            k = max(1, max(len(it.cells) for it in items))
+            xy = torch.zeros((b, k, 2), dtype=torch.float32)
+            tok = torch.full((b, k), -100, dtype=torch.long)
+            for i, it in enumerate(items):
+                for j, (x, y, t) in enumerate(it.cells):
+                    xy[i, j, 0], xy[i, j, 1], tok[i, j] = x, y, t
+            batch.update(cell_xy=xy, cell_token=tok)
         return batch
 
     def decode(self, ids: Sequence[int]) -> str:

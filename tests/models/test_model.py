@@ -3,6 +3,8 @@ several images per example, transformers vision backbones, initialisation from l
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -88,8 +90,10 @@ def test_overfits_eight_examples_to_exact_targets(setup) -> None:
         assert pred.parsed.errors == []
 
 
-def test_save_load_identical_generations(setup, tmp_path) -> None:
+@pytest.mark.parametrize("lm", ["bart", "mbart"])
+def test_save_load_identical_generations(setup, tmp_path, lm) -> None:
     by_task, tok, cfg, proc = setup
+    cfg = dataclasses.replace(cfg, lm=lm)  # mbart: the same encoder-decoder with pre-LN layers
     torch.manual_seed(1)
     model = VLSeqModel(cfg).eval()
     save_pretrained(model, tok, tmp_path / "ck", {"num_bins": BINS})
@@ -100,6 +104,7 @@ def test_save_load_identical_generations(setup, tmp_path) -> None:
     b = predict_examples(again, Processor(tok2, 32, BINS), task, exs)
     assert [p.sequence for p in a] == [p.sequence for p in b]
     assert settings == {"num_bins": BINS}
+    assert type(again.lm).__name__ == ("MBartForConditionalGeneration" if lm == "mbart" else "BartForConditionalGeneration")
 
 
 def test_two_images_per_example(setup) -> None:

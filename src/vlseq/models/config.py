@@ -64,6 +64,12 @@ class ModelConfig:
     loc_sigma: float = 2.0
     #: weight of the expected-distance term on coordinate targets in the loss (0: off; see models/loss.py)
     loc_distance: float = 0.0
+    #: weight of the cell identity loss (0: off): the encoder's output at the cell that holds a
+    #: labelled object's centre must name its class through the tied output head (cross-entropy on
+    #: the label's first token), for the box and object-list tasks whose objects carry class names.
+    #: The sequence loss reaches an object's cells only through the decoder's cross-attention, and
+    #: the model placed objects long before it named them; see ``VLSeqModel.cell_identity_loss``
+    cell_loss: float = 0.0
     #: init of the ``<loc_k>`` rows of the tied embedding: ``normal`` (as every other row) or
     #: ``sincos`` (the image grid's sine-cosine code of the bin's position, :func:`sincos_coordinates`)
     loc_init: str = "normal"
@@ -77,6 +83,8 @@ class ModelConfig:
     bos_token_id: int = 1
     eos_token_id: int = 2
     vision: VisionConfig = field(default_factory=VisionConfig)
+    #: the encoder-decoder: ``bart`` (post-LN, BART's own) or ``mbart`` (the same with pre-LN layers)
+    lm: str = "bart"
     #: local HF directory of a BART-style model to initialise the language model from
     lm_pretrained: str | None = None
     model_type: str = "vlseq"
@@ -94,6 +102,8 @@ class ModelConfig:
         for key in ("pos_init", "loc_init"):
             if getattr(self, key) not in ("sincos", "normal"):
                 raise ValueError(f"model.{key} must be 'sincos' or 'normal', got {getattr(self, key)!r}")
+        if self.lm not in ("bart", "mbart"):
+            raise ValueError(f"model.lm must be 'bart' or 'mbart', got {self.lm!r}")
         if self.loc_pointer is True or self.loc_pointer is False:  # the boolean form of an earlier version
             self.loc_pointer = "cell" if self.loc_pointer else "none"
         if self.loc_pointer not in ("none", "cell", "offset"):

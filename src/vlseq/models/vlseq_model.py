@@ -19,7 +19,13 @@ from typing import Any, Sequence
 
 import torch
 from torch import nn
-from transformers import BartConfig, BartForConditionalGeneration, LogitsProcessorList
+from transformers import (
+    BartConfig,
+    BartForConditionalGeneration,
+    LogitsProcessorList,
+    MBartConfig,
+    MBartForConditionalGeneration,
+)
 from transformers.modeling_outputs import BaseModelOutput
 
 from .config import ModelConfig
@@ -27,9 +33,13 @@ from .loss import balanced_loss
 from .pointer import PointerHead
 from .vision import build_vision, grid_size
 
+#: ``model.lm``: transformers' encoder-decoder classes; ``mbart`` is BART with pre-LN layers (a
+#: LayerNorm before each sublayer and one after each stack), the same modules and inputs otherwise
+LM_CLASSES = {"bart": (BartConfig, BartForConditionalGeneration), "mbart": (MBartConfig, MBartForConditionalGeneration)}
+
 
 def bart_config(cfg: ModelConfig) -> BartConfig:
-    return BartConfig(
+    return LM_CLASSES[cfg.lm][0](
         vocab_size=cfg.vocab_size,
         d_model=cfg.d_model,
         encoder_layers=cfg.encoder_layers,
@@ -116,13 +126,13 @@ class VLSeqModel(nn.Module):
         # image features themselves to every image token.
         nn.init.normal_(self.image_index.weight, std=std)
         if cfg.lm_pretrained:
-            self.lm = BartForConditionalGeneration.from_pretrained(cfg.lm_pretrained, local_files_only=True)
+            self.lm = LM_CLASSES[cfg.lm][1].from_pretrained(cfg.lm_pretrained, local_files_only=True)
             if self.lm.config.d_model != d:
                 raise ValueError(f"{cfg.lm_pretrained}: d_model {self.lm.config.d_model} != config d_model {d}")
             if self.lm.config.vocab_size < cfg.vocab_size:
                 self.lm.resize_token_embeddings(cfg.vocab_size)
         else:
-            self.lm = BartForConditionalGeneration(bart_config(cfg))
+            self.lm = LM_CLASSES[cfg.lm][1](bart_config(cfg))
         if cfg.loc_pointer != "none":
             self.lm.lm_head = PointerHead(d, self.lm.config.vocab_size, self.grid, cfg.loc_offset, cfg.num_bins, std,
                                           offsets=cfg.loc_pointer == "offset")
@@ -255,13 +265,17 @@ class VLSeqModel(nn.Module):
         labels: torch.Tensor | None = None,
         image_mask: torch.Tensor | None = None,
         sample_weight: torch.Tensor | None = None,
+        cell_xy: torch.Tensor | None = None,
+        cell_token: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Teacher-forced logits and, with ``labels`` (B, T; -100 = ignored), the loss.
 
         The loss is balanced per sample: each sample's token losses are averaged first, then
         samples are averaged (weighted by ``sample_weight`` (B,) when given). A one-token VQA
         answer thus weighs as much as a 40-token object list (token-averaging starves short tasks).
-        Also returns ``sample_loss`` (B,) for per-task logging.
+        Also returns ``sample_loss`` (B,) for per-task logging. With ``model.cell_loss`` and the
+        batch's ``cell_xy`` (B, K, 2) / ``cell_token`` (B, K) (``Processor(cell_labels=True)``), the
+        weighted :meth:`cell_identity_loss` is added to ``loss`` and returned as ``cell_loss``.
         """
         embeds, mask = self.encoder_inputs(pixel_values, input_ids, attention_mask, image_mask)
         dec_mask = (decoder_input_ids != self.config.pad_token_id).long()
@@ -276,7 +290,39 @@ class VLSeqModel(nn.Module):
             result["loss"], result["sample_loss"] = balanced_loss(out.logits, labels, sample_weight,
                                                                   self.config.loc_range, self.config.loc_sigma,
                                                                   self.config.loc_distance)
+            if self.config.cell_loss > 0 and cell_token is not None and cell_xy is not None:
+                result["cell_loss"] = self.cell_identity_loss(enc.last_hidden_state, cell_xy, cell_token)
+                result["loss"] = result["loss"] + self.config.cell_loss * result["cell_loss"]
         return result
+
+    def cell_identity_loss(self, hidden: torch.Tensor, cell_xy: torch.Tensor, cell_token: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of each labelled object's class token, read through the tied output head
+        from the encoder's output at the first image's cell that holds the object's centre.
+
+        Args:
+            hidden: (B, N, d) encoder outputs, the first image's h*w cells first.
+            cell_xy: (B, K, 2) object centres as fractions of the image side; cell_token: (B, K) the
+                label's first token id, -100 for padding.
+        Returns:
+            () the mean over the batch's objects (0 when it has none).
+
+        Why: a plain CNN with this stem, trained on the world's labels at each object's cell, names
+        its objects at 0.93 after 450 steps (``experiments/identity_peer.py``), while the unified
+        model, trained on sequences alone, named them at 0.63 after 1,688 steps. The sequence loss
+        reaches what a cell says only through the decoder's cross-attention, mostly as where things
+        are; this puts the label at the cell itself, in the embedding space the decoder reads and
+        writes (the tied head), so the decoder can copy it from there.
+        """
+        h, w = self.grid
+        valid = cell_token >= 0
+        if not bool(valid.any()):
+            return hidden.new_zeros(())
+        col = (cell_xy[..., 0] * w).long().clamp(0, w - 1)
+        row = (cell_xy[..., 1] * h).long().clamp(0, h - 1)
+        idx = (row * w + col).to(hidden.device)  # (B, K)
+        feats = hidden.gather(1, idx[..., None].expand(-1, -1, hidden.shape[-1]))  # (B, K, d)
+        logits = feats[valid] @ self.lm.get_input_embeddings().weight.t()  # (n, V)
+        return torch.nn.functional.cross_entropy(logits, cell_token[valid].to(hidden.device))
 
     # ------------------------------------------------------------------ generation
 

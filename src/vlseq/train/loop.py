@@ -144,7 +144,7 @@ class Trainer:
         cfg, mc = self.cfg, self.cfg.model
         return Processor(self.tokenizer, mc.image_size, mc.num_bins, cfg.max_prompt_tokens, cfg.max_target_tokens,
                          image_tokenizer=self.image_tokenizer, object_order=cfg.object_order,
-                         label_last=cfg.label_last)
+                         label_last=cfg.label_last, cell_labels=getattr(mc, "cell_loss", 0.0) > 0)
 
     def _sync_batch_norm(self, model: VLModel) -> VLModel:
         if self.accelerator.num_processes > 1 and self.accelerator.device.type == "cuda":
@@ -343,6 +343,8 @@ class Trainer:
                 acc.backward(out["loss"])
             losses.micro.append(out["loss"].detach() / cfg.grad_accum)
             losses.samples.append((sources, out["sample_loss"].detach()))
+            if "cell_loss" in out:  # logged as loss/cell, beside the tasks' losses
+                losses.samples.append((["cell"], out["cell_loss"].detach().reshape(1)))
         if cfg.clip_grad:
             acc.clip_grad_norm_(self.model.parameters(), cfg.clip_grad)
         self.optimizer.step()
