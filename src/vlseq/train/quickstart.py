@@ -16,6 +16,8 @@ from typing import Any, Sequence
 GOALS: dict[str, float] = {
     "refexp/acc@0.5": 0.90, "vqa/accuracy": 0.90, "classify/accuracy": 0.95, "detect/map_50": 0.70,
     "grounded_caption/f1_loc": 0.70,
+    # identity apart from place: the class of a found object, a class name's box, "what shape is ..."
+    "detect/label_given_hit": 0.90, "localize/acc@0.5": 0.80, "vqa/identity/acc@shape": 0.95,
 }
 
 
