@@ -34,15 +34,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from vlseq.data.images import load_image
 from vlseq.data.readers import load_split
+from vlseq.metrics.identity import size_bucket
 from vlseq.models.config import VisionConfig
 from vlseq.models.vision import build_vision, grid_size
-
-#: object size buckets by grid cells covered (box area / cell area)
-BUCKETS = ((0.0, 1.0, "<1"), (1.0, 4.0, "1-4"), (4.0, 16.0, "4-16"), (16.0, float("inf"), ">16"))
-
-
-def bucket(cells: float) -> str:
-    return next(name for lo, hi, name in BUCKETS if lo <= cells < hi)
 
 
 def load_objects(split_dir: Path, size: int, limit: int | None) -> tuple[torch.Tensor, list[list[tuple]], list[str]]:
@@ -63,7 +57,7 @@ def load_objects(split_dir: Path, size: int, limit: int | None) -> tuple[torch.T
 
 
 def cell_targets(objs: list[list[tuple]], grid: tuple[int, int], size: int, classes: dict[str, int]):
-    """Per object: (image index, class, centre cell index, box-cells mask (h*w,), cells covered)."""
+    """Per object: (image index, class, centre cell index, box-cells mask (h*w,), size bucket)."""
     h, w = grid
     ch, cw = size / h, size / w
     out = []
@@ -73,7 +67,7 @@ def cell_targets(objs: list[list[tuple]], grid: tuple[int, int], size: int, clas
             c = min(int((x1 + x2) / 2 / cw), w - 1)
             m = torch.zeros(h, w)
             m[int(y1 // ch): max(int(np.ceil(y2 / ch)), int(y1 // ch) + 1), int(x1 // cw): max(int(np.ceil(x2 / cw)), int(x1 // cw) + 1)] = 1
-            out.append((i, classes[lab], r * w + c, m.flatten(), (x2 - x1) * (y2 - y1) / (ch * cw)))
+            out.append((i, classes[lab], r * w + c, m.flatten(), size_bucket((x1, y1, x2, y2), (cw, ch))))
     return out
 
 
@@ -114,7 +108,7 @@ def evaluate(model: Peer, x: torch.Tensor, targets: list) -> dict[str, Any]:
             for name, logit in (("centre", lc), ("pooled", lp)):
                 ok = float(logit[k].argmax() == y[k])
                 res.setdefault(name, []).append(ok)
-                res.setdefault(f"{name}@{bucket(cells[k])}", []).append(ok)
+                res.setdefault(f"{name}@{cells[k]}", []).append(ok)
     model.train()
     return {k: (sum(v) / len(v), len(v)) for k, v in sorted(res.items())}
 

@@ -83,3 +83,20 @@ def test_shape_probe_runs_on_a_checkpoint(tmp_path: Path) -> None:
     assert {(r["target"], r["depth"]) for r in rows} <= {(t, d) for t in ("shape", "colour", "size")
                                                          for d in ("first", "stem", "projected", "encoder")}
     assert rows and all(0.0 <= r["accuracy"] <= 1.0 and r["val_objects"] > 0 for r in rows)
+
+
+def test_identity_peer_trains_and_scores_by_size(tmp_path: Path) -> None:
+    from vlseq.data.synth import SynthOptions, write_world
+
+    write_world(tmp_path / "w", SynthOptions(train=8, val=4, test=2, size=32, workers=1, no_progress=True,
+                                             no_contact_sheet=True))
+    out = tmp_path / "peer.json"
+    assert load("identity_peer").main(["--data", str(tmp_path / "w"), "--size", "32", "--channels", "8,16,32",
+                                       "--steps", "3", "--batch", "4", "--eval-every", "2", "--skip",
+                                       "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert [c["step"] for c in res["curve"]] == [0, 2, 3]
+    assert res["grid"] == [4, 4] and res["stem_gflops_per_image"] > 0
+    last = res["curve"][-1]
+    assert 0.0 <= last["centre"] <= 1.0 and 0.0 <= last["pooled"] <= 1.0
+    assert any(k.startswith("centre@") for k in last)  # by size bucket
