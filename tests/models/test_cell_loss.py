@@ -99,3 +99,17 @@ def test_training_on_it_names_objects_at_their_cells(world) -> None:
         opt.step()
     after = float(named()[0])
     assert after < 0.3 * before
+
+
+def test_cell_head_starts_as_the_identity(world) -> None:
+    """``model.cell_head``: the loss reads a learned map of the cell, equal to the cell at the start."""
+    exs, tok, mc = world
+    proc = Processor(tok, 32, BINS, cell_labels=True)
+    batch = proc.collate([proc.encode(get_task("detect"), e) for e in exs if e.task == "detect"][:4])
+    torch.manual_seed(0)
+    plain = VLSeqModel(mc).eval()
+    headed = VLSeqModel(dataclasses.replace(mc, cell_head=True)).eval()
+    headed.load_state_dict(plain.state_dict(), strict=False)
+    assert torch.equal(headed.cell_head.weight, torch.eye(mc.d_model))
+    with torch.no_grad():
+        assert float(headed(**batch)["cell_loss"]) == pytest.approx(float(plain(**batch)["cell_loss"]), rel=1e-5)

@@ -70,6 +70,9 @@ class ModelConfig:
     #: The sequence loss reaches an object's cells only through the decoder's cross-attention, and
     #: the model placed objects long before it named them; see ``VLSeqModel.cell_identity_loss``
     cell_loss: float = 0.0
+    #: the cell identity loss reads a learned linear map of the cell (initialised to the identity)
+    #: rather than the cell itself, so the cell need not turn towards its label's embedding
+    cell_head: bool = False
     #: init of the ``<loc_k>`` rows of the tied embedding: ``normal`` (as every other row) or
     #: ``sincos`` (the image grid's sine-cosine code of the bin's position, :func:`sincos_coordinates`)
     loc_init: str = "normal"

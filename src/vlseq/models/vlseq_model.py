@@ -133,6 +133,11 @@ class VLSeqModel(nn.Module):
                 self.lm.resize_token_embeddings(cfg.vocab_size)
         else:
             self.lm = LM_CLASSES[cfg.lm][1](bart_config(cfg))
+        if cfg.cell_loss > 0 and cfg.cell_head:
+            self.cell_head = nn.Linear(d, d)
+            with torch.no_grad():
+                self.cell_head.weight.copy_(torch.eye(d))
+                self.cell_head.bias.zero_()
         if cfg.loc_pointer != "none":
             self.lm.lm_head = PointerHead(d, self.lm.config.vocab_size, self.grid, cfg.loc_offset, cfg.num_bins, std,
                                           offsets=cfg.loc_pointer == "offset")
@@ -325,6 +330,8 @@ class VLSeqModel(nn.Module):
         # pushed each cell away from every other word, colour words included, and the colour a
         # cell carried was lost (VQA colour 0.65 -> 0.24 at 600 steps in the screen, BENCHMARKS.md).
         classes, target = torch.unique(cell_token[valid], return_inverse=True)  # (C,), (n,)
+        if self.config.cell_head:
+            feats = self.cell_head(feats)
         logits = feats[valid] @ self.lm.get_input_embeddings().weight[classes.to(hidden.device)].t()  # (n, C)
         return torch.nn.functional.cross_entropy(logits, target.to(hidden.device))
 
