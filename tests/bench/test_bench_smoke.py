@@ -119,6 +119,17 @@ def test_group_by_length_quick(capsys: pytest.CaptureFixture[str]) -> None:
     assert "| mixed |" in out and "| grouped |" in out and "faster" in out
 
 
+def test_step_profile_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    """The profile of a real step: every part timed, the parts' FLOPs within the step's."""
+    res = load("bench_step_profile").main(["--quick", "--threads", "1"])
+    times, flops = res["times"], res["flops"]
+    for part in ("vision", "encoder", "decoder", "head"):
+        assert times[f"{part} fwd"] > 0 and times[f"{part} bwd"] > 0 and flops[part] > 0
+    assert times["optimiser"] > 0 and times["data (draw, encode, collate)"] > 0
+    assert sum(flops[p] for p in ("vision", "proj", "encoder", "decoder", "head")) <= flops["forward"] < flops["all"]
+    assert "training step" in capsys.readouterr().out
+
+
 def test_generate_quick(capsys: pytest.CaptureFixture[str]) -> None:
     rows = load("bench_generate").main(["--quick", "--threads", "1"])
     out = capsys.readouterr().out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -119,3 +121,73 @@ def test_pointer_needs_the_coordinate_ids() -> None:
     with pytest.raises(ValueError, match="coordinate token ids"):
         VLSeqModel(ModelConfig(vocab_size=100, d_model=32, heads=2, image_size=32, num_bins=BINS, loc_pointer="cell",
                                vision=VisionConfig(channels=(8, 16, 32))))
+
+
+@pytest.mark.parametrize("offsets", [False, True])
+def test_pointer_only_at_coordinates_matches_the_full_pointer_there(offsets) -> None:
+    """``only_coords``: at the named positions the logits are the full pointer's; elsewhere the plain head's."""
+    torch.manual_seed(0)
+    full = PointerHead(8, 60, (4, 4), loc_offset=20, num_bins=BINS, init_std=0.5, offsets=offsets)
+    sparse = PointerHead(8, 60, (4, 4), loc_offset=20, num_bins=BINS, init_std=0.5, offsets=offsets, only_coords=True)
+    sparse.load_state_dict(full.state_dict())
+    if offsets:
+        for lin in (full.off_mem, full.off_dec):
+            torch.nn.init.normal_(lin.weight)
+        sparse.load_state_dict(full.state_dict())
+    h, mem = torch.randn(2, 5, 8), torch.randn(2, 16, 8)
+    where = torch.tensor([[True, False, True, False, False], [False, False, False, True, True]])
+    valid = torch.ones(2, 16, dtype=torch.bool)
+    valid[1, 8:] = False
+    with full.attach(mem, valid), sparse.attach(mem, valid, where):
+        a, b = full(h), sparse(h)
+    plain = full(h)
+    assert torch.allclose(a[where], b[where], atol=1e-5)
+    assert torch.equal(b[~where], plain[~where])
+    assert not torch.allclose(a[where], plain[where], atol=1e-3)  # the pointer did act there
+
+
+def test_pointer_finds_coordinate_positions_from_the_token_head_at_inference() -> None:
+    torch.manual_seed(0)
+    head = PointerHead(8, 60, (4, 4), loc_offset=20, num_bins=BINS, init_std=0.5, only_coords=True)
+    logits = torch.zeros(1, 3, 60)
+    logits[0, 0, 5] = 10.0  # a word
+    logits[0, 1, 20:20 + BINS] = 3.0  # the coordinate tokens together, not one of them
+    logits[0, 2, 30] = 10.0  # one coordinate
+    assert head.coordinate_positions(logits).tolist() == [[False, True, True]]
+    # attached without positions, the head chooses them from its own plain logits
+    h, mem = torch.randn(1, 4, 8), torch.randn(1, 16, 8)
+    with torch.no_grad():
+        head.weight.zero_()
+        head.weight[25] = h[0, 2] * 50  # position 2 puts its mass on <loc_5>
+    plain = head(h)
+    with head.attach(mem):
+        pointed = head(h)
+    changed = (plain != pointed).any(-1)[0].tolist()
+    assert changed == head.coordinate_positions(plain)[0].tolist() and changed[2]
+
+
+def test_model_with_the_pointer_at_coordinates_trains_on_them_and_generates() -> None:
+    tok = _tok()
+    cfg = _cfg(tok, "offset")
+    cfg.loc_pointer_at = "coords"
+    torch.manual_seed(0)
+    model = VLSeqModel(cfg)
+    assert model.lm.lm_head.only_coords
+    pv, ids = torch.randn(2, 1, 3, 32, 32), torch.randint(5, 20, (2, 4))
+    am = torch.ones_like(ids)
+    word = tok.encode("circle")[0]
+    dec = torch.tensor([[tok.bos_id, word, tok.loc_id(3), tok.loc_id(9)]] * 2)
+    labels = torch.cat([dec[:, 1:], torch.full((2, 1), tok.eos_id)], dim=1)
+    out = model(pv, ids, am, dec, labels=labels)
+    out["loss"].backward()
+    assert model.lm.lm_head.off_dec.weight.grad is not None
+    full = VLSeqModel(dataclasses.replace(cfg, loc_pointer_at="all"))
+    full.load_state_dict(model.state_dict())
+    model.eval(), full.eval()
+    with torch.no_grad():
+        a, b = model(pv, ids, am, dec, labels=labels)["logits"], full(pv, ids, am, dec, labels=labels)["logits"]
+    coords = (labels >= cfg.loc_offset) & (labels < cfg.loc_offset + BINS)
+    assert torch.allclose(a[coords], b[coords], atol=1e-5)
+    assert model.generate(pv, ids, am, max_new_tokens=4, num_beams=2).shape[0] == 2
+    with pytest.raises(ValueError, match="loc_pointer_at"):
+        ModelConfig(loc_pointer_at="some")

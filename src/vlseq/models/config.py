@@ -79,6 +79,10 @@ class ModelConfig:
     #: a pointer into the image grid added to the coordinate logits (:mod:`vlseq.models.pointer`):
     #: ``none``; ``cell`` (which cell); ``offset`` (which cell, then which bin inside it)
     loc_pointer: str = "none"
+    #: where the pointer runs: ``all`` decoder positions, or only ``coords``, the positions that
+    #: write a coordinate (teacher forcing knows them; at inference, where the token head puts half
+    #: its mass on the coordinate tokens). ``coords`` spends the pointer's cost only where it is used
+    loc_pointer_at: str = "all"
     #: ``<img_k>`` output tokens (the image tokenizer's codebook size; 0: the model writes no image).
     #: Not the encoder's tokens per image, which is ``VLSeqModel.tokens_per_image``.
     num_image_tokens: int = 0
@@ -111,6 +115,8 @@ class ModelConfig:
             self.loc_pointer = "cell" if self.loc_pointer else "none"
         if self.loc_pointer not in ("none", "cell", "offset"):
             raise ValueError(f"model.loc_pointer must be 'none', 'cell' or 'offset', got {self.loc_pointer!r}")
+        if self.loc_pointer_at not in ("all", "coords"):
+            raise ValueError(f"model.loc_pointer_at must be 'all' or 'coords', got {self.loc_pointer_at!r}")
 
     def fill_from_tokenizer(self, tokenizer: Any) -> "ModelConfig":
         """Take the vocabulary size and the special ids from a :class:`vlseq.tokenizer.VLTokenizer`."""

@@ -25,6 +25,10 @@ over bins, not only over cells. Its offset layers start at zero: uniform within 
 With uniform attention the pointer term is 0, so the head starts as the plain tied head. The same ``<loc_k>`` serves x and y; the gate (from the decoder state, which
 knows the slot it is writing) picks the axis. The model still never sees a task name.
 
+With ``only_coords`` the pointer runs only where a coordinate is written: in training at the
+coordinate targets, in inference where the token head gives the coordinate tokens at least half
+its mass. Elsewhere its term is 0, so it costs nothing at the words of a caption or an answer.
+
 The encoder's image outputs are handed to the head with :meth:`PointerHead.attach` for the length
 of one forward pass or one ``generate()`` call (the head is called by transformers' BART, whose
 signature has no room for them).
@@ -53,16 +57,20 @@ class PointerHead(nn.Module):
     Args:
         d_model: decoder width. vocab_size: rows of the tied weight (set by ``tie_weights``).
         grid: the image grid ``(gh, gw)``. loc_offset: id of ``<loc_0>``; num_bins: coordinate tokens.
+        offsets: also a bin within the cell. only_coords: the pointer term only at the positions
+            that write a coordinate (given by :meth:`attach`, else :meth:`coordinate_positions`).
     """
 
     def __init__(self, d_model: int, vocab_size: int, grid: tuple[int, int], loc_offset: int, num_bins: int,
-                 init_std: float, offsets: bool = False) -> None:
+                 init_std: float, offsets: bool = False, only_coords: bool = False) -> None:
         super().__init__()
         if loc_offset < 0:
             raise ValueError("model.loc_pointer needs the coordinate token ids (ModelConfig.fill_from_tokenizer)")
         if offsets and (num_bins % grid[0] or num_bins % grid[1]):
             raise ValueError(f"model.loc_pointer='offset' needs num_bins ({num_bins}) divisible by the image grid {grid}")
         self.offsets = offsets
+        #: the pointer only where a coordinate is written (see :meth:`forward`), not at every position
+        self.only_coords = only_coords
         if offsets:
             per = (num_bins // grid[1], num_bins // grid[0])  # bins per cell along x, along y
             self.off_mem = nn.Linear(d_model, per[0] + per[1])
@@ -82,48 +90,82 @@ class PointerHead(nn.Module):
         self.loc_offset, self.num_bins = loc_offset, num_bins
         self.register_buffer("row_of_bin", bin_cells(num_bins, grid[0]), persistent=False)
         self.register_buffer("col_of_bin", bin_cells(num_bins, grid[1]), persistent=False)
-        self._memory: tuple[torch.Tensor, torch.Tensor | None] | None = None
+        self._memory: tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None] | None = None
         #: set ``record`` to keep the last call's attention over the cells, (B, T, I*gh*gw), in ``last_attention``
         self.record = False
         self.last_attention: torch.Tensor | None = None
 
     @contextlib.contextmanager
-    def attach(self, memory: torch.Tensor, valid: torch.Tensor | None = None) -> Iterator[None]:
+    def attach(self, memory: torch.Tensor, valid: torch.Tensor | None = None,
+               where: torch.Tensor | None = None) -> Iterator[None]:
         """Point at ``memory`` (B, I*gh*gw, d), the encoder's outputs at the image tokens, inside the
-        block; ``valid`` (B, I*gh*gw) bool is False at the cells of padding images."""
-        self._memory = (memory, valid)
+        block; ``valid`` (B, I*gh*gw) bool is False at the cells of padding images. ``where`` (B, T)
+        bool, with ``only_coords``, names the decoder positions that write a coordinate (teacher
+        forcing knows them); without it the head finds them itself (:meth:`coordinate_positions`)."""
+        self._memory = (memory, valid, where)
         try:
             yield
         finally:
             self._memory = None
 
-    def pointer_logits(self, h: torch.Tensor, memory: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, T, d) decoder states -> (B, T, num_bins) pointer term (0 under uniform attention)."""
+    def coordinate_positions(self, logits: torch.Tensor) -> torch.Tensor:
+        """(B, T, V) plain logits -> (B, T) bool: the positions where the token head puts at least
+        half its probability on the coordinate tokens as a whole.
+
+        The head says that a coordinate comes next and the pointer says which one. Where the
+        pointer is trained only at coordinate targets, this is the same choice made at inference.
+        """
+        lo, n = self.loc_offset, self.num_bins
+        loc = torch.logsumexp(logits[..., lo:lo + n], dim=-1)
+        rest = torch.logsumexp(torch.cat([logits[..., :lo], logits[..., lo + n:]], dim=-1), dim=-1)
+        return loc >= rest
+
+    def pointer_logits(self, h: torch.Tensor, memory: torch.Tensor, valid: torch.Tensor | None = None,
+                       where: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T, d) decoder states -> the pointer term (0 under uniform attention): (B, T, num_bins)
+        at every position, or (M, num_bins) at the M positions where ``where`` (B, T) is True.
+
+        With ``where`` only the chosen positions pay for the attention's softmax and the offsets,
+        the costly (positions, cells, bins-per-cell) part; the query-key scores of all positions
+        are one cheap bmm.
+        """
         b = h.shape[0]
         if memory.shape[0] != b:  # beam search / several return sequences expand rows in place
             memory = memory.repeat_interleave(b // memory.shape[0], dim=0)
             valid = None if valid is None else valid.repeat_interleave(b // valid.shape[0], dim=0)
-        gh, gw = self.grid
         q, k = self.query(h), self.key(memory)  # (B, T, d), (B, N, d)
         scores = q @ k.transpose(1, 2) / math.sqrt(q.shape[-1])  # (B, T, N)
         if valid is not None:
             scores = scores.masked_fill(~valid[:, None, :], float("-inf"))
-        att = torch.softmax(scores, dim=-1)
+        off_mem = self.off_mem(memory) if self.offsets else None  # (B, N, px + py)
+        if where is not None:
+            rows, cols = where.nonzero(as_tuple=True)
+            h, scores = h[rows, cols], scores[rows, cols]  # (M, d), (M, N)
+            off_mem = None if off_mem is None else off_mem[rows]  # (M, N, px + py)
+        elif off_mem is not None:
+            off_mem = off_mem[:, None]  # (B, 1, N, px + py): broadcast over the positions
+        att = torch.softmax(scores, dim=-1)  # (..., N) with ... = (B, T) or (M,)
         if self.record:
             self.last_attention = att.detach()
-        g = torch.sigmoid(self.axis(h))  # (B, T, 1): this coordinate is an x
-        t = h.shape[1]
-        if self.offsets:
+        return self._bins(att, torch.sigmoid(self.axis(h)), off_mem, h)
+
+    def _bins(self, att: torch.Tensor, g: torch.Tensor, off_mem: torch.Tensor | None, h: torch.Tensor) -> torch.Tensor:
+        """Attention over the cells (..., N) and the x-gate (..., 1) -> log pointer term (..., num_bins).
+
+        ``off_mem`` (..., N, px + py) (broadcastable) and the states ``h`` (..., d) give the offsets."""
+        gh, gw = self.grid
+        lead = att.shape[:-1]
+        if off_mem is not None:
             px_n = self.num_bins // gw
-            off = self.off_mem(memory)[:, None] + self.off_dec(h)[:, :, None]  # (B, T, N, px + py)
+            off = off_mem + self.off_dec(h)[..., None, :]  # (..., N, px + py)
             ox, oy = torch.softmax(off[..., :px_n], -1), torch.softmax(off[..., px_n:], -1)
-            wx = (att[..., None] * ox).view(b, t, -1, gh, gw, px_n).sum(dim=(2, 3))  # (B, T, gw, px)
-            wy = (att[..., None] * oy).view(b, t, -1, gh, gw, oy.shape[-1]).sum(dim=(2, 4))  # (B, T, gh, py)
+            wx = (att[..., None] * ox).view(*lead, -1, gh, gw, px_n).sum(dim=(-4, -3))  # (..., gw, px)
+            wy = (att[..., None] * oy).view(*lead, -1, gh, gw, oy.shape[-1]).sum(dim=(-4, -2))  # (..., gh, py)
             # bins in order: column j holds bins j*px .. (j+1)*px - 1
-            p = g * wx.reshape(b, t, -1) + (1 - g) * wy.reshape(b, t, -1)
+            p = g * wx.flatten(-2) + (1 - g) * wy.flatten(-2)
             return torch.log((p * self.num_bins).clamp(min=1e-6))
-        att = att.view(b, t, -1, gh, gw)  # (B, T, I, gh, gw)
-        p_row, p_col = att.sum(dim=(2, 4)), att.sum(dim=(2, 3))  # (B, T, gh), (B, T, gw)
+        att = att.view(*lead, -1, gh, gw)  # (..., I, gh, gw)
+        p_row, p_col = att.sum(dim=(-3, -1)), att.sum(dim=(-3, -2))  # (..., gh), (..., gw)
         p = g * gw * p_col[..., self.col_of_bin] + (1 - g) * gh * p_row[..., self.row_of_bin]
         return torch.log(p.clamp(min=1e-6))
 
@@ -132,6 +174,16 @@ class PointerHead(nn.Module):
         logits = F.linear(h, self.weight)
         if self._memory is None:
             return logits
+        memory, valid, where = self._memory
         lo, n = self.loc_offset, self.num_bins
-        ptr = self.pointer_logits(h, *self._memory)
-        return torch.cat([logits[..., :lo], logits[..., lo:lo + n] + ptr.to(logits.dtype), logits[..., lo + n:]], dim=-1)
+        loc = logits[..., lo:lo + n]
+        if not self.only_coords or self.record:  # the attention maps of diagnostics cover every position
+            loc = loc + self.pointer_logits(h, memory, valid).to(loc.dtype)
+        else:
+            if where is None:
+                where = self.coordinate_positions(logits.detach())
+            rows, cols = where.nonzero(as_tuple=True)
+            if len(rows):
+                ptr = self.pointer_logits(h, memory, valid, where)
+                loc = loc.index_put((rows, cols), loc[rows, cols] + ptr.to(loc.dtype))
+        return torch.cat([logits[..., :lo], loc, logits[..., lo + n:]], dim=-1)

@@ -140,7 +140,7 @@ class VLSeqModel(nn.Module):
                 self.cell_head.bias.zero_()
         if cfg.loc_pointer != "none":
             self.lm.lm_head = PointerHead(d, self.lm.config.vocab_size, self.grid, cfg.loc_offset, cfg.num_bins, std,
-                                          offsets=cfg.loc_pointer == "offset")
+                                          offsets=cfg.loc_pointer == "offset", only_coords=cfg.loc_pointer_at == "coords")
         self.lm.tie_weights()
         if cfg.loc_init == "sincos" and not cfg.lm_pretrained:
             self._init_coordinates_sincos()
@@ -251,13 +251,18 @@ class VLSeqModel(nn.Module):
             enc.last_hidden_state = torch.cat([h[:, :n_image_tokens] + embeds[:, :n_image_tokens], h[:, n_image_tokens:]], 1)
         return enc
 
-    def pointing(self, enc: BaseModelOutput, mask: torch.Tensor, n_img: int):
+    def pointing(self, enc: BaseModelOutput, mask: torch.Tensor, n_img: int, labels: torch.Tensor | None = None):
         """Context in which the pointer head (when there is one) looks at the first ``n_img``
-        encoder outputs, the image tokens."""
+        encoder outputs, the image tokens. ``labels`` (B, T), when given, name the positions that
+        write a coordinate (for ``loc_pointer_at="coords"``)."""
         head = self.lm.lm_head
         if not isinstance(head, PointerHead):
             return contextlib.nullcontext()
-        return head.attach(enc.last_hidden_state[:, :n_img], mask[:, :n_img].bool())
+        where = None
+        if labels is not None and head.only_coords:
+            lo = self.config.loc_offset
+            where = (labels >= lo) & (labels < lo + self.config.num_bins)
+        return head.attach(enc.last_hidden_state[:, :n_img], mask[:, :n_img].bool(), where)
 
     # ------------------------------------------------------------------ training
 
@@ -287,7 +292,7 @@ class VLSeqModel(nn.Module):
         dec_mask[:, 0] = 1
         n_img = pixel_values.shape[1] * self.tokens_per_image
         enc = self.encode(embeds, mask, n_img)
-        with self.pointing(enc, mask, n_img):
+        with self.pointing(enc, mask, n_img, labels):
             out = self.lm(encoder_outputs=enc, attention_mask=mask, decoder_input_ids=decoder_input_ids,
                           decoder_attention_mask=dec_mask, use_cache=False)
         result = {"logits": out.logits}
