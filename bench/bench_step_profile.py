@@ -33,7 +33,6 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import CPU_SDPA_FLOPS, base_parser, matmul_gflops, print_table, set_threads  # noqa: E402
-
 from vlseq.train.config import load_config  # noqa: E402
 from vlseq.train.loop import Trainer  # noqa: E402
 
