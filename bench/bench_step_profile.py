@@ -156,10 +156,9 @@ def flops_by_part(model: torch.nn.Module, trainer: Trainer, parts: dict[str, tor
     fwd = FlopCounterMode(display=False, depth=None, custom_mapping=CPU_SDPA_FLOPS)
     with fwd:
         loss = model(**batch)["loss"]
-    both = FlopCounterMode(display=False, depth=None, custom_mapping=CPU_SDPA_FLOPS)
-    with both:
-        model(**batch)["loss"].backward()
-    del loss
+    bwd = FlopCounterMode(display=False, depth=None, custom_mapping=CPU_SDPA_FLOPS)
+    with bwd:
+        loss.backward()
     model.zero_grad(set_to_none=True)
     by_module = {k: sum(v.values()) for k, v in fwd.get_flop_counts().items()}
     # FlopCounterMode names modules by their path under the root ("VLSeqModel.lm.model.encoder")
@@ -167,7 +166,7 @@ def flops_by_part(model: torch.nn.Module, trainer: Trainer, parts: dict[str, tor
     root = type(model).__name__
     out = {name: float(by_module.get(f"{root}.{paths[mod]}", 0)) for name, mod in parts.items()}
     out["forward"] = float(by_module.get("Global", 0))
-    out["all"] = float(both.get_total_flops())
+    out["all"] = float(fwd.get_total_flops() + bwd.get_total_flops())
     return out
 
 

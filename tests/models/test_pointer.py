@@ -144,6 +144,10 @@ def test_pointer_only_at_coordinates_matches_the_full_pointer_there(offsets) -> 
     assert torch.allclose(a[where], b[where], atol=1e-5)
     assert torch.equal(b[~where], plain[~where])
     assert not torch.allclose(a[where], plain[where], atol=1e-3)  # the pointer did act there
+    sparse.record = True  # diagnostics see the attention at every position, and the same logits
+    with sparse.attach(mem, valid, where):
+        recorded = sparse(h)
+    assert torch.allclose(recorded, b, atol=1e-5) and sparse.last_attention.shape == (2, 5, 16)
 
 
 def test_pointer_finds_coordinate_positions_from_the_token_head_at_inference() -> None:

@@ -54,7 +54,7 @@ def balanced_loss(
         lo, n = loc_range
         logp = F.log_softmax(logits.float(), dim=-1)  # (B, T, V)
         tok = -logp.gather(-1, labels.clamp(min=0)[..., None]).squeeze(-1)  # (B, T)
-        is_loc = (labels >= lo) & (labels < lo + n)
+        is_loc = coordinate_mask(labels, lo, n)
         # computed for every position and selected: cheaper than a host sync on is_loc.any()
         q = coordinate_targets((labels - lo).clamp(0, n - 1), n, loc_sigma)  # (B, T, n)
         soft = -(q * logp[..., lo:lo + n]).sum(-1)
@@ -68,10 +68,15 @@ def balanced_loss(
     return (per_sample * w).sum() / w.sum().clamp(min=1e-8), per_sample.detach()
 
 
+def coordinate_mask(ids: torch.Tensor, lo: int, n: int) -> torch.Tensor:
+    """(B, T) bool: the ids that are coordinate tokens ``<loc_0>`` (id ``lo``) .. ``<loc_{n-1}>``."""
+    return (ids >= lo) & (ids < lo + n)
+
+
 def _expected_distance(logits: torch.Tensor, labels: torch.Tensor, lo: int, n: int) -> torch.Tensor:
     """(B, T): ``E_k~p |k - true|`` in units of ``n / 8`` bins at coordinate targets (p: the softmax over the
     coordinate tokens alone), 0 elsewhere. The unit keeps the term's scale that of a cross-entropy."""
-    is_loc = (labels >= lo) & (labels < lo + n)
+    is_loc = coordinate_mask(labels, lo, n)
     p = torch.softmax(logits[..., lo:lo + n].float(), dim=-1)  # (B, T, n)
     grid = torch.arange(n, device=logits.device, dtype=torch.float32)
     dist = (grid - (labels - lo).clamp(0, n - 1)[..., None].float()).abs() / (n / 8)

@@ -116,9 +116,8 @@ class PointerHead(nn.Module):
         pointer is trained only at coordinate targets, this is the same choice made at inference.
         """
         lo, n = self.loc_offset, self.num_bins
-        loc = torch.logsumexp(logits[..., lo:lo + n], dim=-1)
-        rest = torch.logsumexp(torch.cat([logits[..., :lo], logits[..., lo + n:]], dim=-1), dim=-1)
-        return loc >= rest
+        loc_share = torch.logsumexp(logits[..., lo:lo + n], dim=-1) - torch.logsumexp(logits, dim=-1)  # log P(coordinate)
+        return loc_share >= -math.log(2.0)
 
     def pointer_logits(self, h: torch.Tensor, memory: torch.Tensor, valid: torch.Tensor | None = None,
                        where: torch.Tensor | None = None) -> torch.Tensor:
@@ -177,11 +176,13 @@ class PointerHead(nn.Module):
         memory, valid, where = self._memory
         lo, n = self.loc_offset, self.num_bins
         loc = logits[..., lo:lo + n]
-        if not self.only_coords or self.record:  # the attention maps of diagnostics cover every position
+        if self.only_coords and where is None:
+            where = self.coordinate_positions(logits.detach())
+        if not self.only_coords:
             loc = loc + self.pointer_logits(h, memory, valid).to(loc.dtype)
+        elif self.record:  # the attention maps of diagnostics cover every position; the logits do not change
+            loc = torch.where(where[..., None], loc + self.pointer_logits(h, memory, valid).to(loc.dtype), loc)
         else:
-            if where is None:
-                where = self.coordinate_positions(logits.detach())
             rows, cols = where.nonzero(as_tuple=True)
             if len(rows):
                 ptr = self.pointer_logits(h, memory, valid, where)

@@ -29,7 +29,7 @@ from transformers import (
 from transformers.modeling_outputs import BaseModelOutput
 
 from .config import ModelConfig
-from .loss import balanced_loss
+from .loss import balanced_loss, coordinate_mask
 from .pointer import PointerHead
 from .vision import build_vision, grid_size
 
@@ -260,8 +260,7 @@ class VLSeqModel(nn.Module):
             return contextlib.nullcontext()
         where = None
         if labels is not None and head.only_coords:
-            lo = self.config.loc_offset
-            where = (labels >= lo) & (labels < lo + self.config.num_bins)
+            where = coordinate_mask(labels, self.config.loc_offset, self.config.num_bins)
         return head.attach(enc.last_hidden_state[:, :n_img], mask[:, :n_img].bool(), where)
 
     # ------------------------------------------------------------------ training
