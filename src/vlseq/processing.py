@@ -87,9 +87,9 @@ class Encoded:
     prompt: list[int]
     target: list[int]
     weight: float = 1.0
-    #: ``(x, y, token id)`` per labelled object of the first image: its box centre as a fraction of
-    #: the image side and the first token of its label (the cell identity loss, ``Processor.cell_labels``)
-    cells: list[tuple[float, float, int]] = field(default_factory=list)
+    #: ``(x, y, token ids)`` per described object of the first image: its box centre as a fraction
+    #: of the image side and the tokens that name it (the cell identity loss, ``Processor.cell_labels``)
+    cells: list[tuple[float, float, tuple[int, ...]]] = field(default_factory=list)
 
 
 class Processor:
@@ -116,6 +116,11 @@ class Processor:
             (its class name: detection, localisation, referring expressions) as ``Encoded.cells``,
             its box centre and its label's first token, for the model's cell identity loss
             (``model.cell_loss``, :meth:`vlseq.models.vlseq_model.VLSeqModel.cell_identity_loss`).
+        cell_words: what names an object for ``cell_labels``: ``label`` (the first token of a box or
+            object-list task's class name, as above) or ``all`` (every content word of every
+            described box of any task, :meth:`vlseq.tasks.Task.regions`: class names, grounded
+            phrases such as "a large red circle", region captions), so the cell is taught its
+            colour and size beside its class.
     """
 
     MEAN = 0.5
@@ -136,12 +141,16 @@ class Processor:
 
     def __init__(self, tokenizer: VLTokenizer, image_size: int, bins: int, max_prompt_tokens: int = 64,
                  max_target_tokens: int = 128, cache_images: int = 50_000, image_tokenizer: Any | None = None,
-                 object_order: str = "random", label_last: bool = False, cell_labels: bool = False) -> None:
+                 object_order: str = "random", label_last: bool = False, cell_labels: bool = False,
+                 cell_words: str = "label") -> None:
         if object_order not in OBJECT_ORDERS:
             raise ValueError(f"object_order must be one of {', '.join(OBJECT_ORDERS)}, got {object_order!r}")
         self.object_order = object_order
         self.label_last = label_last
         self.cell_labels = cell_labels
+        if cell_words not in ("label", "all"):
+            raise ValueError(f"cell_words must be 'label' or 'all', not {cell_words!r}")
+        self.cell_words = cell_words
         self.tokenizer = tokenizer
         self.image_size = image_size
         self.bins = bins
@@ -225,19 +234,41 @@ class Processor:
         cells = self._cells(task, ex) if with_target and self.cell_labels else []
         return Encoded(images, prompt, target, cells=cells)
 
-    def _cells(self, task: Task, ex: Example) -> list[tuple[float, float, int]]:
-        """``(x, y, label token)`` of each labelled object of a one-image box or object-list example.
+    def _cells(self, task: Task, ex: Example) -> list[tuple[float, float, tuple[int, ...]]]:
+        """``(x, y, tokens)`` of each described object of a one-image example.
 
-        Only those tasks: their objects' labels are class names (a grounded phrase's object is
-        labelled with the phrase, whose first word says little of what the object is)."""
-        if task.output not in ("objects", "box") or len(ex.images) != 1 or not ex.width or not ex.height:
+        ``cell_words="label"``: box and object-list tasks only, whose objects' labels are class
+        names, and the label's first token (a grounded phrase's first word says little of what the
+        object is). ``"all"``: every box the task describes (:meth:`Task.regions`), and the first
+        token of each content word of its description."""
+        if len(ex.images) != 1 or not ex.width or not ex.height:
             return []
+        if self.cell_words == "label":
+            if task.output not in ("objects", "box"):
+                return []
+            regions = [(o.box, o.label) for o in ex.objects if o.label and o.box is not None]
+        else:
+            regions = task.regions(ex)
         out = []
-        for o in ex.objects:
-            ids = self.tokenizer.encode(o.label) if o.label else []
-            if ids and o.box is not None:
-                x1, y1, x2, y2 = o.box
-                out.append(((x1 + x2) / 2 / ex.width, (y1 + y2) / 2 / ex.height, ids[0]))
+        for box, text in regions:
+            ids = self._content_tokens(text) if self.cell_words == "all" else self.tokenizer.encode(text)[:1]
+            if ids:
+                x1, y1, x2, y2 = box
+                out.append(((x1 + x2) / 2 / ex.width, (y1 + y2) / 2 / ex.height, tuple(ids)))
+        return out
+
+    #: words that say nothing of what an object is, left out of ``cell_words="all"``
+    _FUNCTION_WORDS = frozenset({"a", "an", "the", "and", "of", "with", "to", "in", "on", "at", "is", "are"})
+
+    def _content_tokens(self, text: str) -> list[int]:
+        """The first token of each content word of ``text``, once each, in order."""
+        out: list[int] = []
+        for w in text.lower().split():
+            w = w.strip(".,;:!?\"'()")
+            if w and w not in self._FUNCTION_WORDS:
+                ids = self.tokenizer.encode(w)
+                if ids and ids[0] not in out:
+                    out.append(ids[0])
         return out
 
     def _with_target_codes(self, task: Task, ex: Example) -> Example:
@@ -300,11 +331,13 @@ class Processor:
                          sample_weight=torch.tensor([it.weight for it in items], dtype=torch.float32))
         if self.cell_labels and "labels" in batch:
             k = max(1, max(len(it.cells) for it in items))
+            n = max([1] + [len(c[2]) for it in items for c in it.cells])
             xy = torch.zeros((b, k, 2), dtype=torch.float32)
-            tok = torch.full((b, k), -100, dtype=torch.long)
+            tok = torch.full((b, k, n), -100, dtype=torch.long)
             for i, it in enumerate(items):
-                for j, (x, y, t) in enumerate(it.cells):
-                    xy[i, j, 0], xy[i, j, 1], tok[i, j] = x, y, t
+                for j, (x, y, ts) in enumerate(it.cells):
+                    xy[i, j, 0], xy[i, j, 1] = x, y
+                    tok[i, j, : len(ts)] = torch.tensor(ts, dtype=torch.long)
             batch.update(cell_xy=xy, cell_token=tok)
         return batch
 

@@ -48,7 +48,7 @@ def test_processor_gives_each_labelled_object_its_centre_and_label_token(world) 
     for (x, y, t), o in zip(enc.cells, det.objects):
         assert x == pytest.approx((o.box[0] + o.box[2]) / 2 / det.width)
         assert y == pytest.approx((o.box[1] + o.box[3]) / 2 / det.height)
-        assert t == tok.encode(o.label)[0]
+        assert t == (tok.encode(o.label)[0],)
     # text tasks and a processor without the option give none; without targets (inference) none either
     vqa = next(e for e in exs if e.task == "vqa")
     assert proc.encode(get_task("vqa"), vqa).cells == []
@@ -56,7 +56,53 @@ def test_processor_gives_each_labelled_object_its_centre_and_label_token(world) 
     assert proc.encode(get_task("detect"), det, with_target=False).cells == []
     batch = proc.collate([proc.encode(get_task("detect"), det), proc.encode(get_task("vqa"), vqa)])
     assert batch["cell_xy"].shape == (2, len(det.objects), 2)
-    assert batch["cell_token"][1].tolist() == [-100] * len(det.objects)  # the VQA row is padding
+    assert batch["cell_token"][1].tolist() == [[-100]] * len(det.objects)  # the VQA row is padding
+
+
+def test_all_words_name_every_described_box(world) -> None:
+    """``cell_words="all"``: grounded phrases and region captions teach their boxes' cells every
+    content word ("a large red circle" -> large, red, circle); class names stay one token."""
+    exs, tok, _ = world
+    proc = Processor(tok, 32, BINS, cell_labels=True, cell_words="all")
+    det = next(e for e in exs if e.task == "detect")
+    assert proc.encode(get_task("detect"), det).cells == Processor(tok, 32, BINS, cell_labels=True).encode(
+        get_task("detect"), det).cells
+    gc = next(e for e in exs if e.task == "grounded_caption")
+    cells = proc.encode(get_task("grounded_caption"), gc).cells
+    assert len(cells) == sum(len(ph.boxes) for ph in gc.phrases)
+    phrase = gc.answers[0][gc.phrases[0].start : gc.phrases[0].end]
+    words = [w for w in phrase.lower().split() if w not in ("a", "an", "the")]
+    assert len(words) >= 2 and cells[0][2] == tuple(tok.encode(w)[0] for w in words)
+    rc = next(e for e in exs if e.task == "region_caption")
+    (x, y, ts), = proc.encode(get_task("region_caption"), rc).cells
+    assert x == pytest.approx((rc.region[0] + rc.region[2]) / 2 / rc.width) and len(ts) >= 2
+    assert Processor(tok, 32, BINS, cell_labels=True).encode(get_task("region_caption"), rc).cells == []
+    with pytest.raises(ValueError, match="cell_words"):
+        Processor(tok, 32, BINS, cell_words="every")
+
+
+def test_an_objects_other_words_do_not_compete() -> None:
+    """Each (object, word) pair is one softmax over the batch's naming tokens without the object's
+    other words; with one word per object it is the plain softmax over the batch's classes."""
+    torch.manual_seed(0)
+    mc = ModelConfig(vocab_size=40, d_model=16, encoder_layers=1, decoder_layers=1, heads=2, ffn_dim=32,
+                     image_size=32, num_bins=8, max_positions=64, vision=VisionConfig(channels=(8, 8, 16)), cell_loss=1.0)
+    model = VLSeqModel(mc)
+    h, w = model.grid
+    hidden = torch.randn(1, h * w, 16)
+    xy = torch.tensor([[[0.1, 0.1], [0.9, 0.9]]])
+    emb = model.lm.get_input_embeddings().weight
+    f = hidden[0, [0, h * w - 1]]  # the two objects' cells
+    two = torch.tensor([[[5, 7], [9, -100]]])  # object 0: words 5 and 7; object 1: word 9
+    with torch.no_grad():
+        got = model.cell_identity_loss(hidden, xy, two)
+    lg = f @ emb[[5, 7, 9]].t()  # (2, 3)
+    want = (torch.logsumexp(lg[0, [0, 2]], 0) - lg[0, 0] + torch.logsumexp(lg[0, [1, 2]], 0) - lg[0, 1]
+            + torch.logsumexp(lg[1], 0) - lg[1, 2]) / 3
+    assert float(got) == pytest.approx(float(want), rel=1e-5)
+    one = torch.tensor([[5, 9]])
+    assert float(model.cell_identity_loss(hidden, xy, one)) == pytest.approx(
+        float(torch.nn.functional.cross_entropy(f @ emb[[5, 9]].t(), torch.tensor([0, 1]))), rel=1e-5)
 
 
 def test_loss_is_added_with_its_weight_and_off_by_default(world) -> None:

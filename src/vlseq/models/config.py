@@ -70,6 +70,11 @@ class ModelConfig:
     #: The sequence loss reaches an object's cells only through the decoder's cross-attention, and
     #: the model placed objects long before it named them; see ``VLSeqModel.cell_identity_loss``
     cell_loss: float = 0.0
+    #: what the cell identity loss asks a cell to name: ``label`` (the class name's first token, of
+    #: box and object-list tasks) or ``all`` (every content word of every box an example describes:
+    #: class names, grounded phrases, region captions; colour and size beside the class, each word
+    #: in a softmax that leaves the object's other words out)
+    cell_words: str = "label"
     #: the cell identity loss reads a learned linear map of the cell (initialised to the identity)
     #: rather than the cell itself, so the cell need not turn towards its label's embedding
     cell_head: bool = False

@@ -305,15 +305,16 @@ class VLSeqModel(nn.Module):
         return result
 
     def cell_identity_loss(self, hidden: torch.Tensor, cell_xy: torch.Tensor, cell_token: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of each labelled object's class token, read through the tied output head
-        from the encoder's output at the first image's cell that holds the object's centre.
+        """Cross-entropy of the tokens that name each described object, read through the tied output
+        head from the encoder's output at the first image's cell that holds the object's centre.
 
         Args:
             hidden: (B, N, d) encoder outputs, the first image's h*w cells first.
-            cell_xy: (B, K, 2) object centres as fractions of the image side; cell_token: (B, K) the
-                label's first token id, -100 for padding.
+            cell_xy: (B, K, 2) object centres as fractions of the image side; cell_token: (B, K) or
+                (B, K, W) the tokens naming each object (its label's first token, or one per content
+                word of its description), -100 for padding.
         Returns:
-            () the mean over the batch's objects (0 when it has none).
+            () the mean over the batch's (object, token) pairs (0 when it has none).
 
         Why: a plain CNN with this stem, trained on the world's labels at each object's cell, names
         its objects at 0.93 after 450 steps (``experiments/identity_peer.py``), while the unified
@@ -322,22 +323,34 @@ class VLSeqModel(nn.Module):
         are; this puts the label at the cell itself, in the embedding space the decoder reads and
         writes (the tied head), so the decoder can copy it from there.
         """
+        if cell_token.dim() == 2:
+            cell_token = cell_token[..., None]
         h, w = self.grid
-        valid = cell_token >= 0
-        if not bool(valid.any()):
+        pairs = cell_token >= 0  # (B, K, W)
+        if not bool(pairs.any()):
             return hidden.new_zeros(())
+        objects = pairs.any(-1)  # (B, K)
         col = (cell_xy[..., 0] * w).long().clamp(0, w - 1)
         row = (cell_xy[..., 1] * h).long().clamp(0, h - 1)
         idx = (row * w + col).to(hidden.device)  # (B, K)
-        feats = hidden.gather(1, idx[..., None].expand(-1, -1, hidden.shape[-1]))  # (B, K, d)
-        # The softmax runs over the batch's label tokens alone: over the whole vocabulary it also
+        feats = hidden.gather(1, idx[..., None].expand(-1, -1, hidden.shape[-1]))[objects.to(hidden.device)]  # (n, d)
+        # The softmax runs over the batch's naming tokens alone: over the whole vocabulary it also
         # pushed each cell away from every other word, colour words included, and the colour a
         # cell carried was lost (VQA colour 0.65 -> 0.24 at 600 steps in the screen, BENCHMARKS.md).
-        classes, target = torch.unique(cell_token[valid], return_inverse=True)  # (C,), (n,)
+        tokens = cell_token[objects]  # (n, W)
+        classes = torch.unique(tokens[tokens >= 0])  # (C,)
         if self.config.cell_head:
             feats = self.cell_head(feats)
-        logits = feats[valid] @ self.lm.get_input_embeddings().weight[classes.to(hidden.device)].t()  # (n, C)
-        return torch.nn.functional.cross_entropy(logits, target.to(hidden.device))
+        logits = feats @ self.lm.get_input_embeddings().weight[classes.to(hidden.device)].t()  # (n, C)
+        # One softmax per (object, token) pair, with the object's other tokens left out: "red" and
+        # "circle" both name the same cell and must not compete (n, W, C).
+        named = (tokens[..., None] == classes).any(1)  # (n, C): the object's own tokens
+        obj, slot = (tokens >= 0).nonzero(as_tuple=True)  # (P,), (P,)
+        target = torch.searchsorted(classes, tokens[obj, slot])  # (P,)
+        others = named[obj].clone()
+        others[torch.arange(len(obj)), target] = False
+        pair_logits = logits[obj.to(hidden.device)].masked_fill(others.to(hidden.device), float("-inf"))
+        return torch.nn.functional.cross_entropy(pair_logits, target.to(hidden.device))
 
     # ------------------------------------------------------------------ generation
 

@@ -132,6 +132,14 @@ class Task:
         when given, else from ``examples``. Tasks that define none raise ``NotImplementedError``."""
         raise NotImplementedError(f"task {self.name!r} defines no baseline")
 
+    def regions(self, ex: Example) -> list[tuple[Any, str]]:
+        """The boxes ``ex`` describes, each with the words that say what it holds (a class name, a
+        grounded phrase, a region's caption): the cell identity loss's teacher
+        (``model.cell_words="all"``). By default a box or object-list task's labelled objects."""
+        if self.output not in ("objects", "box"):
+            return []
+        return [(o.box, o.label) for o in ex.objects if o.label and o.box is not None]
+
     def check(self, ex: Example) -> None:
         """Raise ``ValueError`` naming the record when ``ex`` lacks what this task needs."""
         for f in self.needs:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from typing import Any, Sequence
 
 from ..codec import GroundedText, Phrase, object_list
 from ..codec.markup import escape_markup
@@ -98,6 +98,9 @@ class Ground(Task):
     def prompt(self, ex: Example, bins: int) -> str:
         return f"ground: {escape_markup(ex.text)}"
 
+    def regions(self, ex: Example) -> list[tuple[Any, str]]:
+        return [(b, ex.text[ph.start : ph.end]) for ph in ex.phrases for b in ph.boxes]
+
     def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
         return grounded_target(GroundedText(ex.text, list(ex.phrases)), ex, bins)
 
@@ -126,6 +129,9 @@ class GroundedCaption(Task):
 
     def prompt(self, ex: Example, bins: int) -> str:
         return self.PROMPT
+
+    def regions(self, ex: Example) -> list[tuple[Any, str]]:
+        return [(b, ex.answers[0][ph.start : ph.end]) for ph in ex.phrases for b in ph.boxes]
 
     def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
         return grounded_target(GroundedText(ex.answers[0], list(ex.phrases)), ex, bins)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from typing import Sequence
+from typing import Any, Sequence
 
 from ..codec.markup import escape_markup
 from ..data.example import Example
@@ -50,6 +50,9 @@ class RegionCaption(Caption):
 
     def prompt(self, ex: Example, bins: int) -> str:
         return region_prompt("describe ", ex, bins)
+
+    def regions(self, ex: Example) -> list[tuple[Any, str]]:
+        return [(ex.region, ex.answers[0])] if ex.region is not None and ex.answers else []
 
 
 @register
