@@ -12,10 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _compat
-
-_compat.install()  # old module paths stay importable for one release
-
 __version__ = "0.1.0"
 
 #: names exported lazily: name -> module
