@@ -4,9 +4,9 @@ Draws one pool of ``--pool`` batches from a preset's task mixture (real examples
 world or your data, encoded by the run's own processor, augmentation included) and trains on the
 same examples two ways, taking turns batch by batch:
 
-* ``mixed``: the batches as drawn (``group_by_length=0``);
+* ``mixed``: the batches as drawn (``group_pool=0``);
 * ``grouped``: sorted by (images, target length, prompt length; lengths in buckets) and cut
-  (``group_by_length=K``).
+  (``group_pool=K``).
 
 It prints, per way, the padded against the real prompt tokens, target tokens and images, the
 encoder+decoder token cells, and the time of forward + backward + AdamW over the pool.
@@ -28,7 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import base_parser, median, print_table, set_threads, time_interleaved  # noqa: E402
-from vlseq.train.batching import Item, group_by_length  # noqa: E402
+from vlseq.train.batching import Item, group_batches  # noqa: E402
 from vlseq.train.config import load_config  # noqa: E402
 from vlseq.train.loop import Trainer  # noqa: E402
 
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = ap.parse_args(argv)
     threads = set_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        over = [f"out_dir={tmp}/run", "group_by_length=0", "eval_examples=0", f"threads={threads}", f"seed={args.seed}"]
+        over = [f"out_dir={tmp}/run", "group_pool=0", "eval_examples=0", f"threads={threads}", f"seed={args.seed}"]
         if args.quick:
             args.preset, args.pool, args.repeats = "debug", 4, 1
             over += [f"data.synth={tmp}/world", "batch_size=8",
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         b = trainer.cfg.batch_size
         items = trainer.draw_encoded(args.pool * b)
         ways = {"mixed": [items[i:i + b] for i in range(0, len(items), b)],
-                "grouped": group_by_length(items, args.pool, random.Random(args.seed))}
+                "grouped": group_batches(items, args.pool, random.Random(args.seed))}
         model, opt, proc = trainer.model, trainer.optimizer, trainer.processor
         model.train()
         collated = {k: [proc.collate([e for e, _ in bt]) for bt in v] for k, v in ways.items()}

@@ -111,7 +111,9 @@ def loader_rate(shard_dir: Path, tasks: list[str], proc: Processor, batch: int, 
     """Samples/s of the full shard pipeline in a DataLoader with ``workers`` processes."""
     from torch.utils.data import DataLoader
 
-    ds = ShardStream(shard_dir, rank=0, world_size=1, tasks=tasks, epochs=None, shuffle_buffer=256)
+    from vlseq.train.streaming import ShardStreamDataset  # the stream as a torch IterableDataset
+
+    ds = ShardStreamDataset(shard_dir, rank=0, world_size=1, tasks=tasks, epochs=None, shuffle_buffer=256)
     dl = DataLoader(ds, batch_size=batch, num_workers=workers, collate_fn=_Encode(proc))
     it = iter(dl)
     next(it)  # worker start-up is a one-off; not part of the steady rate

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from vlseq.codec.pixels import normalize_pixels
 from vlseq.data.images import load_image
 from vlseq.data.readers import load_split
 from vlseq.metrics.identity import size_bucket
@@ -51,7 +52,7 @@ def load_objects(split_dir: Path, size: int, limit: int | None) -> tuple[torch.T
             img = img.resize((size, size))
         pix[i] = np.asarray(img)
         objs.append([(o.label, (o.box[0] * sx, o.box[1] * sy, o.box[2] * sx, o.box[3] * sy)) for o in ex.objects])
-    x = torch.from_numpy(pix).permute(0, 3, 1, 2).float().div_(255).sub_(0.5).div_(0.5)
+    x = normalize_pixels(torch.from_numpy(pix).permute(0, 3, 1, 2).float().div_(255), inplace=True)
     labels = sorted({lab for o in objs for lab, _ in o})
     return x, objs, labels
 
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=64, help="the model's input side")
     ap.add_argument("--channels", default="32,64,128")
     ap.add_argument("--blocks", type=int, default=2)
-    ap.add_argument("--skip", action="store_true", help="the stem's first stage beside its last (vision.skip)")
+    ap.add_argument("--skip", action="store_true", help="the stem's first stage beside its last (vision.stem_skip)")
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--minutes", type=float, default=None)
     ap.add_argument("--batch", type=int, default=64, help="images per step")
@@ -172,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps is None and args.minutes is None:
         args.minutes = 3.0
     torch.set_num_threads(2)
-    vision = VisionConfig(channels=tuple(int(c) for c in args.channels.split(",")), blocks=args.blocks, skip=args.skip)
+    vision = VisionConfig(channels=tuple(int(c) for c in args.channels.split(",")), blocks=args.blocks, stem_skip=args.skip)
     out = run(args.data, vision, args.size, args.steps, args.minutes, args.batch, args.lr, args.eval_every,
               args.train_images, args.seed)
     print(f"stem: {out['stem_gflops_per_image']:.4f} GFLOPs/image, {out['stem_parameters']} parameters, grid {out['grid']}")

@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from vlseq.train.quickstart import CURVES, eval_records, validation_curves
+from vlseq.viz.curves import CURVES, eval_records, validation_curves
 
 
 def table(runs: dict[str, Path]) -> str:

@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))  # the sh
 from PIL import Image  # noqa: E402
 
 from _common import base_parser, markdown_table, set_threads  # noqa: E402
+from vlseq.codec.pixels import normalize_pixels  # noqa: E402
 from vlseq.data.images import load_image  # noqa: E402
 from vlseq.data.readers.split import load_split  # noqa: E402
 from vlseq.models.vision import ConvStem  # noqa: E402
@@ -42,7 +43,7 @@ VARIANTS = [("1 conv/stage, GroupNorm", 1, "group"), ("1 conv/stage, BatchNorm",
 def presence(exs: Sequence[Any], shapes: list[str], size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Images (B, 3, S, S) in [-1, 1] and shape-presence targets (B, len(shapes))."""
     x = torch.from_numpy(np.stack([np.asarray(load_image(e.images[0]).resize((size, size), Image.BILINEAR)) for e in exs]))
-    x = x.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    x = normalize_pixels(x.permute(0, 3, 1, 2).float().div_(255.0), inplace=True)
     y = torch.zeros(len(exs), len(shapes))
     for i, e in enumerate(exs):
         for o in e.objects:

@@ -26,7 +26,7 @@ def code_blocks(text: str, lang: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory) -> Path:
-    return make_checkpoint(tmp_path_factory.mktemp("ck") / "final", pointer="offset")  # as the tiny preset trains
+    return make_checkpoint(tmp_path_factory.mktemp("ck") / "final", pointer="cell_offset")  # as the tiny preset trains
 
 
 @pytest.fixture()

@@ -18,11 +18,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .codec.pixels import normalize_pixels
 from .data.example import Example, ImageRef
 from .data.images import load_image
 from .data.readers.validate import DataError
 from .tasks.base import GrammarSpec, Task
-from .tasks.detection import OBJECT_ORDERS
+from .tasks.detection import DEFAULT_OBJECT_ORDER, OBJECT_ORDERS
 from .tokenizer import VLTokenizer
 
 #: the one image loader (:func:`vlseq.data.images.load_image`), under its old name here
@@ -108,8 +109,9 @@ class Processor:
         object_order: the order of a training target's object list: ``random`` (a new order each
             time, Pix2Seq), ``position`` (top to bottom, left to right: the order evaluation uses) or
             ``class`` (by the prompt's category list, then position); see
-            :func:`vlseq.tasks.detection.order_objects`.
-        label_last: write each object of a task that allows it (:attr:`~vlseq.tasks.Task.label_last_ok`:
+            :func:`vlseq.tasks.detection.order_objects`. Default: the training config's
+            (:data:`~vlseq.tasks.detection.DEFAULT_OBJECT_ORDER`).
+        box_first: write each object of a task that allows it (:attr:`~vlseq.tasks.Task.box_first_ok`:
             detection) box first, ``<obj> box LABEL </obj>``: its targets and its decoding grammar
             (:meth:`grammar_spec`) both follow.
         cell_labels: with targets, also give each labelled object of a box or object-list task
@@ -123,9 +125,6 @@ class Processor:
             colour and size beside its class.
     """
 
-    MEAN = 0.5
-    STD = 0.5
-
     @classmethod
     def from_settings(cls, tokenizer: VLTokenizer, settings: CheckpointSettings | dict[str, Any], **kw: Any) -> "Processor":
         """The Processor a checkpoint was trained with (its ``vlseq.json``); ``kw`` as for the constructor.
@@ -136,17 +135,18 @@ class Processor:
         order = (s.train_config or {}).get("object_order")
         if order in OBJECT_ORDERS and "object_order" not in kw:
             kw["object_order"] = order
-        kw.setdefault("label_last", bool((s.train_config or {}).get("label_last", False)))
+        tc = s.train_config or {}
+        kw.setdefault("box_first", bool(tc.get("box_first", tc.get("label_last", False))))  # label_last: before 0.2
         return cls(tokenizer, s.image_size, s.num_bins, s.max_prompt_tokens, s.max_target_tokens, **kw)
 
     def __init__(self, tokenizer: VLTokenizer, image_size: int, bins: int, max_prompt_tokens: int = 64,
                  max_target_tokens: int = 128, cache_images: int = 50_000, image_tokenizer: Any | None = None,
-                 object_order: str = "random", label_last: bool = False, cell_labels: bool = False,
+                 object_order: str = DEFAULT_OBJECT_ORDER, box_first: bool = False, cell_labels: bool = False,
                  cell_words: str = "label") -> None:
         if object_order not in OBJECT_ORDERS:
             raise ValueError(f"object_order must be one of {', '.join(OBJECT_ORDERS)}, got {object_order!r}")
         self.object_order = object_order
-        self.label_last = label_last
+        self.box_first = box_first
         self.cell_labels = cell_labels
         if cell_words not in ("label", "all"):
             raise ValueError(f"cell_words must be 'label' or 'all', not {cell_words!r}")
@@ -188,14 +188,14 @@ class Processor:
             ids = ids[:limit]
         return ids
 
-    def _label_last(self, task: Task) -> bool:
-        return self.label_last and task.label_last_ok
+    def _box_first(self, task: Task) -> bool:
+        return self.box_first and task.box_first_ok
 
     def grammar_spec(self, task: Task, ex: Example) -> GrammarSpec:
         """The decoding grammar of ``task``'s output for ``ex``, in the form this processor's targets
-        take (box first where :attr:`label_last` applies)."""
+        take (box first where :attr:`box_first` applies)."""
         spec = task.grammar(ex)
-        return dataclasses.replace(spec, label_last=True) if self._label_last(task) else spec
+        return dataclasses.replace(spec, box_first=True) if self._box_first(task) else spec
 
     def bind(self, task: Task) -> Task:
         """``task`` with this processor's image tokenizer bound when its output is an image (see
@@ -225,7 +225,7 @@ class Processor:
                 ex = self._with_target_codes(task, ex)
             # An object list's order is the only random choice of its target (tasks.detection.order_objects).
             if task.output == "objects":
-                kw = {"label_last": True} if self._label_last(task) else {}
+                kw = {"box_first": True} if self._box_first(task) else {}
                 text = task.target(ex, self.bins, rng, order=self.object_order, **kw)  # type: ignore[call-arg]
             else:
                 text = task.target(ex, self.bins, rng)
@@ -310,7 +310,7 @@ class Processor:
         for i, it in enumerate(items):
             pix[i, : it.images.shape[0]] = it.images
             img_mask[i, : it.images.shape[0]] = True
-        pixel_values = torch.from_numpy(pix).permute(0, 1, 4, 2, 3).float().div_(255.0).sub_(self.MEAN).div_(self.STD)
+        pixel_values = normalize_pixels(torch.from_numpy(pix).permute(0, 1, 4, 2, 3).float().div_(255.0), inplace=True)
         lp = max(1, max(len(it.prompt) for it in items))
         input_ids = torch.full((b, lp), pad, dtype=torch.long)
         attn = torch.zeros((b, lp), dtype=torch.long)

@@ -35,6 +35,7 @@ from .codec.tokens import (
     LOC_RE,
     OBJ_OPEN,
     PAD,
+    SPECIAL_TOKEN_RE,
     UNK,
     img_token,
     loc_token,
@@ -219,9 +220,7 @@ class VLTokenizer:
         word as one piece, split into several, or (partly) as the unknown token."""
         from collections import Counter
 
-        from .codec.markup import _TOKEN_RE
-
-        counts = Counter(_TOKEN_RE.sub(" ", t) for t in texts)  # each distinct text encoded once
+        counts = Counter(SPECIAL_TOKEN_RE.sub(" ", t) for t in texts)  # each distinct text encoded once
         uniq = list(counts)
         cov = WordCoverage(self.hf.unk_token or UNK)
         occurrences: Counter[str] = Counter()
@@ -283,11 +282,9 @@ def _word_counts(tok: Tokenizer, texts: Sequence[str]) -> dict[str, int]:
     """Pre-tokenized word frequencies of ``texts``, markup tokens removed."""
     from collections import Counter
 
-    from .codec.markup import _TOKEN_RE
-
     counts: Counter[str] = Counter()
     for t in texts:
-        norm = tok.normalizer.normalize_str(_TOKEN_RE.sub(" ", t))
+        norm = tok.normalizer.normalize_str(SPECIAL_TOKEN_RE.sub(" ", t))
         counts.update(w for w, _ in tok.pre_tokenizer.pre_tokenize_str(norm))
     return dict(counts)
 

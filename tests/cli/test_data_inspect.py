@@ -18,7 +18,7 @@ from vlseq.tokenizer import VLTokenizer
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("world")
     write_world(root, SynthOptions(train=24, val=8, test=4, test_heldout=0, size=32, seed=0, workers=1,
-                                   no_progress=True, no_contact_sheet=True))
+                                   no_progress=True))
     return root
 
 
@@ -31,8 +31,8 @@ def test_a_split_prints_the_report(world: Path, capsys: pytest.CaptureFixture[st
         assert f"| {task} | {len(exs)} |" in out
     assert "tokenizer: trained on this split's own prompts and targets" in out
     assert "64 coordinate bins" in out and "| targets > 128 |" in out
-    assert "majority-answer baseline (VQA accuracy): always" in out
-    assert "majority-class baseline (accuracy): always" in out
+    assert "majority answer baseline (accuracy): always" in out
+    assert "majority class baseline (accuracy): always" in out
     assert "### Boxes" in out and "### Caption length (words)" in out and "### Warnings" in out
 
 

@@ -148,7 +148,7 @@ def test_edit_image_and_masks(image_ckpt, ckpt, folder, tmp_path, capsys) -> Non
 
 
 def test_attention_sheets_show_where_each_coordinate_looked(ckpt, folder, tmp_path, capsys) -> None:
-    pointer_ckpt = make_checkpoint(tmp_path / "pointer", pointer="offset")
+    pointer_ckpt = make_checkpoint(tmp_path / "pointer", pointer="cell_offset")
     att = tmp_path / "att"
     rc = main(["--checkpoint", str(pointer_ckpt), "--task", "refexp", "--text", "the red circle",
                str(folder / "a_good.png"), "--attention", str(att), "--out", str(tmp_path / "r.jsonl")])

@@ -19,7 +19,7 @@ from grammar_driver import (
 )
 
 from vlseq.codec.grammar import (
-    BoxLabelListGrammar,
+    BoxFirstListGrammar,
     ChoiceGrammar,
     GrammarError,
     GroundedTextGrammar,
@@ -70,7 +70,7 @@ def test_grounded_text_outputs_parse(polygons: bool, inside: bool) -> None:
 @pytest.mark.parametrize("box_first", [False, True])
 @pytest.mark.parametrize("max_objects,min_objects", [(None, 0), (3, 1)])
 def test_object_list_outputs_parse(max_objects: int | None, min_objects: int, box_first: bool) -> None:
-    cls = BoxLabelListGrammar if box_first else ObjectListGrammar
+    cls = BoxFirstListGrammar if box_first else ObjectListGrammar
     g = cls(LAYOUT, LABELS, max_objects=max_objects, min_objects=min_objects)
     budgets = budgets_for(g, 2000, 4)
     names = {label_text(lab) for lab in LABELS}
@@ -92,7 +92,7 @@ def test_box_first_and_label_first_lists_read_the_same() -> None:
     lab, box = LABELS[1], [loc(1), loc(2), loc(5), loc(6)]
     first = [LAYOUT.obj_open, *lab, *box, LAYOUT.obj_close, LAYOUT.eos_id]
     last = [LAYOUT.obj_open, *box, *lab, LAYOUT.obj_close, LAYOUT.eos_id]
-    g = BoxLabelListGrammar(LAYOUT, LABELS)
+    g = BoxFirstListGrammar(LAYOUT, LABELS)
     assert g.accepts(last) and not g.accepts(first)
     assert ObjectListGrammar(LAYOUT, LABELS).accepts(first)
     from vlseq.codec import parse
@@ -159,8 +159,8 @@ TINY_GRAMMARS = {
     "objects_poly_required": ObjectListGrammar(TINY, [[12], [12, 14]], max_objects=2, min_objects=1, polygons=True,
                                                max_polygon_points=3, require_polygon=True),
     "choice": ChoiceGrammar(TINY, [[12], [12, 13, 14], [14, 14]]),
-    "box_first": BoxLabelListGrammar(TINY, [[12], [12, 14], [14, 13, 14]], max_objects=2, min_objects=1),
-    "box_first_open": BoxLabelListGrammar(TINY, [[13], [12, 13]], min_objects=2),
+    "box_first": BoxFirstListGrammar(TINY, [[12], [12, 14], [14, 13, 14]], max_objects=2, min_objects=1),
+    "box_first_open": BoxFirstListGrammar(TINY, [[13], [12, 13]], min_objects=2),
 }
 
 

@@ -11,7 +11,7 @@ from grammar_driver import LABELS, LAYOUT, TEXT, budgets_for, check_distances_ma
 
 from vlseq.codec.grammar import (
     UNBOUNDED,
-    BoxLabelListGrammar,
+    BoxFirstListGrammar,
     ChoiceGrammar,
     Grammar,
     GroundedTextGrammar,
@@ -37,8 +37,8 @@ GRAMMARS: dict[str, Callable[[], Grammar]] = {
     "objects_keypoints": lambda: ObjectListGrammar(LAYOUT, LABELS, max_objects=2, keypoints=NAMES),
     "objects_all_keypoints": lambda: ObjectListGrammar(LAYOUT, LABELS, max_objects=2, min_objects=1, keypoints=NAMES,
                                                        all_keypoints=True, require_polygon=True, **POLYS),
-    "box_first": lambda: BoxLabelListGrammar(LAYOUT, LABELS, max_objects=3, min_objects=1),
-    "box_first_open": lambda: BoxLabelListGrammar(LAYOUT, LABELS),
+    "box_first": lambda: BoxFirstListGrammar(LAYOUT, LABELS, max_objects=3, min_objects=1),
+    "box_first_open": lambda: BoxFirstListGrammar(LAYOUT, LABELS),
     "single_free_label": lambda: SingleBoxGrammar(LAYOUT, None),
     "single": lambda: SingleBoxGrammar(LAYOUT, LABELS, polygon_inside_box=True, keypoints=NAMES, **POLYS),
     "single_forced": lambda: SingleBoxGrammar(LAYOUT, [LABELS[2]], polygons=True, max_polygon_points=4,

@@ -160,10 +160,10 @@ def test_object_list_round_trip(labels: list[str], data: st.DataObject) -> None:
 @settings(max_examples=150, deadline=None)
 @given(grounded())
 def test_box_first_round_trip(args: tuple[GroundedText, float, float, int]) -> None:
-    """``<obj> boxes words </obj>`` (``label_last``) reads back as the words-first form does."""
+    """``<obj> boxes words </obj>`` (``box_first``) reads back as the words-first form does."""
     g, w, h, bins = args
     g = GroundedText(g.text, [dataclasses.replace(p, polygons=(), keypoints=()) for p in g.phrases])
-    seq = build(g, w, h, bins, label_last=True)
+    seq = build(g, w, h, bins, box_first=True)
     p = parse(seq, w, h, bins)
     assert p.errors == [] and p.grounded() == g
     assert p == parse(build(g, w, h, bins), w, h, bins)
@@ -177,8 +177,8 @@ def test_box_first_literals() -> None:
     # words before the box make the words after it a keypoint name: one without its point is dropped
     p = parse("<obj>cat<loc_1><loc_2><loc_5><loc_6>top</obj>", W, H, B)
     assert p.objects == [("cat", dequantize_box([1, 2, 5, 6], W, H, B))] and len(p.errors) == 1
-    with pytest.raises(ValueError, match="label_last"):
-        build(object_list([("cat", (0.0, 0.0, 5.0, 5.0), [(0.0, 0.0), (5.0, 0.0), (2.0, 5.0)])]), W, H, B, label_last=True)
+    with pytest.raises(ValueError, match="box_first"):
+        build(object_list([("cat", (0.0, 0.0, 5.0, 5.0), [(0.0, 0.0), (5.0, 0.0), (2.0, 5.0)])]), W, H, B, box_first=True)
 
 
 def test_object_list_normalises_label_whitespace() -> None:

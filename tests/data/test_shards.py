@@ -1,5 +1,7 @@
 """Tar shards: lossless round trip of every task's Examples, and a stream that splits them across
-processes x DataLoader workers exactly once per epoch, reshuffles per epoch and resumes exactly."""
+processes x DataLoader workers exactly once per epoch, reshuffles per epoch and resumes exactly.
+
+The streams here are the data layer's, without torch; real DataLoader workers: tests/train/test_streaming.py."""
 
 from __future__ import annotations
 
@@ -124,26 +126,6 @@ def test_every_example_exactly_once_per_epoch_2_ranks_x_2_workers(split_dir, tmp
             assert all(p for p in parts)  # every consumer gets work
             orders.append([ident(e) for e in parts[0]])
         assert orders[0] != orders[1]  # reshuffled per epoch
-
-
-def _identity(batch):
-    return batch
-
-
-def test_real_dataloader_workers_for_two_ranks(shard_dir, all_ids) -> None:
-    from torch.utils.data import DataLoader
-
-    seen: Counter = Counter()
-    consumers = set()
-    for rank in range(2):
-        ds = ShardStream(shard_dir, rank=rank, world_size=2, seed=1, shuffle_buffer=16)
-        for batch in DataLoader(ds, batch_size=8, num_workers=2, collate_fn=_identity):
-            for e in batch:
-                assert e.images[0].shape == (e.height, e.width, 3)
-                seen[ident(e)] += 1
-                consumers.add(e.meta["stream"][0])
-    assert seen == Counter({k: 1 for k in all_ids})
-    assert consumers == {0, 1, 2, 3}
 
 
 def test_resume_continues_exactly_within_and_across_epochs(shard_dir) -> None:

@@ -33,7 +33,7 @@ def test_layout_and_manifest(out):
         COCO(str(out / split / "instances.json"))
         COCO(str(out / split / "refexp.json"))
         COCO(str(out / split / "keypoints.json"))
-    assert (out / "contact_sheet.png").stat().st_size > 1000
+    assert (out / "contact_sheet.png").stat().st_size > 1000  # the CLI draws it after the data (vlseq.viz.truth_sheet)
     m = _load(out / "manifest.json")
     assert m["seed"] == 3 and m["size"] == 64 and m["world"]["size"] == 64
     assert set(m["splits"]) == {"train", "val", "test", "test_heldout", "caption_only_eval"}
@@ -85,6 +85,7 @@ def test_heldout_pairs(out):
 
 def test_output_does_not_depend_on_workers(out, tmp_path):
     assert main(["--out", str(tmp_path), "--workers", "2", "--no-contact-sheet", *ARGS]) == 0
+    assert not (tmp_path / "contact_sheet.png").exists()
     for name in ("captions.json", "instances.json", "refexp.json", "classify.jsonl", "edits.jsonl"):
         assert (tmp_path / "train" / name).read_bytes() == (out / "train" / name).read_bytes(), name
     assert (tmp_path / "val" / "images" / "10000000.png").read_bytes() == \

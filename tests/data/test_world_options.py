@@ -334,10 +334,11 @@ def test_cli_flags_write_a_world(tmp_path):
 
 def test_synth_generate_dict_keys(tmp_path):
     """Training configs' ``data.synth_generate`` reach SynthOptions as JSON gives them (lists, strings)."""
-    gen = {"train": 4, "val": 2, "test": 2, "size": 64, "seed": 1, "no_contact_sheet": True, "no_progress": True,
+    gen = {"train": 4, "val": 2, "test": 2, "size": 64, "seed": 1, "no_progress": True,
            "shapes": ["circle", "tee", "ell"], "colours": "red,blue", "backgrounds": "all", "scale": [0.05, 0.4],
            "antialias": 2, "rotation": 10.0, "fill": "outline", "heldout": []}
     opts = SynthOptions(**{k: tuple(v) if isinstance(v, list) else v for k, v in gen.items()})  # as train.data does
+    # (train.data also takes a no_contact_sheet key, for the sheet drawn above the data layer: tests/train)
     assert opts.backgrounds == ALL_BACKGROUNDS and opts.colours == ("red", "blue") and opts.scale == (0.05, 0.4)
     write_world(tmp_path, opts)
     w = json.loads((tmp_path / "manifest.json").read_text())["world"]

@@ -189,7 +189,7 @@ def test_new_tasks_leave_every_other_record_and_the_rng_as_they_were():
 
 def test_write_world_emits_both_formats_and_they_read_back(tmp_path):
     out = write_world(tmp_path / "w", SynthOptions(train=4, val=3, test=2, test_heldout=0, size=64, workers=1,
-                                                     no_progress=True, no_contact_sheet=True))
+                                                     no_progress=True))
     for split in ("train", "val", "test"):
         d = out / split
         paras = json.loads((d / "paragraphs_v1.json").read_text())

@@ -80,7 +80,7 @@ def test_dialogs_leave_the_other_tasks_records_as_they_were():
 
 def test_written_world_reads_back_strictly(tmp_path):
     write_world(tmp_path, SynthOptions(train=0, val=24, test=0, test_heldout=0, size=64, no_progress=True,
-                                       no_contact_sheet=True, workers=1, story_frac=0.5))
+                                       workers=1, story_frac=0.5))
     data = load_split(tmp_path / "val", tasks=["story", "dialog"])
     stories, rounds = data["story"], data["dialog"]
     assert stories and rounds and data.report.skipped == 0

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from vlseq.data.example import Example, Object
-from vlseq.evaluation.baselines import BUILDERS, baseline_scores, most_common, prior_box
+from vlseq.evaluation.baselines import baseline_scores, most_common, prior_box
 from vlseq.evaluation.evaluate import format_metrics
 from vlseq.tasks import get_task
 
@@ -91,7 +91,7 @@ def test_most_frequent_caption_is_written() -> None:
 
     train = [cap(["a blue square", "A red  circle"]), cap(["a red circle", "a green star"])]
     task = get_task("caption")
-    [pred] = BUILDERS["caption"](task, [cap(["x"])], train, BINS)
+    [pred] = task.baseline_predictions([cap(["x"])], train, BINS)
     assert pred.text == "A red circle"  # counted ignoring case and spaces, written as first seen
     exs = [cap(["a red circle", "a red circle on grey"]), cap(["a blue square"]), cap(["a green star"])]
     assert baseline_scores(task, exs, train, BINS)["cider"] == pytest.approx(

@@ -41,16 +41,14 @@ def test_stem_probe_quick(tmp_path: Path) -> None:
 def test_raster_baseline_scores_the_first_object(tmp_path: Path, capsys) -> None:
     from vlseq.data.synth import SynthOptions, write_world
 
-    write_world(tmp_path, SynthOptions(train=2, val=6, test=2, size=32, workers=1, no_progress=True,
-                                       no_contact_sheet=True))
+    write_world(tmp_path, SynthOptions(train=2, val=6, test=2, size=32, workers=1, no_progress=True))
     mod = load("raster_baseline")
     r = mod.raster_baseline(str(tmp_path / "val"), n=50)
     assert set(r) == {"localize", "refexp"} and all(0 < v["n"] <= 50 and v["objects"] >= 1 for v in r.values())
     assert all(0.0 <= v["first"] <= 1.0 for v in r.values())
     # one object per image: the first object is always the answer
     one = tmp_path / "one"
-    write_world(one, SynthOptions(train=2, val=4, test=2, size=32, objects=(1, 1), workers=1, no_progress=True,
-                                  no_contact_sheet=True))
+    write_world(one, SynthOptions(train=2, val=4, test=2, size=32, objects=(1, 1), workers=1, no_progress=True))
     assert all(v["first"] == 1.0 for v in mod.raster_baseline(str(one / "val")).values())
     assert mod.main([str(one / "val")]) == 0 and "Acc@0.5 1.000" in capsys.readouterr().out
 
@@ -74,8 +72,7 @@ def test_shape_probe_runs_on_a_checkpoint(tmp_path: Path) -> None:
     from vlseq.data.synth import SynthOptions, write_world
 
     ckpt = make_checkpoint(tmp_path / "ckpt")
-    write_world(tmp_path / "w", SynthOptions(train=8, val=4, test=2, size=32, workers=1, no_progress=True,
-                                             no_contact_sheet=True))
+    write_world(tmp_path / "w", SynthOptions(train=8, val=4, test=2, size=32, workers=1, no_progress=True))
     out = tmp_path / "rows.json"
     assert load("shape_probe").main(["--checkpoint", str(ckpt), "--data", str(tmp_path / "w"), "--n", "40",
                                      "--n-val", "12", "--fresh", "--json", str(out)]) == 0
@@ -88,8 +85,7 @@ def test_shape_probe_runs_on_a_checkpoint(tmp_path: Path) -> None:
 def test_identity_peer_trains_and_scores_by_size(tmp_path: Path) -> None:
     from vlseq.data.synth import SynthOptions, write_world
 
-    write_world(tmp_path / "w", SynthOptions(train=8, val=4, test=2, size=32, workers=1, no_progress=True,
-                                             no_contact_sheet=True))
+    write_world(tmp_path / "w", SynthOptions(train=8, val=4, test=2, size=32, workers=1, no_progress=True))
     out = tmp_path / "peer.json"
     assert load("identity_peer").main(["--data", str(tmp_path / "w"), "--size", "32", "--channels", "8,16,32",
                                        "--steps", "3", "--batch", "4", "--eval-every", "2", "--skip",

@@ -5,8 +5,8 @@ linear probes (``experiments/shape_probe.py``) found the encoder's output at an 
 carrying neither its colour nor most of its shape, even at initialisation. The decoder's
 cross-attention and the pointer read exactly those outputs. This checks the ``tiny`` preset's model
 at initialisation on coloured squares: a linear probe must tell eight colours apart from the
-encoder's output at the square's cell. The model as it was before the two skips (``vision.skip``
-and ``image_skip`` off) fails it, at chance (the test's second half).
+encoder's output at the square's cell. The model as it was before the two skips (``vision.stem_skip``
+and ``encoder_skip`` off) fails it, at chance (the test's second half).
 """
 
 from __future__ import annotations
@@ -72,5 +72,5 @@ def test_the_tiny_models_encoder_output_says_each_cells_colour() -> None:
 
 def test_without_the_skips_the_encoder_loses_it() -> None:
     """The test above is not vacuous: the same model without the skips fails it."""
-    vision = dataclasses.replace(load_config("tiny").model.vision, skip=False)
-    assert _probe_accuracy(_tiny_model(image_skip=False, vision=vision), torch.Generator().manual_seed(0)) < 0.5
+    vision = dataclasses.replace(load_config("tiny").model.vision, stem_skip=False)
+    assert _probe_accuracy(_tiny_model(encoder_skip=False, vision=vision), torch.Generator().manual_seed(0)) < 0.5

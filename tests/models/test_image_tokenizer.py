@@ -145,3 +145,25 @@ def test_cli_trains_and_reports_psnr(tmp_path):
     assert ImageTokenizer.from_pretrained(tmp_path / "vq").config.num_codes == 64
     with pytest.raises(FileNotFoundError, match="no .*images"):
         main(["--data", str(tmp_path / "vq"), "--out", str(tmp_path / "x")])
+
+
+def test_the_encoder_sees_the_models_pixel_scale() -> None:
+    # One pixel scale (vlseq.codec.pixels): the Processor's batches and the tokenizer's encoder input agree bit for bit.
+    from vlseq.codec.pixels import normalize_pixels
+    from vlseq.processing import Encoded, Processor
+    from vlseq.tokenizer import VLTokenizer
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (1, 8, 8, 3), dtype=np.uint8)
+    proc = Processor(VLTokenizer.train(["a"], num_bins=8), 8, 8)
+    batch = proc.collate([Encoded(img, [1], [])])
+    expect = normalize_pixels(torch.from_numpy(img).permute(0, 3, 1, 2).float() / 255.0)
+    assert torch.equal(batch["pixel_values"][0].view(torch.int32), expect.view(torch.int32))
+
+    torch.manual_seed(0)
+    vq = ImageTokenizer(ImageTokenizerConfig(image_size=8, downsample=2, channels=4, dim=4, codebook_size=4)).eval()
+    seen: list[torch.Tensor] = []
+    vq.encoder.register_forward_pre_hook(lambda _m, args: seen.append(args[0]))
+    pixels = torch.from_numpy(img).permute(0, 3, 1, 2).float() / 255.0
+    vq.encode(pixels)
+    assert torch.equal(seen[0].view(torch.int32), batch["pixel_values"][:, 0].view(torch.int32))

@@ -89,7 +89,7 @@ def _cfg(tok: VLTokenizer, pointer: str = "cell") -> ModelConfig:
                        vision=VisionConfig(channels=(8, 16, 32))).fill_from_tokenizer(tok)
 
 
-@pytest.mark.parametrize("pointer", ["cell", "offset"])
+@pytest.mark.parametrize("pointer", ["cell", "cell_offset"])
 def test_pointer_model_trains_generates_and_round_trips(tmp_path, pointer) -> None:
     tok = _tok()
     torch.manual_seed(0)
@@ -172,7 +172,7 @@ def test_pointer_finds_coordinate_positions_from_the_token_head_at_inference() -
 
 def test_model_with_the_pointer_at_coordinates_trains_on_them_and_generates() -> None:
     tok = _tok()
-    cfg = _cfg(tok, "offset")
+    cfg = _cfg(tok, "cell_offset")
     cfg.loc_pointer_at = "coords"
     torch.manual_seed(0)
     model = VLSeqModel(cfg)

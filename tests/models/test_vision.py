@@ -1,4 +1,4 @@
-"""The conv stem: grid and channels, and the first-stage skip (``vision.skip``) that carries colour."""
+"""The conv stem: grid and channels, and the first-stage skip (``vision.stem_skip``) that carries colour."""
 
 from __future__ import annotations
 
@@ -48,20 +48,20 @@ def test_skip_tells_colours_apart_where_a_colour_blind_last_stage_cannot() -> No
 
 def test_a_model_with_the_skip_builds_and_projects_its_channels() -> None:
     cfg = ModelConfig(vocab_size=64, d_model=32, encoder_layers=1, decoder_layers=1, heads=2, ffn_dim=64,
-                      image_size=32, num_bins=16, max_positions=128, vision=VisionConfig(channels=(8, 16, 32), skip=True))
+                      image_size=32, num_bins=16, max_positions=128, vision=VisionConfig(channels=(8, 16, 32), stem_skip=True))
     model = VLSeqModel(cfg)
     assert model.proj[0].in_features == 40 and model.tokens_per_image == 16
-    assert build_vision(VisionConfig(channels=(8, 16), skip=True), 32).out_channels == 24
+    assert build_vision(VisionConfig(channels=(8, 16), stem_skip=True), 32).out_channels == 24
     img = model.encode_images(torch.zeros(2, 1, 3, 32, 32))
     assert img.shape == (2, 16, 32)
 
 
-def test_image_skip_adds_the_image_tokens_to_the_encoder_outputs() -> None:
+def test_encoder_skip_adds_the_image_tokens_to_the_encoder_outputs() -> None:
     kw = dict(vocab_size=64, d_model=32, encoder_layers=1, decoder_layers=1, heads=2, ffn_dim=64, image_size=32,
               num_bins=16, max_positions=128, vision=VisionConfig(channels=(8, 16, 32)))
     torch.manual_seed(0)
     plain = VLSeqModel(ModelConfig(**kw)).eval()
-    skip = VLSeqModel(ModelConfig(**kw, image_skip=True)).eval()
+    skip = VLSeqModel(ModelConfig(**kw, encoder_skip=True)).eval()
     skip.load_state_dict(plain.state_dict())  # no new weights
     pix, ids, am = torch.randn(2, 1, 3, 32, 32), torch.randint(5, 60, (2, 6)), torch.ones(2, 6, dtype=torch.long)
     embeds, mask = plain.encoder_inputs(pix, ids, am)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vlseq.processing import Encoded
-from vlseq.train.batching import BUCKET, LengthGroupedPool, group_by_length, length_key
+from vlseq.train.batching import BUCKET, LengthGroupedPool, group_batches, length_key
 
 
 def _item(rng: random.Random, uid: int) -> tuple[Encoded, str]:
@@ -30,7 +30,7 @@ def _padded(batch) -> int:
 def test_grouping_keeps_every_item_and_cuts_padding() -> None:
     rng = random.Random(0)
     items = [_item(rng, i) for i in range(16 * 32)]
-    batches = group_by_length(items, 16, random.Random(1))
+    batches = group_batches(items, 16, random.Random(1))
     assert len(batches) == 16 and all(len(b) == 32 for b in batches)
     assert sorted(id(e) for b in batches for e, _ in b) == sorted(id(e) for e, _ in items)
     mixed = [items[i:i + 32] for i in range(0, len(items), 32)]
@@ -48,7 +48,7 @@ def test_buckets_mix_answers_whose_lengths_differ() -> None:
     for i in range(64):
         label_len = rng.choice([3, 4])
         items.append((Encoded(np.zeros((1, 2, 2, 3), np.uint8), [i] * 9, [label_len] * label_len), "classify"))
-    for batch in group_by_length(items, 4, random.Random(0)):
+    for batch in group_batches(items, 4, random.Random(0)):
         assert {len(e.target) for e, _ in batch} == {3, 4}
     assert length_key(items[0])[1] == 1 and BUCKET >= 4
 
@@ -56,12 +56,12 @@ def test_buckets_mix_answers_whose_lengths_differ() -> None:
 def test_grouping_uneven_and_tiny_pools() -> None:
     rng = random.Random(2)
     items = [_item(rng, i) for i in range(50)]
-    batches = group_by_length(items, 8, random.Random(0))
+    batches = group_batches(items, 8, random.Random(0))
     assert sorted(len(b) for b in batches) == [6, 6, 6, 6, 6, 6, 7, 7]
-    assert len(group_by_length(items[:3], 8, random.Random(0))) == 3  # fewer items than batches: none empty
-    assert group_by_length([], 4, random.Random(0)) == [[]]
+    assert len(group_batches(items[:3], 8, random.Random(0))) == 3  # fewer items than batches: none empty
+    assert group_batches([], 4, random.Random(0)) == [[]]
     with pytest.raises(ValueError):
-        group_by_length(items, 0, random.Random(0))
+        group_batches(items, 0, random.Random(0))
 
 
 class _Source:
@@ -135,7 +135,7 @@ def test_grouping_by_images_keeps_the_mixture_order_within_an_image_count() -> N
     assert tuple(GROUP_KEYS) == GROUP_BY  # the config's choices are the key functions there are
     rng = random.Random(3)
     items = [_item(rng, i) for i in range(256)]
-    batches = group_by_length(items, 8, random.Random(0), key=GROUP_KEYS["images"])
+    batches = group_batches(items, 8, random.Random(0), key=GROUP_KEYS["images"])
     ordered = sorted(items, key=lambda it: it[0].images.shape[0])  # stable: the drawn order within a count
     at = {id(it): i for i, it in enumerate(ordered)}
     assert sorted(at[id(it)] for b in batches for it in b) == list(range(len(items)))  # each item once

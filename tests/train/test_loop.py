@@ -33,9 +33,9 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
 
 @pytest.mark.parametrize("group", [0, 4])
 def test_train_resume_is_exact(tmp_path, synth, group) -> None:
-    # group_by_length=4: the checkpoint at step 3 is 3 batches into a pool of 4; resuming draws the pool again
+    # group_pool=4: the checkpoint at step 3 is 3 batches into a pool of 4; resuming draws the pool again
     a = tmp_path / "a"
-    summary = Trainer(_cfg(a, synth, group_by_length=group), evaluate_at_end=False).run()
+    summary = Trainer(_cfg(a, synth, group_pool=group), evaluate_at_end=False).run()
     assert summary["step"] == 6
     log = (a / "log.jsonl").read_text().splitlines()
     assert len(log) >= 3 and '"loss/' in log[0]
@@ -47,7 +47,7 @@ def test_train_resume_is_exact(tmp_path, synth, group) -> None:
     shutil.rmtree(b / "checkpoints" / "step_0000006")
     shutil.rmtree(b / "final")
     (b / "checkpoints" / "step_0000009.abcd1234.tmp").mkdir()  # a partly written checkpoint: ignored
-    resumed = Trainer(_cfg(b, synth, group_by_length=group), evaluate_at_end=False)
+    resumed = Trainer(_cfg(b, synth, group_pool=group), evaluate_at_end=False)
     assert resumed.step == 3
     resumed.run()
     wa, wb = _weights(a), _weights(b)
@@ -74,8 +74,8 @@ def test_overrides_are_checked() -> None:
         load_config("debug", ["model.width=3"])
     with pytest.raises(ValueError, match="unknown preset"):
         load_config("nope")
-    with pytest.raises(ValueError, match="'group_by_length' must be >= 0"):
-        load_config("debug", ["group_by_length=-2"])
+    with pytest.raises(ValueError, match="'group_pool' must be >= 0"):
+        load_config("debug", ["group_pool=-2"])
 
 
 def test_train_and_eval_cli(tmp_path, synth, capsys) -> None:

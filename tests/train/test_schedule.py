@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from vlseq.data.mixture import MixtureSampler
-from vlseq.train.config import Stage, load_config, parse_schedule
+from vlseq.train.config import Stage, load_config, parse_stages
 from vlseq.train.loop import Trainer
 
 TASKS = ["caption", "vqa", "refexp", "detect"]
@@ -30,28 +30,28 @@ def synth(tmp_path_factory) -> Path:
 
 
 def test_parse_schedule_checks_each_stage() -> None:
-    stages = parse_schedule([{"until_frac": 0.3, "tasks": ["refexp", "detect"]},
+    stages = parse_stages([{"until_frac": 0.3, "tasks": ["refexp", "detect"]},
                              {"task_weights": {"refexp": 3}}], TASKS)
     assert stages[0] == Stage(until_frac=0.3, tasks=("refexp", "detect"))
     assert stages[0].weight("vqa", {}) == 0 and stages[0].weight("refexp", {"refexp": 2.0}) == 2.0
     assert stages[1].weight("refexp", {"refexp": 2.0}) == 3.0 and stages[1].weight("vqa", {}) == 1.0
-    assert parse_schedule([], TASKS) == [Stage()]
+    assert parse_stages([], TASKS) == [Stage()]
     for bad, msg in [([{"until_frac": 1.5}], "until_frac"), ([{"until_step": 0}], "until_step"),
-                     ([{"tasks": ["refexp"]}, {}], r"schedule\[0\]: only the last stage"),
+                     ([{"tasks": ["refexp"]}, {}], r"stages\[0\]: only the last stage"),
                      ([{"until_step": 3, "tasks": ["segment"]}], "not among the run's tasks"),
                      ([{"until_step": 3, "task_weights": {"vqa": -1}}], ">= 0"),
                      ([{"until_step": 3, "tasks": []}], "samples no task"),
                      ([{"until_step": 3, "until_frac": 0.5}], "not both"),
                      ([{"until_step": 3, "weights": {}}], "unknown keys")]:
         with pytest.raises(ValueError, match=msg):
-            parse_schedule(bad, TASKS)
+            parse_stages(bad, TASKS)
 
 
 def test_bad_schedule_or_object_order_fails_when_the_config_is_read(tmp_path) -> None:
     with pytest.raises(ValueError, match="object_order"):
         load_config("debug", ["object_order=size"])
-    with pytest.raises(ValueError, match=r"schedule\[0\]: unknown keys"):
-        load_config("debug", ['schedule=[{"until_step": 3, "weights": {}}]'])
+    with pytest.raises(ValueError, match=r"stages\[0\]: unknown keys"):
+        load_config("debug", ['stages=[{"until_step": 3, "weights": {}}]'])
 
 
 def test_mixture_set_weights_switches_sources_deterministically() -> None:
@@ -69,7 +69,7 @@ def test_mixture_set_weights_switches_sources_deterministically() -> None:
 
 
 def test_a_stage_change_trains_and_resumes_exactly(tmp_path, synth) -> None:
-    sched = 'schedule=[{"until_step": 2, "tasks": ["refexp", "detect"]}, {"task_weights": {"vqa": 5}}]'
+    sched = 'stages=[{"until_step": 2, "tasks": ["refexp", "detect"]}, {"task_weights": {"vqa": 5}}]'
     a = tmp_path / "a"
     Trainer(_cfg(a, synth, sched), evaluate_at_end=False).run()
     recs = [json.loads(line) for line in (a / "log.jsonl").read_text().splitlines()]
@@ -185,6 +185,7 @@ def test_a_checkpoint_processor_keeps_the_training_object_order() -> None:
     tok = VLTokenizer.train(["detect: circle"], num_bins=16)
     base = {"num_bins": 16, "image_size": 32}
     assert Processor.from_settings(tok, {**base, "train_config": {"object_order": "class"}}).object_order == "class"
-    assert Processor.from_settings(tok, base).object_order == "random"  # no training config: the constructor's
+    # no training config: the constructor's default, which is the training config's
+    assert Processor.from_settings(tok, base).object_order == "position"
     kept = Processor.from_settings(tok, {**base, "train_config": {"object_order": "class"}}, object_order="position")
     assert kept.object_order == "position"

@@ -44,7 +44,8 @@ def resolve_config(what: str, overrides: Sequence[str]) -> Any | None:
     A name that is neither an existing directory, a config file nor a preset is reported as the
     missing directory it most likely is.
     """
-    from ..data.readers import FILES, DataError
+    from ..data.readers import DataError
+    from ..tasks import file_feeds
     from ..train.config import load_config, preset_names
 
     path = Path(what)
@@ -52,7 +53,7 @@ def resolve_config(what: str, overrides: Sequence[str]) -> Any | None:
         if overrides:
             raise ValueError(f"key=value overrides apply to a training config, but {what} is a data directory")
         return None
-    if path.is_file() and path.name in FILES:
+    if path.is_file() and path.name in file_feeds():
         raise ValueError(f"{what} is a data file: pass the split directory holding it ({path.parent})")
     if path.is_file() or path.suffix == ".json" or what in preset_names():
         return load_config(what, overrides)

@@ -41,6 +41,7 @@ def baseline_priors(baseline_data: str | None, data_dir: str, tasks: Sequence[st
     """
     from ..data.readers.split import available_tasks, load_split
     from ..data.readers.validate import DataError
+    from ..tasks import file_feeds
 
     own = "baseline priors: the evaluated examples themselves"
     if baseline_data is None:
@@ -53,9 +54,10 @@ def baseline_priors(baseline_data: str | None, data_dir: str, tasks: Sequence[st
         d = Path(baseline_data)
         if not d.is_dir():
             raise FileNotFoundError(2, "--baseline-data must be a split folder", str(d))
-    have = [t for t in tasks if t in available_tasks(d)]
+    feeds = file_feeds()
+    have = [t for t in tasks if t in available_tasks(d, feeds=feeds)]
     try:
-        loaded = load_split(d, tasks=have, skip_bad=True, check_images=False) if have else {}
+        loaded = load_split(d, tasks=have, skip_bad=True, check_images=False, feeds=feeds) if have else {}
     except DataError as e:
         if baseline_data is not None:
             raise
@@ -107,12 +109,14 @@ def read_eval_data(args: argparse.Namespace, checkpoint_tasks: Sequence[str]) ->
     """
     from ..data.readers.datasets import load_datasets, read_dataset_config
     from ..data.readers.split import available_tasks, load_split
+    from ..tasks import file_feeds
 
+    feeds = file_feeds()
     if args.dataset_config is not None:
         entries = read_dataset_config(args.dataset_config)
         report = ReadReport()
         data = load_datasets(entries, args.split, args.tasks or checkpoint_tasks, skip_bad=args.skip_bad,
-                             required=False, report=report)
+                             required=False, report=report, feeds=feeds)
         return data, report, f"{Path(args.dataset_config).stem}-{args.split}"
     d = Path(args.data)
     if (d / args.split).is_dir():
@@ -120,12 +124,12 @@ def read_eval_data(args: argparse.Namespace, checkpoint_tasks: Sequence[str]) ->
     args.data = str(d)  # the split itself: the train/ split beside it gives the baselines' priors
     tasks = list(args.tasks or checkpoint_tasks)  # a missing directory is load_split's error
     if not args.tasks and d.is_dir():
-        have = available_tasks(d)
+        have = available_tasks(d, feeds=feeds)
         tasks = [t for t in checkpoint_tasks if t in have]
         if not tasks:
             raise ValueError(f"{d} provides tasks {have or 'none (no known file)'}, none of which the checkpoint was "
                              f"trained on ({', '.join(checkpoint_tasks)})")
-    split = load_split(d, tasks=tasks, skip_bad=args.skip_bad)
+    split = load_split(d, tasks=tasks, skip_bad=args.skip_bad, feeds=feeds)
     return dict(split), split.report, d.name
 
 
@@ -133,13 +137,14 @@ def dataset_priors(args: argparse.Namespace, tasks: Sequence[str]) -> tuple[dict
     """Baseline priors of a ``--dataset-config`` evaluation: its entries' training split (annotations only)."""
     from ..data.readers.datasets import load_datasets, read_dataset_config
     from ..data.readers.validate import DataError
+    from ..tasks import file_feeds
 
     own = "baseline priors: the evaluated examples themselves"
     if args.split == "train":
         return {}, f"{own} (--split is the train split; --baseline-data DIR names another)"
     try:
         priors = load_datasets(read_dataset_config(args.dataset_config), "train", tasks, skip_bad=True,
-                               required=False, check_images=False)
+                               required=False, check_images=False, feeds=file_feeds())
     except (DataError, ValueError) as e:  # a guess, as the train/ split beside --data is: it must not cost the evaluation
         return {}, f"{own} (the train split of {args.dataset_config} could not be read: {e})"
     if not priors:

@@ -79,18 +79,18 @@ def _batches(paths: list[Path], size: int) -> Iterator[list[Path]]:
 
 
 def _story(pipe, paths: list[Path], args: argparse.Namespace, inputs: dict) -> int:
-    """``story``: all the input images, in order, make one example; one JSON line out."""
+    """A sequence task (``story``): all the input images, in order, make one example; one JSON line out."""
     from ..data.images import load_image
 
     images = [load_image(p, pipe.max_pixels) for p in paths]
-    r = pipe(images, "story", constrained=inputs["constrained"], num_beams=inputs["num_beams"])
+    r = pipe(images, args.task, constrained=inputs["constrained"], num_beams=inputs["num_beams"])
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
     try:
-        out.write(json.dumps({"images": [str(p) for p in paths], "task": "story", **r.to_json()}) + "\n")
+        out.write(json.dumps({"images": [str(p) for p in paths], "task": args.task, **r.to_json()}) + "\n")
     finally:
         if out is not sys.stdout:
             out.close()
-    print(f"vlseq predict: a story of {len(paths)} images{f' to {args.out}' if args.out else ''}", file=sys.stderr)
+    print(f"vlseq predict: a {args.task} of {len(paths)} images{f' to {args.out}' if args.out else ''}", file=sys.stderr)
     return 0
 
 
@@ -155,20 +155,23 @@ def _predict_and_write(pipe, good: list[tuple[Path, Image.Image]], task: str, ou
 
 def _write(r, head: dict, out: IO[str], drawing: Path | None, img: Image.Image | None) -> None:
     """One JSON line for result ``r`` (after ``head``), and its drawing -- or its output image -- at ``drawing``."""
-    from ..inference.pipeline import IMAGE_TASKS
+    from ..inference.pipeline import task_named
 
+    task = task_named(r.task)
+    writes_image = task is not None and task.writes_image
     rec = {**head, **r.to_json()}
-    if drawing is not None and (r.task not in IMAGE_TASKS or r.output_image is not None):
+    if drawing is not None and (not writes_image or r.output_image is not None):
         r.draw(img).save(drawing)
-        if r.task in IMAGE_TASKS:
+        if writes_image:
             rec["output_image"] = str(drawing)
     out.write(json.dumps(rec) + "\n")
 
 
-def generate(pipe, text: str, out: IO[str], draw_dir: Path) -> None:
-    """generate_image from ``text`` alone: one JSON line, the image as ``draw_dir/generated.png``."""
+def generate(pipe, text: str, out: IO[str], draw_dir: Path, task: str = "generate_image") -> None:
+    """An image from ``text`` alone (``generate_image``, a task that reads a blank canvas): one JSON line,
+    the image as ``draw_dir/generated.png``."""
     draw_dir.mkdir(parents=True, exist_ok=True)
-    _write(pipe(None, "generate_image", text), {"caption": text}, out, draw_dir / "generated.png", None)
+    _write(pipe(None, task, text), {"caption": text}, out, draw_dir / "generated.png", None)
     out.flush()
 
 
@@ -207,19 +210,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         output_file(args.out, overwrite=args.overwrite)
 
     from ..data.readers.validate import DataError
-    from ..inference.pipeline import IMAGE_TASKS, Pipeline
+    from ..inference.pipeline import Pipeline, task_named
 
-    if args.task in IMAGE_TASKS and not args.draw:
+    task = task_named(args.task)  # None: the pipeline names the known tasks below
+    if task is not None and task.writes_image and not args.draw:
         print(f"vlseq predict: task {args.task} writes images: give --draw DIR for them", file=sys.stderr)
         return 2
-    if args.task == "generate_image":
+    if task is not None and task.image_input == "canvas":
         if args.inputs or not args.text:
-            print("vlseq predict: generate_image takes no images, only --text (the caption to draw)", file=sys.stderr)
+            print(f"vlseq predict: {args.task} takes no images, only --text (the caption to draw)", file=sys.stderr)
             return 2
         pipe = Pipeline.from_pretrained(args.checkpoint, device=args.device)
         out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
         try:
-            generate(pipe, args.text, out, Path(args.draw))
+            generate(pipe, args.text, out, Path(args.draw), args.task)
         except ValueError as e:  # e.g. a checkpoint without an image tokenizer
             print(f"vlseq predict: {e}", file=sys.stderr)
             return 1
@@ -244,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   region=tuple(args.region) if args.region else None, constrained=not args.no_grammar,
                   num_beams=args.beams, choices=args.choices, history=[tuple(h) for h in args.history or []] or None,
                   caption=args.caption)
-    if args.task == "story":  # every input image, in the order given, is one story
+    if task is not None and task.image_input == "sequence":  # every input image, in the order given, is one story
         return _story(pipe, paths, args, inputs)
     try:  # a missing task input fails here, before any output file is opened
         r = args.region

@@ -44,14 +44,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     output_dir(args.out, "shards.json", "shards", overwrite=args.overwrite)
     from ..data.readers import load_files, load_split
     from ..data.readers.datasets import entry_name, read_dataset_config
+    from ..tasks import file_feeds
 
     try:
         if args.dataset_config is not None:
             entry = pick_entry(read_dataset_config(args.dataset_config), args.dataset, args.dataset_config)
-            split = load_files(entry, args.split, tasks=args.tasks, skip_bad=args.skip_bad, strict_tasks=bool(args.tasks))
+            split = load_files(entry, args.split, tasks=args.tasks, skip_bad=args.skip_bad, strict_tasks=bool(args.tasks),
+                               feeds=file_feeds())
             source = f"{args.dataset_config}#{entry_name(entry)}/{args.split}"
         else:
-            split = load_split(args.data, tasks=args.tasks, skip_bad=args.skip_bad)
+            split = load_split(args.data, tasks=args.tasks, skip_bad=args.skip_bad, feeds=file_feeds())
             source = str(args.data)
         index = write_shards(split, args.out, args.shard_size, seed=None if args.no_shuffle else args.seed,
                              source=source)

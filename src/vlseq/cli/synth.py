@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8))
     p.add_argument("--chunk", type=int, default=64, help="scenes per worker task (rounded up to even)")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--no-contact-sheet", action="store_true")
+    p.add_argument("--no-contact-sheet", action="store_true",
+                   help="do not draw contact_sheet.png (ground truth of a few examples per task, from val)")
     p.add_argument("--overwrite", action="store_true", help="replace a world already written to --out")
     return p
 
@@ -102,8 +103,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = vars(parser.parse_args(argv))
     out = output_dir(args.pop("out"), "manifest.json", "a synthetic world", overwrite=args.pop("overwrite"))
+    sheet = not args.pop("no_contact_sheet")
     try:
         write_world(out, SynthOptions(**args))
     except ValueError as e:  # a held-out pair naming an unknown colour or shape, a bad world option: a bad flag
         parser.error(str(e))
+    if sheet:
+        # Drawn here, not in the data layer: the sheet is a picture of the data written.
+        from ..evaluation.data_report import DEFAULT_BINS
+        from ..viz.truth_sheet import write_world_sheet
+
+        write_world_sheet(out, DEFAULT_BINS)
     return 0

@@ -11,7 +11,7 @@ The one format (drawn in docs/architecture.md)::
   coordinates) + ``</obj>``.
 * An object list (detection) is the same with only phrases: ``<obj>cat<loc>x4</obj><obj>dog...``;
   its plain text is the labels joined by spaces. Its box-first form puts each label after its box,
-  ``<obj><loc>x4 cat</obj>`` (``build(..., label_last=True)``); both read back the same.
+  ``<obj><loc>x4 cat</obj>`` (``build(..., box_first=True)``); both read back the same.
 * Image codes ``<img_k>`` may appear outside phrases; they are collected in order.
 
 For every valid :class:`GroundedText` (see :func:`validate`) whose coordinates are bin centres,
@@ -20,15 +20,11 @@ For every valid :class:`GroundedText` (see :func:`validate`) whose coordinates a
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
 from .coords import Box, Point, quantize_box, quantize_point
-from .tokens import OBJ_CLOSE, OBJ_OPEN, POLY_CLOSE, POLY_OPEN, loc_token
-
-#: Every markup token as spelled in a sequence (what :func:`escape_markup` breaks and the parser splits on).
-_TOKEN_RE = re.compile(r"<(?:/?obj|/?poly|sep|s|/s|pad|unk|loc_\d+|img_\d+)>")
+from .tokens import OBJ_CLOSE, OBJ_OPEN, POLY_CLOSE, POLY_OPEN, SPECIAL_TOKEN_RE, loc_token
 
 Polygon = tuple[Point, ...]
 #: A named point of an object, e.g. ``("top", (12.5, 3.5))``.
@@ -77,7 +73,7 @@ def validate(g: GroundedText) -> None:
     t = g.text
     if t != " ".join(t.split()):
         raise ValueError(f"text is not whitespace-normalised: {t!r}")
-    if _TOKEN_RE.search(t):
+    if SPECIAL_TOKEN_RE.search(t):
         raise ValueError(f"text contains a markup token: {t!r}")
     prev_end = 0
     for p in g.phrases:
@@ -95,7 +91,7 @@ def validate(g: GroundedText) -> None:
         for name, _ in p.keypoints:
             if not isinstance(name, str) or not name or name != " ".join(name.split()):
                 raise ValueError(f"phrase {s!r}: keypoint name {name!r} is empty or not whitespace-normalised")
-            if _TOKEN_RE.search(name):
+            if SPECIAL_TOKEN_RE.search(name):
                 raise ValueError(f"phrase {s!r}: keypoint name {name!r} contains a markup token")
         prev_end = p.end
 
@@ -125,16 +121,16 @@ def escape_markup(text: str) -> str:
     A caption or answer that happens to contain ``<obj>`` or ``<loc_3>`` must stay text: left as
     is, the tokenizer would map it to the special token and the target would carry a fake phrase.
     """
-    return _TOKEN_RE.sub(lambda m: "< " + m.group(0)[1:-1] + " >", text)
+    return SPECIAL_TOKEN_RE.sub(lambda m: "< " + m.group(0)[1:-1] + " >", text)
 
 
-def build(g: GroundedText, width: float, height: float, bins: int, label_last: bool = False) -> str:
+def build(g: GroundedText, width: float, height: float, bins: int, box_first: bool = False) -> str:
     """The sequence of a grounded text, boxes, polygons and keypoints quantised to ``bins``.
 
     Markup tokens spelled inside the text are escaped (:func:`escape_markup`); :func:`validate`
     rejects such texts, so for valid structures the text is emitted verbatim.
 
-    ``label_last``: each phrase's words after its boxes, ``<obj><loc>x4 words</obj>`` (the box-first
+    ``box_first``: each phrase's words after its boxes, ``<obj><loc>x4 words</obj>`` (the box-first
     object list); only for phrases without polygons or keypoints, since words after a box otherwise
     name a keypoint. :func:`parse` reads both orders.
     """
@@ -144,9 +140,9 @@ def build(g: GroundedText, width: float, height: float, bins: int, label_last: b
         out.append(escape_markup(g.text[pos : p.start]))
         words = escape_markup(g.text[p.start : p.end])
         boxes = "".join(box_tokens(b, width, height, bins) for b in p.boxes)
-        if label_last:
+        if box_first:
             if p.polygons or p.keypoints:
-                raise ValueError(f"phrase {words!r}: label_last takes phrases without polygons or keypoints")
+                raise ValueError(f"phrase {words!r}: box_first takes phrases without polygons or keypoints")
             out.append(OBJ_OPEN + boxes + words + OBJ_CLOSE)
             pos = p.end
             continue

@@ -13,8 +13,21 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from .coords import Box, dequantize_box, dequantize_point
-from .markup import _TOKEN_RE, GroundedText, Keypoint, Phrase, Polygon, _is_word_char
-from .tokens import BOS, EOS, IMG_RE, LOC_RE, OBJ_CLOSE, OBJ_OPEN, PAD, POLY_CLOSE, POLY_OPEN, SEP, UNK
+from .markup import GroundedText, Keypoint, Phrase, Polygon, _is_word_char
+from .tokens import (
+    BOS,
+    EOS,
+    IMG_RE,
+    LOC_RE,
+    OBJ_CLOSE,
+    OBJ_OPEN,
+    PAD,
+    POLY_CLOSE,
+    POLY_OPEN,
+    SEP,
+    SPECIAL_TOKEN_RE,
+    UNK,
+)
 
 
 @dataclass(frozen=True)
@@ -67,7 +80,7 @@ class Parsed(GroundedText):
 def tokenize_markup(seq: str) -> Iterator[tuple[str, str | int]]:
     """Split a sequence into ``(kind, value)`` items: text runs, markup tokens, bins, image codes."""
     pos = 0
-    for m in _TOKEN_RE.finditer(seq):
+    for m in SPECIAL_TOKEN_RE.finditer(seq):
         if m.start() > pos:
             yield "text", seq[pos : m.start()]
         tok = m.group(0)

@@ -29,6 +29,11 @@ LOC_OFFSET = len(BASE_TOKENS)
 
 LOC_RE = re.compile(r"<loc_(\d+)>")
 IMG_RE = re.compile(r"<img_(\d+)>")
+#: Every special token as spelled in a sequence: the base tokens, ``<loc_k>`` and ``<img_k>``. Built
+#: from the definitions above, so a token added there is split out of text, escaped in data text and
+#: left out of the tokenizer's word counts without a second list to keep in step. No special token
+#: contains ``>`` before its end, so at any position at most one alternative can match.
+SPECIAL_TOKEN_RE = re.compile("|".join([*map(re.escape, BASE_TOKENS), LOC_RE.pattern, IMG_RE.pattern]))
 
 
 def loc_token(k: int) -> str:

@@ -22,6 +22,13 @@ consumer; a new stream given that state skips whole epochs arithmetically (from 
 counts) and then replays the current epoch's shard order and buffer, skipping the samples already
 consumed without decoding them. Resuming with a different number of consumers falls back to
 epoch-level resume: it restarts at the first epoch that some consumer had not finished.
+
+**No torch here.** The data layer stays importable without torch: these classes are plain
+iterables that find their rank in the ``RANK`` / ``WORLD_SIZE`` variables unless told. A torch
+``DataLoader`` needs an ``IterableDataset`` that asks ``torch.distributed`` and the DataLoader worker
+who it is: :class:`vlseq.train.streaming.ShardStreamDataset` and
+:class:`~vlseq.train.streaming.ShardMixtureDataset` are these two classes as such datasets (the
+same arguments, the same samples in the same order).
 """
 
 from __future__ import annotations
@@ -32,8 +39,6 @@ import random
 import warnings
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
-
-from torch.utils.data import IterableDataset, get_worker_info
 
 from .example import Example
 from .mixture import mixture_probabilities
@@ -56,23 +61,21 @@ def _entries(shards: str | Path | Sequence[Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _rank_world() -> tuple[int, int]:
-    """This process's rank and world size: torch.distributed if initialised, else RANK/WORLD_SIZE."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
+def env_rank_world() -> tuple[int, int]:
+    """This process's rank and world size from the RANK / WORLD_SIZE variables (launchers set them), else 0 / 1."""
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
-class ShardStream(IterableDataset):
+class ShardStream:
     """Examples from tar shards, each exactly once per epoch across all consumers (module docstring).
 
     Args:
         shards: a shard directory, or a list of directories / tar paths / index entries.
-        rank, world_size: this process among all processes (default: torch.distributed, else the
-            RANK / WORLD_SIZE environment variables, else 0 / 1).
-        worker: ``(worker_id, num_workers)``; default: the DataLoader worker this runs in (or (0, 1)).
+        rank, world_size: this process among all processes (default: the RANK / WORLD_SIZE
+            environment variables, else 0 / 1; :class:`vlseq.train.streaming.ShardStreamDataset`
+            asks torch.distributed first).
+        worker: ``(worker_id, num_workers)``; default: (0, 1) (``ShardStreamDataset``: the DataLoader
+            worker this runs in).
         seed: seeds the per-epoch shard order (``seed + epoch``) and the shuffle buffers.
         shuffle: permute shards per epoch and use the buffer; False reads in index order.
         shuffle_buffer: samples held per consumer (<= 1: no buffer).
@@ -87,7 +90,6 @@ class ShardStream(IterableDataset):
                  worker: tuple[int, int] | None = None, seed: int = 0, shuffle: bool = True, shuffle_buffer: int = 1000,
                  epochs: int | None = 1, epoch: int = 0, tasks: Iterable[str] | None = None,
                  image_format: str = "numpy", resume: Mapping[str, Any] | None = None) -> None:
-        super().__init__()
         if image_format not in IMAGE_FORMATS:
             raise ValueError(f"image_format must be one of {IMAGE_FORMATS}, got {image_format!r}")
         if (rank is None) != (world_size is None):
@@ -120,14 +122,20 @@ class ShardStream(IterableDataset):
 
     # ------------------------------------------------------------------ who am I
 
-    def consumer(self) -> tuple[int, int]:
-        """``(consumer id, number of consumers)`` of the calling process/worker."""
-        rank, world = (self.rank, self.world_size) if self.rank is not None else _rank_world()
-        if self.worker is not None:
-            wid, nw = self.worker
+    def consumer(self, process: tuple[int, int] | None = None,
+                 worker: tuple[int, int] | None = None) -> tuple[int, int]:
+        """``(consumer id, number of consumers)`` of the calling process/worker.
+
+        The stream's own ``rank`` / ``world_size`` and ``worker`` come first; then ``process``
+        (``(rank, world_size)``) and ``worker`` as the caller's runtime knows them (the torch
+        datasets pass torch.distributed's and the DataLoader worker's); then the environment
+        (:func:`env_rank_world`) and a single worker.
+        """
+        if self.rank is not None:
+            rank, world = self.rank, self.world_size
         else:
-            info = get_worker_info()
-            wid, nw = (info.id, info.num_workers) if info is not None else (0, 1)
+            rank, world = process if process is not None else env_rank_world()
+        wid, nw = self.worker if self.worker is not None else worker if worker is not None else (0, 1)
         return rank * nw + wid, world * nw
 
     def set_epoch(self, epoch: int) -> None:
@@ -209,7 +217,11 @@ class ShardStream(IterableDataset):
         return decode_sample(raw, path, rec, as_numpy=self.image_format == "numpy")
 
     def __iter__(self) -> Iterator[Example]:
-        c, n = self.consumer()
+        # A generator, so the consumer is found where iteration starts (inside a DataLoader worker).
+        yield from self.iter_as(*self.consumer())
+
+    def iter_as(self, c: int, n: int) -> Iterator[Example]:
+        """Iterate as consumer ``c`` of ``n`` (what ``iter()`` does with :meth:`consumer`'s answer)."""
         epoch, skip = self._resume_point(c, n)
         pos = skip  # this consumer's ordinal of the next sample
         last = None if self.epochs is None else epoch + self.epochs
@@ -299,7 +311,7 @@ class StreamPosition:
                 "positions": {str(c): k for c, k in sorted(self.positions.items())}}
 
 
-class ShardMixture(IterableDataset):
+class ShardMixture:
     """An endless weighted mixture of per-source shard streams: yields ``(source, item, tag)``.
 
     Each consumer draws a source per step (probabilities as :class:`~vlseq.data.mixture.MixtureSampler`:
@@ -312,7 +324,6 @@ class ShardMixture(IterableDataset):
     def __init__(self, sources: Mapping[str, ShardStream], weights: Mapping[str, float] | None = None,
                  temperature: float | None = None, seed: int = 0, transform: Any = None,
                  resume: Mapping[str, Any] | None = None) -> None:
-        super().__init__()
         if not sources:
             raise ValueError("a mixture needs at least one source")
         self.sources = dict(sources)
@@ -332,9 +343,16 @@ class ShardMixture(IterableDataset):
         while True:
             yield rng.choices(names, weights)[0]
 
+    def consumer(self, process: tuple[int, int] | None = None,
+                 worker: tuple[int, int] | None = None) -> tuple[int, int]:
+        """``(consumer id, number of consumers)``, as the first source stream finds it (:meth:`ShardStream.consumer`)."""
+        return next(iter(self.sources.values())).consumer(process, worker)
+
     def __iter__(self) -> Iterator[tuple[str, Any, list[int]]]:
-        first = next(iter(self.sources.values()))
-        c, n = first.consumer()
+        yield from self.iter_as(*self.consumer())
+
+    def iter_as(self, c: int, n: int) -> Iterator[tuple[str, Any, list[int]]]:
+        """Draw as consumer ``c`` of ``n``; every source stream reads as that consumer too."""
         if self._resume_consumers not in (None, n):
             raise ValueError(f"cannot resume a mixture of {self._resume_consumers} consumers with {n}")
         draws = self.positions.get(c, 0)
@@ -348,7 +366,7 @@ class ShardMixture(IterableDataset):
             s = copy.copy(s)
             s.epochs = None
             s.load_state_dict({"epoch": s.epoch, "consumers": n, "positions": {c: taken[k]}})
-            its[k] = iter(s)
+            its[k] = s.iter_as(c, n)
         for source in chooser:
             ex = next(its[source], None)
             if ex is None:  # an empty part for this consumer (warned by the stream)

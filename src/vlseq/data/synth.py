@@ -11,7 +11,9 @@ Output layout (each split directory as described in :mod:`vlseq.data.writers`)::
                                         caption-only training images (hard links to the same PNGs)
     DIR/manifest.json                   seed, size, world config, counts, held-out pairs,
                                         caption-only image ids
-    DIR/contact_sheet.png               a few scenes with their ground truth drawn, to check by eye
+    DIR/contact_sheet.png               ground truth of a few examples per task, drawn to check by eye
+                                        (by ``vlseq synth`` after the data: vlseq.viz.truth_sheet;
+                                        :func:`write_world` writes data only)
 
 Held-out combinations: the ``--heldout`` (colour, shape) pairs never occur in a train scene (and
 recolour edits never create them); val/test may contain them; test_heldout always does.
@@ -159,7 +161,6 @@ class SynthOptions:
     workers: int = min(os.cpu_count() or 1, 8)
     chunk: int = 64
     no_progress: bool = False
-    no_contact_sheet: bool = False
     # the world's look (WorldConfig's options of the same names; strings like "a,b" / "0.04-0.45" accepted)
     shapes: tuple[str, ...] = SHAPES
     colours: tuple[str, ...] = tuple(COLOURS)
@@ -198,7 +199,10 @@ def parse_scale(value: str | Sequence[float] | None) -> tuple[float, float] | No
 
 
 def write_world(out: str | Path, opts: SynthOptions = SynthOptions()) -> Path:
-    """Write the synthetic world's splits, ``manifest.json`` and contact sheet under ``out``; returns ``out``.
+    """Write the synthetic world's splits and ``manifest.json`` under ``out``; returns ``out``.
+
+    The contact sheet is drawn above the data layer, from the written split
+    (:func:`vlseq.viz.truth_sheet.write_world_sheet`, which ``vlseq synth`` calls).
 
     Raises ``ValueError`` for a held-out pair naming an unknown colour or shape, or a bad world option.
     """
@@ -279,9 +283,5 @@ def write_world(out: str | Path, opts: SynthOptions = SynthOptions()) -> Path:
             pool.join()
     with open(out / "manifest.json", "w") as f:
         json.dump(manifest, f, indent=1)
-    if not opts.no_contact_sheet:
-        from .contact_sheet import write_contact_sheet
-
-        write_contact_sheet(out / "contact_sheet.png", cfgs["val"], opts.seed)
     print(f"wrote {sum(counts.values())} scenes to {out}", file=sys.stderr)
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..codec.grammar import (
     UNBOUNDED,
-    BoxLabelListGrammar,
+    BoxFirstListGrammar,
     ChoiceGrammar,
     Grammar,
     GroundedTextGrammar,
@@ -65,10 +65,10 @@ def _build(spec: GrammarSpec, layout: VocabLayout, tok: VLTokenizer) -> Grammar:
         g: Grammar = TextGrammar(layout)
     elif spec.kind == "grounded":
         g = GroundedTextGrammar(layout, polygons=spec.polygons, max_polygon_points=spec.max_polygon_points)
-    elif spec.kind == "objects" and spec.label_last:
+    elif spec.kind == "objects" and spec.box_first:
         if spec.polygons or spec.keypoints:
-            raise ValueError("a box-first object list (label_last) has no polygons or keypoints")
-        g = BoxLabelListGrammar(layout, [tok.label_ids(l, after=loc_token(0)) for l in spec.labels],
+            raise ValueError("a box-first object list (box_first) has no polygons or keypoints")
+        g = BoxFirstListGrammar(layout, [tok.label_ids(l, after=loc_token(0)) for l in spec.labels],
                                 max_objects=spec.max_objects)
     elif spec.kind == "objects":
         g = ObjectListGrammar(layout, [tok.label_ids(l) for l in spec.labels], max_objects=spec.max_objects,

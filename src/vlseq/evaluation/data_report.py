@@ -2,7 +2,9 @@
 
 Per task of a split (:func:`inspect_split`): examples and distinct images, image sizes, objects per
 image with a histogram of box sizes in coordinate bins, the category table, answer frequencies with
-the majority baseline scored by the task's real metric, caption lengths, and prompt and target
+the task's own fixed-answer baseline (:meth:`Task.baseline <vlseq.tasks.Task.baseline>`, the very
+one ``vlseq eval`` reports; its answer taken from the split itself) scored by the task's real metric,
+caption lengths, and prompt and target
 lengths in tokens against the limits the Processor truncates at. :func:`format_split` writes them
 as markdown, with warnings for what makes a run learn nothing (boxes under one bin, truncated
 targets, a constant answer that already scores high, an empty task); :func:`inspect_sources` runs
@@ -14,7 +16,6 @@ A box smaller than one bin on a side has both ends in one bin; the codec widens 
 
 from __future__ import annotations
 
-import functools
 import json
 import statistics
 from collections import Counter
@@ -23,11 +24,10 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from ..data.example import Example
-from ..data.readers import FILES, DataError, available_tasks, load_split
-from ..metrics import classification_accuracy, normalize_answer, vqa_accuracy
+from ..data.readers import DataError, available_tasks, load_split
 from ..models.io import SETTINGS
 from ..processing import CheckpointSettings
-from ..tasks import get_task
+from ..tasks import Task, file_feeds, get_task, task_names
 from ..tokenizer import SETTINGS_FILE, VLTokenizer
 from ..viz.truth_sheet import Panel, image_key, truth_sheet
 
@@ -65,9 +65,10 @@ class TaskStats:
     box_hist: list[tuple[str, int]] = field(default_factory=list)  # shorter side in bins
     small_boxes: int = 0  # shorter side under one bin
     categories: Counter = field(default_factory=Counter)
-    answers: Counter = field(default_factory=Counter)  # each question's answer, or each label
+    answers: Counter = field(default_factory=Counter)  # each example's answer as the fixed-answer baseline counts it
     baseline: tuple[str, float] | None = None  # (what is always answered, its score), e.g. ("'no'", 0.16)
     baseline_by_type: dict[str, float] = field(default_factory=dict)
+    baseline_label: str = ""  # e.g. "majority answer baseline (accuracy)"
     caption_words: tuple[float, int] | None = None
     prompt_tokens: Lengths | None = None
     target_tokens: Lengths | None = None  # None for image targets (their length is the code grid's)
@@ -105,37 +106,14 @@ def box_histogram(sides: Sequence[float], bins: int) -> list[tuple[str, int]]:
     return [(f"<{edges[1]:g}" if i == 0 else f"{edges[i]:g}-{edges[i + 1]:g}", n) for i, n in enumerate(counts)]
 
 
-#: answers repeat (ten annotators, a closed set): normalise each distinct one once
-_normalized = functools.lru_cache(maxsize=1 << 16)(normalize_answer)
-
-
-def question_answer(ex: Example) -> str:
-    """A VQA question's answer: its most frequent normalised GT answer (ties: the first given)."""
-    return Counter(_normalized(a) for a in ex.answers).most_common(1)[0][0]
-
-
-def majority_answer(examples: Sequence[Example]) -> tuple[str, float, dict[str, float]]:
-    """The most frequent answer, its VQA accuracy when given to every question, and that per answer type."""
-    top = Counter(question_answer(ex) for ex in examples).most_common(1)[0][0]
-    refs = {i: list(ex.answers) for i, ex in enumerate(examples)}
-    types = {i: ex.meta["answer_type"] for i, ex in enumerate(examples) if ex.meta.get("answer_type")}
-    res = vqa_accuracy({i: top for i in refs}, refs, answer_types=types or None)
-    return top, float(res["accuracy"]), dict(res["per_answer_type"])  # type: ignore[arg-type]
-
-
-def majority_class(examples: Sequence[Example]) -> tuple[dict[tuple[str, ...], str], float]:
-    """The majority label of each option set, and the classification accuracy of always predicting it.
-
-    Examples with different option sets (entailment / yes-no / true-false) are different questions
-    a model tells apart from the prompt, so each set gets its own majority.
-    """
-    groups: dict[tuple[str, ...], Counter] = {}
-    for ex in examples:
-        groups.setdefault(tuple(sorted(ex.options)), Counter())[ex.answers[0]] += 1
-    top = {opts: c.most_common(1)[0][0] for opts, c in groups.items()}
-    preds = {i: top[tuple(sorted(ex.options))] for i, ex in enumerate(examples)}
-    res = classification_accuracy(preds, {i: ex.answers[0] for i, ex in enumerate(examples)})
-    return top, float(res["accuracy"])  # type: ignore[arg-type]
+def answer_baseline(task: Task, examples: Sequence[Example], bins: int) -> tuple[tuple[str, float], dict[str, float], str]:
+    """A fixed-answer task's own baseline on ``examples``, its answer taken from them as well
+    (:meth:`Task.baseline_answer`, :meth:`Task.baseline`): ``(repr of the answer, its primary metric)``,
+    the metric's parts (``accuracy/yes/no`` -> ``{"yes/no": ...}``) and what to call it."""
+    metric = task.headline[0]
+    scores = task.baseline(examples, None, bins)
+    parts = {k[len(metric) + 1:]: v for k, v in scores.items() if k.startswith(f"{metric}/")}
+    return (repr(task.baseline_answer(examples)), scores[metric]), parts, f"{task.baseline_kind} baseline ({metric})"
 
 
 @dataclass
@@ -161,7 +139,7 @@ def split_texts(split: Mapping[str, Sequence[Example]], bins: int, skip_bad: boo
         for ex in exs:
             try:
                 prompt = task.prompt(ex, bins)
-                target = None if task.output == "image" else task.target(ex, bins, None)
+                target = None if task.writes_image else task.target(ex, bins, None)
             except ValueError:
                 if not skip_bad:
                     raise
@@ -171,7 +149,7 @@ def split_texts(split: Mapping[str, Sequence[Example]], bins: int, skip_bad: boo
             targets.append(target)
             kept.append(ex)
         out.prompts[name], out.kept[name], out.bad[name] = prompts, kept, bad
-        out.targets[name] = None if task.output == "image" else [t for t in targets if t is not None]
+        out.targets[name] = None if task.writes_image else [t for t in targets if t is not None]
     return out
 
 
@@ -220,15 +198,11 @@ def task_stats(name: str, examples: Sequence[Example], bins: int) -> TaskStats:
         st.box_hist = box_histogram(sides, bins)
         st.small_boxes = sum(s < 1 for s in sides)
         st.categories = Counter(label for objs in per_image.values() for label, _ in objs if label is not None)
-    if name == "vqa" and examples:
-        st.answers = Counter(question_answer(ex) for ex in examples)
-        top, acc, by_type = majority_answer(examples)
-        st.baseline, st.baseline_by_type = (repr(top), acc), by_type
-    elif name == "classify" and examples:
-        st.answers = Counter(ex.answers[0] for ex in examples)
-        tops, acc = majority_class(examples)
-        what = [f"{t!r} for {'/'.join(opts)}" if len(tops) > 1 else repr(t) for opts, t in tops.items()]
-        st.baseline = (", ".join(what), acc)
+    task = get_task(name) if name in task_names() else None
+    answers = task.baseline_answers(examples) if task is not None and examples else None
+    if task is not None and answers:  # a fixed-answer baseline (VQA's majority answer, classify's majority class)
+        st.answers = Counter(answers)
+        st.baseline, st.baseline_by_type, st.baseline_label = answer_baseline(task, examples, bins)
     if "caption" in name and examples:
         words = [len(a.split()) for ex in examples for a in ex.answers]
         st.caption_words = (sum(words) / len(words), max(words)) if words else None
@@ -269,8 +243,8 @@ def warnings_for(stats: Sequence[TaskStats], bins: int) -> list[str]:
         if st.baseline is not None and st.baseline[1] >= HIGH_BASELINE:
             out.append(f"{st.task}: always answering {st.baseline[0]} scores {st.baseline[1]:.3f}: "
                        "a model can reach that without looking at the image")
-        if st.task == "classify" and len(st.answers) == 1:
-            out.append("classify: every example has the same label")
+        if st.baseline is not None and len(st.answers) == 1:
+            out.append(f"{st.task}: every example has the same answer")
         if st.bad:
             out.append(f"{st.task}: {st.bad} examples skipped: their prompt or target could not be written")
     return out
@@ -336,7 +310,7 @@ def format_split(name: str, stats: Sequence[TaskStats], bins: int, tokenizer_not
         if st.baseline is None:
             continue
         total = sum(st.answers.values())
-        kind = "majority-answer baseline (VQA accuracy)" if st.task == "vqa" else "majority-class baseline (accuracy)"
+        kind = st.baseline_label or "baseline"
         lines += ["", f"### {st.task}: answers (top {TOP} of {len(st.answers)})", ""]
         lines += _table(["answer", "examples", "share"],
                         [[a, n, f"{n / total:.3f}"] for a, n in st.answers.most_common(TOP)])
@@ -391,11 +365,12 @@ def split_dirs(path: str | Path) -> list[Source]:
     d = Path(path)
     if not d.is_dir():
         raise DataError(d, None, "unreadable_file", "split directory not found")
-    if available_tasks(d):
+    feeds = file_feeds()
+    if available_tasks(d, feeds=feeds):
         return [Source(d.name, d)]
-    subs = [s for s in d.iterdir() if s.is_dir() and available_tasks(s)]
+    subs = [s for s in d.iterdir() if s.is_dir() and available_tasks(s, feeds=feeds)]
     if not subs:
-        raise DataError(d, None, "unreadable_file", f"no split files here ({', '.join(FILES)}) and no split "
+        raise DataError(d, None, "unreadable_file", f"no split files here ({', '.join(feeds)}) and no split "
                                                     "directory holding them under it")
     rank = {n: i for i, n in enumerate(SPLIT_ORDER)}
     return [Source(s.name, s) for s in sorted(subs, key=lambda s: (rank.get(s.name, len(rank)), s.name))]
@@ -412,13 +387,14 @@ def inspect_sources(sources: Sequence[Source], bins: int, tokenizer: VLTokenizer
     """
     title = ", ".join(f"`{s.path}`" for s in sources)
     result = Inspection(f"# Data inspection: {title}\n")
+    feeds = file_feeds()
     for src in sources:
-        have = available_tasks(src.path)
+        have = available_tasks(src.path, feeds=feeds)
         want = [t for t in src.tasks if t in have] if src.tasks is not None else None
         notes = []
         if src.tasks is not None and len(want or []) < len(src.tasks):
             notes.append(f"tasks of the config no file here provides: {', '.join(t for t in src.tasks if t not in have)}")
-        split = load_split(src.path, tasks=want, skip_bad=skip_bad)
+        split = load_split(src.path, tasks=want, skip_bad=skip_bad, feeds=feeds)
         if split.report.skipped:
             notes.append(f"skipped {split.report.skipped} bad records: "
                          + ", ".join(f"{k} {n}" for k, n in sorted(split.report.counts.items())))

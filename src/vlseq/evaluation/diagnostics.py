@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from ..decoding.boxes import SLOTS
+from ..decoding.pointer_maps import pointer_maps as pointer_maps  # re-exported: its home before decoding
 from ..tasks.registry import get_task, task_of
 
 
@@ -120,35 +121,3 @@ def format_image_use(rows: Mapping[str, tuple[float, float]]) -> str:
     for source, (true, shuf) in sorted(rows.items()):
         lines.append(f"| {source} | {true:.4f} | {shuf:.4f} | {shuf - true:+.4f} |")
     return "\n".join(lines)
-
-
-@torch.no_grad()
-def pointer_maps(model: Any, processor: Any, task: Any, ex: Any, sequence: str) -> list[tuple[int, Any]]:
-    """Where the pointer head looked when it wrote each box coordinate of ``sequence`` (a model output
-    for ``ex``): ``[(slot 0..3 = x1 y1 x2 y2, (gh, gw) numpy attention over the image cells), ...]``
-    in sequence order, read by teacher-forcing the sequence. Raises ``ValueError`` for a model
-    without a pointer head (``model.loc_pointer`` none).
-    """
-    from ..decoding.boxes import box_slots
-    from ..models.pointer import PointerHead
-
-    head = getattr(getattr(model, "lm", None), "lm_head", None)
-    if not isinstance(head, PointerHead):
-        raise ValueError("this checkpoint has no pointer head (model.loc_pointer is 'none'): nothing to draw")
-    device = next(model.parameters()).device
-    tok = processor.tokenizer
-    ids = tok.encode(sequence)
-    batch = processor.collate([processor.encode(task, ex, with_target=False)])
-    dec = torch.tensor([[tok.bos_id] + ids], device=device)
-    was = model.training
-    model.eval()
-    head.record = True
-    try:
-        model(batch["pixel_values"].to(device), batch["input_ids"].to(device), batch["attention_mask"].to(device), dec,
-              image_mask=batch["image_mask"].to(device))
-        att = head.last_attention[0]  # (T, I*gh*gw); position t wrote ids[t]
-    finally:
-        head.record, head.last_attention = False, None
-        model.train(was)
-    gh, gw = head.grid
-    return [(slot, att[t].view(-1, gh, gw).sum(0).cpu().numpy()) for t, slot in enumerate(box_slots(ids, tok)) if slot >= 0]

@@ -27,7 +27,7 @@ from ..decoding.generate import predict_examples
 from ..decoding.rank import candidate_loglikelihoods
 from ..processing import Processor
 from ..tasks import get_task, headline, task_of
-from .baselines import KINDS, baseline_scores
+from .baselines import baseline_kind, baseline_scores
 from .identity import identity_scores, model_grid
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def evaluate_examples(model, processor: Processor, examples: dict[str, Sequence[
             t0 = time.time()
             # Ranked outputs (object lists) get per-box scores so mAP ranks by confidence.
             preds = predict_examples(model, processor, task, exs, batch_size, constrained, num_beams,
-                                     scores=task.output == "objects" and num_beams == 1)
+                                     scores=task.writes_objects and num_beams == 1)
             if task.ranks_options:  # one log-likelihood per candidate, in batched forward passes
                 for p, s in zip(preds, candidate_loglikelihoods(model, processor, task, exs, batch_size)):
                     p.scores = s
@@ -73,7 +73,7 @@ def evaluate_examples(model, processor: Processor, examples: dict[str, Sequence[
                 pred_file.flush()
             scores = task.evaluate(exs, preds)
             scores.update(identity_scores(task.name, exs, preds, model_grid(model)))
-            if task.output == "image":
+            if task.writes_image:
                 from .render_check import image_metrics
 
                 scores.update(image_metrics(model, processor, task, exs, preds, categories, batch_size))  # type: ignore[arg-type]
@@ -136,7 +136,7 @@ def _baseline_cell(metrics: dict[str, Any], source: str, metric: str) -> str:
     chance = metrics.get(f"{source}/baseline/chance_{metric}")
     if v is None and chance is None:
         return "n/a"
-    parts = [] if v is None else [f"{v:.3f} {KINDS.get(task_of(source), 'baseline')}"]
+    parts = [] if v is None else [f"{v:.3f} {baseline_kind(task_of(source))}"]
     if chance is not None:
         parts.append(f"{chance:.3f} chance")
     return "; ".join(parts)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from .pipeline import CATEGORY_TASKS
+from .pipeline import task_named
 
 #: Prompt hints per task, shown under the prompt box.
 HINTS = {
@@ -96,9 +96,22 @@ def synthetic_examples(image_size: int, tasks: Sequence[str], out_dir: Path, n: 
     return rows
 
 
-#: tasks whose prompt is typed text (the others need none, or take categories / a region instead)
-TEXT_PROMPT_TASKS = {"vqa", "refexp", "segment", "ground", "localize", "classify", "generate_image", "edit_image",
-                     "multiple_choice"}
+def takes_categories(task: str) -> bool:
+    """The task's options are object categories (it writes objects): the categories box, prefilled."""
+    spec = task_named(task)
+    return spec is not None and spec.writes_objects
+
+
+def takes_text(task: str) -> bool:
+    """The task's prompt is typed text (the others need none, or take categories / a region instead)."""
+    spec = task_named(task)
+    return spec is not None and "text" in spec.inputs
+
+
+def reads_canvas(task: str) -> bool:
+    """The task needs no image (it draws from text alone on a blank canvas)."""
+    spec = task_named(task)
+    return spec is not None and spec.image_input == "canvas"
 
 
 def fields_for(task: str, categories: Sequence[str]) -> dict[str, Any]:
@@ -106,7 +119,7 @@ def fields_for(task: str, categories: Sequence[str]) -> dict[str, Any]:
     categories/options box (None, or its label and value) and the region box (bool)."""
     known = task in HINTS
     classes = None
-    if task in CATEGORY_TASKS:
+    if takes_categories(task):
         classes = {"label": "categories (comma-separated)", "value": ", ".join(categories)}
     elif task == "classify":
         classes = {"label": "options (comma-separated)", "value": "yes, no"}
@@ -114,7 +127,7 @@ def fields_for(task: str, categories: Sequence[str]) -> dict[str, Any]:
         classes = {"label": "choices (one per line)", "value": ""}
     elif not known:
         classes = {"label": "categories / options (comma-separated)", "value": ""}
-    return {"hint": HINTS.get(task, ""), "prompt": task in TEXT_PROMPT_TASKS or not known, "classes": classes,
+    return {"hint": HINTS.get(task, ""), "prompt": takes_text(task) or not known, "classes": classes,
             "region": task == "region_caption" or not known}
 
 
@@ -182,13 +195,13 @@ class DemoRunner:
         generate_image needs no upload (its input is a blank canvas); its drawn image, and
         edit_image's, is the image the model wrote.
         """
-        if task == "generate_image":
+        if reads_canvas(task):
             r = self.pipe(None, task, prompt or None)
             return r.draw(), "<div class='grounded' id='grounded-text'><i>(an image)</i></div>", r.sequence, \
                 self._image_details(r)
         img = self.load(path)
         kw: dict[str, Any] = {}
-        if task in CATEGORY_TASKS:
+        if takes_categories(task):
             kw["categories"] = classes
         elif task == "classify":
             kw["options"] = classes
@@ -196,7 +209,7 @@ class DemoRunner:
             kw["choices"] = lines_of(classes)
         if task == "region_caption":
             kw["region"] = _parse_region(region)
-        typed = task in TEXT_PROMPT_TASKS or task not in HINTS  # a hidden prompt box may hold stale text
+        typed = takes_text(task) or task not in HINTS  # a hidden prompt box may hold stale text
         r = self.pipe.run([img], task, (prompt or None) if typed else None, batch_size=1, **kw)[0]
         if r.output_image is not None:
             return r.draw(), "<div class='grounded' id='grounded-text'><i>(an image)</i></div>", r.sequence, \

@@ -14,7 +14,8 @@ Images may be paths, PIL images or numpy arrays of any mode; a list of images ru
 returns a list. Tasks that write an image (``generate_image``: ``pipe(None, task="generate_image",
 text="a red circle.")``; ``edit_image``: an image and an instruction) return it decoded by the
 checkpoint's image tokenizer as ``Result.output_image``; ``Result.draw`` shows it. The pipeline builds the task's :class:`~vlseq.data.example.Example` from the
-inputs (:meth:`Pipeline.examples`) and decodes it with :func:`vlseq.decoding.generate.predict_examples`,
+inputs (:meth:`Pipeline.examples`), as the task says what it takes (:attr:`~vlseq.tasks.Task.inputs`,
+:attr:`~vlseq.tasks.Task.image_input`, :attr:`~vlseq.tasks.Task.context`), and decodes it with :func:`vlseq.decoding.generate.predict_examples`,
 the same code ``vlseq eval`` measures.
 """
 
@@ -32,28 +33,17 @@ from ..codec.coords import Box, Point
 from ..data.example import Example, ImageRef
 from ..data.images import DEFAULT_MAX_PIXELS, load_image
 from ..processing import CheckpointSettings, Processor, split_list
-from ..tasks import Prediction, get_task
-
-#: The inputs each task needs besides the image (its ``Example`` fields); other tasks take what is given.
-TASK_INPUTS: dict[str, tuple[str, ...]] = {
-    "caption": (), "grounded_caption": (),
-    "vqa": ("text",), "refexp": ("text",), "segment": ("text",), "ground": ("text",), "localize": ("text",),
-    "classify": ("text", "options"), "detect": ("options",), "region_caption": ("region",),
-    "instance_segment": ("options",), "keypoints": ("options",),
-    "generate_image": ("text",), "edit_image": ("text",),
-    "paragraph": (), "story": (), "multiple_choice": ("text", "options"), "dialog": ("text",),
-}
-
-#: Tasks whose options are object categories: ``categories=``, defaulting to the checkpoint's.
-CATEGORY_TASKS = frozenset({"detect", "instance_segment", "keypoints"})
-
-#: Tasks whose output is an image (VQ codes decoded by the checkpoint's image tokenizer).
-IMAGE_TASKS = frozenset({"generate_image", "edit_image"})
+from ..tasks import Prediction, Task, get_task, task_names
 
 #: What to pass to :class:`Pipeline` for each Example field, for error messages.
 _ARG_FOR = {"text": "text=", "options": "options= (or choices=)", "region": "region=(x1, y1, x2, y2)"}
 
 Images = Union[ImageRef, Sequence[ImageRef]]
+
+
+def task_named(name: str) -> Task | None:
+    """The registered task called ``name``; None for a name no task has (callers then say so their way)."""
+    return get_task(name) if name in task_names() else None
 
 
 # ------------------------------------------------------------------------------------------ images
@@ -139,7 +129,8 @@ class Result:
         """
         from ..viz.draw import draw
 
-        if self.task in IMAGE_TASKS:
+        task = task_named(self.task)
+        if task is not None and task.writes_image:
             if self.output_image is None:
                 raise ValueError(f"this {self.task} result has no output image (the output was not a full code grid)")
             out = Image.fromarray(self.output_image)
@@ -239,22 +230,22 @@ class Pipeline:
         dialog image's caption (VisDial gives one; the prompt carries it). ``story`` makes one example
         of all the images, in order.
         """
-        get_task(task)  # KeyError naming the known tasks
+        spec = get_task(task)  # KeyError naming the known tasks
         if choices is not None:
             options = [" ".join(str(c).split()) for c in choices if str(c).strip()]
-        if task == "story":
+        if spec.image_input == "sequence":
             if not images:
-                raise ValueError("story needs its images, in order")
+                raise ValueError(f"{task} needs its images, in order")
             ex = Example(task=task, images=list(images), width=images[0].width, height=images[0].height, image_id="0",
                          source="input story")
             return [ex]
-        if task in IMAGE_TASKS and self.processor.image_tokenizer is None:
+        if spec.writes_image and self.processor.image_tokenizer is None:
             raise ValueError(f"task {task!r} writes an image, but this checkpoint has no image tokenizer "
                              "(train it with image_tokenizer=DIR)")
         texts = [text] * len(images) if text is None or isinstance(text, str) else list(text)
         if len(texts) != len(images):
             raise ValueError(f"got {len(texts)} texts for {len(images)} images")
-        if task in CATEGORY_TASKS:
+        if spec.writes_objects:  # its options are object categories: the checkpoint's by default
             opts = split_list(categories) or split_list(options) or self.categories
             if not opts:
                 raise ValueError(f"{task} needs categories=[...]: this checkpoint's settings store none")
@@ -262,25 +253,24 @@ class Pipeline:
             opts = [" ".join(str(o).split()) for o in options if str(o).strip()]
         else:
             opts = split_list(options)
-        needs = TASK_INPUTS.get(task, ())
         out = []
         meta: dict[str, Any] = {}
-        if history:
+        if history and "history" in spec.context:
             meta["history"] = [tuple(h) for h in history]
-        if caption and caption.strip():
+        if caption and caption.strip() and "caption" in spec.context:
             meta["caption"] = " ".join(caption.split())
         for i, (img, t) in enumerate(zip(images, texts)):
             t = " ".join((t or "").split())
-            if task == "generate_image":  # the model's input image is a blank canvas (see vlseq.tasks.image)
+            if spec.image_input == "canvas":  # the model's input image is a blank canvas (see vlseq.tasks.image)
                 from ..data.images import blank_canvas
 
                 img = Image.fromarray(blank_canvas(img.width, img.height))
             ex = Example(task=task, images=[img], width=img.width, height=img.height, image_id=str(i), text=t,
                          options=list(opts), region=check_region(region, img) if region is not None else None,
                          source=f"input {i}", meta=meta)
-            for f in needs:
+            for f in spec.inputs:
                 if not getattr(ex, f):
-                    what = "categories=" if task in CATEGORY_TASKS and f == "options" else _ARG_FOR[f]
+                    what = "categories=" if spec.writes_objects and f == "options" else _ARG_FOR.get(f, f"{f}=")
                     raise ValueError(f"task {task!r} needs {what}")
             out.append(ex)
         if self.tasks and task not in self.tasks:
@@ -298,7 +288,8 @@ class Pipeline:
         (greedy decoding only).
         """
         if images is None:
-            if task != "generate_image":
+            named = task_named(task)
+            if named is None or named.image_input != "canvas":
                 raise ValueError(f"task {task!r} needs an image")
             images = self.canvases(text)
         single = not isinstance(images, (list, tuple))
@@ -309,7 +300,8 @@ class Pipeline:
         results = self.run(loaded, task, text, categories=categories, options=options, region=region, choices=choices,
                            history=history, caption=caption, batch_size=batch_size, constrained=constrained,
                            num_beams=num_beams, scores=scores)
-        return results[0] if single or task == "story" else results  # a story is one result for all its images
+        # a sequence task (a story) gives one result for all its images
+        return results[0] if single or get_task(task).image_input == "sequence" else results
 
     def run(self, images: Sequence[Image.Image], task: str, text: str | Sequence[str] | None = None, *,
             categories: str | Sequence[str] | None = None, options: str | Sequence[str] | None = None,
@@ -323,7 +315,7 @@ class Pipeline:
         t = self.processor.bind(get_task(task))
         preds = predict_examples(self.model, self.processor, t, exs, batch_size=batch_size, constrained=constrained,
                                  num_beams=num_beams, scores=scores)
-        outs = [t.decoded(p) for p in preds] if task in IMAGE_TASKS else [None] * len(preds)  # type: ignore[attr-defined]
+        outs = [t.decoded(p) for p in preds] if t.writes_image else [None] * len(preds)  # type: ignore[attr-defined]
         return [result_from_prediction(p, ex, t.prompt(ex, self.processor.bins), out)
                 for p, ex, out in zip(preds, exs, outs)]
 
@@ -332,7 +324,7 @@ class Pipeline:
                   region: Box | None = None) -> Image.Image:
         """A sheet of where the pointer head looked to write each box coordinate of ``result`` (this
         image's output for ``task`` with the same inputs); ``ValueError`` without a pointer head."""
-        from ..evaluation.diagnostics import pointer_maps
+        from ..decoding.pointer_maps import pointer_maps
         from ..viz.draw import attention_sheet
 
         [ex] = self.examples([image], task, text, categories, options, region)

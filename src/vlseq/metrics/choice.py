@@ -14,13 +14,10 @@ from __future__ import annotations
 import math
 from typing import Hashable, Mapping
 
+from ..codec.text import fold_text
 from ._validate import check_ids
 
 STAGES = ("qa", "qar")
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.strip().lower().split())
 
 
 def _pairs(stages: Mapping[Hashable, str], questions: Mapping[Hashable, Hashable], ids, what: str) -> dict:
@@ -67,7 +64,7 @@ def multiple_choice_accuracy(
         if not isinstance(pred, str) or not isinstance(gt, str):
             raise ValueError(f"multiple_choice_accuracy: id {i!r}: prediction and reference must be strings, "
                              f"got {pred!r} and {gt!r}")
-        right[i] = _norm(pred) == _norm(gt)
+        right[i] = fold_text(pred) == fold_text(gt)
     pairs = _pairs(stages, questions, references, "multiple_choice_accuracy")
     per_stage = {s: [float(right[i]) for i in references if stages[i] == s] for s in STAGES}
     both = [float(right[p["qa"]] and right[p["qar"]]) for p in pairs.values() if len(p) == 2]

@@ -9,12 +9,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Hashable, Mapping
 
+from ..codec.text import fold_text
 from ._validate import check_ids
-
-
-def _norm(text: str) -> str:
-    # whitespace inside the label is collapsed too, so "not  entailed" == "not entailed"
-    return " ".join(text.strip().lower().split())
 
 
 def classification_accuracy(
@@ -40,7 +36,8 @@ def classification_accuracy(
                 f"classification_accuracy: id {i!r}: prediction and reference must be strings, "
                 f"got {pred!r} and {gt!r}"
             )
-        per_class[_norm(gt)].append(int(_norm(pred) == _norm(gt)))
+        # whitespace inside the label is collapsed too, so "not  entailed" == "not entailed"
+        per_class[fold_text(gt)].append(int(fold_text(pred) == fold_text(gt)))
     hits = [x for v in per_class.values() for x in v]
     return {
         "accuracy": sum(hits) / len(hits),

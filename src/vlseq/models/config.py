@@ -4,9 +4,42 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+#: config keys renamed in 0.2, old dotted path -> new dotted path (paths from the top of a training
+#: config; a model's own ``config.json`` is the ``model.`` section). The old names are read for one
+#: release with a warning that names the new key (CHANGELOG.md).
+RENAMED_KEYS: dict[str, str] = {
+    "model.image_skip": "model.encoder_skip",
+    "model.vision.skip": "model.vision.stem_skip",
+}
+
+
+def renamed_key(path: str, table: dict[str, str] | None = None) -> str:
+    """The current name of the dotted config key ``path``, warning once per use when it is an old one."""
+    new = (RENAMED_KEYS if table is None else table).get(path)
+    if new is None:
+        return path
+    warnings.warn(f"config key {path!r} is now {new!r}; the old name is read until the next release",
+                  FutureWarning, stacklevel=3)
+    return new
+
+
+def rename_section(d: dict[str, Any], section: str, table: dict[str, str] | None = None) -> dict[str, Any]:
+    """A copy of the config section ``d`` found at dotted path ``section`` ("" for the top), with its
+    renamed keys (:data:`RENAMED_KEYS`, or ``table``) brought up to date, each with a warning. A
+    section holding both the old and the new key is refused."""
+    prefix = f"{section}." if section else ""
+    out = {}
+    for key, value in d.items():
+        new = renamed_key(prefix + key, table)[len(prefix):]
+        if new != key and new in d:
+            raise ValueError(f"config holds both {prefix + key!r} and its new name {prefix + new!r}")
+        out[new] = value
+    return out
 
 
 @dataclass
@@ -26,7 +59,7 @@ class VisionConfig:
     norm: str = "batch"
     #: conv stem: concatenate the first stage's features, pooled to the grid, to the last stage's
     #: (carries colour and fine detail the deep stages drop; see ``models.vision.ConvStem``)
-    skip: bool = False
+    stem_skip: bool = False
     hf_config: dict[str, Any] = field(default_factory=dict)
     pretrained: str | None = None
 
@@ -49,7 +82,7 @@ class ModelConfig:
     #: add the image tokens the encoder took to its outputs at those tokens (a residual around the
     #: whole encoder): linear probes found an object's colour and shape readable from the image
     #: tokens but near chance in the encoder's output at the same cell (``experiments/shape_probe.py``)
-    image_skip: bool = False
+    encoder_skip: bool = False
     #: std of the normal init of every linear and embedding weight; None: ``d_model ** -0.5``
     init_std: float | None = None
     #: init of the image grid's row/column position embeddings (learned either way): ``sincos``, the
@@ -82,7 +115,7 @@ class ModelConfig:
     #: ``sincos`` (the image grid's sine-cosine code of the bin's position, :func:`sincos_coordinates`)
     loc_init: str = "normal"
     #: a pointer into the image grid added to the coordinate logits (:mod:`vlseq.models.pointer`):
-    #: ``none``; ``cell`` (which cell); ``offset`` (which cell, then which bin inside it)
+    #: ``none``; ``cell`` (which cell); ``cell_offset`` (which cell, then which bin inside it)
     loc_pointer: str = "none"
     #: where the pointer runs: ``all`` decoder positions, or only ``coords``, the positions that
     #: write a coordinate (teacher forcing knows them; at inference, where the token head puts half
@@ -118,8 +151,12 @@ class ModelConfig:
             raise ValueError(f"model.lm must be 'bart' or 'mbart', got {self.lm!r}")
         if self.loc_pointer is True or self.loc_pointer is False:  # the boolean form of an earlier version
             self.loc_pointer = "cell" if self.loc_pointer else "none"
-        if self.loc_pointer not in ("none", "cell", "offset"):
-            raise ValueError(f"model.loc_pointer must be 'none', 'cell' or 'offset', got {self.loc_pointer!r}")
+        if self.loc_pointer == "offset":  # renamed in 0.2: it points at a cell, then an offset inside it
+            warnings.warn("model.loc_pointer='offset' is now 'cell_offset'; the old value is read until the next "
+                          "release", FutureWarning, stacklevel=3)
+            self.loc_pointer = "cell_offset"
+        if self.loc_pointer not in ("none", "cell", "cell_offset"):
+            raise ValueError(f"model.loc_pointer must be 'none', 'cell' or 'cell_offset', got {self.loc_pointer!r}")
         if self.loc_pointer_at not in ("all", "coords"):
             raise ValueError(f"model.loc_pointer_at must be 'all' or 'coords', got {self.loc_pointer_at!r}")
 
@@ -146,12 +183,12 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
-        d = dict(d)
+        d = rename_section(d, "model")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown model config keys: {sorted(unknown)}")
-        vision = d.pop("vision", {}) or {}
+        vision = rename_section(d.pop("vision", {}) or {}, "model.vision")
         vknown = {f.name for f in dataclasses.fields(VisionConfig)}
         if set(vision) - vknown:
             raise ValueError(f"unknown vision config keys: {sorted(set(vision) - vknown)}")

@@ -4,7 +4,7 @@ grammar-constrained decoding and evaluation fine-tune a Florence-2 checkpoint un
 
 ::
 
-    pixel_values (B, I, 3, S, S), vlseq-normalised ((x - 0.5) / 0.5)
+    pixel_values (B, I, 3, S, S), vlseq-normalised (:mod:`vlseq.codec.pixels`)
         -> Florence-2 normalisation (ImageNet mean/std) -> I images tiled side by side
         -> DaViT vision tower + projector -> (B, 1 + h * I*w, d) image tokens --+
     input_ids (B, L) -> <s> prompt </s> -> shared embeddings -------------------+-> BART encoder
@@ -52,15 +52,13 @@ from transformers import (
 )
 from transformers.modeling_outputs import BaseModelOutput
 
+from ..codec.pixels import PIXEL_MEAN, PIXEL_STD
 from .config import ModelConfig
 from .loss import balanced_loss
 
 #: Florence-2's image processor statistics (ImageNet's), used when the directory names none.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-#: vlseq's Processor feeds ``(x - VLSEQ_MEAN) / VLSEQ_STD`` for x in [0, 1].
-VLSEQ_MEAN = 0.5
-VLSEQ_STD = 0.5
 #: Encoder positions kept free for the prompt when deciding whether tiled images fit side by side.
 PROMPT_RESERVE = 128
 #: Keys of ``vision.hf_config`` that are not Florence2Config fields.
@@ -158,11 +156,12 @@ class Florence2Model(nn.Module):
         cfg.d_model, cfg.encoder_layers, cfg.decoder_layers = tc.d_model, tc.encoder_layers, tc.decoder_layers
         cfg.heads, cfg.ffn_dim = tc.encoder_attention_heads, tc.encoder_ffn_dim
         cfg.max_positions = tc.max_position_embeddings
-        # Pixel conversion (x_vlseq * a + b == (x - mean) / std), per channel.
+        # Pixel conversion (x_vlseq * a + b == (x - mean) / std), per channel, from vlseq's input scale
+        # x_vlseq = (x - PIXEL_MEAN) / PIXEL_STD.
         mean = torch.tensor(stats["image_mean"]).view(1, 3, 1, 1)
         std = torch.tensor(stats["image_std"]).view(1, 3, 1, 1)
-        self.register_buffer("pixel_scale", VLSEQ_STD / std, persistent=False)
-        self.register_buffer("pixel_shift", (VLSEQ_MEAN - mean) / std, persistent=False)
+        self.register_buffer("pixel_scale", PIXEL_STD / std, persistent=False)
+        self.register_buffer("pixel_shift", (PIXEL_MEAN - mean) / std, persistent=False)
         self._stages = list(zip(vc.patch_size, vc.patch_stride, vc.patch_padding))
         self._max_cells = vc.max_position_embeddings
         self._max_positions = tc.max_position_embeddings

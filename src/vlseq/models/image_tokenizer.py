@@ -7,7 +7,8 @@ a mirrored conv decoder turns the quantised grid back into pixels. Codes are rea
 an image becomes ``h * w`` tokens. Trained with MSE reconstruction + the VQ commitment loss.
 
 Pixels are float ``(B, 3, S, S)`` in ``[0, 1]`` at the public API (uint8 helpers convert);
-internally the network sees ``[-1, 1]``. Save/load: ``image_tokenizer.json`` (the config) and
+internally the network sees them as the VLSeq model does (:mod:`vlseq.codec.pixels`, about ``[-1, 1]``;
+trained weights depend on that scale). Save/load: ``image_tokenizer.json`` (the config) and
 ``model.safetensors`` -- no pickle.
 """
 
@@ -25,6 +26,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
 from vector_quantize_pytorch import VectorQuantize
+
+from ..codec.pixels import denormalize_pixels, normalize_pixels
 
 CONFIG_FILE = "image_tokenizer.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -142,22 +145,22 @@ class ImageTokenizer(nn.Module):
         """pixels (B, 3, S, S) in [0, 1] -> (reconstruction (B, 3, S, S) in about [0, 1],
         codes (B, h*w) long, VQ commitment loss (scalar))."""
         self._check_pixels(pixels)
-        z = self.encoder(pixels * 2.0 - 1.0)
+        z = self.encoder(normalize_pixels(pixels))
         q, idx, commit = self.vq(z)
-        recon = self.decoder(q) * 0.5 + 0.5
+        recon = denormalize_pixels(self.decoder(q))
         return recon, idx.reshape(idx.shape[0], -1), commit.sum()
 
     def loss(self, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
         """Training loss: ``mse`` (on [-1, 1] pixels, as the decoder sees them) + ``commit``; key ``loss`` is the sum."""
         recon, _, commit = self(pixels)
-        mse = F.mse_loss(recon * 2.0 - 1.0, pixels * 2.0 - 1.0)
+        mse = F.mse_loss(normalize_pixels(recon), normalize_pixels(pixels))
         return {"loss": mse + commit, "mse": mse.detach(), "commit": commit.detach()}
 
     @torch.no_grad()
     def encode(self, pixels: torch.Tensor) -> torch.Tensor:
         """pixels (B, 3, S, S) float in [0, 1] -> codes (B, h*w) long, row-major."""
         self._check_pixels(pixels)
-        z = self.encoder(pixels * 2.0 - 1.0)
+        z = self.encoder(normalize_pixels(pixels))
         b, d, h, w = z.shape
         flat = z.permute(0, 2, 3, 1).reshape(b, h * w, d)
         # Nearest code (the quantiser's own distance), without its training-mode side effects.
@@ -175,7 +178,7 @@ class ImageTokenizer(nn.Module):
             raise ValueError(f"ImageTokenizer: codes must lie in [0, {k}), got [{int(codes.min())}, {int(codes.max())}]")
         q = self.codebook()[codes.long()]  # (B, h*w, dim)
         q = q.reshape(codes.shape[0], g, g, -1).permute(0, 3, 1, 2).contiguous()
-        return (self.decoder(q) * 0.5 + 0.5).clamp_(0.0, 1.0)
+        return denormalize_pixels(self.decoder(q)).clamp_(0.0, 1.0)
 
     def codebook(self) -> torch.Tensor:
         """The code vectors, (K, dim)."""

@@ -67,7 +67,7 @@ class PointerHead(nn.Module):
         if loc_offset < 0:
             raise ValueError("model.loc_pointer needs the coordinate token ids (ModelConfig.fill_from_tokenizer)")
         if offsets and (num_bins % grid[0] or num_bins % grid[1]):
-            raise ValueError(f"model.loc_pointer='offset' needs num_bins ({num_bins}) divisible by the image grid {grid}")
+            raise ValueError(f"model.loc_pointer='cell_offset' needs num_bins ({num_bins}) divisible by the image grid {grid}")
         self.offsets = offsets
         #: the pointer only where a coordinate is written (see :meth:`forward`), not at every position
         self.only_coords = only_coords

@@ -109,7 +109,7 @@ class HFBackbone(nn.Module):
 
 def build_vision(cfg: VisionConfig, image_size: int) -> nn.Module:
     if cfg.kind == "conv":
-        return ConvStem(tuple(cfg.channels), cfg.blocks, cfg.norm, cfg.skip)
+        return ConvStem(tuple(cfg.channels), cfg.blocks, cfg.norm, cfg.stem_skip)
     if cfg.kind in ("resnet", "convnext", "vit", "swin"):
         return HFBackbone(cfg, image_size)
     raise ValueError(f"unknown vision kind {cfg.kind!r} (conv, resnet, convnext, vit, swin)")

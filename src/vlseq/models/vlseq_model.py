@@ -140,7 +140,7 @@ class VLSeqModel(nn.Module):
                 self.cell_head.bias.zero_()
         if cfg.loc_pointer != "none":
             self.lm.lm_head = PointerHead(d, self.lm.config.vocab_size, self.grid, cfg.loc_offset, cfg.num_bins, std,
-                                          offsets=cfg.loc_pointer == "offset", only_coords=cfg.loc_pointer_at == "coords")
+                                          offsets=cfg.loc_pointer == "cell_offset", only_coords=cfg.loc_pointer_at == "coords")
         self.lm.tie_weights()
         if cfg.loc_init == "sincos" and not cfg.lm_pretrained:
             self._init_coordinates_sincos()
@@ -241,12 +241,12 @@ class VLSeqModel(nn.Module):
     def encode(self, embeds: torch.Tensor, mask: torch.Tensor, n_image_tokens: int = 0) -> BaseModelOutput:
         """The BART encoder over (B, N, d) inputs; last_hidden_state (B, N, d).
 
-        With ``image_skip``, the first ``n_image_tokens`` inputs (the image tokens) are added to the
+        With ``encoder_skip``, the first ``n_image_tokens`` inputs (the image tokens) are added to the
         outputs at their places, so the decoder and the pointer read each cell's own features beside
         what the encoder mixed into it.
         """
         enc = self.lm.get_encoder()(inputs_embeds=embeds, attention_mask=mask)
-        if self.config.image_skip and n_image_tokens:
+        if self.config.encoder_skip and n_image_tokens:
             h = enc.last_hidden_state
             enc.last_hidden_state = torch.cat([h[:, :n_image_tokens] + embeds[:, :n_image_tokens], h[:, n_image_tokens:]], 1)
         return enc

@@ -5,6 +5,13 @@ in the sequence format, reads a generated sequence back into a :class:`Predictio
 decoding grammar constrains its output (:class:`GrammarSpec`, plain data: the model side maps it
 to token ids), and scores predictions with its field's standard metric. Tasks are pure Python:
 no torch, testable on literal strings.
+
+Every other fact about a task is on its class too, so that the layers above ask the task rather
+than keep tables by task name: what a caller gives at inference (:attr:`Task.inputs`,
+:attr:`Task.image_input`, :attr:`Task.context`), whether it writes objects or an image
+(:attr:`Task.writes_objects`, :attr:`Task.writes_image`), which split files feed it
+(:attr:`Task.files`), its trivial baseline (:meth:`Task.baseline`) and how one prediction is
+judged on an example sheet (:meth:`Task.verdict`).
 """
 
 from __future__ import annotations
@@ -17,6 +24,11 @@ from ..codec import GroundedText, Parsed, box_tokens, build, parse
 from ..data.example import Example
 
 OutputKind = Literal["text", "grounded", "objects", "box", "choice", "image"]
+#: How the images enter an example at inference (:attr:`Task.image_input`).
+ImageInput = Literal["each", "sequence", "canvas"]
+
+#: Example fields that hold the truth an output is scored against: never an input at inference.
+TRUTH_FIELDS = ("answers", "objects", "phrases", "target_image")
 
 
 @dataclass(frozen=True)
@@ -36,8 +48,8 @@ class GrammarSpec:
     text has no longest output a grammar could give, so a task whose outputs run long (paragraphs)
     says so here. None: the decoder's default budget.
 
-    ``label_last``: an ``objects`` list in its box-first form, ``<obj> box LABEL </obj>`` (no polygons
-    or keypoints); set by the Processor for a task that :attr:`Task.label_last_ok`.
+    ``box_first``: an ``objects`` list in its box-first form, ``<obj> box LABEL </obj>`` (no polygons
+    or keypoints); set by the Processor for a task that :attr:`Task.box_first_ok`.
     """
 
     kind: OutputKind
@@ -50,7 +62,7 @@ class GrammarSpec:
     keypoints: tuple[str, ...] = ()
     image_tokens: int = 0
     max_tokens: int | None = None
-    label_last: bool = False
+    box_first: bool = False
 
 
 @dataclass
@@ -106,9 +118,39 @@ class Task:
     #: evaluation scores every one of an example's ``options`` by its likelihood under the model
     #: (VisDial's generative protocol) into ``Prediction.scores``, beside the generated answer
     ranks_options: bool = False
-    #: its object list may be written box first, ``<obj> box LABEL </obj>`` (the ``label_last``
-    #: training key): :meth:`target` takes ``label_last``
-    label_last_ok: bool = False
+    #: its object list may be written box first, ``<obj> box LABEL </obj>`` (the ``box_first``
+    #: training key): :meth:`target` takes ``box_first``
+    box_first_ok: bool = False
+    #: how a caller's images enter its examples: ``each`` image is one example; the images, in order,
+    #: are one ``sequence`` example (a story); or no image is needed and the model reads a blank
+    #: ``canvas`` of the output's size (an image drawn from text alone)
+    image_input: ImageInput = "each"
+    #: ``Example.meta`` keys a caller may give besides :attr:`inputs` (a dialog's history and caption)
+    context: tuple[str, ...] = ()
+    #: the split files whose reader writes this task's examples (keys of
+    #: :data:`vlseq.data.readers.READERS`): what :func:`~vlseq.tasks.file_feeds` hands the split
+    #: readers. Empty: its examples come from code (the synthetic world, a script)
+    files: tuple[str, ...] = ()
+    #: what its trivial baseline (:meth:`baseline`) writes, as a results table names it; None: it has none
+    baseline_kind: str | None = None
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The example fields a caller gives at inference besides the images (``text``, ``options``:
+        choices or categories, ``region``): what the task :attr:`needs` less the truth it is scored
+        against (:data:`TRUTH_FIELDS`) and the images. A task may set its own."""
+        return tuple(f for f in self.needs if f not in TRUTH_FIELDS and f != "images")
+
+    @property
+    def writes_objects(self) -> bool:
+        """Its output is a list of objects of the categories its prompt lists (its ``options`` are
+        object categories: a checkpoint's category list fills them in when a caller names none)."""
+        return self.output == "objects"
+
+    @property
+    def writes_image(self) -> bool:
+        """Its output is an image (VQ codes an image tokenizer decodes)."""
+        return self.output == "image"
 
     def prompt(self, ex: Example, bins: int) -> str:
         raise NotImplementedError
@@ -126,11 +168,43 @@ class Task:
     def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
         raise NotImplementedError
 
-    def baseline(self, examples: Sequence[Example], prior: Sequence[Example] | None = None) -> dict[str, float]:
+    def baseline_predictions(self, examples: Sequence[Example], prior: Sequence[Example],
+                             bins: int | None) -> list[Prediction] | None:
+        """The trivial output for each of ``examples`` (one that ignores the image), its answer, box or
+        caption taken from ``prior``; None when ``prior`` holds nothing to build one from. ``bins``:
+        the model's coordinate grid, which boxes are quantised to (text outputs do without it).
+        Tasks that define no baseline raise ``NotImplementedError``; :mod:`vlseq.tasks.priors` has the parts."""
+        raise NotImplementedError(f"task {self.name!r} defines no baseline")
+
+    def baseline(self, examples: Sequence[Example], prior: Sequence[Example] | None = None,
+                 bins: int | None = None) -> dict[str, float]:
         """What a trivial output that ignores the image scores on ``examples``, keyed like :meth:`evaluate`
         (the floor a model has to beat); its answer is taken from ``prior`` (the training examples)
-        when given, else from ``examples``. Tasks that define none raise ``NotImplementedError``."""
-        raise NotImplementedError(f"task {self.name!r} defines no baseline")
+        when given, else from ``examples``. Empty when the prior holds nothing to build it from; tasks
+        that define none raise ``NotImplementedError``."""
+        preds = self.baseline_predictions(examples, examples if prior is None else prior, bins)
+        return {} if preds is None else self.evaluate(examples, preds)
+
+    def baseline_answers(self, examples: Sequence[Example]) -> list[str] | None:
+        """The answer of each example that a fixed-answer baseline counts (its answer is the most
+        common of them: :meth:`baseline_answer`); None when the task's baseline is not one fixed answer."""
+        return None
+
+    def baseline_answer(self, prior: Sequence[Example]) -> str | None:
+        """The one answer a fixed-answer baseline gives every example: the most common of
+        :meth:`baseline_answers` over ``prior`` (the first seen wins a tie); None without one."""
+        from .priors import most_common
+
+        return most_common(self.baseline_answers(prior) or [])
+
+    def verdict(self, ex: Example, pred: Prediction) -> bool | None:
+        """Whether ``pred`` is right for ``ex`` as an example sheet marks it (a display rule a person can
+        check at a glance, never a metric; :mod:`vlseq.tasks.judge`); None: the task has no such notion."""
+        return None
+
+    def truth_text(self, ex: Example) -> str:
+        """The truth of ``ex`` as a sheet writes it under a text prediction: up to two references, else the text."""
+        return " | ".join(ex.answers[:2]) if ex.answers else ex.text
 
     def regions(self, ex: Example) -> list[tuple[Any, str]]:
         """The boxes ``ex`` describes, each with the words that say what it holds (a class name, a
@@ -154,8 +228,8 @@ def region_prompt(prefix: str, ex: Example, bins: int) -> str:
     return prefix + box_tokens(ex.region, ex.width, ex.height, bins)
 
 
-def grounded_target(g: GroundedText, ex: Example, bins: int, label_last: bool = False) -> str:
-    return build(g, ex.width, ex.height, bins, label_last=label_last)
+def grounded_target(g: GroundedText, ex: Example, bins: int, box_first: bool = False) -> str:
+    return build(g, ex.width, ex.height, bins, box_first=box_first)
 
 
 def pick(items: Sequence[Any], rng: random.Random | None) -> Any:

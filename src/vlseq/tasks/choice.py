@@ -27,7 +27,7 @@ from ..codec.markup import escape_markup
 from ..data.example import Example
 from ..data.tagged import render_boxes, render_plain
 from .base import GrammarSpec, Prediction, Task
-from .registry import register
+from .judge import choice_right
 
 STAGES = ("qa", "qar")
 
@@ -57,7 +57,6 @@ def tagged_text(ex: Example, tokens: Sequence[Any] | None, plain: str, bins: int
         return escape_markup(plain)
 
 
-@register
 class MultipleChoice(Task):
     """VCR-style multiple choice: Q->A and QA->R as one task (see the module docstring)."""
 
@@ -65,6 +64,8 @@ class MultipleChoice(Task):
     headline = ("q_ar", "q_a", "qa_r")
     output = "choice"
     needs = ("text", "answers", "options")
+    files = ("vcr.jsonl",)
+    baseline_kind = "random choice (expected)"
 
     def prompt(self, ex: Example, bins: int) -> str:
         question = tagged_text(ex, ex.meta.get("question_tokens"), ex.text, bins)
@@ -105,12 +106,19 @@ class MultipleChoice(Task):
                                      {i: ex.answers[0] for i, ex in enumerate(examples)}, stages, questions)
         return {"q_ar": r["q_ar"], "q_a": r["q_a"], "qa_r": r["qa_r"]}
 
-    def baseline(self, examples: Sequence[Example], prior: Sequence[Example] | None = None) -> dict[str, float]:
+    def baseline(self, examples: Sequence[Example], prior: Sequence[Example] | None = None,
+                 bins: int | None = None) -> dict[str, float]:
         """The expected accuracies of a uniform random choice among each example's options
         (0.0625 / 0.25 / 0.25 with four choices), computed exactly rather than sampled (``prior``
-        is not needed)."""
+        and ``bins`` are not needed)."""
         from ..metrics import chance_multiple_choice
 
         stages, questions = self._keys(examples)
         r = chance_multiple_choice({i: len(ex.options) for i, ex in enumerate(examples)}, stages, questions)
         return {"q_ar": r["q_ar"], "q_a": r["q_a"], "qa_r": r["qa_r"]}
+
+    def verdict(self, ex: Example, pred: Prediction) -> bool | None:
+        return choice_right(ex, pred)
+
+    def truth_text(self, ex: Example) -> str:
+        return ex.answers[0]

@@ -1,4 +1,4 @@
-"""Object detection as an object list: ``<obj>label box</obj>`` per object, or box first (``label_last``)."""
+"""Object detection as an object list: ``<obj>label box</obj>`` per object, or box first (``box_first``)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,15 @@ from ..codec import object_list
 from ..codec.markup import escape_markup
 from ..data.example import Example
 from .base import GrammarSpec, Prediction, Task, grounded_target
-from .registry import register
+from .judge import objects_right
+from .priors import box_per_category
 
 #: How a training target orders its object list (the ``object_order`` training key).
 OBJECT_ORDERS = ("random", "position", "class")
+#: The object order a training run writes unless told otherwise: the default of both the training
+#: config and the Processor, so a script that builds its own Processor trains as ``vlseq train`` does.
+#: ``random`` made greedy decoding list one class again and again (see ``TrainConfig.object_order``).
+DEFAULT_OBJECT_ORDER = "position"
 
 
 def by_position(objects: list) -> list:
@@ -46,23 +51,24 @@ def order_objects(objects: Sequence, categories: Sequence[str], order: str | Non
     return objs
 
 
-@register
 class Detect(Task):
     name = "detect"
     headline = ("map_50", "map", "map_50_agnostic")
     output = "objects"
     needs = ("objects", "options")
+    files = ("instances.json",)
+    baseline_kind = "prior box per category"
     #: upper bound on objects emitted at test time (a grammar limit, not a training one)
     max_objects: int = 50
-    label_last_ok = True
+    box_first_ok = True
 
     def prompt(self, ex: Example, bins: int) -> str:
         return escape_markup(f"detect: {', '.join(ex.options)}")
 
     def target(self, ex: Example, bins: int, rng: random.Random | None = None, order: str | None = None,
-               label_last: bool = False) -> str:
+               box_first: bool = False) -> str:
         objs = order_objects(ex.objects, ex.options, order, rng)
-        return grounded_target(object_list([(o.label, o.box) for o in objs]), ex, bins, label_last=label_last)
+        return grounded_target(object_list([(o.label, o.box) for o in objs]), ex, bins, box_first=box_first)
 
     def grammar(self, ex: Example) -> GrammarSpec:
         return GrammarSpec("objects", labels=tuple(ex.options), max_objects=self.max_objects)
@@ -82,3 +88,11 @@ class Detect(Task):
                        image_ids=range(len(examples)), categories=["object"])
         out = {"map": r["map"], "map_50": r["map_50"], "map_75": r["map_75"], "map_50_agnostic": agn["map_50"]}
         return out | label_errors(gts, preds)
+
+    def baseline_predictions(self, examples: Sequence[Example], prior: Sequence[Example],
+                             bins: int | None) -> list[Prediction] | None:
+        """The prior box (of ``prior``'s object boxes) once per category the prompt lists."""
+        return box_per_category(self, examples, prior, bins)
+
+    def verdict(self, ex: Example, pred: Prediction) -> bool | None:
+        return objects_right(ex, pred)

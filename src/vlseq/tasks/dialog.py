@@ -27,16 +27,13 @@ from collections import Counter
 from typing import Any, Sequence
 
 from ..codec.markup import escape_markup
+from ..codec.text import fold_text
 from ..data.example import Example
 from .base import GrammarSpec, Prediction, Task
-from .registry import register
+from .judge import text_right
 
 #: Tokens a free-text answer may take, ``</s>`` included (VisDial's answers average 2.9 words).
 ANSWER_TOKENS = 24
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.lower().split())
 
 
 def history_of(ex: Example) -> list[tuple[str, str]]:
@@ -59,10 +56,9 @@ def gt_index(ex: Example) -> int:
 
 def rank_from_text(text: str, ex: Example) -> int:
     """The right answer's rank from a generated answer alone: 1 when it is the answer, else last."""
-    return 1 if _norm(text) == _norm(ex.answers[0]) else max(len(ex.options), 1)
+    return 1 if fold_text(text) == fold_text(ex.answers[0]) else max(len(ex.options), 1)
 
 
-@register
 class Dialog(Task):
     """VisDial: one round of a dialog about the image (see the module docstring)."""
 
@@ -71,6 +67,9 @@ class Dialog(Task):
     ranks_options = True
     output = "text"
     needs = ("text", "answers")
+    context = ("history", "caption")  # meta a caller may give: the earlier rounds, the image's caption
+    files = ("visdial.json",)
+    baseline_kind = "answer-frequency ranking"
 
     def prompt(self, ex: Example, bins: int) -> str:
         parts = [escape_markup(ex.text)]
@@ -124,25 +123,28 @@ class Dialog(Task):
 
         return ranking_metrics(self.ranks(examples, predictions))
 
-    def baseline(self, examples: Sequence[Example], prior: Sequence[Example] | None = None) -> dict[str, float]:
+    def baseline_predictions(self, examples: Sequence[Example], prior: Sequence[Example],
+                             bins: int | None) -> list[Prediction] | None:
         """Answer-frequency ranking: each candidate scores how often it is the right answer in ``prior``
-        (the training rounds, when the caller has them; default: ``examples`` themselves, an
-        optimistic prior), case and spacing ignored. Keys as :meth:`evaluate`'s."""
-        counts = answer_counts(examples if prior is None else prior)
-        preds = [frequency_prediction(ex, counts) for ex in examples]
-        return self.evaluate(examples, preds)
+        (the training rounds, when the caller has them; :meth:`baseline`'s default: ``examples``
+        themselves, an optimistic prior), case and spacing ignored."""
+        counts = answer_counts(prior)
+        return [frequency_prediction(ex, counts) for ex in examples]
+
+    def verdict(self, ex: Example, pred: Prediction) -> bool | None:
+        return text_right(ex, pred)
 
 
 def answer_counts(examples: Sequence[Example]) -> Counter:
     """How often each (normalised) answer is the right one among ``examples``."""
-    return Counter(_norm(ex.answers[0]) for ex in examples if ex.answers)
+    return Counter(fold_text(ex.answers[0]) for ex in examples if ex.answers)
 
 
 def frequency_prediction(ex: Example, counts: Counter) -> Prediction:
     """A prediction that scores each candidate by its answer frequency (its text: the most frequent)."""
     from ..codec import parse
 
-    scores: list[Any] = [float(counts.get(_norm(o), 0)) for o in ex.options]
+    scores: list[Any] = [float(counts.get(fold_text(o), 0)) for o in ex.options]
     best = ex.options[max(range(len(scores)), key=scores.__getitem__)] if scores else ""
     seq = escape_markup(best)
     return Prediction(seq, parse(seq, ex.width, ex.height, 2), scores=scores)

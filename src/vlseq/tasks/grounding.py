@@ -7,16 +7,13 @@ from typing import Any, Sequence
 
 from ..codec import GroundedText, Phrase, object_list
 from ..codec.markup import escape_markup
+from ..codec.text import fold_text
 from ..data.example import Example
 from .base import GrammarSpec, Prediction, Task, grounded_target, pick
-from .registry import register
+from .judge import IOU_RIGHT, best_iou, box_right, text_right
+from .priors import most_common, need_bins, one_box, phrase_boxes, prior_box, read_back, scaled
 
 
-def _norm(s: str) -> str:
-    return " ".join(s.lower().split())
-
-
-@register
 class RefExp(Task):
     """Referring expression comprehension: ``<obj>expression box</obj>`` (the expression is forced)."""
 
@@ -24,6 +21,8 @@ class RefExp(Task):
     headline = ("acc@0.5",)
     output = "box"
     needs = ("text", "objects")
+    files = ("refexp.json",)
+    baseline_kind = "prior box"
 
     def prompt(self, ex: Example, bins: int) -> str:
         return escape_markup(ex.text)
@@ -45,13 +44,21 @@ class RefExp(Task):
                          {i: [o.box for o in ex.objects] for i, ex in enumerate(examples)})
         return {"acc@0.5": r["accuracy"], "mean_iou": r["mean_iou"]}
 
+    def baseline_predictions(self, examples: Sequence[Example], prior: Sequence[Example],
+                             bins: int | None) -> list[Prediction] | None:
+        """The prior box (the mean of ``prior``'s object boxes, normalised) for every expression."""
+        return one_box(self, examples, prior, bins)
 
-@register
+    def verdict(self, ex: Example, pred: Prediction) -> bool | None:
+        return box_right(ex, pred)
+
+
 class Localize(RefExp):
     """Class name -> one box of that class (any instance counts)."""
 
     name = "localize"
     headline = ("acc@0.5",)
+    files = ("instances.json",)
 
     def prompt(self, ex: Example, bins: int) -> str:
         return f"locate: {escape_markup(ex.text)}"
@@ -78,15 +85,14 @@ def phrase_boxes_for(ex_text: str, ex_phrases: Sequence[Phrase], pred: Predictio
     out: list[list[tuple]] = []
     p = pred.parsed
     for gt in ex_phrases:
-        want = _norm(ex_text[gt.start : gt.end])
-        match = [ph for ph in p.phrases if _norm(p.phrase_text(ph)) == want]
+        want = fold_text(ex_text[gt.start : gt.end])
+        match = [ph for ph in p.phrases if fold_text(p.phrase_text(ph)) == want]
         if not match:
             match = [ph for ph in p.phrases if ph.start < gt.end and gt.start < ph.end]
         out.append([b for ph in match for b in ph.boxes])
     return out
 
 
-@register
 class Ground(Task):
     """Phrase grounding: the caption comes back with its phrases wrapped in ``<obj>`` and boxes."""
 
@@ -94,6 +100,8 @@ class Ground(Task):
     headline = ("recall@1", "recall@5")
     output = "grounded"
     needs = ("text", "phrases")
+    files = ("grounding.json",)
+    baseline_kind = "prior box per phrase"
 
     def prompt(self, ex: Example, bins: int) -> str:
         return f"ground: {escape_markup(ex.text)}"
@@ -116,8 +124,27 @@ class Ground(Task):
         return {"recall@1": r["any_box_r@1"], "recall@5": r["any_box_r@5"], "recall@10": r["any_box_r@10"],
                 "merged_recall@1": r["merged_box_r@1"]}
 
+    def baseline_predictions(self, examples: Sequence[Example], prior: Sequence[Example],
+                             bins: int | None) -> list[Prediction] | None:
+        """The caption back with the prior box (of ``prior``'s phrase boxes) for every phrase."""
+        box = prior_box(phrase_boxes(prior))
+        if box is None:
+            return None
+        grid = need_bins(self, bins)
+        return [read_back(self, ex, GroundedText(ex.text, [Phrase(ph.start, ph.end, (scaled(box, ex),))
+                                                           for ph in ex.phrases]), grid) for ex in examples]
 
-@register
+    def verdict(self, ex: Example, pred: Prediction) -> bool | None:
+        """At least half of the phrases have their first predicted box at IoU >= 0.5 with a true one."""
+        ranked = phrase_boxes_for(ex.text, ex.phrases, pred)
+        hits = sum(1 for boxes, ph in zip(ranked, ex.phrases) if boxes and best_iou(boxes[0], ph.boxes) >= IOU_RIGHT)
+        return bool(ex.phrases) and hits >= len(ex.phrases) / 2
+
+    def truth_text(self, ex: Example) -> str:
+        """The phrases to ground."""
+        return "; ".join(ex.text[p.start:p.end] for p in ex.phrases)
+
+
 class GroundedCaption(Task):
     """Caption with its object phrases grounded (scored by CIDEr and GVD's F1_all / F1_loc)."""
 
@@ -125,6 +152,8 @@ class GroundedCaption(Task):
     headline = ("f1_loc", "f1_all", "cider")
     output = "grounded"
     needs = ("answers", "phrases")
+    files = ("grounding.json",)
+    baseline_kind = "most frequent caption at prior box"
     PROMPT = "describe the image with grounding."
 
     def prompt(self, ex: Example, bins: int) -> str:
@@ -145,3 +174,23 @@ class GroundedCaption(Task):
         pr = {i: [(p.parsed.phrase_text(ph), list(ph.boxes)) for ph in p.parsed.phrases] for i, p in enumerate(predictions)}
         f1 = grounded_caption_f1(pr, gt)
         return {"cider": cap["cider"], "bleu4": cap["bleu_4"], "f1_all": f1["f1_all"], "f1_loc": f1["f1_loc"]}
+
+    def baseline_predictions(self, examples: Sequence[Example], prior: Sequence[Example],
+                             bins: int | None) -> list[Prediction] | None:
+        """The most frequent caption of ``prior``, its phrases (of its first occurrence) grounded at the
+        prior box of ``prior``'s phrase boxes."""
+        box = prior_box(phrase_boxes(prior))
+        caps = [ex for ex in prior if ex.answers]
+        caption = most_common([ex.answers[0] for ex in caps])
+        if box is None or caption is None:
+            return None
+        grid = need_bins(self, bins)
+        source = next(ex for ex in caps if ex.answers[0] == caption)  # the phrases of its first occurrence
+        out = []
+        for ex in examples:
+            phrases = [Phrase(ph.start, ph.end, (scaled(box, ex),)) for ph in source.phrases]
+            out.append(read_back(self, ex, GroundedText(caption, phrases), grid))
+        return out
+
+    def verdict(self, ex: Example, pred: Prediction) -> bool | None:
+        return text_right(ex, pred)

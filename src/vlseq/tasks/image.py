@@ -29,7 +29,6 @@ from ..codec.tokens import img_token
 from ..data.example import Example
 from ..data.images import CANVAS_GREY, blank_canvas, load_rgb
 from .base import GrammarSpec, Prediction, Task
-from .registry import register
 
 #: Meta key under which the Processor passes the target image's codes to the task.
 TARGET_CODES = "target_codes"
@@ -68,6 +67,8 @@ class ImageTask(Task):
     output = "image"
     needs = ("text", "target_image")
     headline = ("check_all", "check_all_truth", "psnr", "recon_psnr")
+    # no baseline (a constant image has no single meaningful form) and no verdict on a sheet: the
+    # written image is shown beside its target
     #: Codes per image (h * w of the image tokenizer's grid); set it from the tokenizer in use.
     num_codes: int = 64
     #: ``codes (num_codes,) -> (S, S, 3) uint8``; needed by :meth:`evaluate` only.
@@ -117,15 +118,16 @@ class ImageTask(Task):
         return {"psnr": float(sum(scores) / n), "valid_rate": valid / n}
 
 
-@register
 class GenerateImage(ImageTask):
     name = "generate_image"
+    image_input = "canvas"  # drawn from the caption alone: the model reads a blank canvas
+    files = ("generations.jsonl",)
 
 
-@register
 class EditImage(ImageTask):
     name = "edit_image"
     needs = ("text", "target_image", "images")
+    files = ("edits.jsonl",)
 
 
 def bind_image_tokenizer(task: Task, image_tokenizer) -> Task:

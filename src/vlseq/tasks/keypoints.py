@@ -18,10 +18,9 @@ from ..codec.markup import escape_markup
 from ..data.example import Example, keypoint_names
 from .base import GrammarSpec, Prediction, Task, grounded_target
 from .detection import order_objects
-from .registry import register
+from .judge import objects_right
 
 
-@register
 class Keypoints(Task):
     """Every object with its box and named keypoints (a detection list with points)."""
 
@@ -29,6 +28,8 @@ class Keypoints(Task):
     headline = ("pck@0.1",)
     output = "objects"
     needs = ("options",)
+    # no baseline: a constant keypoint layout has no single meaningful form
+    files = ("keypoints.json",)
     #: upper bound on objects emitted at test time (a grammar limit, not a training one)
     max_objects: int = 50
     #: PCK threshold as a fraction of the GT box's longer side
@@ -79,3 +80,7 @@ class Keypoints(Task):
                     preds[(i, k)] = dict(reversed(parsed.phrases[match[k]].keypoints))  # a repeated name: the first counts
         r = pck(preds, refs, alpha=self.alpha)
         return {f"pck@{self.alpha:g}": float(r["pck"]), "matched": n_matched / n_gt if n_gt else float("nan")}
+
+    def verdict(self, ex: Example, pred: Prediction) -> bool | None:
+        """As for detection: the objects found by label and box (keypoints are not judged)."""
+        return objects_right(ex, pred)

@@ -16,9 +16,10 @@ from typing import Sequence
 
 from ..codec import GroundedText, parse
 from ..codec.markup import escape_markup
+from ..codec.text import fold_text
 from ..data.example import Example
 from .base import GrammarSpec, Prediction, Task, grounded_target, pick
-from .registry import register
+from .judge import text_right
 
 #: Tokens a paragraph may take, ``</s>`` included: the longest paragraph of a 1000-scene synthetic
 #: world (128 px) is 93 tokens with the world's WordPiece tokenizer (mean 58, 85 words at most);
@@ -36,7 +37,7 @@ def sentences(paragraph: str) -> list[str]:
 def most_frequent_sentence(paragraphs: Sequence[str]) -> str | None:
     """The sentence that occurs most often across ``paragraphs`` (case and spacing ignored; the first
     seen wins a tie, so the result never depends on hash order); None without any sentence."""
-    norm = [(" ".join(s.lower().split()), s) for p in paragraphs for s in sentences(p)]
+    norm = [(fold_text(s), s) for p in paragraphs for s in sentences(p)]
     if not norm:
         return None
     counts = Counter(k for k, _ in norm)
@@ -50,7 +51,6 @@ def grounded_paragraph(ex: Example, bins: int) -> str:
     return grounded_target(GroundedText(ex.answers[0], list(ex.phrases)), ex, bins)
 
 
-@register
 class Paragraph(Task):
     """A detailed paragraph about the image: every object, its attributes, and how the objects relate."""
 
@@ -58,6 +58,8 @@ class Paragraph(Task):
     headline = ("cider", "meteor")
     output = "text"
     needs = ("answers",)
+    files = ("paragraphs_v1.json",)
+    baseline_kind = "most frequent sentence"
     PROMPT = "describe the image in detail."
 
     def prompt(self, ex: Example, bins: int) -> str:
@@ -78,15 +80,17 @@ class Paragraph(Task):
                              {i: list(ex.answers) for i, ex in enumerate(examples)})
         return {"cider": s["cider"], "meteor": s["meteor"], "bleu4": s["bleu_4"]}
 
-    def baseline(self, examples: Sequence[Example], prior: Sequence[Example] | None = None) -> dict[str, float]:
-        """The scores of one fixed output for every image: the most frequent sentence of the reference
-        paragraphs of ``prior`` (the training examples, when the caller has them; default: ``examples``
-        themselves, a slightly optimistic prior). Keys as :meth:`evaluate`'s.
+    def baseline_predictions(self, examples: Sequence[Example], prior: Sequence[Example],
+                             bins: int | None) -> list[Prediction] | None:
+        """One fixed output for every image: the most frequent sentence of the reference paragraphs of
+        ``prior`` (the training examples, when the caller has them; :meth:`baseline`'s default:
+        ``examples`` themselves, a slightly optimistic prior). A ``ValueError`` when it has none.
         """
-        source = examples if prior is None else prior
-        sentence = most_frequent_sentence([a for ex in source for a in ex.answers])
+        sentence = most_frequent_sentence([a for ex in prior for a in ex.answers])
         if sentence is None:
             raise ValueError(f"{self.name} baseline: the examples hold no reference sentence")
         seq = escape_markup(sentence)
-        preds = [Prediction(seq, parse(seq, ex.width, ex.height, 2)) for ex in examples]  # text only: bins unused
-        return self.evaluate(examples, preds)
+        return [Prediction(seq, parse(seq, ex.width, ex.height, 2)) for ex in examples]  # text only: bins unused
+
+    def verdict(self, ex: Example, pred: Prediction) -> bool | None:
+        return text_right(ex, pred)

@@ -24,7 +24,8 @@ from ..data.example import Example, Object
 from ..data.polygon import simplify_to_budget
 from .base import GrammarSpec, Prediction, Task, grounded_target
 from .detection import order_objects
-from .registry import register
+from .judge import box_right, objects_right
+from .priors import box_per_category, one_box
 
 #: Default vertex budget of a target polygon.
 DEFAULT_MAX_POINTS = 12
@@ -88,7 +89,6 @@ class _PolygonTask(Task):
         _check_polygons(self, ex)
 
 
-@register
 class Segment(_PolygonTask):
     """Referring segmentation: expression -> ``<obj>expression box <poly>...</poly></obj>``.
 
@@ -100,6 +100,8 @@ class Segment(_PolygonTask):
     headline = ("miou", "box_acc@0.5")
     output = "box"
     needs = ("text", "objects")
+    files = ("refexp.json",)
+    baseline_kind = "prior box"
 
     def prompt(self, ex: Example, bins: int) -> str:
         return f"segment: {escape_markup(ex.text)}"
@@ -132,8 +134,15 @@ class Segment(_PolygonTask):
         return {"miou": r["miou"], "ciou": r["ciou"], "prec@0.5": r["prec@0.5"], "box_acc@0.5": box["accuracy"],
                 "box_mean_iou": box["mean_iou"]}
 
+    def baseline_predictions(self, examples: Sequence[Example], prior: Sequence[Example],
+                             bins: int | None) -> list[Prediction] | None:
+        """The prior box for every expression, the box itself as its polygon (the grammar asks for one)."""
+        return one_box(self, examples, prior, bins, polygon=True)
 
-@register
+    def verdict(self, ex: Example, pred: Prediction) -> bool | None:
+        return box_right(ex, pred)
+
+
 class InstanceSegment(_PolygonTask):
     """Instance segmentation: ``<obj>label box <poly>...</poly></obj>`` for every object."""
 
@@ -141,6 +150,8 @@ class InstanceSegment(_PolygonTask):
     headline = ("mask_map", "mask_map_50")
     output = "objects"
     needs = ("options",)
+    files = ("instances.json",)
+    baseline_kind = "prior box per category"
     #: upper bound on objects emitted at test time (a grammar limit, not a training one)
     max_objects: int = 50
 
@@ -173,3 +184,11 @@ class InstanceSegment(_PolygonTask):
         b = coco_map([(i, o.label, o.box) for i, ex in enumerate(examples) for o in ex.objects], box_preds,
                      image_ids=range(len(examples)), categories=cats)
         return {"mask_map": m["map"], "mask_map_50": m["map_50"], "mask_map_75": m["map_75"], "box_map": b["map"]}
+
+    def baseline_predictions(self, examples: Sequence[Example], prior: Sequence[Example],
+                             bins: int | None) -> list[Prediction] | None:
+        """The prior box once per listed category, the box itself as its polygon."""
+        return box_per_category(self, examples, prior, bins, polygon=True)
+
+    def verdict(self, ex: Example, pred: Prediction) -> bool | None:
+        return objects_right(ex, pred)

@@ -24,8 +24,8 @@ from ..codec import parse
 from ..codec.markup import escape_markup
 from ..data.example import Example
 from .base import GrammarSpec, Prediction, Task, pick
+from .judge import text_right
 from .paragraph import most_frequent_sentence, sentences
-from .registry import register
 
 #: Tokens a story may take, ``</s>`` included: the longest story of a 1000-scene synthetic world
 #: (64 px, 3-5 images) is 82 tokens with the world's WordPiece tokenizer (mean 40, 73 words at
@@ -42,7 +42,6 @@ def repeated_sentence(sentence: str, images: int) -> str:
     return " ".join([sentence] * max(images, 1))
 
 
-@register
 class Story(Task):
     """A story over an image sequence: one sentence per image, in order."""
 
@@ -50,6 +49,9 @@ class Story(Task):
     headline = ("cider", "meteor")
     output = "text"
     needs = ("images", "answers")
+    image_input = "sequence"  # the images, in story order, are one example
+    files = ("story.json",)
+    baseline_kind = "most frequent sentence per image"
     PROMPT = "tell the story of these images."
 
     def prompt(self, ex: Example, bins: int) -> str:
@@ -70,21 +72,24 @@ class Story(Task):
                              {i: list(ex.answers) for i, ex in enumerate(examples)})
         return {"cider": s["cider"], "meteor": s["meteor"], "bleu4": s["bleu_4"]}
 
-    def baseline(self, examples: Sequence[Example], prior: Sequence[Example] | None = None) -> dict[str, float]:
-        """The scores of a story that ignores the images: the most frequent sentence of the reference
-        stories of ``prior`` (the training examples, when the caller has them; default: ``examples``
-        themselves, a slightly optimistic prior), repeated once per image of each example (so the
-        output has a story's length). Keys as :meth:`evaluate`'s.
+    def baseline_predictions(self, examples: Sequence[Example], prior: Sequence[Example],
+                             bins: int | None) -> list[Prediction] | None:
+        """A story that ignores the images: the most frequent sentence of the reference stories of
+        ``prior`` (the training examples, when the caller has them; :meth:`baseline`'s default:
+        ``examples`` themselves, a slightly optimistic prior), repeated once per image of each example
+        (so the output has a story's length). A ``ValueError`` when it has none.
         """
-        source = examples if prior is None else prior
-        sentence = most_frequent_sentence([a for ex in source for a in ex.answers])
+        sentence = most_frequent_sentence([a for ex in prior for a in ex.answers])
         if sentence is None:
             raise ValueError(f"{self.name} baseline: the examples hold no reference sentence")
         preds = []
         for ex in examples:
             seq = escape_markup(repeated_sentence(sentence, len(ex.images)))
             preds.append(Prediction(seq, parse(seq, ex.width, ex.height, 2)))  # text only: bins unused
-        return self.evaluate(examples, preds)
+        return preds
+
+    def verdict(self, ex: Example, pred: Prediction) -> bool | None:
+        return text_right(ex, pred)
 
 
 def story_sentences(ex: Example) -> list[str]:

@@ -9,7 +9,8 @@ from typing import Any, Sequence
 from ..codec.markup import escape_markup
 from ..data.example import Example
 from .base import GrammarSpec, Prediction, Task, pick, region_prompt
-from .registry import register
+from .judge import choice_right, text_right
+from .priors import constant_text, most_common, norm_text
 
 
 def majority_answer(answers: Sequence[str]) -> str:
@@ -19,12 +20,13 @@ def majority_answer(answers: Sequence[str]) -> str:
     return next(a.strip().lower() for a in answers if counts[a.strip().lower()] == best)
 
 
-@register
 class Caption(Task):
     name = "caption"
     headline = ("cider", "bleu4")
     output = "text"
     needs = ("answers",)
+    files = ("captions.json",)
+    baseline_kind = "most frequent caption"
     PROMPT = "describe the image."
 
     def prompt(self, ex: Example, bins: int) -> str:
@@ -41,12 +43,24 @@ class Caption(Task):
         s = caption_scores(preds, refs)
         return {"cider": s["cider"], "bleu4": s["bleu_4"]}
 
+    def baseline_predictions(self, examples: Sequence[Example], prior: Sequence[Example],
+                             bins: int | None) -> list[Prediction] | None:
+        """The most frequent reference of ``prior`` for every image: counted case- and
+        space-insensitively, written as first seen."""
+        refs = [" ".join(a.split()) for ex in prior for a in ex.answers if a.strip()]
+        counted = [norm_text(r) for r in refs]
+        key = most_common(counted)
+        return constant_text(self, examples, None if key is None else refs[counted.index(key)], bins)
 
-@register
+    def verdict(self, ex: Example, pred: Prediction) -> bool | None:
+        return text_right(ex, pred)
+
+
 class RegionCaption(Caption):
     name = "region_caption"
     headline = ("cider",)
     needs = ("answers", "region")
+    files = ("region_captions.jsonl",)
 
     def prompt(self, ex: Example, bins: int) -> str:
         return region_prompt("describe ", ex, bins)
@@ -55,12 +69,13 @@ class RegionCaption(Caption):
         return [(ex.region, ex.answers[0])] if ex.region is not None and ex.answers else []
 
 
-@register
 class VQA(Task):
     name = "vqa"
     headline = ("accuracy",)
     output = "text"
     needs = ("text", "answers")
+    files = ("vqa_questions.json",)
+    baseline_kind = "majority answer"
 
     def prompt(self, ex: Example, bins: int) -> str:
         return escape_markup(ex.text)
@@ -78,8 +93,26 @@ class VQA(Task):
         )
         return {"accuracy": r["accuracy"], **{f"accuracy/{t}": v for t, v in r["per_answer_type"].items()}}
 
+    def baseline_answers(self, examples: Sequence[Example]) -> list[str] | None:
+        """Each question's training target, its own majority answer: the baseline is the most common
+        of those, the answer a model that ignores the image would learn."""
+        return [majority_answer(ex.answers) for ex in examples if ex.answers]
 
-@register
+    def baseline_predictions(self, examples: Sequence[Example], prior: Sequence[Example],
+                             bins: int | None) -> list[Prediction] | None:
+        """The majority answer of ``prior`` (:meth:`baseline_answer`) for every question."""
+        return constant_text(self, examples, self.baseline_answer(prior), bins)
+
+    def verdict(self, ex: Example, pred: Prediction) -> bool | None:
+        """The answer equals the target (majority) answer after VQA's answer normalisation."""
+        from ..metrics import normalize_answer
+
+        return normalize_answer(pred.text) == normalize_answer(majority_answer(ex.answers))
+
+    def truth_text(self, ex: Example) -> str:
+        return majority_answer(ex.answers)
+
+
 class Classify(Task):
     """Close-set classification: visual entailment, image-text matching, NLVR2-style pairs."""
 
@@ -87,6 +120,8 @@ class Classify(Task):
     headline = ("accuracy",)
     output = "choice"
     needs = ("text", "answers", "options")
+    files = ("classify.jsonl",)
+    baseline_kind = "majority class"
 
     def prompt(self, ex: Example, bins: int) -> str:
         return escape_markup(f"{ex.text} options: {', '.join(ex.options)}")
@@ -103,3 +138,18 @@ class Classify(Task):
         r = classification_accuracy({i: p.text for i, p in enumerate(predictions)},
                                     {i: ex.answers[0] for i, ex in enumerate(examples)})
         return {"accuracy": r["accuracy"]}
+
+    def baseline_answers(self, examples: Sequence[Example]) -> list[str] | None:
+        """Each example's label, case and spacing ignored."""
+        return [norm_text(ex.answers[0]) for ex in examples if ex.answers]
+
+    def baseline_predictions(self, examples: Sequence[Example], prior: Sequence[Example],
+                             bins: int | None) -> list[Prediction] | None:
+        """The majority class of ``prior`` (:meth:`baseline_answer`) for every example."""
+        return constant_text(self, examples, self.baseline_answer(prior), bins)
+
+    def verdict(self, ex: Example, pred: Prediction) -> bool | None:
+        return choice_right(ex, pred)
+
+    def truth_text(self, ex: Example) -> str:
+        return ex.answers[0]

@@ -12,7 +12,7 @@ batch. Over 16 batches of ``tiny`` this leaves 1.21x the real token cells (image
 prompt, target) in padded work, against 2.16x as drawn, and a training step takes 0.41 s instead
 of 0.73 s (``bench/bench_group_by_length.py``, BENCHMARKS.md). Fewer tasks share a grouped batch,
 though, and the nine-task ``tiny`` run scored lower at equal minutes. Sorting by the image count
-alone (:func:`image_key`, ``group_by=images``) keeps each batch a mixture of tasks and saves only
+alone (:func:`image_count_key`, ``group_by=images``) keeps each batch a mixture of tasks and saves only
 the image padding: that is ``tiny``'s default (``tiny_text`` sorts by length: its five-image stories
 and long paragraphs pad most).
 
@@ -59,7 +59,7 @@ def length_key(item: Item) -> tuple[int, int, int]:
     return enc.images.shape[0], -(-len(enc.target) // BUCKET), -(-len(enc.prompt) // (2 * BUCKET))
 
 
-def image_key(item: Item) -> tuple[int]:
+def image_count_key(item: Item) -> tuple[int]:
     """Sort key by the number of images alone: rows of one image count share a batch, and within it
     the mixture's order (so its tasks) stands. Only the image padding is saved (a one-image row beside
     a classify pair otherwise carries a masked second image's encoder tokens)."""
@@ -67,10 +67,10 @@ def image_key(item: Item) -> tuple[int]:
 
 
 #: What a pool may be sorted by (the ``group_by`` training key).
-GROUP_KEYS: dict[str, Callable[[Item], tuple[int, ...]]] = {"length": length_key, "images": image_key}
+GROUP_KEYS: dict[str, Callable[[Item], tuple[int, ...]]] = {"length": length_key, "images": image_count_key}
 
 
-def group_by_length(items: Sequence[Item], n_batches: int, rng: random.Random,
+def group_batches(items: Sequence[Item], n_batches: int, rng: random.Random,
                     key: Callable[[Item], tuple[int, ...]] = length_key) -> list[list[Item]]:
     """``items`` sorted by ``key`` (:func:`length_key`) and cut into ``n_batches`` batches of (nearly)
     equal size, in an order shuffled with ``rng``. Every item is in exactly one batch; no batch is
@@ -111,7 +111,7 @@ class LengthGroupedPool:
         """The next micro-batch, drawing a new pool when the current one is spent."""
         if self._used >= len(self._batches):
             self._start = self._snapshot()
-            self._batches = group_by_length(self._draw(self.pool), self.pool, self._rng, self.key)
+            self._batches = group_batches(self._draw(self.pool), self.pool, self._rng, self.key)
             self._used, self._skip = min(self._skip, len(self._batches)), 0
             if self._used >= len(self._batches):
                 raise RuntimeError("a resumed pool was already spent at its checkpoint; the checkpoint is inconsistent")

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 from ..data.readers.datasets import check_entries, resolve_paths
-from ..models.config import ModelConfig
-from ..tasks.detection import OBJECT_ORDERS
+from ..models.config import RENAMED_KEYS, ModelConfig, rename_section, renamed_key
+from ..tasks.detection import DEFAULT_OBJECT_ORDER, OBJECT_ORDERS
 
 #: What a length-grouped pool may be sorted by (``train.batching.GROUP_KEYS`` has one key function each).
 GROUP_BY = ("length", "images")
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "configs"
 
-ALL_TASKS = ("caption", "vqa", "classify", "refexp", "ground", "grounded_caption", "detect", "localize", "region_caption")
+#: training config keys renamed in 0.2 (old -> new), read for one release with a warning; the
+#: model's own are :data:`vlseq.models.config.RENAMED_KEYS`
+TRAIN_RENAMED_KEYS: dict[str, str] = {"group_by_length": "group_pool", "schedule": "stages", "label_last": "box_first"}
+ALL_RENAMED_KEYS: dict[str, str] = {**RENAMED_KEYS, **TRAIN_RENAMED_KEYS}
+
+CORE_TASKS = ("caption", "vqa", "classify", "refexp", "ground", "grounded_caption", "detect", "localize", "region_caption")
 #: Tasks beyond boxes and text: polygons, keypoints, and images as VQ codes (these need ``image_tokenizer``).
 EXTRA_TASKS = ("segment", "instance_segment", "keypoints", "generate_image", "edit_image")
 #: Long text, image sequences, closed choices with rationales and dialog rounds. A run with them needs
@@ -55,23 +61,23 @@ class TrainConfig:
     name: str = "custom"
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    tasks: list[str] = field(default_factory=lambda: list(ALL_TASKS))
+    tasks: list[str] = field(default_factory=lambda: list(CORE_TASKS))
     #: sampling weight per task (missing = 1); the mixture samples tasks, then examples
     task_weights: dict[str, float] = field(default_factory=dict)
     #: training stages, in order; each ``{"until_frac": f}`` (of the run: the larger of steps/max_steps
     #: and time/time_budget_min) or ``{"until_step": n}`` (the last stage may omit both), with
     #: optional ``"tasks"`` (sampled in this stage; default all) and ``"task_weights"`` (override
     #: the top-level weights). Empty: one stage with ``task_weights``. See :class:`Stage`.
-    schedule: list[dict[str, Any]] = field(default_factory=list)
+    stages: list[dict[str, Any]] = field(default_factory=list)
     #: order of object lists in training targets: ``position`` (top to bottom, left to right: the
     #: order evaluation writes), ``class`` (by the prompt's category list, then position) or
     #: ``random`` (Pix2Seq: a new order each time). Random order made
     #: the first label of a list the marginal over the image's objects, nearly the same for every
     #: image, and greedy decoding then listed one class again and again (BENCHMARKS.md)
-    object_order: str = "position"
+    object_order: str = DEFAULT_OBJECT_ORDER
     #: write each detection object box first, ``<obj> box LABEL </obj>`` (Pix2Seq's order), so its
     #: label is read where the model has just pointed; false: ``<obj> LABEL box </obj>``
-    label_last: bool = False
+    box_first: bool = False
     #: start from this vlseq checkpoint's weights and tokenizer (a fine-tune; not a resume: the
     #: optimiser, schedule and step start afresh)
     init_from: str | None = None
@@ -82,15 +88,15 @@ class TrainConfig:
     image_tokenizer: str | None = None
     batch_size: int = 64  # global batch per optimiser step (split across processes)
     grad_accum: int = 1
-    #: draw this many batches at once, sort them by length (images, then target and prompt length in
-    #: buckets) and cut them into batches of like lengths, handed out in random order (0 or 1: off;
-    #: each batch drawn as it comes). A mixed batch is mostly padding; grouping by length made a
+    #: the pool size of grouped batching: draw this many batches at once, sort them by ``group_by``
+    #: and cut them into batches of like lengths, handed out in random order (0 or 1: off; each
+    #: batch drawn as it comes). A mixed batch is mostly padding; grouping by length made a
     #: ``tiny`` step 1.75x faster, but such a batch holds few tasks and the nine-task run scored lower
     #: at equal minutes; grouping by image count alone (``group_by=images``, the ``tiny`` default)
     #: keeps the tasks mixed and still saves the classify pairs' image padding (see BENCHMARKS.md).
     #: In-memory data only: shards stream batch by batch
-    group_by_length: int = 0
-    #: what a ``group_by_length`` pool is sorted by: ``length`` (images, then target and prompt length
+    group_pool: int = 0
+    #: what the pool of ``group_pool`` is sorted by: ``length`` (images, then target and prompt length
     #: in buckets) or ``images`` (the image count alone: the mixture of tasks in a batch stands)
     group_by: str = "length"
     lr: float = 1e-3
@@ -125,17 +131,22 @@ class TrainConfig:
                              f"got {self.object_order!r}")
         if self.group_by not in GROUP_BY:
             raise ValueError(f"training config key 'group_by' must be one of {', '.join(GROUP_BY)}, got {self.group_by!r}")
-        if self.group_by_length < 0:
-            raise ValueError(f"training config key 'group_by_length' must be >= 0 (0 or 1: off), got {self.group_by_length}")
-        parse_schedule(self.schedule, self.tasks)  # the run re-parses against the tasks its data provides
+        if self.group_pool < 0:
+            raise ValueError(f"training config key 'group_pool' must be >= 0 (0 or 1: off), got {self.group_pool}")
+        parse_stages(self.stages, self.tasks)  # the run re-parses against the tasks its data provides
         check_entries(self.data.datasets, "data.datasets")
+
+    @property
+    def time_budget_s(self) -> float:
+        """The wall-time budget in seconds: ``math.inf`` when there is none (``time_budget_min`` unset or 0)."""
+        return self.time_budget_min * 60 if self.time_budget_min else math.inf
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
-        d = dict(d)
+        d = rename_section(d, "", ALL_RENAMED_KEYS)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -170,11 +181,11 @@ class Stage:
         return self.until_frac is not None and progress >= self.until_frac
 
 
-def parse_schedule(items: Sequence[dict[str, Any]], tasks: Sequence[str]) -> list[Stage]:
-    """Check and convert the ``schedule`` config key; errors name the stage and the key."""
+def parse_stages(items: Sequence[dict[str, Any]], tasks: Sequence[str]) -> list[Stage]:
+    """Check and convert the ``stages`` config key; errors name the stage and the key."""
     stages: list[Stage] = []
     for i, item in enumerate(items):
-        where = f"schedule[{i}]"
+        where = f"stages[{i}]"
         if not isinstance(item, dict):
             raise ValueError(f"{where}: expected an object, got {item!r}")
         unknown = set(item) - {"until_frac", "until_step", "tasks", "task_weights"}
@@ -217,6 +228,7 @@ def apply_override(d: dict[str, Any], item: str) -> None:
     if "=" not in item:
         raise ValueError(f"override {item!r} is not key=value")
     key, value = item.split("=", 1)
+    key = renamed_key(key, ALL_RENAMED_KEYS)
     node = d
     parts = key.split(".")
     for p in parts[:-1]:

@@ -13,8 +13,13 @@ from .config import TrainConfig
 log = logging.getLogger(__name__)
 
 
-def ensure_synth(root: Path, gen: dict[str, Any] | None) -> None:
-    """Write the synthetic world to ``root`` unless a complete one is already there."""
+def ensure_synth(root: Path, gen: dict[str, Any] | None, bins: int | None = None) -> None:
+    """Write the synthetic world to ``root`` unless a complete one is already there.
+
+    ``gen``: :class:`~vlseq.data.synth.SynthOptions` fields as a config gives them, and optionally
+    ``no_contact_sheet``; without it the world's ``contact_sheet.png`` is drawn too, its targets
+    on ``bins`` coordinate bins (default: the data report's grid).
+    """
     if (root / "manifest.json").exists() or (root / "train" / "manifest.json").exists():
         return
     if not gen:
@@ -23,7 +28,13 @@ def ensure_synth(root: Path, gen: dict[str, Any] | None) -> None:
     from ..data.synth import SynthOptions, write_world
 
     log.info("generating the synthetic world at %s: %s", root, gen)
-    write_world(root, SynthOptions(**{k: tuple(v) if isinstance(v, list) else v for k, v in gen.items()}))
+    opts = {k: tuple(v) if isinstance(v, list) else v for k, v in gen.items() if k != "no_contact_sheet"}
+    write_world(root, SynthOptions(**opts))
+    if not gen.get("no_contact_sheet"):
+        from ..evaluation.data_report import DEFAULT_BINS
+        from ..viz.truth_sheet import write_world_sheet
+
+        write_world_sheet(root, DEFAULT_BINS if bins is None else bins)
 
 
 def load_examples(cfg: TrainConfig, split: str) -> dict[str, list[Example]]:
@@ -36,6 +47,9 @@ def load_examples(cfg: TrainConfig, split: str) -> dict[str, list[Example]]:
     from ..data.readers.datasets import load_datasets
     from ..data.readers.split import load_split
     from ..data.readers.validate import DataError
+    from ..tasks import file_feeds
+
+    feeds = file_feeds()  # which file feeds which task: the tasks declare it
 
     out: dict[str, list[Example]] = {}
     if cfg.data.synth:
@@ -43,7 +57,7 @@ def load_examples(cfg: TrainConfig, split: str) -> dict[str, list[Example]]:
         if not path.is_dir():
             raise FileNotFoundError(f"data split directory {path} does not exist")
         try:
-            loaded = load_split(path, tasks=cfg.tasks, skip_bad=cfg.data.skip_bad)
+            loaded = load_split(path, tasks=cfg.tasks, skip_bad=cfg.data.skip_bad, feeds=feeds)
         except DataError as e:
             if "no file provides" not in e.detail:
                 raise
@@ -52,7 +66,7 @@ def load_examples(cfg: TrainConfig, split: str) -> dict[str, list[Example]]:
                                                      f"{cfg.data.synth} to have it written again") from None
         out.update({task: list(exs) for task, exs in loaded.items() if exs})
     out.update(load_datasets(cfg.data.datasets, split, cfg.tasks, skip_bad=cfg.data.skip_bad,
-                             required=split == cfg.data.train_split))
+                             required=split == cfg.data.train_split, feeds=feeds))
     return out
 
 
@@ -64,10 +78,12 @@ def use_datasets(cfg: TrainConfig, entries: list[dict[str, Any]], strict_tasks: 
     data does not provide is an error, not left out. Raises ValueError when no task is left.
     """
     from ..data.readers.datasets import check_entries, provided_tasks
+    from ..tasks import file_feeds
 
-    check_entries(entries, "datasets")
+    feeds = file_feeds()
+    check_entries(entries, "datasets", feeds)
     split = cfg.data.train_split
-    have = {t for e in entries for t in provided_tasks(e, split)}
+    have = {t for e in entries for t in provided_tasks(e, split, feeds)}
     tasks = [t for t in cfg.tasks if t in have]
     missing = [t for t in cfg.tasks if t not in have]
     where = ", ".join(str(e.get("path") or e.get("name")) for e in entries)

@@ -2,7 +2,7 @@
 
 Every process draws the same global batch from the (seeded) task mixture and takes its own
 slice, so a run on N processes sees exactly the examples of a 1-process run with the same global
-batch; Accelerate's DDP averages the gradients. With ``group_by_length`` each process sorts its own
+batch; Accelerate's DDP averages the gradients. With ``group_pool`` each process sorts its own
 share of a pool of batches (:mod:`vlseq.train.batching`): the same examples per pool as one
 process, grouped into batches per process.
 
@@ -144,7 +144,7 @@ class Trainer:
         cfg, mc = self.cfg, self.cfg.model
         return Processor(self.tokenizer, mc.image_size, mc.num_bins, cfg.max_prompt_tokens, cfg.max_target_tokens,
                          image_tokenizer=self.image_tokenizer, object_order=cfg.object_order,
-                         label_last=cfg.label_last, cell_labels=getattr(mc, "cell_loss", 0.0) > 0,
+                         box_first=cfg.box_first, cell_labels=getattr(mc, "cell_loss", 0.0) > 0,
                          cell_words=getattr(mc, "cell_words", "label"))
 
     def _sync_batch_norm(self, model: VLModel) -> VLModel:
@@ -181,9 +181,9 @@ class Trainer:
         self._stream_resume: dict | None = None
 
     def _open_pool(self) -> LengthGroupedPool | None:
-        """The length-grouped pool of micro-batches (``group_by_length`` > 1, in-memory data only:
+        """The length-grouped pool of micro-batches (``group_pool`` > 1, in-memory data only:
         a shard stream batches as it reads)."""
-        k = self.cfg.group_by_length
+        k = self.cfg.group_pool
         if k <= 1 or self.cfg.data.shards:
             return None
         return LengthGroupedPool(k, lambda n: self.draw_encoded(n * self.cfg.batch_size), self._sampler_state, self.rng,
@@ -244,8 +244,7 @@ class Trainer:
 
     def progress(self) -> float:
         """How far the run is, 0..1: the larger of the step and the time fractions."""
-        budget_s = self.cfg.time_budget_min * 60 if self.cfg.time_budget_min else math.inf
-        return max(self.step / max(1, self.cfg.max_steps), self.elapsed / budget_s)
+        return max(self.step / max(1, self.cfg.max_steps), self.elapsed / self.cfg.time_budget_s)
 
     def advance_stage(self) -> bool:
         """Move to the next stage(s) whose predecessors have ended; True when the stage changed."""
@@ -378,7 +377,7 @@ class Trainer:
     def run(self) -> dict[str, Any]:
         cfg, acc = self.cfg, self.accelerator
         writer = self._open_writer()
-        budget_s = cfg.time_budget_min * 60 if cfg.time_budget_min else math.inf
+        budget_s = cfg.time_budget_s
         # With a time budget the bar counts seconds of it (a step count would show the unreachable max_steps).
         timed = budget_s < math.inf
         bar = tqdm(total=round(budget_s) if timed else cfg.max_steps, initial=round(self.elapsed) if timed else self.step,

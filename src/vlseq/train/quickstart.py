@@ -3,104 +3,35 @@
 1. write the synthetic world (once; reused after),
 2. train the ``tiny`` preset on every task within a fixed wall-clock budget (default 20 min),
 3. evaluate every task on the validation split with grammar-constrained decoding,
-4. write ``REPORT.md`` (metrics against the goals), a learning-curve PNG and example sheets.
+4. write ``REPORT.md`` (metrics against the goals, :mod:`vlseq.evaluation.quickstart_report`), the
+   learning and validation curves (:mod:`vlseq.viz.curves`) and example sheets.
+
+This module runs the model (training, evaluation, the diagnostics); what the report says and how
+the curves look live in the modules named above. ``vlseq quickstart`` (:mod:`vlseq.cli.quickstart`)
+parses the arguments and prints the outcome.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-#: Goals on the synthetic val set (the caption goal is relative: the references' own leave-one-out CIDEr).
-GOALS: dict[str, float] = {
-    "refexp/acc@0.5": 0.90, "vqa/accuracy": 0.90, "classify/accuracy": 0.95, "detect/map_50": 0.70,
-    "grounded_caption/f1_loc": 0.70,
-    # identity apart from place: the class of a found object, a class name's box, "what shape is ..."
-    "detect/label_given_hit": 0.90, "localize/acc@0.5": 0.80, "vqa/identity/acc@shape": 0.95,
-}
+from ..evaluation.quickstart_report import GeneralisationRow, reference_cider, write_report
+from ..viz.curves import learning_curve, validation_curves
 
 
-def learning_curve(log_path: Path, out_png: Path) -> None:
-    """Plot total and per-task training loss against steps."""
-    import matplotlib
+@dataclass(frozen=True)
+class QuickstartResult:
+    """What a quickstart run leaves: its validation metrics, the report and the final checkpoint."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    recs = [json.loads(l) for l in log_path.read_text().splitlines() if l.strip()]
-    recs = [r for r in recs if "loss" in r]
-    if not recs:
-        return
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    steps = [r["step"] for r in recs]
-    ax.plot(steps, [r["loss"] for r in recs], color="black", lw=2, label="total")
-    keys = sorted({k for r in recs for k in r if k.startswith("loss/")})
-    for k in keys:
-        pts = [(r["step"], r[k]) for r in recs if k in r]
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=1, label=k[5:])
-    ax.set_yscale("log")
-    ax.set_xlabel("optimiser step")
-    ax.set_ylabel("cross-entropy (per-sample mean)")
-    ax.legend(fontsize=7, ncol=2)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=110)
-    plt.close(fig)
+    metrics: dict[str, Any]
+    report: Path
+    final: str
 
 
-#: validation curves drawn in the report: (metric key, title)
-CURVES = [("refexp/acc@0.5", "refexp Acc@0.5"), ("refexp/mean_iou", "refexp mean IoU"),
-          ("localize/acc@0.5", "localize Acc@0.5"), ("detect/map_50", "detect mAP@0.5"),
-          ("grounded_caption/f1_loc", "grounded caption F1_loc"), ("vqa/accuracy", "VQA accuracy"),
-          ("classify/accuracy", "classify accuracy"), ("caption/cider", "caption CIDEr")]
-
-
-def eval_records(log_path: Path) -> list[tuple[int, dict[str, Any]]]:
-    """``(step, metrics)`` of each periodic evaluation in a run's ``log.jsonl``."""
-    if not log_path.exists():
-        return []
-    recs = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
-    return [(r["step"], r["eval"]) for r in recs if "eval" in r]
-
-
-def validation_curves(runs: dict[str, Path], out_png: Path) -> bool:
-    """Plot the periodic validation metrics (:data:`CURVES`) of one or more runs' ``log.jsonl``
-    against the step; False (and no file) when no run has a periodic evaluation."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    series = {name: eval_records(path) for name, path in runs.items()}
-    if not any(series.values()):
-        return False
-    fig, axes = plt.subplots(2, 4, figsize=(16, 7))
-    for ax, (key, title) in zip(axes.flat, CURVES):
-        for name, recs in series.items():
-            pts = [(step, m[key]) for step, m in recs if key in m]
-            if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
-        ax.set_title(title)
-        ax.set_xlabel("optimiser step")
-        ax.grid(alpha=0.3)
-    if len(series) > 1:
-        axes.flat[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=90)
-    plt.close(fig)
-    return True
-
-
-def reference_cider(val_captions: Sequence[Any]) -> float:
-    from ..metrics import leave_one_out_cider
-
-    refs = {i: list(ex.answers) for i, ex in enumerate(val_captions) if len(ex.answers) >= 2}
-    r = leave_one_out_cider(refs)
-    return float(r["cider"] if isinstance(r, dict) else r)
-
-
-def generalisation(trainer, cfg, metrics: dict[str, Any], n: int) -> list[tuple[str, str, float, float]]:
+def generalisation(trainer: Any, cfg: Any, metrics: dict[str, Any], n: int) -> list[GeneralisationRow]:
     """Out-of-domain vs in-domain: refexp on held-out colour+shape pairs (``test_heldout``) and
     grounded captioning on the caption-only training images (``caption_only_eval``: images that
     had captions but no boxes in training). Rows: (what, metric, in-domain, out-of-domain)."""
@@ -122,46 +53,45 @@ def generalisation(trainer, cfg, metrics: dict[str, Any], n: int) -> list[tuple[
     return rows
 
 
-def write_report(out: Path, cfg, summary: dict[str, Any], metrics: dict[str, Any], ref_cider: float | None,
-                 general: list[tuple[str, str, float, float]] = (),
-                 image_use: dict[str, tuple[float, float]] | None = None,
-                 slots: dict[str, dict[str, float]] | None = None, curves: bool = False) -> Path:
-    from ..evaluation.diagnostics import format_image_use, format_slot_accuracy
-    from ..evaluation.evaluate import format_metrics
-    from ..evaluation.identity import format_identity
+def run_quickstart(preset: str = "tiny", overrides: Sequence[str] = (), minutes: float | None = None,
+                   out: str | None = None, eval_per_task: int = 300) -> QuickstartResult:
+    """Train ``preset`` (resuming a run already in its output directory), evaluate the first
+    ``eval_per_task`` validation examples of every task, and write the report into the run directory.
 
-    goals = dict(GOALS)
-    if ref_cider is not None:
-        goals["caption/cider"] = ref_cider
-    lines = [f"# vlseq quickstart report: preset `{cfg.name}`", "",
-             f"Trained {summary['step']} steps in {summary['elapsed_s'] / 60:.1f} min "
-             f"(budget {cfg.time_budget_min} min), global batch {cfg.batch_size}, "
-             f"image {cfg.model.image_size} px, {cfg.model.num_bins} bins.", "",
-             "## Goals", "", "| metric | goal | reached | met |", "|---|---|---|---|"]
-    for k, g in goals.items():
-        v = metrics.get(k)
-        lines.append(f"| {k} | {g:.3f} | {'n/a' if v is None else f'{v:.3f}'} | {'yes' if v is not None and v >= g else 'no'} |")
-    if general:
-        lines += ["", "## Generalisation (goal: out-of-domain >= 80% of in-domain)", "",
-                  "| check | metric | in-domain | out-of-domain | ratio |", "|---|---|---|---|---|"]
-        for what, metric, ind, ood in general:
-            lines.append(f"| {what} | {metric} | {ind:.3f} | {ood:.3f} | {ood / ind if ind else float('nan'):.2f} |")
-    if image_use:
-        lines += ["", "## Does the model read the image? (validation loss; shuffled: every example gets "
-                  "another example's image; a gap near 0 means the task is answered from the prompt alone)", "",
-                  format_image_use(image_use)]
-    if slots:
-        lines += ["", "## Which box coordinate fails? (teacher-forced accuracy per slot on validation targets)", "",
-                  format_slot_accuracy(slots)]
-    identity = format_identity(metrics)
-    if identity:
-        lines += ["", "## Identity (what, apart from where)", "", identity]
-    lines += ["", "## All tasks", "", format_metrics(metrics), ""]
-    if curves:
-        lines += ["## Validation during training", "", "![validation curves](validation_curves.png)", ""]
-    lines += ["![learning curve](learning_curve.png)", "", "![examples](eval/sheet.png)", ""]
-    path = out / "REPORT.md"
-    path.write_text("\n".join(lines))
-    return path
+    ``minutes`` and ``out`` override the preset's ``time_budget_min`` and ``out_dir``; ``overrides``
+    are dotted ``key=value`` config overrides, applied before them.
+    """
+    # The heavy imports (torch, the model) wait until a run starts, so the CLI's --help stays quick.
+    from ..evaluation.diagnostics import image_use, slot_accuracy
+    from ..evaluation.evaluate import evaluate_examples
+    from ..viz.report import write_report_pages
+    from .config import load_config
+    from .loop import Trainer
 
-
+    overrides = list(overrides)
+    if minutes is not None:
+        overrides.append(f"time_budget_min={minutes}")
+    if out:
+        overrides.append(f"out_dir={out}")
+    cfg = load_config(preset, overrides)
+    run_dir = Path(cfg.out_dir)
+    trainer = Trainer(cfg, resume=True, evaluate_at_end=False)
+    cfg = trainer.cfg  # the run's resolved config (a checkpoint's model config under init_from)
+    summary = trainer.run()
+    val = trainer.val_examples()
+    val = {s: exs[:eval_per_task] for s, exs in val.items()}
+    eval_dir = run_dir / "eval"
+    if (eval_dir / "predictions.jsonl").exists():
+        (eval_dir / "predictions.jsonl").unlink()
+    metrics = evaluate_examples(trainer.eval_model(), trainer.processor, val, out_dir=eval_dir,
+                                baseline_examples=trainer.train_data)  # priors from training, not from val
+    (eval_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    write_report_pages(eval_dir, val, eval_dir / "predictions.jsonl", cfg.model.num_bins)
+    learning_curve(run_dir / "log.jsonl", run_dir / "learning_curve.png")
+    ref = reference_cider(val["caption"]) if "caption" in val else None
+    general = generalisation(trainer, cfg, metrics, eval_per_task)
+    uses = image_use(trainer.eval_model(), trainer.processor, val, n=64)
+    slots = slot_accuracy(trainer.eval_model(), trainer.processor, val, n=64)
+    curves = validation_curves({cfg.name: run_dir / "log.jsonl"}, run_dir / "validation_curves.png")
+    report = write_report(run_dir, cfg, summary, metrics, ref, general, uses, slots, curves)
+    return QuickstartResult(metrics, report, summary["final"])

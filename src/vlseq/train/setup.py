@@ -29,7 +29,7 @@ from ..models.protocol import VLModel
 from ..processing import CheckpointSettings
 from ..tasks import get_task, task_of
 from ..tokenizer import VLTokenizer
-from .config import Stage, TrainConfig, parse_schedule
+from .config import Stage, TrainConfig, parse_stages
 from .data import ensure_synth, load_examples
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ def load_training_data(cfg: TrainConfig, accelerator: Accelerator) -> dict[str, 
         return corpus_examples(cfg.data.shards, cfg.tasks)
     if cfg.data.synth:
         if accelerator.is_main_process:
-            ensure_synth(Path(cfg.data.synth), cfg.data.synth_generate)
+            ensure_synth(Path(cfg.data.synth), cfg.data.synth_generate, cfg.model.num_bins)
         accelerator.wait_for_everyone()
     return load_examples(cfg, cfg.data.train_split)
 
@@ -195,7 +195,7 @@ def resolve_run(cfg: TrainConfig, accelerator: Accelerator, out: Path) -> RunSet
         model_cfg = cfg.model.with_tokenizer(tokenizer)
     cfg = dataclasses.replace(cfg, model=model_cfg)
     tasks = tuple(sorted({task_of(s) for s in train_data}))
-    stages = tuple(parse_schedule(cfg.schedule, tasks))
+    stages = tuple(parse_stages(cfg.stages, tasks))
     if len(stages) > 1 and cfg.data.shards:
         raise ValueError("a training schedule of several stages is not supported with data.shards (streamed data)")
     return RunSetup(cfg, train_data, tokenizer, image_tokenizer, tasks, stages)

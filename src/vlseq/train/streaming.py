@@ -4,6 +4,10 @@ Used when ``data.shards`` is set. Each process (and each of its DataLoader worke
 part of the shards (see :mod:`vlseq.data.stream`), so unlike the in-memory path, ranks draw
 different examples; the position is gathered from all ranks into every checkpoint and a resume
 with the same number of processes x workers continues the stream exactly.
+
+The data layer's streams are plain iterables (the data layer imports no torch); here they become
+torch ``IterableDataset`` s (:class:`ShardStreamDataset`, :class:`ShardMixtureDataset`) that find
+their rank in ``torch.distributed`` and their worker in the DataLoader, which a DataLoader needs.
 """
 
 from __future__ import annotations
@@ -12,11 +16,48 @@ import random
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from ..data.stream import ShardMixture, ShardStream, StreamPosition, load_shard_sources
 from ..processing import Encoded, Processor
 from ..tasks import get_task
+
+
+def torch_process() -> tuple[int, int] | None:
+    """``(rank, world size)`` from torch.distributed when a process group is initialised, else None."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return None
+
+
+def dataloader_worker() -> tuple[int, int] | None:
+    """``(worker id, number of workers)`` inside a DataLoader worker process, else None."""
+    info = get_worker_info()
+    return (info.id, info.num_workers) if info is not None else None
+
+
+class ShardStreamDataset(ShardStream, IterableDataset):
+    """A :class:`~vlseq.data.stream.ShardStream` for a torch DataLoader (the same arguments).
+
+    Unless given ``rank`` / ``world_size`` / ``worker``, it is the consumer that torch.distributed
+    (else the RANK / WORLD_SIZE variables) and the DataLoader worker it runs in make it, so each
+    worker of each process reads its own part.
+    """
+
+    def consumer(self, process: tuple[int, int] | None = None,
+                 worker: tuple[int, int] | None = None) -> tuple[int, int]:
+        return super().consumer(process or torch_process(), worker or dataloader_worker())
+
+
+class ShardMixtureDataset(ShardMixture, IterableDataset):
+    """A :class:`~vlseq.data.stream.ShardMixture` for a torch DataLoader (the same arguments); its
+    consumer is found as :class:`ShardStreamDataset` finds it, and every source reads as that consumer."""
+
+    def consumer(self, process: tuple[int, int] | None = None,
+                 worker: tuple[int, int] | None = None) -> tuple[int, int]:
+        return super().consumer(process or torch_process(), worker or dataloader_worker())
 
 
 class Encode:
@@ -62,7 +103,7 @@ class ShardBatches:
     def __init__(self, paths: list[str], tasks: list[str], weights: dict[str, float], processor: Processor,
                  per_process_batch: int, seed: int, workers: int, shuffle_buffer: int, resume: dict | None) -> None:
         sources: dict[str, ShardStream] = load_shard_sources(paths, tasks, seed=seed, shuffle_buffer=shuffle_buffer)
-        mix = ShardMixture(sources, weights=weights, seed=seed, transform=Encode(processor, seed), resume=resume)
+        mix = ShardMixtureDataset(sources, weights=weights, seed=seed, transform=Encode(processor, seed), resume=resume)
         self.position = StreamPosition()
         if resume:
             self.position.merge([resume])

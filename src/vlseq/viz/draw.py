@@ -120,7 +120,7 @@ def attention_sheet(image: Image.Image, maps: Sequence[tuple[int, Any]], side: i
     over it (red: where the model looked to write that coordinate), boxes in rows (at most
     ``max_boxes``), x1 y1 x2 y2 across.
 
-    ``maps``: :func:`vlseq.evaluation.diagnostics.pointer_maps` output.
+    ``maps``: :func:`vlseq.decoding.pointer_maps.pointer_maps` output.
     """
     from ..decoding.boxes import SLOTS
     rows = max(1, min(max_boxes, (len(maps) + 3) // 4))

@@ -7,18 +7,11 @@ boxes and an input region dashed white; for an image task the written image besi
 and under it, wrapped to the panel's width, the prompt, the prediction and the truth. The
 prediction is green where it is right and red where it is wrong, with the word said too.
 
-Right, by the task's own notion (:func:`verdict`):
-
-* one box (refexp, localize, segment): the predicted box has IoU >= 0.5 with a true box;
-* closed set (classify): the option equals the answer (case and spaces ignored);
-* vqa: the answer equals the target (majority) answer after VQA's answer normalisation;
-* object lists (detect, instance_segment, keypoints): at IoU >= 0.5 with the same label, at least
-  half of the true objects are found and at least half of the predicted objects are true;
-* ground: at least half of the phrases have their first predicted box at IoU >= 0.5 with a true one;
-* captions (caption, region_caption, grounded_caption): the overlap F1 of content words (lower
-  case, punctuation and function words such as "a", "the", "of" dropped) with the closest
-  reference is at least 0.5; a rough rule, for display only;
-* image outputs: no verdict (the written image is shown beside its target).
+Right, by the task's own notion: :meth:`Task.verdict <vlseq.tasks.Task.verdict>` (the rules are in
+:mod:`vlseq.tasks.judge`: IoU >= 0.5 for a box, the exact option or answer for a closed set and VQA,
+half the objects found for an object list, content-word F1 >= 0.5 for free text; rough rules, for
+display only). A task without one (image outputs) gets no verdict: the written image is shown
+beside its target.
 """
 
 from __future__ import annotations
@@ -33,6 +26,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..tasks.judge import FUNCTION_WORDS as FUNCTION_WORDS  # re-exported: the sheet's rules, named where they were
+from ..tasks.judge import IOU_RIGHT as IOU_RIGHT
+from ..tasks.judge import best_iou
+from ..tasks.judge import word_f1 as word_f1
 from .draw import _font, coloured_text_html, draw
 
 #: panel width and picture height, in pixels
@@ -49,11 +46,7 @@ RIGHT = (0, 140, 0)
 WRONG = (200, 0, 0)
 INK = (0, 0, 0)
 TRUTH_INK = (70, 70, 70)
-#: IoU at which a box counts as right
-IOU_RIGHT = 0.5
-
 _LOC_RUN = re.compile(r"(?:<loc_\d+>){4}")
-_WORD = re.compile(r"[a-z0-9']+")
 
 
 @dataclass(frozen=True)
@@ -84,66 +77,10 @@ def image_key(ex: Any) -> str:
 # --------------------------------------------------------------------------- right or wrong
 
 
-def _iou(a: Sequence[float], b: Sequence[float]) -> float:
-    from ..metrics import box_iou
-
-    return float(box_iou([tuple(a)], [tuple(b)])[0, 0])
-
-
-def _best_iou(box: Sequence[float], truth: Sequence[Sequence[float]]) -> float:
-    return max((_iou(box, t) for t in truth), default=0.0)
-
-
-#: words that carry no content: without them a caption of one article ("a") would overlap every reference
-FUNCTION_WORDS = frozenset({"a", "an", "the", "of", "and", "is", "are", "there", "in", "on", "at", "to", "with"})
-
-
-def _words(s: str) -> list[str]:
-    return [w for w in _WORD.findall(s.lower()) if w not in FUNCTION_WORDS]
-
-
-def word_f1(pred: str, ref: str) -> float:
-    """F1 of the two bags of content words (lower case, punctuation and :data:`FUNCTION_WORDS` dropped)."""
-    p, r = _words(pred), _words(ref)
-    if not p or not r:
-        return float(p == r)
-    common = sum(min(p.count(w), r.count(w)) for w in set(p))
-    if common == 0:
-        return 0.0
-    prec, rec = common / len(p), common / len(r)
-    return 2 * prec * rec / (prec + rec)
-
-
 def verdict(task: Any, ex: Any, pred: Any) -> bool | None:
-    """Whether ``pred`` (a :class:`~vlseq.tasks.Prediction`) is right for ``ex`` by the rules of the
-    module docstring; None where the task has no such notion."""
-    from ..metrics import match_objects, normalize_answer
-
-    if task.output == "image":
-        return None
-    if task.output == "box":
-        truth = [o.box for o in ex.objects]
-        return bool(pred.objects and truth) and _best_iou(pred.objects[0][1], truth) >= IOU_RIGHT
-    if task.output == "choice":
-        return " ".join(pred.text.lower().split()) == " ".join(ex.answers[0].lower().split())
-    if task.output == "objects":
-        truth = [(o.label, o.box) for o in ex.objects]
-        found = match_objects(pred.objects, truth, IOU_RIGHT)
-        if not truth or not pred.objects:
-            return not truth and not pred.objects
-        return len(found) >= len(truth) / 2 and len(found) >= len(pred.objects) / 2
-    if task.name == "vqa":
-        from ..tasks.text import majority_answer
-
-        return normalize_answer(pred.text) == normalize_answer(majority_answer(ex.answers))
-    if task.name == "ground":
-        from ..tasks.grounding import phrase_boxes_for
-
-        ranked = phrase_boxes_for(ex.text, ex.phrases, pred)
-        hits = sum(1 for boxes, ph in zip(ranked, ex.phrases) if boxes and _best_iou(boxes[0], ph.boxes) >= IOU_RIGHT)
-        return bool(ex.phrases) and hits >= len(ex.phrases) / 2
-    refs = ex.answers or [ex.text]
-    return max(word_f1(pred.text, r) for r in refs) >= 0.5
+    """Whether ``pred`` (a :class:`~vlseq.tasks.Prediction`) is right for ``ex``: the task's own
+    :meth:`~vlseq.tasks.Task.verdict`; None where the task has no such notion."""
+    return task.verdict(ex, pred)
 
 
 def _box_text(b: Sequence[float]) -> str:
@@ -155,9 +92,8 @@ def _labels(objects: Sequence[tuple[str, Any]]) -> str:
 
 
 def describe(task: Any, ex: Any, pred: Any) -> tuple[str, str]:
-    """The prediction and the truth as a person reads them (boxes in pixels, with their IoU)."""
-    from ..tasks.text import majority_answer
-
+    """The prediction and the truth as a person reads them (boxes in pixels, with their IoU; a text
+    output beside the task's own :meth:`~vlseq.tasks.Task.truth_text`)."""
     if task.output == "image":
         return "the written image (left)", "the target image (right)"
     if task.output == "box":
@@ -166,16 +102,10 @@ def describe(task: Any, ex: Any, pred: Any) -> tuple[str, str]:
         if not pred.objects:
             return "no box", f"box {said}"
         box = pred.objects[0][1]
-        return f"box {_box_text(box)}, IoU {_best_iou(box, truth):.2f}", f"box {said}"
+        return f"box {_box_text(box)}, IoU {best_iou(box, truth):.2f}", f"box {said}"
     if task.output == "objects":
         return _labels(pred.objects) if pred.objects else "no objects", _labels([(o.label, o.box) for o in ex.objects])
-    if task.name == "vqa":
-        return pred.text or "(empty)", majority_answer(ex.answers)
-    if task.output == "choice":
-        return pred.text or "(empty)", ex.answers[0]
-    if task.name == "ground":
-        return pred.text or "(empty)", "; ".join(ex.text[p.start:p.end] for p in ex.phrases)
-    return pred.text or "(empty)", (" | ".join(ex.answers[:2]) if ex.answers else ex.text)
+    return pred.text or "(empty)", task.truth_text(ex)
 
 
 # --------------------------------------------------------------------------- which panels

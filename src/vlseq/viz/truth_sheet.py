@@ -7,6 +7,10 @@ and image, the prompt and the target text exactly as :class:`~vlseq.tasks.Task` 
 configured coordinate grid. Image-output tasks show the input beside the target image. A wrong box,
 a label on the wrong object or a target full of ``<unk>``-bound text is visible here at a glance,
 before a run spends hours on it.
+
+The one contact sheet of the package: ``vlseq data inspect --out`` draws one per split it inspects,
+and ``vlseq synth`` (and a training run that writes its synthetic world) draws the world's
+``contact_sheet.png`` with :func:`write_world_sheet`.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from PIL import Image, ImageDraw
 from ..data.errors import DataError
 from ..data.example import Example
 from ..data.images import load_image
+from ..data.readers.split import load_split
 from ..tasks import get_task
 from .draw import _font, draw
 
@@ -34,6 +39,8 @@ WRAP = 41
 #: grey gap between panels
 GAP = 4
 PANEL_H = PANEL + TEXT_LINES * LINE_H + 6
+#: the splits of a synthetic world whose sheet is drawn: the first of them that was written
+WORLD_SHEET_SPLITS = ("val", "train", "test")
 
 
 @dataclass(frozen=True)
@@ -165,3 +172,25 @@ def truth_sheet(data: Mapping[str, Sequence[Example]], bins: int, per_task: int 
         for c, (pic, _) in enumerate(row):
             sheet.paste(pic, (c * (PANEL + GAP), r * (PANEL_H + GAP)))
     return sheet, [panel for row in rows for _, panel in row]
+
+
+def write_split_sheet(split_dir: str | Path, path: str | Path, bins: int, per_task: int = 3) -> Path:
+    """Save the :func:`truth_sheet` of every task a split directory's files provide to ``path``.
+
+    Images are not header-checked at load: only the few drawn are opened, and one that does not
+    decode is a DataError naming it (as :func:`truth_sheet` says).
+    """
+    sheet, _ = truth_sheet(load_split(split_dir, check_images=False), bins, per_task)
+    path = Path(path)
+    sheet.save(path)
+    return path
+
+
+def write_world_sheet(root: str | Path, bins: int, per_task: int = 3) -> Path | None:
+    """``root/contact_sheet.png``: the sheet of a written synthetic world, drawn from its first
+    written split of :data:`WORLD_SHEET_SPLITS`; None (nothing written) when the world has none."""
+    root = Path(root)
+    for split in WORLD_SHEET_SPLITS:
+        if (root / split / "manifest.json").is_file():
+            return write_split_sheet(root / split, root / "contact_sheet.png", bins, per_task)
+    return None

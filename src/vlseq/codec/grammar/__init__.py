@@ -19,7 +19,7 @@ Grammars: :class:`TextGrammar` (plain text), :class:`GroundedTextGrammar` (text 
 phrases), :class:`ObjectListGrammar` (detection), :class:`SingleBoxGrammar` (referring
 expressions, localisation, segmentation), :class:`ChoiceGrammar` (a closed answer set),
 :class:`ImageGrammar` (exactly ``n`` image-code tokens, for image outputs),
-:class:`BoxLabelListGrammar` (detection with each object's box before its label). The object
+:class:`BoxFirstListGrammar` (detection with each object's box before its label). The object
 grammars optionally add polygons and named keypoints (``name <loc_x><loc_y>``, names from a fixed,
 ordered list) after an object's box.
 
@@ -31,10 +31,17 @@ Modules (each imports only the ones before it):
 * ``base``: the state and phase constants (``State``, ``UNBOUNDED``, ``DONE_STATE``, ``LIST``, ...),
   the states without objects (``PhaseState``, ``TrieState``, ``ImageState``), the
   :class:`Grammar` base class, :class:`TextGrammar`, :class:`ChoiceGrammar`, :class:`ImageGrammar`;
-* ``objects``: the object states (``ListState``, ``LabelState``, ``BoxState``, ...), the object
-  machinery (``_ObjectGrammar``), :class:`GroundedTextGrammar`, :class:`ObjectListGrammar`,
-  :class:`SingleBoxGrammar`;
-* ``box_label``: :class:`BoxLabelListGrammar`.
+* ``parts``: an object as a chain of parts: the part interface (``ObjectPart``: one element kind,
+  its advance, allowed tokens and fewest / most tokens to finish side by side), ``</obj>``
+  (``ClosePart``), and the grammar that dispatches an object's states to its parts
+  (``ObjectPartsGrammar``);
+* ``labels``, ``boxes``, ``polygons``, ``keypoints``: one part per element kind, with its states
+  (``FreeLabelState``, ``LabelState``; ``BoxState``, ``AfterBoxState``; ``PolygonState``,
+  ``AfterPolygonState``; ``KeypointState``);
+* ``objects``: the label-first objects composed from the parts (``_ObjectGrammar``),
+  :class:`GroundedTextGrammar`, :class:`ObjectListGrammar`, :class:`SingleBoxGrammar`, and what an
+  object list keeps between its objects (``ListState``, ``ListCounting``);
+* ``box_first``: :class:`BoxFirstListGrammar`, the box-first list composed from the same box part.
 
 Everything is re-exported here: import from :mod:`vlseq.codec.grammar`.
 """
@@ -50,13 +57,13 @@ from .base import (
     KP,
     KP_Y,
     LABEL,
+    LABEL_AFTER_BOX,
     LIST,
     OBJ_START,
     OBJ_WORDS,
     OUT,
     POLY,
     START,
-    TAIL_LABEL,
     UNBOUNDED,
     X1,
     X2,
@@ -71,28 +78,20 @@ from .base import (
     TextGrammar,
     TrieState,
 )
-from .box_label import BoxLabelListGrammar
+from .box_first import BoxFirstListGrammar
+from .boxes import AfterBoxState, BoxState
+from .keypoints import KeypointState
+from .labels import FreeLabelState, LabelState
 from .layout import GrammarError, TokenTrie, VocabLayout
-from .objects import (
-    AfterBoxState,
-    AfterPolygonState,
-    BoxState,
-    FreeLabelState,
-    GroundedTextGrammar,
-    KeypointState,
-    LabelState,
-    ListState,
-    ObjectListGrammar,
-    PolygonState,
-    SingleBoxGrammar,
-)
+from .objects import GroundedTextGrammar, ListState, ObjectListGrammar, SingleBoxGrammar
 from .objects import _ObjectGrammar as _ObjectGrammar  # the base of the object grammars, for subclassing
+from .polygons import AfterPolygonState, PolygonState
 
 __all__ = [
     "GrammarError", "VocabLayout", "TokenTrie", "State", "UNBOUNDED", "DONE_STATE", "Grammar", "TextGrammar",
     "ChoiceGrammar", "ImageGrammar", "GroundedTextGrammar", "ObjectListGrammar", "SingleBoxGrammar",
-    "BoxLabelListGrammar", "DONE", "OUT", "LIST", "END", "START", "CHOICE", "OBJ_START", "OBJ_WORDS", "LABEL", "X1", "Y1", "X2", "Y2",
-    "AFTER_BOX", "TAIL_LABEL", "POLY", "AFTER_POLY", "KP", "KP_Y", "IMG",
+    "BoxFirstListGrammar", "DONE", "OUT", "LIST", "END", "START", "CHOICE", "OBJ_START", "OBJ_WORDS", "LABEL", "X1", "Y1", "X2", "Y2",
+    "AFTER_BOX", "LABEL_AFTER_BOX", "POLY", "AFTER_POLY", "KP", "KP_Y", "IMG",
     "PhaseState", "TrieState", "ImageState", "ListState", "FreeLabelState", "LabelState", "BoxState", "AfterBoxState",
     "PolygonState", "AfterPolygonState", "KeypointState",
 ]

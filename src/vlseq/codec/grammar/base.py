@@ -48,7 +48,7 @@ KP = 15  # keypoints: in a name of the name trie, or between keypoints (objects.
 KP_Y = 16  # keypoints: a keypoint's x given, its y next (objects.KeypointState)
 IMG = 17  # image codes (ImageState)
 X1 = 18  # a box-first object: after ``<obj>``, its x1 next (objects.BoxState)
-TAIL_LABEL = 19  # a box-first object: in the label trie after the box (objects.LabelState)
+LABEL_AFTER_BOX = 19  # a box-first object: in the label trie after the box (objects.LabelState)
 
 #: Tokens of ``</s>``, the last token of every output.
 EOS_TOKENS = 1

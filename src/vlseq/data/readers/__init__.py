@@ -13,7 +13,20 @@ from .datasets import check_entries, file_kinds, load_datasets, load_files, reso
 from .jsonl import read_classify, read_edits, read_generations, read_region_captions, read_vg_regions
 from .mdetr import read_grounding, read_refexp
 from .paragraphs import read_paragraphs
-from .split import FILES, TASKS, Split, available_tasks, load_split
+from .split import (
+    FILES,
+    READERS,
+    TASKS,
+    FileReader,
+    ReadContext,
+    Split,
+    available_tasks,
+    feed_tasks,
+    load_split,
+    reader_feeds,
+    register_reader,
+    unregister_reader,
+)
 from .validate import BOX_TOLERANCE, PROBLEMS, DataError, ReadReport
 from .vcr import read_vcr
 from .visdial import read_visdial
@@ -22,6 +35,7 @@ from .vqa import read_vqa
 
 __all__ = [
     "load_split", "available_tasks", "Split", "FILES", "TASKS",
+    "READERS", "FileReader", "ReadContext", "register_reader", "unregister_reader", "reader_feeds", "feed_tasks",
     "load_files", "load_datasets", "check_entries", "file_kinds", "resolve_paths",
     "read_coco_captions", "read_coco_instances", "read_vqa", "read_refexp", "read_grounding",
     "read_classify", "read_region_captions", "read_vg_regions", "read_edits", "read_generations",

@@ -9,7 +9,7 @@ One entry is a split-directory layout (``path``), files named per split, or both
      "val": {...}}
 
 The keys of a split are the file kinds :mod:`~vlseq.data.readers.split` knows -- each file name of
-``FILES`` (and its companions) without its extension: ``captions``, ``instances``, ``vqa_questions``,
+``READERS`` (and its companions) without its extension: ``captions``, ``instances``, ``vqa_questions``,
 ``vqa_annotations``, ``refexp``, ``grounding``, ``classify``, ... -- plus ``image_root`` (the folder
 the files' image names are relative to; default: each file's own folder) and ``image_template``
 (how the files that name images by id, VQA questions and NLVR2 / SNLI-VE lines, spell the file
@@ -18,7 +18,8 @@ name). With ``path`` too, the split's named files replace or add to those of ``p
 Entry keys: ``name`` (the ``task@name`` source names; default: the folder name of ``path``, and
 required without one), ``path``, ``tasks`` (those to read; default: every task of the run that the
 files provide), ``weight`` (a factor on the sampling weight of the entry's sources, default 1), and
-one object per split. A mistake -- an unknown key, a missing file or folder, a template that names
+one object per split. Which file feeds which task is the ``feeds`` argument of the functions here
+(see :mod:`~vlseq.data.readers.split`). A mistake -- an unknown key, a missing file or folder, a template that names
 a missing image -- is one :class:`DataError` or ``ValueError`` naming the entry and the split.
 """
 
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..example import Example
-from .split import COMPANIONS, FILES, TASKS, Split, available_tasks, load_split
+from .split import COMPANIONS, READERS, Feeds, Split, available_tasks, feed_tasks, load_split, reader_feeds
 from .validate import DataError, ReadReport, load_json
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ IMAGE_KEYS = ("image_root", "image_template")
 
 def file_kinds() -> dict[str, str]:
     """``{kind: file name}``: the file keys a split of an entry may hold (a file name without extension)."""
-    return {Path(name).stem: name for name in (*FILES, *COMPANIONS)}
+    return {Path(name).stem: name for name in (*READERS, *COMPANIONS)}
 
 
 def entry_name(entry: Mapping[str, Any]) -> str:
@@ -69,12 +70,14 @@ def _unknown(key: str, known: Sequence[str]) -> str:
     return f"unknown key {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
 
 
-def check_entries(entries: Any, where: str = "data.datasets") -> None:
-    """Check the shape of dataset entries (no file is opened); a ValueError names the entry and split."""
+def check_entries(entries: Any, where: str = "data.datasets", feeds: Feeds | None = None) -> None:
+    """Check the shape of dataset entries (no file is opened); a ValueError names the entry and split.
+    ``feeds``: which file feeds which task (an entry's ``tasks`` are among them; default: the readers')."""
     if not isinstance(entries, list):
         raise ValueError(f"{where} must be a list of dataset entries, got {type(entries).__name__}")
     kinds = file_kinds()
     split_keys = [*kinds, *IMAGE_KEYS]
+    known = feed_tasks(feeds)
     names: dict[str, int] = {}
     for i, entry in enumerate(entries):
         label = _label(where, i, entry)
@@ -86,8 +89,8 @@ def check_entries(entries: Any, where: str = "data.datasets") -> None:
         if "/" in str(entry.get("name") or ""):
             raise ValueError(f"{label}: 'name' may not hold '/' (it names metrics as task@name/metric)")
         tasks = entry.get("tasks")
-        if tasks is not None and (not isinstance(tasks, list) or any(t not in TASKS for t in tasks)):
-            raise ValueError(f"{label}: 'tasks' must be null or a list of tasks among {list(TASKS)}, got {tasks!r}")
+        if tasks is not None and (not isinstance(tasks, list) or any(t not in known for t in tasks)):
+            raise ValueError(f"{label}: 'tasks' must be null or a list of tasks among {known}, got {tasks!r}")
         weight = entry.get("weight", 1.0)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not (math.isfinite(weight) and weight >= 0):
             raise ValueError(f"{label}: 'weight' must be a number >= 0, got {weight!r}")
@@ -176,10 +179,11 @@ def referenced_files(entry: Mapping[str, Any], split: str) -> dict[str, Path]:
     return {kinds[k]: Path(v) for k, v in refs.items() if k in kinds}
 
 
-def provided_tasks(entry: Mapping[str, Any], split: str) -> list[str]:
-    """The tasks the entry's files for ``split`` provide (files present, none parsed)."""
+def provided_tasks(entry: Mapping[str, Any], split: str, feeds: Feeds | None = None) -> list[str]:
+    """The tasks the entry's files for ``split`` provide (files present, none parsed; ``feeds``: which
+    file feeds which task, default the readers')."""
     d = split_dir(entry, split)
-    return available_tasks(d if d is not None and d.is_dir() else None, referenced_files(entry, split))
+    return available_tasks(d if d is not None and d.is_dir() else None, referenced_files(entry, split), feeds)
 
 
 def in_context(err: DataError, name: str, split: str, refs: Mapping[str, Any] | None = None) -> DataError:
@@ -214,21 +218,23 @@ def load_files(
     check_images: bool = True,
     report: ReadReport | None = None,
     strict_tasks: bool = False,
+    feeds: Feeds | None = None,
 ) -> Split:
     """Examples per task of one dataset entry's ``split`` (see the module docstring).
 
     ``tasks``: the tasks wanted (default: all); of those, the entry's ``tasks`` if it lists them
     (each must be provided by its files), else every one its files provide. ``strict_tasks``: each
-    of ``tasks`` must be provided too. Errors name the entry and the split.
+    of ``tasks`` must be provided too. ``feeds``: which file feeds which task (default: the readers').
+    Errors name the entry and the split.
     """
-    check_entries([entry], "dataset")
+    check_entries([entry], "dataset", feeds)
     name = entry_name(entry)
     if not has_split(entry, split):
         raise ValueError(f"dataset {name!r} names no files for split {split!r} (its splits: "
                          f"{', '.join(splits_of(entry)) or 'none'})")
     _check_files(entry, name, split)
-    have = provided_tasks(entry, split)
-    wanted = list(TASKS) if tasks is None else list(tasks)
+    have = provided_tasks(entry, split, feeds)
+    wanted = feed_tasks(feeds) if tasks is None else list(tasks)
     own = entry.get("tasks")
     if strict_tasks and own is not None and set(wanted) - set(own):
         raise ValueError(f"dataset {name!r}: task(s) {[t for t in wanted if t not in own]} are not among its "
@@ -237,7 +243,8 @@ def load_files(
         need = wanted if strict_tasks else [t for t in own or () if t in wanted]
         missing = [t for t in need if t not in have]
         if missing:
-            kinds = sorted(Path(n).stem for n, ts in FILES.items() if set(ts) & set(missing))
+            kinds = sorted(Path(n).stem for n, ts in (reader_feeds() if feeds is None else feeds).items()
+                           if set(ts) & set(missing))
             raise ValueError(f"dataset {name!r}, split {split!r}: no file of the split provides task(s) {missing} "
                              f"(they come from {', '.join(kinds)}; its files provide {have or 'none'})")
     want = [t for t in wanted if t in have and (own is None or t in own)]
@@ -246,7 +253,7 @@ def load_files(
     try:
         return load_split(d, tasks=want, skip_bad=skip_bad, image_root=refs.get("image_root"),
                           check_images=check_images, report=report, files=referenced_files(entry, split),
-                          image_template=refs.get("image_template"), split=split)
+                          image_template=refs.get("image_template"), split=split, feeds=feeds)
     except DataError as e:
         raise in_context(e, name, split, refs) from None
 
@@ -259,21 +266,23 @@ def load_datasets(
     required: bool = True,
     check_images: bool = True,
     report: ReadReport | None = None,
+    feeds: Feeds | None = None,
 ) -> dict[str, list[Example]]:
     """Examples per source (``task@name``) of every entry's ``split``, for ``tasks`` (default: all).
 
     ``required``: an entry without files for the split is an error (a training split), else it
     is left out with a log line (an entry may have no validation split). One log line per entry
-    says what it gave.
+    says what it gave. ``feeds``: which file feeds which task (default: the readers').
     """
-    check_entries(list(entries), "datasets")
+    check_entries(list(entries), "datasets", feeds)
     out: dict[str, list[Example]] = {}
     for entry in entries:
         name = entry_name(entry)
         if not has_split(entry, split) and not required:
             log.info("dataset %r: no files for split %r (it names %s)", name, split, ", ".join(splits_of(entry)))
             continue
-        loaded = load_files(entry, split, tasks, skip_bad=skip_bad, check_images=check_images, report=report)
+        loaded = load_files(entry, split, tasks, skip_bad=skip_bad, check_images=check_images, report=report,
+                            feeds=feeds)
         got = {t: list(exs) for t, exs in loaded.items() if exs}
         log.info("dataset %r, split %r: %s", name, split,
                  ", ".join(f"{t} {len(v)}" for t, v in got.items()) or "no examples of the tasks read")

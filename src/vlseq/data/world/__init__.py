@@ -12,7 +12,6 @@ On disk in public formats: ``vlseq synth`` (:mod:`vlseq.data.synth`, :mod:`vlseq
 """
 
 from .annotate import (
-    ALL_TASKS,
     SCENE_TASKS,
     edit_example,
     examples_for_scene,
@@ -45,7 +44,7 @@ from .scene import (
 from .stories import Story, make_story, story_example
 
 __all__ = [
-    "ALL_TASKS", "SCENE_TASKS", "categories", "category", "edit_example", "examples_for_scene", "generation_example",
+    "SCENE_TASKS", "categories", "category", "edit_example", "examples_for_scene", "generation_example",
     "pair_example", "region_description", "scene_requirements", "to_object", "Edit", "propose_edit", "Desc", "RefExp", "referring_expressions",
     "Story", "make_story", "story_example",
     "relation", "resolve", "ALL_BACKGROUNDS", "ALL_SHAPES", "BACKGROUNDS", "COLOURS", "SHAPES", "SIZES", "Scene", "SceneObject", "WorldConfig",

@@ -44,7 +44,6 @@ from .scene import Scene, SceneObject, WorldConfig, categories, category, to_obj
 SCENE_TASKS = ("caption", "vqa", "refexp", "segment", "ground", "grounded_caption", "detect", "localize",
                "region_caption", "classify", "instance_segment", "keypoints", "generate_image", "paragraph",
                "multiple_choice", "dialog")
-ALL_TASKS = SCENE_TASKS + ("classify_pair", "edit_image", "story")
 
 
 def region_description(o: SceneObject) -> str:

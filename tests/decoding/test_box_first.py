@@ -1,4 +1,4 @@
-"""Detection written box first (``label_last``): the Processor's targets, its decoding grammar and the
+"""Detection written box first (``box_first``): the Processor's targets, its decoding grammar and the
 parser agree, on the synthetic world's detection examples through a trained tokenizer."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def world():
 def test_box_first_targets_fit_their_grammar_and_read_as_label_first(world) -> None:
     exs, tok = world
     first = Processor(tok, 64, BINS, max_target_tokens=256, object_order="position")
-    last = Processor(tok, 64, BINS, max_target_tokens=256, object_order="position", label_last=True)
+    last = Processor(tok, 64, BINS, max_target_tokens=256, object_order="position", box_first=True)
     n = 0
     for e in exs:
         if e.task != "detect":
@@ -44,11 +44,11 @@ def test_box_first_targets_fit_their_grammar_and_read_as_label_first(world) -> N
 
 def test_label_last_leaves_tasks_with_polygons_label_first(world) -> None:
     exs, tok = world
-    proc = Processor(tok, 64, BINS, max_target_tokens=256, label_last=True)
+    proc = Processor(tok, 64, BINS, max_target_tokens=256, box_first=True)
     e = next(e for e in exs if e.task == "instance_segment")
     task = get_task(e.task)
     spec = proc.grammar_spec(task, e)
-    assert not spec.label_last and spec.polygons
+    assert not spec.box_first and spec.polygons
     body = proc.encode(task, e).target[1:]
     assert tok.loc_offset > body[1] or body[1] >= tok.loc_offset + BINS  # a label token after <obj>
     assert grammar_for(spec, tok).accepts(body)
@@ -57,7 +57,9 @@ def test_label_last_leaves_tasks_with_polygons_label_first(world) -> None:
 def test_a_checkpoints_label_position_comes_back(world) -> None:
     _, tok = world
     settings = {"image_size": 64, "num_bins": BINS, "max_prompt_tokens": 64, "max_target_tokens": 128,
-                "train_config": {"label_last": True, "object_order": "position"}}
-    assert Processor.from_settings(tok, settings).label_last
+                "train_config": {"box_first": True, "object_order": "position"}}
+    assert Processor.from_settings(tok, settings).box_first
+    settings["train_config"] = {"label_last": True, "object_order": "position"}  # the key's name before 0.2
+    assert Processor.from_settings(tok, settings).box_first
     settings["train_config"] = {"object_order": "position"}  # a checkpoint from before the key
-    assert not Processor.from_settings(tok, settings).label_last
+    assert not Processor.from_settings(tok, settings).box_first

@@ -1,0 +1,37 @@
+"""Facts of the training config that other code reads from one place: the time budget, the object order."""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import pytest
+
+from vlseq.tasks.detection import DEFAULT_OBJECT_ORDER, OBJECT_ORDERS
+from vlseq.train.config import TrainConfig, load_config
+
+
+@pytest.mark.parametrize(("minutes", "seconds"), [(None, math.inf), (0, math.inf), (0.0, math.inf), (1.5, 90.0),
+                                                  (0.25, 15.0)])
+def test_time_budget_in_seconds(minutes: float | None, seconds: float) -> None:
+    assert TrainConfig(time_budget_min=minutes).time_budget_s == seconds
+
+
+def test_the_loop_reads_the_budget_from_the_config() -> None:
+    # progress() is the larger of the step and time fractions; its time fraction uses time_budget_s.
+    from vlseq.train.loop import Trainer
+
+    fake = type("T", (), {})()
+    fake.cfg, fake.step, fake.elapsed = TrainConfig(max_steps=1000, time_budget_min=2), 100, 60.0
+    assert Trainer.progress(fake) == pytest.approx(0.5)
+    fake.cfg = TrainConfig(max_steps=1000, time_budget_min=None)
+    assert Trainer.progress(fake) == pytest.approx(0.1)
+    assert load_config("debug", ["time_budget_min=0.5"]).time_budget_s == 30.0
+
+
+def test_the_training_config_and_the_processor_default_to_one_object_order() -> None:
+    from vlseq.processing import Processor
+
+    assert DEFAULT_OBJECT_ORDER == "position" and DEFAULT_OBJECT_ORDER in OBJECT_ORDERS
+    assert TrainConfig().object_order == DEFAULT_OBJECT_ORDER
+    assert inspect.signature(Processor).parameters["object_order"].default == DEFAULT_OBJECT_ORDER
