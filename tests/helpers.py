@@ -102,3 +102,16 @@ def load_script(folder: str, name: str) -> ModuleType:
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+def synth_shards(root: Path) -> tuple[Path, Path]:
+    """A 12-scene synthetic train split of 32 px images and its shards of 10 examples, written under
+    ``root``: ``(split folder, shard folder)``."""
+    from vlseq.cli import synth
+    from vlseq.cli.shard import main as shard_main
+
+    assert synth.main(["--out", str(root / "world"), "--train", "12", "--val", "1", "--test", "1", "--test-heldout",
+                       "0", "--size", "32", "--workers", "1", "--no-progress", "--no-contact-sheet"]) == 0
+    split = root / "world" / "train"
+    assert shard_main(["--data", str(split), "--out", str(root / "shards"), "--shard-size", "10"]) == 0
+    return split, root / "shards"

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vlseq.cli import synth
+from helpers import synth_shards
 from vlseq.cli.shard import main
 from vlseq.data.example import Example, Object
 from vlseq.data.readers import DataError, load_split, open_image
@@ -30,18 +30,18 @@ def ident(ex: Example) -> str:
 
 
 @pytest.fixture(scope="module")
-def split_dir(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("synth")
-    assert synth.main(["--out", str(root), "--train", "12", "--val", "1", "--test", "1", "--test-heldout", "0",
-                       "--size", "32", "--workers", "1", "--no-progress", "--no-contact-sheet"]) == 0
-    return root / "train"
+def _world(tmp_path_factory) -> tuple[Path, Path]:
+    return synth_shards(tmp_path_factory.mktemp("synth"))
 
 
 @pytest.fixture(scope="module")
-def shard_dir(split_dir, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("shards")
-    assert main(["--data", str(split_dir), "--out", str(out), "--shard-size", "10"]) == 0
-    return out
+def split_dir(_world) -> Path:
+    return _world[0]
+
+
+@pytest.fixture(scope="module")
+def shard_dir(_world) -> Path:
+    return _world[1]
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 from torch.utils.data import DataLoader
 
-from vlseq.cli import synth
-from vlseq.cli.shard import main as shard_main
+from helpers import synth_shards
 from vlseq.data.example import Example
 from vlseq.data.readers import load_split
 from vlseq.data.shards import example_to_record
@@ -35,18 +34,18 @@ def _identity(batch):
 
 
 @pytest.fixture(scope="module")
-def split_dir(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("synth")
-    assert synth.main(["--out", str(root), "--train", "12", "--val", "1", "--test", "1", "--test-heldout", "0",
-                       "--size", "32", "--workers", "1", "--no-progress", "--no-contact-sheet"]) == 0
-    return root / "train"
+def _world(tmp_path_factory) -> tuple[Path, Path]:
+    return synth_shards(tmp_path_factory.mktemp("synth"))
 
 
 @pytest.fixture(scope="module")
-def shard_dir(split_dir, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("shards")
-    assert shard_main(["--data", str(split_dir), "--out", str(out), "--shard-size", "10"]) == 0
-    return out
+def split_dir(_world) -> Path:
+    return _world[0]
+
+
+@pytest.fixture(scope="module")
+def shard_dir(_world) -> Path:
+    return _world[1]
 
 
 def test_real_dataloader_workers_for_two_ranks(split_dir, shard_dir) -> None:
