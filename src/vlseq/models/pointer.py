@@ -91,6 +91,9 @@ class PointerHead(nn.Module):
         self.register_buffer("row_of_bin", bin_cells(num_bins, grid[0]), persistent=False)
         self.register_buffer("col_of_bin", bin_cells(num_bins, grid[1]), persistent=False)
         self._memory: tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None] | None = None
+        #: the cells' keys and offset terms of the attached memory, computed at its first use: a
+        #: decode step would otherwise project all the cells again for every token
+        self._memory_terms: tuple[torch.Tensor, torch.Tensor | None] | None = None
         #: set ``record`` to keep the last call's attention over the cells, (B, T, I*gh*gw), in ``last_attention``
         self.record = False
         self.last_attention: torch.Tensor | None = None
@@ -107,6 +110,7 @@ class PointerHead(nn.Module):
             yield
         finally:
             self._memory = None
+            self._memory_terms = None
 
     def coordinate_positions(self, logits: torch.Tensor) -> torch.Tensor:
         """(B, T, V) plain logits -> (B, T) bool: the positions where the token head puts at least
@@ -129,14 +133,23 @@ class PointerHead(nn.Module):
         are one cheap bmm.
         """
         b = h.shape[0]
-        if memory.shape[0] != b:  # beam search / several return sequences expand rows in place
-            memory = memory.repeat_interleave(b // memory.shape[0], dim=0)
-            valid = None if valid is None else valid.repeat_interleave(b // valid.shape[0], dim=0)
-        q, k = self.query(h), self.key(memory)  # (B, T, d), (B, N, d)
+        attached = self._memory is not None and memory is self._memory[0]
+        if attached and self._memory_terms is not None:
+            k, off_mem = self._memory_terms
+        else:
+            k = self.key(memory)  # (B0, N, d)
+            off_mem = self.off_mem(memory) if self.offsets else None  # (B0, N, px + py)
+            if attached:
+                self._memory_terms = (k, off_mem)
+        if k.shape[0] != b:  # beam search / several return sequences expand rows in place
+            r = b // k.shape[0]
+            k = k.repeat_interleave(r, dim=0)
+            off_mem = None if off_mem is None else off_mem.repeat_interleave(r, dim=0)
+            valid = None if valid is None else valid.repeat_interleave(r, dim=0)
+        q = self.query(h)  # (B, T, d)
         scores = q @ k.transpose(1, 2) / math.sqrt(q.shape[-1])  # (B, T, N)
         if valid is not None:
             scores = scores.masked_fill(~valid[:, None, :], float("-inf"))
-        off_mem = self.off_mem(memory) if self.offsets else None  # (B, N, px + py)
         if where is not None:
             rows, cols = where.nonzero(as_tuple=True)
             h, scores = h[rows, cols], scores[rows, cols]  # (M, d), (M, N)
