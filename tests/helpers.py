@@ -18,8 +18,7 @@ SIZE = 32
 IMAGE_CODEBOOK = 16
 
 
-def make_checkpoint(path: Path, categories: bool = True, image_tokenizer: bool = False, pointer: str = "none",
-                    max_images: int = 2) -> Path:
+def make_checkpoint(path: Path, categories: bool = True, image_tokenizer: bool = False, pointer: str = "none") -> Path:
     """A debug checkpoint (random weights, WordPiece trained on synthetic-world prompts) in seconds.
 
     Its outputs are nonsense, but every output has content: detect emits objects (up to the
@@ -50,7 +49,7 @@ def make_checkpoint(path: Path, categories: bool = True, image_tokenizer: bool =
     mc = ModelConfig(vocab_size=len(tok), d_model=32, encoder_layers=1, decoder_layers=1, heads=2, ffn_dim=64,
                      image_size=SIZE, num_bins=BINS, max_positions=256, vision=VisionConfig(channels=(8, 16, 32)),
                      pad_token_id=tok.pad_id, bos_token_id=tok.bos_id, eos_token_id=tok.eos_id, num_image_tokens=n_img,
-                     loc_offset=tok.loc_offset, loc_pointer=pointer, max_images=max_images)
+                     loc_offset=tok.loc_offset, loc_pointer=pointer)
     settings = {"num_bins": BINS, "image_size": SIZE, "tasks": task_names(), "max_prompt_tokens": 64,
                 "max_target_tokens": 32}
     if categories:

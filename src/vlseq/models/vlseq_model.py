@@ -29,7 +29,6 @@ from transformers import (
 from transformers.modeling_outputs import BaseModelOutput
 
 from .config import ModelConfig
-from .greedy import greedy_decode
 from .loss import balanced_loss, coordinate_mask
 from .pointer import PointerHead
 from .vision import build_vision, grid_size
@@ -364,25 +363,15 @@ class VLSeqModel(nn.Module):
         image_mask: torch.Tensor | None = None,
         logits_processor: Sequence[Any] | None = None,
         max_new_tokens: int = 64,
-        loop: bool = True,
         **generate_kwargs: Any,
     ) -> torch.Tensor:
-        """Generated ids (B*num_return_sequences, T), the decoder start token (``<s>``) first.
+        """transformers ``generate()`` over the encoder inputs; returns (B*num_return_sequences, T) ids.
 
-        Greedy decoding (no ``generate_kwargs`` beyond ``num_beams=1`` / ``do_sample=False``) runs
-        in :func:`~vlseq.models.greedy.greedy_decode`, token for token what transformers'
-        ``generate()`` writes, without its per-step bookkeeping; ``loop=False``, beam search and
-        sampling go through ``generate()``.
+        The first id of each row is the decoder start token (``<s>``).
         """
         embeds, mask = self.encoder_inputs(pixel_values, input_ids, attention_mask, image_mask)
         n_img = pixel_values.shape[1] * self.tokens_per_image
         enc = self.encode(embeds, mask, n_img)
-        greedy = {k: v for k, v in generate_kwargs.items() if (k, v) not in (("num_beams", 1), ("do_sample", False))}
-        if loop and not greedy:
-            with self.pointing(enc, mask, n_img):
-                return greedy_decode(self.lm, enc, mask, start_id=self.config.bos_token_id,
-                                     eos_id=self.config.eos_token_id, pad_id=self.config.pad_token_id,
-                                     max_new_tokens=max_new_tokens, logits_processor=list(logits_processor or ()))
         kwargs = dict(
             encoder_outputs=enc, attention_mask=mask, max_new_tokens=max_new_tokens,
             decoder_start_token_id=self.config.bos_token_id, eos_token_id=self.config.eos_token_id,
