@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import synth_shards
 from vlseq.cli.shard import main
 from vlseq.data.example import Example, Object
 from vlseq.data.readers import DataError, load_split, open_image
@@ -29,19 +28,6 @@ def ident(ex: Example) -> str:
     return json.dumps(rec, sort_keys=True, default=list)
 
 
-@pytest.fixture(scope="module")
-def _world(tmp_path_factory) -> tuple[Path, Path]:
-    return synth_shards(tmp_path_factory.mktemp("synth"))
-
-
-@pytest.fixture(scope="module")
-def split_dir(_world) -> Path:
-    return _world[0]
-
-
-@pytest.fixture(scope="module")
-def shard_dir(_world) -> Path:
-    return _world[1]
 
 
 @pytest.fixture(scope="module")

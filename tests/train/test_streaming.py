@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 
-import pytest
 from torch.utils.data import DataLoader
 
-from helpers import synth_shards
 from vlseq.data.example import Example
 from vlseq.data.readers import load_split
 from vlseq.data.shards import example_to_record
@@ -33,19 +30,6 @@ def _identity(batch):
     return batch
 
 
-@pytest.fixture(scope="module")
-def _world(tmp_path_factory) -> tuple[Path, Path]:
-    return synth_shards(tmp_path_factory.mktemp("synth"))
-
-
-@pytest.fixture(scope="module")
-def split_dir(_world) -> Path:
-    return _world[0]
-
-
-@pytest.fixture(scope="module")
-def shard_dir(_world) -> Path:
-    return _world[1]
 
 
 def test_real_dataloader_workers_for_two_ranks(split_dir, shard_dir) -> None:
