@@ -243,14 +243,10 @@ class Processor:
         token of each content word of its description."""
         if len(ex.images) != 1 or not ex.width or not ex.height:
             return []
-        if self.cell_words == "label":
-            if task.output not in ("objects", "box"):
-                return []
-            regions = [(o.box, o.label) for o in ex.objects if o.label and o.box is not None]
-        else:
-            regions = task.regions(ex)
+        if self.cell_words == "label" and task.output not in ("objects", "box"):
+            return []
         out = []
-        for box, text in regions:
+        for box, text in task.regions(ex):
             ids = self._content_tokens(text) if self.cell_words == "all" else self.tokenizer.encode(text)[:1]
             if ids:
                 x1, y1, x2, y2 = box
