@@ -39,7 +39,9 @@ from vlseq.train.config import load_config  # noqa: E402
 
 #: Vocabulary of every model here: control/markup ids, NUM_BINS coordinate ids, then text ids.
 VOCAB = 1100
-NUM_BINS = 1000
+#: near Florence-2's 1000, and a multiple of every preset's image grid (8, 12, 24): the presets'
+#: pointer offsets split the bins evenly among the grid's cells
+NUM_BINS = 1008
 LOC_OFFSET = len(BASE_TOKENS)
 PAD, BOS, EOS = 0, 1, 2
 #: Florence-2 marks image positions in ``input_ids`` with this id (the last one, never sampled).

@@ -29,6 +29,58 @@ from .tokenizer import VLTokenizer
 #: the one image loader (:func:`vlseq.data.images.load_image`), under its old name here
 to_pil = load_image
 
+#: the default memory of a Processor's image cache, in bytes (the training config's
+#: ``data.image_cache_mb``): at 384 px an image is 442 KB, so about 4,800 of them; at 64 px, 170,000
+DEFAULT_IMAGE_CACHE_BYTES = 2 * 1024**3
+
+
+def image_cache_bytes(mb: Any, key: str = "data.image_cache_mb") -> int:
+    """The bytes of an image cache given in MiB by config ``key``; a ValueError naming it otherwise."""
+    if isinstance(mb, bool) or not isinstance(mb, (int, float)) or not 0 <= mb < float("inf"):
+        raise ValueError(f"training config key {key!r} must be a number of MiB >= 0 (0: no image cache), got {mb!r}")
+    return int(mb * 2**20)
+
+
+class ByteLRU:
+    """A least-recently-used cache bounded by the bytes its values hold, not by their count.
+
+    A count bound suited no image size: 50,000 images are 600 MB at 64 px but 22 GB at 384 px.
+    ``put`` drops the oldest entries until the total fits ``max_bytes``; a value larger than the
+    whole budget is not kept (it would evict everything and then itself). ``max_bytes=0``: off.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, float)) or not 0 <= max_bytes < float("inf"):
+            raise ValueError(f"an image cache size must be a number of bytes >= 0, got {max_bytes!r}")
+        self.max_bytes = int(max_bytes)
+        self.nbytes = 0
+        self._items: OrderedDict[str, tuple[Any, int]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def get(self, key: str) -> Any | None:
+        """The value of ``key`` (now the most recently used), or None."""
+        item = self._items.get(key)
+        if item is None:
+            return None
+        self._items.move_to_end(key)
+        return item[0]
+
+    def put(self, key: str, value: Any, nbytes: int) -> None:
+        """Keep ``value`` (``nbytes`` in memory) under ``key``, evicting the least recently used."""
+        if key in self._items:
+            self.nbytes -= self._items.pop(key)[1]
+        if nbytes > self.max_bytes:
+            return
+        self._items[key] = (value, nbytes)
+        self.nbytes += nbytes
+        while self.nbytes > self.max_bytes:
+            self.nbytes -= self._items.popitem(last=False)[1][1]
+
 
 def split_list(value: str | Sequence[str] | None) -> list[str]:
     """``"red circle, blue square"`` or ``["red circle", ...]`` -> a clean list (whitespace normalised)."""
@@ -94,7 +146,7 @@ class Encoded:
 
 
 class Processor:
-    """Turns (task, example) into model inputs; caches decoded, resized images (LRU).
+    """Turns (task, example) into model inputs; caches decoded, resized images (LRU, bounded in bytes).
 
     Args:
         tokenizer: the unified tokenizer.
@@ -102,6 +154,11 @@ class Processor:
             since coordinates are quantised relative to the original width and height).
         bins: number of coordinate bins.
         max_prompt_tokens / max_target_tokens: longer sequences are truncated with a warning.
+        cache_bytes: memory for decoded, resized images of paths (and an image task's target
+            codes), least recently used dropped first; 0 turns the cache off. Each process (and each
+            data-loader worker) holds its own. Default :data:`DEFAULT_IMAGE_CACHE_BYTES`.
+        cache_images: deprecated: the old bound as a count of images, read as that many images of
+            ``image_size`` (a ``DeprecationWarning``); give ``cache_bytes`` instead.
         image_tokenizer: a :class:`~vlseq.models.image_tokenizer.ImageTokenizer`, needed by tasks whose
             output is an image: it turns ``ex.target_image`` into the codes the task's target spells
             (passed as ``ex.meta["target_codes"]`` on a copy of the example; tasks stay torch-free),
@@ -140,9 +197,9 @@ class Processor:
         return cls(tokenizer, s.image_size, s.num_bins, s.max_prompt_tokens, s.max_target_tokens, **kw)
 
     def __init__(self, tokenizer: VLTokenizer, image_size: int, bins: int, max_prompt_tokens: int = 64,
-                 max_target_tokens: int = 128, cache_images: int = 50_000, image_tokenizer: Any | None = None,
+                 max_target_tokens: int = 128, cache_images: int | None = None, image_tokenizer: Any | None = None,
                  object_order: str = DEFAULT_OBJECT_ORDER, box_first: bool = False, cell_labels: bool = False,
-                 cell_words: str = "label") -> None:
+                 cell_words: str = "label", cache_bytes: int = DEFAULT_IMAGE_CACHE_BYTES) -> None:
         if object_order not in OBJECT_ORDERS:
             raise ValueError(f"object_order must be one of {', '.join(OBJECT_ORDERS)}, got {object_order!r}")
         self.object_order = object_order
@@ -156,27 +213,31 @@ class Processor:
         self.bins = bins
         self.max_prompt_tokens = max_prompt_tokens
         self.max_target_tokens = max_target_tokens
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = cache_images
+        if cache_images is not None:
+            # Kept positional-compatible (it is the 6th parameter); a count means nothing across image sizes.
+            warnings.warn("Processor(cache_images=N) is deprecated: the image cache is bounded in bytes now; "
+                          "pass cache_bytes (N images are read as N * image_size**2 * 3 bytes)",
+                          DeprecationWarning, stacklevel=2)
+            cache_bytes = int(cache_images) * image_size * image_size * 3
+        self._cache = ByteLRU(cache_bytes)  # image path -> (S, S, 3) uint8
         self.image_tokenizer = image_tokenizer
-        self._codes: OrderedDict[str, list[int]] = OrderedDict()  # target image path -> its codes
+        self._codes = ByteLRU(cache_bytes)  # target image path -> its codes (a list of ints)
 
     # ------------------------------------------------------------------ images
 
     def image_array(self, ref: ImageRef) -> np.ndarray:
         """(S, S, 3) uint8 of an image, resized with bilinear filtering; cached for paths."""
         key = str(ref) if isinstance(ref, (str, Path)) else None
-        if key is not None and key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
+        if key is not None:
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
         img = to_pil(ref)
         if img.size != (self.image_size, self.image_size):
             img = img.resize((self.image_size, self.image_size), Image.BILINEAR)
         arr = np.asarray(img, dtype=np.uint8)
         if key is not None:
-            self._cache[key] = arr
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            self._cache.put(key, arr, arr.nbytes)
         return arr
 
     # ------------------------------------------------------------------ sequences
@@ -285,9 +346,8 @@ class Processor:
                 img = img.resize((s, s), Image.BILINEAR)
             codes = self.image_tokenizer.encode_arrays(np.asarray(img, dtype=np.uint8)[None])[0].tolist()
             if key is not None:
-                self._codes[key] = codes
-                if len(self._codes) > self._cache_size:
-                    self._codes.popitem(last=False)
+                # A list of small ints: an 8-byte pointer per code (the int objects are shared).
+                self._codes.put(key, codes, 8 * len(codes) + 56)
         return with_target_codes(ex, codes)
 
     def collate(self, items: Sequence[Encoded]) -> dict[str, torch.Tensor]:

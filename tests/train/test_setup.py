@@ -161,3 +161,18 @@ def test_the_host_reads_losses_only_at_log_steps(tmp_path, synth, monkeypatch) -
     assert reads == [2, 4, 5]
     recs = [json.loads(line) for line in (tmp_path / "h" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in recs] == [2, 4, 5] and all(math.isfinite(r["loss"]) for r in recs)
+
+
+def test_a_run_scored_with_meteor_stops_before_training_without_java(tmp_path, monkeypatch) -> None:
+    """Paragraphs and stories are scored with METEOR, which needs Java: a run that would find out at
+    its first evaluation (with no checkpoint saved yet) stops before its first step instead."""
+    from vlseq.metrics import meteor
+    from vlseq.train.setup import check_metrics_can_run
+
+    cfg = load_config("debug", [f"out_dir={tmp_path}", "eval_examples=5"])
+    monkeypatch.setattr(meteor, "COMMAND", ("no-such-java-here",) + meteor.COMMAND[1:])
+    monkeypatch.setattr(meteor.meteor_missing, "__defaults__", (meteor.COMMAND,))
+    with pytest.raises(ValueError, match="paragraph.*METEOR needs a Java runtime.*eval_examples=0"):
+        check_metrics_can_run(cfg, ("detect", "paragraph"))
+    check_metrics_can_run(cfg, ("detect", "vqa"))  # nothing scored with METEOR: no Java needed
+    check_metrics_can_run(dataclasses.replace(cfg, eval_examples=0), ("paragraph",))  # nothing evaluated

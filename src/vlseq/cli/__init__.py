@@ -93,11 +93,12 @@ class SkipCounter(logging.Handler):
 def _clean_errors() -> tuple[type[BaseException], ...]:
     """The exception types reported as one line: input and environment problems, not bugs."""
     from ..data.readers.validate import DataError  # light: no torch
+    from ..metrics.meteor import MeteorError  # light: no torch
 
     # OSErrors about a path (a file where a folder belongs, an existing output, no permission) are
     # the user's input too; OSErrors without a path (a full disk mid-write) stay tracebacks.
     errors: list[type[BaseException]] = [DataError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
-                                         FileExistsError, PermissionError, ValueError]
+                                         FileExistsError, PermissionError, ValueError, MeteorError]
     io = sys.modules.get("vlseq.models.io")  # only loaded by commands that write checkpoints
     if io is not None:
         errors.append(io.CheckpointWriteError)

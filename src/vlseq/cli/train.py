@@ -5,6 +5,12 @@ split, in the readers' formats. ``--dataset-config FILE`` trains on the dataset 
 file (files named per split as downloaded; see :mod:`vlseq.data.readers.datasets`). With either,
 the synthetic world is neither written nor read, and the run trains the config's tasks that the
 data's training files provide.
+
+A config file may extend a preset or another file (``"extends": "tiny"``); ``--print-config``
+prints the resolved whole (the settings the tokenizers fill in, such as ``model.vocab_size``,
+are set when the run starts). A run resumes from the last checkpoint in its
+``out_dir`` only with the config it was saved with: a changed setting stops the command, naming
+it, unless ``--resume-anyway`` (docs/configs.md).
 """
 
 from __future__ import annotations
@@ -28,8 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--dataset-config", metavar="FILE",
                       help="train on the dataset entries of FILE alone: a JSON list of data.datasets entries "
                            "(files named per split as downloaded; relative paths under FILE's folder)")
-    ap.add_argument("--no-resume", action="store_true", help="start fresh even if OUT_DIR has checkpoints")
-    ap.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    resume = ap.add_mutually_exclusive_group()
+    resume.add_argument("--no-resume", action="store_true", help="start fresh even if OUT_DIR has checkpoints")
+    resume.add_argument("--resume-anyway", action="store_true",
+                        help="resume from OUT_DIR's last checkpoint even if its saved config differs from this one "
+                             "(the differences are logged)")
+    ap.add_argument("--print-config", action="store_true",
+                    help="print the resolved config (extends, overrides and data applied) as JSON and exit")
     ap.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. model.d_model=256 lr=1e-3")
     return ap
 
@@ -60,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from ..train.loop import train
 
-    summary = train(cfg, resume=not args.no_resume)
+    summary = train(cfg, resume=not args.no_resume, resume_anyway=args.resume_anyway)
     from ..evaluation.evaluate import format_metrics
 
     print(format_metrics(summary["metrics"]))

@@ -45,6 +45,16 @@ def _clean(text: str) -> str:
     return " ".join(text.replace("|||", " ").split())
 
 
+def meteor_missing(command: Sequence[str] = COMMAND) -> str | None:
+    """Why METEOR cannot run here (no Java, a broken install), or None when it can start."""
+    if shutil.which(command[0]) is None:
+        return (f"METEOR needs a Java runtime: no {command[0]!r} executable on PATH "
+                "(install a JRE, e.g. Debian's default-jre-headless)")
+    if not JAR.is_file() or not PARAPHRASES.is_file():
+        return f"METEOR's jar or paraphrase table is missing from {JAR.parent} (a broken pycocoevalcap install)"
+    return None
+
+
 class MeteorScorer:
     """One running METEOR process; :meth:`score` may be called many times (thread-safe).
 
@@ -54,12 +64,9 @@ class MeteorScorer:
     def __init__(self, timeout: float = 600.0, command: Sequence[str] = COMMAND) -> None:
         self.timeout = timeout
         self.command = list(command)
-        if shutil.which(self.command[0]) is None:
-            raise MeteorError(f"METEOR needs a Java runtime: no {self.command[0]!r} executable on PATH "
-                              "(install a JRE, e.g. the distribution's default-jre package)")
-        if not JAR.is_file() or not PARAPHRASES.is_file():
-            raise MeteorError(f"METEOR's jar or paraphrase table is missing from {JAR.parent} "
-                              "(a broken pycocoevalcap install)")
+        missing = meteor_missing(self.command)
+        if missing:
+            raise MeteorError(missing)
         self._stderr = tempfile.TemporaryFile()
         self._lock = threading.Lock()
         self._timed_out = False

@@ -7,6 +7,9 @@
 A crash while writing leaves only a ``*.tmp`` directory, which is never loaded (a warning names
 it) and is removed after the next complete save. A full disk raises
 :class:`~vlseq.models.io.CheckpointWriteError` naming the checkpoint; earlier checkpoints stay intact.
+
+A resume first compares the run's config with the one its checkpoint was saved with
+(:func:`check_resume`): a changed setting stops it, naming the key, unless resumed anyway.
 """
 
 from __future__ import annotations
@@ -23,10 +26,17 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, load_model, save_file, save_model
 
-from ..models.io import atomic_dir_write, is_checkpoint, save_pretrained
+from ..models.io import SETTINGS, atomic_dir_write, is_checkpoint, save_pretrained
+from .config import TrainConfig, resume_changes
 
 log = logging.getLogger(__name__)
 STEP_RE = re.compile(r"step_(\d+)$")
+#: changed settings named in full by a resume error; more are counted
+SHOWN_CHANGES = 20
+
+
+class ResumeMismatch(ValueError):
+    """The config a run would resume with differs from the one its checkpoint was saved with."""
 
 
 def _rng_state() -> tuple[dict[str, torch.Tensor], Any]:
@@ -112,3 +122,34 @@ def prune(ckpt_dir: Path, keep_last: int) -> None:
     for p in ckpt_dir.glob("*.tmp") if ckpt_dir.is_dir() else []:
         log.info("removing the leftover of an interrupted checkpoint write: %s", p)
         shutil.rmtree(p, ignore_errors=True)
+
+
+def check_resume(path: Path, cfg: TrainConfig, anyway: bool = False) -> list[str]:
+    """Compare ``cfg``, the resolved config of a run about to resume from checkpoint ``path``, with
+    the config the checkpoint was saved with, and return the changes (``"dotted.key: old -> new"``;
+    the keys of :data:`~vlseq.train.config.RESUME_FREE_KEYS` are never among them).
+
+    A change would continue the run's weights, optimiser and data position under other settings, a
+    run no config describes (a changed architecture fails later anyway, on the weights). Raises
+    :class:`ResumeMismatch` naming every change, unless ``anyway``: then they are logged.
+    """
+    try:
+        saved = json.loads((path / "model" / SETTINGS).read_text()).get("train_config")
+    except (OSError, ValueError, AttributeError):
+        saved = None
+    if not isinstance(saved, dict):
+        log.warning("%s: no training config saved with it; resuming without comparing configs", path)
+        return []
+    changes = resume_changes(saved, cfg)
+    if not changes:
+        return []
+    listed = "; ".join(changes[:SHOWN_CHANGES])
+    if len(changes) > SHOWN_CHANGES:
+        listed += f"; and {len(changes) - SHOWN_CHANGES} more"
+    if anyway:
+        log.warning("resuming %s with %d changed setting(s) (saved -> given): %s", path, len(changes), listed)
+        return changes
+    raise ResumeMismatch(
+        f"{path}: the run in this out_dir was saved with another config; {len(changes)} setting(s) differ "
+        f"(saved -> given): {listed}. Give the saved config, use a new out_dir, start afresh with --no-resume, "
+        "or continue with the changes: --resume-anyway (train(..., resume_anyway=True))")

@@ -1,13 +1,21 @@
-"""Training configuration: a preset JSON file (``vlseq/configs/NAME.json``) plus ``key=value`` overrides."""
+"""Training configuration: a preset JSON file (``vlseq/configs/NAME.json``) plus ``key=value`` overrides.
+
+A config file may name the one it builds on, ``"extends": "tiny"`` (a preset, or a JSON file
+relative to its own folder), and state only what differs: :func:`read_config` merges the chain,
+:func:`load_config` applies the overrides. :func:`resume_changes` names what a resume would change
+(docs/configs.md).
+"""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..data.readers.datasets import check_entries, resolve_paths
 from ..models.config import RENAMED_KEYS, ModelConfig, rename_section, renamed_key
@@ -54,6 +62,9 @@ class DataConfig:
     loader_workers: int = 2
     shuffle_buffer: int = 2000
     skip_bad: bool = False
+    #: memory of the Processor's cache of decoded, resized images, in MiB, per process and loader
+    #: worker (0: off); bounded in bytes because one image count fits no image size
+    image_cache_mb: float = 2048
 
 
 @dataclass
@@ -150,7 +161,8 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise ValueError(f"unknown training config keys: {unknown}")
+            hint = f" ({', '.join(FILE_KEYS)}: read from config files by load_config)" if set(unknown) & set(FILE_KEYS) else ""
+            raise ValueError(f"unknown training config keys: {unknown}{hint}")
         model = ModelConfig.from_dict(d.pop("model", {}))
         data_d = d.pop("data", {})
         dknown = {f.name for f in dataclasses.fields(DataConfig)}
@@ -241,30 +253,153 @@ def apply_override(d: dict[str, Any], item: str) -> None:
 
 
 def preset_names() -> list[str]:
-    return sorted(p.stem for p in PRESET_DIR.glob("*.json"))
+    """The presets ``--config`` may name. ``_*.json`` files are shared blocks that presets extend."""
+    return sorted(p.stem for p in PRESET_DIR.glob("*.json") if not p.stem.startswith("_"))
 
 
-def load_config(preset_or_file: str, overrides: Sequence[str] = ()) -> TrainConfig:
-    """A preset name (``debug``, ``tiny``, ...) or a JSON file path, then overrides."""
-    path = Path(preset_or_file)
+#: keys of a config file that are about the file, not the run: read by :func:`read_config`, never
+#: passed to :class:`TrainConfig` (so never saved with a checkpoint)
+FILE_KEYS = ("extends", "comment")
+
+
+def _config_path(name: str, extending: Path | None = None) -> Path:
+    """The file a ``--config`` value or an ``extends`` names: a preset name (no suffix), else a
+    JSON file; an ``extends`` path is relative to the folder of the file that names it."""
+    path = Path(name)
     if not path.suffix:
-        path = PRESET_DIR / f"{preset_or_file}.json"
+        path = PRESET_DIR / f"{name}.json"
         if not path.exists():
-            raise ValueError(f"unknown preset {preset_or_file!r}; presets: {', '.join(preset_names())}")
+            raise ValueError(f"unknown preset {name!r}; presets: {', '.join(preset_names())}")
+    elif extending is not None and not path.is_absolute():
+        path = (extending.parent / path).resolve()  # no "a/../b" in the datasets a checkpoint records
+    return path
+
+
+def _label(path: Path) -> str:
+    """How an ``extends`` chain names a file: a preset by its name, any other file by its path."""
+    return path.stem if path.resolve().parent == PRESET_DIR else str(path)
+
+
+def _current_names(d: dict[str, Any], section: str = "") -> dict[str, Any]:
+    """``d`` with the renamed keys of every nested section brought up to date (each with its
+    warning). Done per file, before merging: a base's old name and the extending file's new name
+    of one key then merge as one key instead of being refused as both names at once."""
+    out = rename_section(d, section, ALL_RENAMED_KEYS)
+    for key, value in out.items():
+        if isinstance(value, dict):
+            out[key] = _current_names(value, f"{section}.{key}" if section else key)
+    return out
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``: nested objects merge key by key; any other value (a list, a
+    number, null) replaces the base's whole. Neither argument is changed."""
+    out = dict(base)
+    for key, value in over.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = merge(out[key], value) if both else value
+    return out
+
+
+def read_config(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The config file at ``path`` as one dict: the chain of files it ``extends`` merged under it
+    (:func:`merge`), its own ``comment`` and ``extends`` dropped. ``chain``: the files that led
+    here, to name a cycle."""
     try:
         d = json.loads(path.read_text())
     except FileNotFoundError:
         raise ValueError(f"config file {path} does not exist") from None
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: not valid JSON ({e})") from None
-    if path.resolve().parent != PRESET_DIR and isinstance(d, dict) and isinstance(d.get("data"), dict):
+    if not isinstance(d, dict):
+        raise ValueError(f"{path}: a config file holds one JSON object, got {type(d).__name__}")
+    d = _current_names(d)
+    comment = d.pop("comment", None)
+    if comment is not None and not (isinstance(comment, str) or
+                                    (isinstance(comment, list) and all(isinstance(c, str) for c in comment))):
+        raise ValueError(f"{path}: 'comment' must be a string or a list of strings, got {comment!r:.80}")
+    base = d.pop("extends", None)
+    if path.resolve().parent != PRESET_DIR and isinstance(d.get("data"), dict):
         # A config file's datasets sit beside it: their relative paths are under its folder, wherever
-        # the command runs (paths given as overrides stay relative to the working directory).
+        # the command runs (paths given as overrides stay relative to the working directory). Done per
+        # file of a chain, so each entry is read from the folder of the file that names it.
         entries = d["data"].get("datasets")
         if isinstance(entries, list):
             d["data"]["datasets"] = [resolve_paths(e, path.absolute().parent) if isinstance(e, dict) else e
                                      for e in entries]
+    if base is None:
+        return d
+    if not isinstance(base, str) or not base:
+        raise ValueError(f"{path}: 'extends' must name a preset or a JSON file, got {base!r}")
+    try:
+        base_path = _config_path(base, path)
+    except ValueError as e:
+        raise ValueError(f"{path}: 'extends': {e}") from None
+    chain = (*chain, path)
+    if base_path.resolve() in {p.resolve() for p in chain}:
+        names = " -> ".join(_label(p) for p in (*chain, base_path))
+        raise ValueError(f"{path}: 'extends' makes a cycle: {names}")
+    if not base_path.is_file():
+        raise ValueError(f"{path}: 'extends': config file {base_path} does not exist")
+    return merge(read_config(base_path, chain), d)
+
+
+def load_config(preset_or_file: str, overrides: Sequence[str] = ()) -> TrainConfig:
+    """A preset name (``debug``, ``tiny``, ...) or a JSON file path, resolved through its
+    ``extends`` chain (:func:`read_config`), then ``key=value`` overrides."""
+    d = read_config(_config_path(preset_or_file))
     full = TrainConfig.from_dict(d).to_dict()  # fill defaults so overrides can name any key
     for item in overrides:
         apply_override(full, item)
     return TrainConfig.from_dict(full)
+
+
+#: settings a resumed run may change without :func:`resume_changes` naming them (dotted paths):
+#: where the run is kept (a moved or copied run directory), how long it goes on (a resume usually
+#: extends or ends a run; the cosine schedule keeps the end saved with the checkpoint), how it is
+#: watched and saved, and how fast this machine runs it. None of them changes what a step learns.
+RESUME_FREE_KEYS = frozenset({
+    "out_dir", "max_steps", "time_budget_min",
+    "log_every", "eval_every", "eval_examples", "save_every", "keep_last",
+    "threads", "data.loader_workers", "data.image_cache_mb",
+})
+
+
+def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"dotted.key": value}`` of every leaf of nested dicts (lists are leaves)."""
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out.update(_flat(value, path + "."))
+        else:
+            out[path] = value
+    return out
+
+
+def resume_changes(saved: Mapping[str, Any], config: TrainConfig,
+                   ignore: frozenset[str] = RESUME_FREE_KEYS) -> list[str]:
+    """``"dotted.key: old -> new"`` for each setting of ``config`` that differs from ``saved`` (a
+    checkpoint's ``train_config``), leaving out ``ignore``. ``saved`` is read as this version reads
+    a config file first (renamed keys, defaults of keys added since), so an older checkpoint is
+    compared setting by setting, not by spelling."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # an old checkpoint's old key names
+        try:
+            old = TrainConfig.from_dict(copy.deepcopy(dict(saved))).to_dict()
+        except (TypeError, ValueError):  # keys this version does not know: named as changes
+            old = merge(TrainConfig().to_dict(), _current_names(copy.deepcopy(dict(saved))))
+    # through JSON, as the checkpoint was written: tuples are lists there
+    new = json.loads(json.dumps(config.to_dict()))
+    old = json.loads(json.dumps(old))
+    flat_old, flat_new = _flat(old), _flat(new)
+    missing = object()
+    out = []
+    for key in sorted(set(flat_old) | set(flat_new)):
+        if key in ignore:
+            continue
+        a, b = flat_old.get(key, missing), flat_new.get(key, missing)
+        if a != b:
+            show = [json.dumps(v) if v is not missing else "(absent)" for v in (a, b)]
+            out.append(f"{key}: {show[0]} -> {show[1]}")
+    return out

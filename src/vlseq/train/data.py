@@ -65,8 +65,33 @@ def load_examples(cfg: TrainConfig, split: str) -> dict[str, list[Example]]:
             raise DataError(e.file, None, e.problem, f"{e.detail}; this synthetic world predates those tasks: delete "
                                                      f"{cfg.data.synth} to have it written again") from None
         out.update({task: list(exs) for task, exs in loaded.items() if exs})
+    if split == cfg.data.train_split and cfg.eval_examples > 0:
+        # Said once, as the run starts: the end-of-run metrics would otherwise look like held-out ones.
+        shared = validation_on_training_data(cfg)
+        if shared:
+            log.warning("validation reads the training data of %s (one split serves both): its metrics measure "
+                        "fitting, not held-out accuracy; give a %r split (a %s/ folder beside %s/, or %r files "
+                        "in the entry)", ", ".join(shared), cfg.data.val_split, cfg.data.val_split,
+                        cfg.data.train_split, cfg.data.val_split)
     out.update(load_datasets(cfg.data.datasets, split, cfg.tasks, skip_bad=cfg.data.skip_bad,
                              required=split == cfg.data.train_split, feeds=feeds))
+    return out
+
+
+def validation_on_training_data(cfg: TrainConfig) -> list[str]:
+    """The ``data.datasets`` entries (named, with their folder) whose validation split reads the very
+    files of their training split: a ``path`` that is one split serves every split (as ``--data DIR``
+    of one split does), and an entry may name the same files for both. No file is parsed."""
+    from ..data.readers.datasets import entry_name, split_dir
+
+    train, val = cfg.data.train_split, cfg.data.val_split
+    out = []
+    for e in cfg.data.datasets:
+        if e.get(val) != e.get(train):  # its own files for one of them (or a split named for one only)
+            continue
+        if e.get("path") is not None and split_dir(e, val) != split_dir(e, train):
+            continue
+        out.append(f"dataset {entry_name(e)!r}" + (f" ({e['path']})" if e.get("path") is not None else ""))
     return out
 
 

@@ -32,10 +32,10 @@ from ..data.readers.datasets import dataset_weights
 from ..data.readers.validate import DataError, RecordGuard
 from ..models.io import save_pretrained
 from ..models.protocol import VLModel
-from ..processing import Processor
+from ..processing import Processor, image_cache_bytes
 from ..tasks import get_task, task_of
 from .batching import GROUP_KEYS, Item, LengthGroupedPool
-from .checkpoint import list_checkpoints, load_checkpoint, prune, save_checkpoint
+from .checkpoint import check_resume, list_checkpoints, load_checkpoint, prune, save_checkpoint
 from .config import TrainConfig
 from .data import load_examples
 from .optim import WarmupCosine, build_ema, build_optimizer, schedule_lr
@@ -103,10 +103,13 @@ class Trainer:
     """Holds everything of one run; :meth:`run` trains until ``max_steps`` or the time budget.
 
     ``cfg`` is not modified: :attr:`cfg` is the run's resolved copy (the model settings the
-    tokenizers or ``init_from`` fixed filled in).
+    tokenizers or ``init_from`` fixed filled in). ``resume``: continue from the last checkpoint in
+    ``out_dir``, if any; its saved config must match this one (:func:`~vlseq.train.checkpoint.check_resume`)
+    unless ``resume_anyway``.
     """
 
-    def __init__(self, cfg: TrainConfig, resume: bool = True, evaluate_at_end: bool = True) -> None:
+    def __init__(self, cfg: TrainConfig, resume: bool = True, evaluate_at_end: bool = True,
+                 resume_anyway: bool = False) -> None:
         self.accelerator = open_accelerator(cfg)
         self.out = Path(cfg.out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
@@ -129,7 +132,7 @@ class Trainer:
         self._start_progress()
         self.pool = self._open_pool()
         if resume:
-            self._resume()
+            self._resume(resume_anyway)
         self.stream = self._open_stream() if self.cfg.data.shards else None
 
     # ------------------------------------------------------------------ build
@@ -145,7 +148,8 @@ class Trainer:
         return Processor(self.tokenizer, mc.image_size, mc.num_bins, cfg.max_prompt_tokens, cfg.max_target_tokens,
                          image_tokenizer=self.image_tokenizer, object_order=cfg.object_order,
                          box_first=cfg.box_first, cell_labels=getattr(mc, "cell_loss", 0.0) > 0,
-                         cell_words=getattr(mc, "cell_words", "label"))
+                         cell_words=getattr(mc, "cell_words", "label"),
+                         cache_bytes=image_cache_bytes(cfg.data.image_cache_mb))
 
     def _sync_batch_norm(self, model: VLModel) -> VLModel:
         if self.accelerator.num_processes > 1 and self.accelerator.device.type == "cuda":
@@ -218,10 +222,11 @@ class Trainer:
                 "pool": self.pool.state() if self.pool is not None else None,
                 "stream": self.stream.state(self.accelerator) if self.stream is not None else None}
 
-    def _resume(self) -> None:
+    def _resume(self, anyway: bool = False) -> None:
         ckpts = list_checkpoints(self.out / "checkpoints")
         if not ckpts:
             return
+        check_resume(ckpts[-1], self.cfg, anyway)  # before the weights: a changed model is named, not a shape
         state = load_checkpoint(ckpts[-1], self.raw_model, self.optimizer, self.scheduler, self.ema)
         self.step, self.elapsed, self.best = state["step"], state["elapsed"], state.get("best")
         self.set_schedule_total(state["schedule_total"])
@@ -480,7 +485,8 @@ def _py_from(s: list) -> tuple:
     return (s[0], tuple(s[1]), s[2])
 
 
-def train(cfg: TrainConfig, resume: bool = True) -> dict[str, Any]:
-    """Train (resuming from ``cfg.out_dir`` when a checkpoint is there) and return a summary."""
+def train(cfg: TrainConfig, resume: bool = True, resume_anyway: bool = False) -> dict[str, Any]:
+    """Train (resuming from ``cfg.out_dir`` when a checkpoint is there, with the config it was saved
+    with unless ``resume_anyway``) and return a summary."""
     os.makedirs(cfg.out_dir, exist_ok=True)
-    return Trainer(cfg, resume=resume).run()
+    return Trainer(cfg, resume=resume, resume_anyway=resume_anyway).run()

@@ -16,7 +16,7 @@ import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, cast
+from typing import Any, Mapping, Sequence, cast
 
 import torch
 from accelerate import Accelerator
@@ -115,6 +115,10 @@ def image_tokenizer_for(cfg: TrainConfig) -> ImageTokenizer | None:
 def load_training_data(cfg: TrainConfig, accelerator: Accelerator) -> dict[str, list]:
     """Training examples per source: a sample of the shards when streaming, else the whole split
     (the synthetic world is written first when missing, by the main process only)."""
+    if not (cfg.data.synth or cfg.data.datasets or cfg.data.shards):
+        # a preset for real data (coco) names none of its own: say where it goes, not "no examples"
+        raise ValueError(f"config {cfg.name!r} names no training data (data.synth is null, data.datasets and "
+                         "data.shards are empty): give --dataset-config FILE or --data DIR, or set data.datasets")
     if cfg.data.shards:
         from .streaming import corpus_examples
 
@@ -195,10 +199,26 @@ def resolve_run(cfg: TrainConfig, accelerator: Accelerator, out: Path) -> RunSet
         model_cfg = cfg.model.with_tokenizer(tokenizer)
     cfg = dataclasses.replace(cfg, model=model_cfg)
     tasks = tuple(sorted({task_of(s) for s in train_data}))
+    check_metrics_can_run(cfg, tasks)
     stages = tuple(parse_stages(cfg.stages, tasks))
     if len(stages) > 1 and cfg.data.shards:
         raise ValueError("a training schedule of several stages is not supported with data.shards (streamed data)")
     return RunSetup(cfg, train_data, tokenizer, image_tokenizer, tasks, stages)
+
+
+def check_metrics_can_run(cfg: TrainConfig, tasks: Sequence[str]) -> None:
+    """Stop before the first step when an evaluation the run will make cannot be scored: METEOR
+    (paragraphs, stories) needs Java, and a run that found out at its first evaluation would have
+    spent its steps and saved no checkpoint."""
+    if cfg.eval_examples <= 0:
+        return
+    from ..metrics.meteor import meteor_missing
+
+    meteor = [t for t in tasks if "meteor" in get_task(t).headline]
+    missing = meteor_missing() if meteor else None
+    if missing:
+        raise ValueError(f"tasks {', '.join(meteor)} are scored with METEOR at each evaluation, and {missing}; "
+                         "or set eval_examples=0 to train without evaluating")
 
 
 def start_model(setup: RunSetup) -> VLModel:
