@@ -8,7 +8,8 @@ caption lengths, and prompt and target
 lengths in tokens against the limits the Processor truncates at. :func:`format_split` writes them
 as markdown, with warnings for what makes a run learn nothing (boxes under one bin, truncated
 targets, a constant answer that already scores high, an empty task); :func:`inspect_sources` runs
-it all over split directories and writes the report and each split's contact sheet.
+it all over the splits to read (:mod:`~vlseq.evaluation.data_sources`: split directories, or the
+splits of dataset entries named per split) and writes the report and each split's contact sheet.
 
 A box smaller than one bin on a side has both ends in one bin; the codec widens it to one bin
 (:func:`~vlseq.codec.coords.quantize_box`), so its target no longer says where it is within a bin.
@@ -24,12 +25,15 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from ..data.example import Example
-from ..data.readers import DataError, available_tasks, load_split
 from ..models.io import SETTINGS
 from ..processing import CheckpointSettings
 from ..tasks import Task, file_feeds, get_task, task_names
 from ..tokenizer import SETTINGS_FILE, VLTokenizer
 from ..viz.truth_sheet import Panel, image_key, truth_sheet
+from .data_sources import SPLIT_ORDER, Source, entry_sources, split_dirs
+
+__all__ = ["Lengths", "TaskStats", "Texts", "Inspection", "Source", "SPLIT_ORDER", "split_dirs", "entry_sources",
+           "inspect_split", "inspect_sources", "format_split", "load_tokenizer", "DEFAULT_BINS"]
 
 #: the coordinate grid when neither the command, a config nor a checkpoint gives one
 DEFAULT_BINS = 64
@@ -335,21 +339,7 @@ def tokenizer_note(tokenizer: VLTokenizer, source: str | None) -> str:
             f"(WordPiece, {tokenizer.vocab_size} tokens; pass --tokenizer to count with a checkpoint's)")
 
 
-
-# --------------------------------------------------------------------------- splits on disk -> report + sheets
-
-#: split directories listed first, in this order; others follow by name
-SPLIT_ORDER = ("train", "val", "test")
-
-
-@dataclass(frozen=True)
-class Source:
-    """One split directory to inspect; ``tasks``: those a training config asks for (None: every task present)."""
-
-    name: str
-    path: Path
-    tasks: tuple[str, ...] | None = None
-
+# --------------------------------------------------------------------------- sources -> report + sheets (data_sources)
 
 @dataclass
 class Inspection:
@@ -360,46 +350,37 @@ class Inspection:
     sheets: dict[str, tuple[Path, list[Panel]]] = field(default_factory=dict)
 
 
-def split_dirs(path: str | Path) -> list[Source]:
-    """``path`` as one split (it holds split files) or as a folder of splits (``train/``, ``val/``, ...)."""
-    d = Path(path)
-    if not d.is_dir():
-        raise DataError(d, None, "unreadable_file", "split directory not found")
-    feeds = file_feeds()
-    if available_tasks(d, feeds=feeds):
-        return [Source(d.name, d)]
-    subs = [s for s in d.iterdir() if s.is_dir() and available_tasks(s, feeds=feeds)]
-    if not subs:
-        raise DataError(d, None, "unreadable_file", f"no split files here ({', '.join(feeds)}) and no split "
-                                                    "directory holding them under it")
-    rank = {n: i for i, n in enumerate(SPLIT_ORDER)}
-    return [Source(s.name, s) for s in sorted(subs, key=lambda s: (rank.get(s.name, len(rank)), s.name))]
-
-
 def inspect_sources(sources: Sequence[Source], bins: int, tokenizer: VLTokenizer | None = None,
                     tokenizer_source: str | None = None, max_target_tokens: int = 128, max_prompt_tokens: int = 64,
-                    skip_bad: bool = False, out: Path | None = None, per_task: int = 3) -> Inspection:
+                    skip_bad: bool = False, out: Path | None = None, per_task: int = 3,
+                    title: str | None = None) -> Inspection:
     """Inspect each split; with ``out``, write ``out/report.md`` and ``out/contact_sheet_<split>.png``.
+
+    ``title``: what the report's heading names (default: where each source is read from).
 
     Without ``tokenizer``, each split's token counts use a tokenizer trained on that split's texts.
     A bad record raises the readers' DataError (or a task's ValueError) naming the file and record;
     with ``skip_bad`` it is skipped and counted in the split's notes.
     """
-    title = ", ".join(f"`{s.path}`" for s in sources)
+    title = title or ", ".join(f"`{s.where}`" for s in sources)
     result = Inspection(f"# Data inspection: {title}\n")
     feeds = file_feeds()
     for src in sources:
-        have = available_tasks(src.path, feeds=feeds)
+        have = src.available(feeds)
         want = [t for t in src.tasks if t in have] if src.tasks is not None else None
         notes = []
         if src.tasks is not None and len(want or []) < len(src.tasks):
-            notes.append(f"tasks of the config no file here provides: {', '.join(t for t in src.tasks if t not in have)}")
-        split = load_split(src.path, tasks=want, skip_bad=skip_bad, feeds=feeds)
+            notes.append(f"tasks of {src.tasks_from} no file here provides: "
+                         f"{', '.join(t for t in src.tasks if t not in have)}")
+        split = src.load(want, skip_bad, feeds)
         if split.report.skipped:
             notes.append(f"skipped {split.report.skipped} bad records: "
                          + ", ".join(f"{k} {n}" for k, n in sorted(split.report.counts.items())))
         stats, tok, kept = inspect_split(split, bins, tokenizer, max_target_tokens, max_prompt_tokens, skip_bad)
-        name = src.name if src.name not in result.stats else str(src.path)
+        name, n = src.name, 1
+        while name in result.stats:  # e.g. an entry named like the synthetic world: both keep a section
+            n += 1
+            name = f"{src.name}-{n}"
         result.stats[name] = stats
         if out is not None:
             sheet, panels = truth_sheet(kept, bins, per_task, skip_bad)
@@ -408,7 +389,7 @@ def inspect_sources(sources: Sequence[Source], bins: int, tokenizer: VLTokenizer
             result.sheets[name] = (png, panels)
             notes.append(f"contact sheet: {png.name} ({len(panels)} panels, ground truth drawn)")
         note = tokenizer_note(tok, tokenizer_source if tokenizer is not None else None)
-        result.markdown += "\n" + format_split(f"{name} (`{src.path}`)", stats, bins, note, notes,
+        result.markdown += "\n" + format_split(f"{name} (`{src.where}`)", stats, bins, note, notes,
                                                   max_target_tokens, max_prompt_tokens)
     if out is not None:
         (out / "report.md").write_text(result.markdown)

@@ -60,7 +60,7 @@ class RegionCaption(Caption):
     name = "region_caption"
     headline = ("cider",)
     needs = ("answers", "region")
-    files = ("region_captions.jsonl",)
+    files = ("region_captions.jsonl", "region_descriptions.json")
 
     def prompt(self, ex: Example, bins: int) -> str:
         return region_prompt("describe ", ex, bins)

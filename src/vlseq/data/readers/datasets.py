@@ -12,8 +12,9 @@ The keys of a split are the file kinds :mod:`~vlseq.data.readers.split` knows --
 ``READERS`` (and its companions) without its extension: ``captions``, ``instances``, ``vqa_questions``,
 ``vqa_annotations``, ``refexp``, ``grounding``, ``classify``, ... -- plus ``image_root`` (the folder
 the files' image names are relative to; default: each file's own folder) and ``image_template``
-(how the files that name images by id, VQA questions and NLVR2 / SNLI-VE lines, spell the file
-name). With ``path`` too, the split's named files replace or add to those of ``path/SPLIT``.
+(how the files that name images by id, VQA questions, NLVR2 / SNLI-VE lines and Visual Genome's
+``region_descriptions``, spell the file name). With ``path`` too, the split's named files replace or
+add to those of ``path/SPLIT``.
 
 Entry keys: ``name`` (the ``task@name`` source names; default: the folder name of ``path``, and
 required without one), ``path``, ``tasks`` (those to read; default: every task of the run that the

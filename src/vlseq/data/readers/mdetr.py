@@ -119,7 +119,9 @@ def _read(
                     box=box,
                     polygon=max(polys, key=polygon_area) if polys else None,
                     # every part too, as instances.json keeps them (a mask metric needs the whole mask)
-                    attributes={"id": rid, "category_id": cat, **({"polygons": polys} if len(polys) > 1 else {})},
+                    attributes={"id": rid, "category_id": cat, **({"polygons": polys} if len(polys) > 1 else {}),
+                                # Flickr30k Entities' phrase id, kept for result files (vlseq.evaluation.export)
+                                **({"phrase_ids": ann["phrase_ids"]} if "phrase_ids" in ann else {})},
                 )
                 rec.objects.append(obj)
                 rec.spans.append(mapped)
@@ -217,6 +219,9 @@ def read_grounding(
             if not phrases:
                 continue  # nothing grounded: not a grounding example (captions alone come from captions files)
             meta = _meta(r)
+            pids = _phrase_ids(r.objects, r.spans, phrases)
+            if pids is not None:
+                meta["phrase_ids"] = pids  # per phrase of ``phrases``
             if "tokens_positive_eval" in r.raw:
                 meta["tokens_positive_eval"] = _map_eval_spans(r.raw, g, r.info.id)
             base = dict(images=[r.info.path], width=r.info.width, height=r.info.height,
@@ -229,6 +234,23 @@ def read_grounding(
     for t, exs in out.items():
         g.report.kept[t] += len(exs)
     return out
+
+
+def _phrase_ids(objects: list[Object], spans_per_object: list[list[tuple[int, int]]],
+                phrases: list[Phrase]) -> list[Any] | None:
+    """The ``phrase_ids`` of the annotations naming each phrase's span (one id, or a list where they
+    differ; None for a phrase without one), or None when the file gives no annotation one."""
+    if not any("phrase_ids" in o.attributes for o in objects):
+        return None
+    per_span: dict[tuple[int, int], list[Any]] = {}
+    for obj, sps in zip(objects, spans_per_object):
+        pid = obj.attributes.get("phrase_ids")
+        for sp in sps:
+            found = per_span.setdefault(sp, [])
+            if pid is not None and pid not in found:
+                found.append(pid)
+    ids = [per_span.get((p.start, p.end), []) for p in phrases]
+    return [i[0] if len(i) == 1 else (i or None) for i in ids]
 
 
 def _map_eval_spans(raw: dict, g: RecordGuard, rid: Any) -> list[list[list[int]]]:

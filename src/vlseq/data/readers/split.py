@@ -10,6 +10,7 @@ A split dir (``DIR/train/`` of the synthetic world, or a directory you lay out f
     grounding.json       MDETR flickr style     -> ground, grounded_caption
     classify.jsonl       native / NLVR2 / SNLI-VE -> classify
     region_captions.jsonl  VG regions           -> region_caption
+    region_descriptions.json  Visual Genome -> region_caption (VG ships one file: give each split its own)
     edits.jsonl                                 -> edit_image
     keypoints.json       COCO keypoints         -> keypoints
     generations.jsonl    caption -> image       -> generate_image
@@ -39,7 +40,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..example import Example
 from .coco import read_coco_captions, read_coco_instances, read_image_table
-from .jsonl import read_classify, read_edits, read_generations, read_region_captions
+from .jsonl import read_classify, read_edits, read_generations, read_region_captions, read_vg_regions
 from .mdetr import read_grounding, read_refexp_tasks
 from .paragraphs import read_paragraphs, split_file
 from .validate import DataError, ReadReport, RecordGuard, load_json
@@ -114,6 +115,12 @@ def _region_captions(path: Path, tasks: frozenset, c: ReadContext) -> dict[str, 
     return {"region_caption": read_region_captions(path, c.image_root, **c.common)}
 
 
+def _vg_regions(path: Path, tasks: frozenset, c: ReadContext) -> dict[str, list[Example]]:
+    # VG names images by id only; its own layout is {image_id}.jpg (the reader's default template).
+    kw = {"image_template": c.image_template} if c.image_template else {}
+    return {"region_caption": read_vg_regions(path, c.image_root, **kw, **c.common)}
+
+
 def _edits(path: Path, tasks: frozenset, c: ReadContext) -> dict[str, list[Example]]:
     return {"edit_image": read_edits(path, c.image_root, **c.common)}
 
@@ -150,6 +157,8 @@ READERS: dict[str, FileReader] = {
     "grounding.json": FileReader(_grounding, ("ground", "grounded_caption")),
     "classify.jsonl": FileReader(_classify, ("classify",)),
     "region_captions.jsonl": FileReader(_region_captions, ("region_caption",)),
+    # Visual Genome's region_descriptions.json as downloaded (every region of every image).
+    "region_descriptions.json": FileReader(_vg_regions, ("region_caption",)),
     "edits.jsonl": FileReader(_edits, ("edit_image",)),
     "keypoints.json": FileReader(_instances, ("keypoints",)),
     "generations.jsonl": FileReader(_generations, ("generate_image",)),
@@ -244,7 +253,8 @@ def load_split(
     ``files``: ``{file name: path}`` read instead of (or without: ``split_dir=None``) the directory's
     (:func:`~vlseq.data.readers.datasets.load_files` names a dataset's files so). A reader reads its
     file as ``paths[name]``, never from ``split_dir`` directly. ``image_template``: the file name of
-    an image id, for the files that name images by id (VQA questions, NLVR2, SNLI-VE, paragraphs).
+    an image id, for the files that name images by id (VQA questions, NLVR2, SNLI-VE, paragraphs,
+    Visual Genome regions).
     ``split``: the split's name (default: the directory's). ``feeds``: which file feeds which task
     (:func:`vlseq.tasks.file_feeds`; default: what each reader writes, :func:`reader_feeds`).
     """
