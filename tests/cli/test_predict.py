@@ -1,16 +1,21 @@
 """``vlseq predict`` through main(argv): JSON lines, drawings, bad files named or skipped, and
-nothing already written is lost when a later file is bad."""
+nothing already written is lost when a later file is bad; devices, box selection, and result files
+(COCO detections that pycocotools scores, VQA answers, referring boxes) with the input files' ids."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
 from helpers import make_checkpoint, scene_image
 from vlseq.cli.predict import drawing_names, main
+from vlseq.cli.synth import main as synth_main
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +180,111 @@ def test_story_choices_and_history(ckpt, tmp_path, capsys) -> None:
     assert main(["--checkpoint", str(ckpt), "--task", "dialog", "--text", "is there a circle?", "--choices", "yes", "no",
                  "--history", "what shape is left?", "circle", "--out", str(out), str(d / "1.png")]) == 0
     assert _lines(out)[0]["text"] in ("yes", "no")
+
+
+# ------------------------------------------------------------------ devices, selection, result files
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    """A synthetic world's val split of 32 px images: instances, VQA questions, refexp and grounding files."""
+    out = tmp_path_factory.mktemp("w") / "world"
+    assert synth_main(["--out", str(out), "--train", "1", "--val", "3", "--test", "1", "--test-heldout", "0", "--size",
+                       "32", "--workers", "1", "--no-progress", "--no-contact-sheet"]) == 0
+    return out / "val"
+
+
+def test_coco_results_load_and_score_in_pycocotools(ckpt, world, tmp_path, capsys) -> None:
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    res, ann = tmp_path / "dets.json", world / "instances.json"
+    rc = main(["--checkpoint", str(ckpt), "--task", "detect", str(world / "images"), "--annotations", str(ann),
+               "--results", str(res), "--out", str(tmp_path / "d.jsonl"), "--dtype", "bfloat16"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    records = json.loads(res.read_text())
+    doc = json.loads(ann.read_text())
+    assert records and {r["image_id"] for r in records} <= {i["id"] for i in doc["images"]}
+    assert {r["category_id"] for r in records} <= {c["id"] for c in doc["categories"]}
+    assert all(len(r["bbox"]) == 4 and 0 < r["score"] <= 1 for r in records)
+    # the folder holds images of other tasks too: said, not silently left out
+    n_other = len(list((world / "images").iterdir())) - len(doc["images"])
+    assert f"{res}: {len(records)} coco results" in err and (f"{n_other} inputs not in the annotation file" in err) == bool(n_other)
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(ann))
+        ev = COCOeval(gt, gt.loadRes(str(res)), "bbox")
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    assert len(ev.stats) == 12 and all(isinstance(float(v), float) for v in ev.stats)
+
+
+def test_vqa_results_answer_every_question_once(ckpt, world, tmp_path, capsys) -> None:
+    res, out, qfile = tmp_path / "answers.json", tmp_path / "v.jsonl", world / "vqa_questions.json"
+    rc = main(["--checkpoint", str(ckpt), "--task", "vqa", "--annotations", str(qfile), "--results", str(res),
+               "--out", str(out), "--batch-size", "4"])
+    assert rc == 0, capsys.readouterr().err
+    qids = [q["question_id"] for q in json.loads(qfile.read_text())["questions"]]
+    records = json.loads(res.read_text())
+    assert sorted(r["question_id"] for r in records) == sorted(qids) and len(set(qids)) == len(qids)
+    assert all(isinstance(r["answer"], str) for r in records)
+    lines = _lines(out)  # one line per question, with its id and its own prompt
+    questions = {q["question_id"]: q["question"] for q in json.loads(qfile.read_text())["questions"]}
+    assert [line["question_id"] for line in lines] == qids
+    assert all(line["prompt"] == " ".join(questions[line["question_id"]].split()) for line in lines)
+
+
+def test_refexp_results_keep_the_record_ids(ckpt, world, tmp_path, capsys) -> None:
+    res, ref = tmp_path / "refs.json", world / "refexp.json"
+    assert main(["--checkpoint", str(ckpt), "--task", "refexp", "--annotations", str(ref), "--results", str(res),
+                 str(world), "--top-k", "1"]) == 0, capsys.readouterr().err
+    doc = json.loads(ref.read_text())
+    records = json.loads(res.read_text())
+    by_record = {i["id"]: i for i in doc["images"]}
+    assert sorted(r["record_id"] for r in records) == sorted(by_record)
+    for r in records:
+        rec = by_record[r["record_id"]]
+        assert r["image_id"] == rec["original_id"] and r["sentence_id"] == rec["sentence_id"]
+        assert r["expression"] == " ".join(rec["caption"].split()) and len(r["bbox"]) == 4 and 0 < r["score"] <= 1
+
+
+def test_top_k_and_threshold_flags(ckpt, folder, capsys) -> None:
+    img = str(folder / "a_good.png")
+    assert main(["--checkpoint", str(ckpt), "--task", "detect", img, "--top-k", "1", "--device", "cpu"]) == 0
+    [rec] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sum(len(p["boxes"]) for p in rec["phrases"]) == 1
+    assert main(["--checkpoint", str(ckpt), "--task", "detect", img, "--score-threshold", "1"]) == 0
+    [rec] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rec["phrases"] == []  # no box of a random model is certain
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--task", "detect", "--results", "r.json"], "--results needs --annotations FILE"),
+    (["--task", "caption", "--results", "r.json", "--annotations", "a.json"], "task caption has no result format"),
+    (["--task", "vqa", "--results", "r.json", "--results-format", "coco"], "task vqa has no result format"),
+    (["--task", "detect", "--results-format", "coco"], "--results-format needs --results FILE"),
+    (["--task", "detect", "--results", "r.json", "--annotations", "nowhere.json"], "nowhere.json: no such file"),
+    (["--task", "detect", "--top-k", "0"], "top_k must be an integer >= 1"),
+    (["--task", "detect", "--beams", "2", "--score-threshold", "0.5"], "only greedy decoding gives"),
+    (["--task", "detect", "--device", "gpu"], "device 'gpu' is not one of auto, cpu, cuda, cuda:N or mps"),
+])
+def test_option_mistakes_are_one_line_before_anything_runs(ckpt, folder, tmp_path, monkeypatch, capsys, extra,
+                                                           message) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.json").write_text("{}")
+    assert main(["--checkpoint", str(ckpt), str(folder / "a_good.png"), *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and not (tmp_path / "r.json").exists()
+
+
+def test_prompts_from_the_file_take_no_text(ckpt, world, capsys) -> None:
+    assert main(["--checkpoint", str(ckpt), "--task", "vqa", "--annotations", str(world / "vqa_questions.json"),
+                 "--text", "why?"]) == 2
+    assert "prompts come from" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="float16 is refused on the CPU only")
+def test_float16_on_cpu_is_refused(ckpt, folder, capsys) -> None:
+    assert main(["--checkpoint", str(ckpt), "--task", "detect", str(folder / "a_good.png"), "--dtype", "float16"]) == 2
+    assert "float16 is not run on the CPU" in capsys.readouterr().err

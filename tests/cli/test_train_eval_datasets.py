@@ -121,7 +121,7 @@ def test_id_pngs_without_an_image_table_through_config_keys(world, tmp_path, cap
     config = ff.write_dataset_config(root, ff.id_png_vqa(world, root))
     out = tmp_path / "eval"
     assert main(["eval", "--checkpoint", str(run / "final"), "--dataset-config", str(config), "--out", str(out),
-                 "--split", "train", *EVAL]) == 0
+                 "--split", "train", "--allow-train-split", *EVAL]) == 0
     metrics = _evaluated(out, capsys)
     assert metrics["vqa@mine/n"] == 3 and metrics["vqa@mine/baseline/prior_from_eval"] == 1.0
 
@@ -176,7 +176,7 @@ def test_a_mistake_is_one_line_naming_entry_and_split(world, ckpt, tmp_path, cap
         argv = ["train", "--config", "debug", "--dataset-config", str(bad), f"out_dir={tmp_path / 'run'}", *SHORT]
     else:
         argv = ["eval", "--checkpoint", str(ckpt), "--dataset-config", str(bad),
-                "--split", split, "--out", str(tmp_path / "ev")]
+                "--split", split, "--out", str(tmp_path / "ev"), *(["--allow-train-split"] if split == "train" else [])]
     assert main(argv) == 2
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("vlseq: error:")]

@@ -16,7 +16,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=7860)
     ap.add_argument("--max-upload-mb", type=float, default=10.0)
     ap.add_argument("--max-pixels", type=int, default=16_000_000)
-    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--device", default="auto", help="auto (CUDA when present, else cpu), cpu, cuda, cuda:N or mps")
+    ap.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"),
+                    help="precision of the model's weights (float16: GPU only)")
     args = ap.parse_args(argv)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     try:
@@ -27,7 +29,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..inference.pipeline import Pipeline
 
     limits = Limits(int(args.max_upload_mb * 1024 * 1024), args.max_pixels)
-    pipe = Pipeline.from_pretrained(args.checkpoint, device=args.device, max_pixels=args.max_pixels)
+    try:
+        pipe = Pipeline.from_pretrained(args.checkpoint, device=args.device, max_pixels=args.max_pixels,
+                                        dtype=args.dtype)
+    except ValueError as e:  # a device this machine lacks, float16 on the CPU
+        print(f"vlseq demo: {e}")
+        return 2
     blocks, _ = build_demo(pipe, limits)
     launch(blocks, args.host, args.port, limits, block=True)
     return 0

@@ -11,6 +11,13 @@ split: ``--baseline-data DIR``, by default the split named ``train/`` beside ``-
 ``train`` split with ``--dataset-config``); without one, from the evaluated examples themselves,
 which the output says. Under them, the identity table (:mod:`vlseq.evaluation.identity`): detect labels
 given a box hit, localize Acc@0.5 and VQA shape / colour accuracy by object size in grid cells.
+
+The training split is refused (``--split train``, a ``--data`` split named after it or the one this
+checkpoint trained on, or a folder whose only split is it) unless ``--allow-train-split``: a number
+measured on the data a model learnt overstates it. ``--results FILE --results-format coco|vqa|refs``
+also writes the predictions with the input files' own ids (:mod:`vlseq.evaluation.export`).
+``--device auto`` (the default) runs on CUDA when there is a GPU; ``--dtype bfloat16`` halves the
+model's memory.
 """
 
 from __future__ import annotations
@@ -18,12 +25,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from ..data.example import Example
 from ..data.readers.validate import ReadReport
 from ..evaluation.evaluate import decodable_examples, evaluate_examples, format_metrics
+from ..evaluation.export import RESULT_FORMATS
 from ..evaluation.identity import format_identity
 from ..processing import CheckpointSettings, Processor
 from ..tasks import get_task, task_of
@@ -98,7 +107,58 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", default=None, help="output directory (default: CHECKPOINT/eval-<split>)")
     ap.add_argument("--image-use", type=int, default=0, metavar="N",
                     help="also compare the loss with true vs shuffled images on N examples per task (image_use.json)")
+    ap.add_argument("--allow-train-split", action="store_true",
+                    help="evaluate the training split anyway (refused by default: its numbers overstate the model)")
+    ap.add_argument("--device", default="auto", help="auto (CUDA when present, else cpu), cpu, cuda, cuda:N or mps")
+    ap.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"),
+                    help="precision of the model's weights (float16: GPU only)")
+    ap.add_argument("--results", default=None, metavar="FILE",
+                    help="also write the predictions of --results-format's tasks as a result file, with the data's ids")
+    ap.add_argument("--results-format", default=None, choices=RESULT_FORMATS,
+                    help="coco (detect, instance_segment; loadable by pycocotools' COCO.loadRes), vqa or refs "
+                         "(refexp, segment, ground); needed with --results")
+    ap.add_argument("--annotations", default=None, metavar="FILE",
+                    help="coco: the COCO file whose image and category ids the results use (default: the "
+                         "instances.json the evaluated detect examples were read from)")
     return ap
+
+
+def training_split_problem(args: argparse.Namespace, train_config: dict[str, Any] | None) -> str | None:
+    """Why the data ``args`` name is a training split (None: it is not).
+
+    It is when ``--split`` names the training split (``train``, or the checkpoint's
+    ``data.train_split``); when ``--data`` is a split directory so named, or the very split the
+    checkpoint trained on (its training config's ``data.synth`` or a dataset entry's ``path``); or when
+    ``--data`` holds no split named ``--split`` and its only split is the training one.
+    """
+    data_cfg = (train_config or {}).get("data") or {}
+    train_name = str(data_cfg.get("train_split") or "train")
+    names = {"train", train_name}
+    if args.split in names:
+        where = args.dataset_config or args.data
+        return f"--split {args.split} is the training split of {where}"
+    if args.dataset_config is not None:
+        return None
+    d = Path(args.data)
+    if (d / args.split).is_dir():
+        d = d / args.split
+    elif d.is_dir():
+        from ..data.readers.split import available_tasks
+
+        splits = sorted(c.name for c in d.iterdir() if c.is_dir() and available_tasks(c))
+        if splits and set(splits) <= names and not available_tasks(d):
+            return f"{d} holds no {args.split}/ split, only the training split {splits[0]}/"
+    if d.name in names:
+        return f"{d} is a training split (named {d.name}/)"
+    from ..data.readers.datasets import split_dir
+
+    # The training splits the checkpoint's config names (a folder that is one split serves every split).
+    entries = [{"path": data_cfg["synth"]}] if isinstance(data_cfg.get("synth"), str) else []
+    entries += [e for e in data_cfg.get("datasets") or [] if isinstance(e, dict) and isinstance(e.get("path"), str)]
+    trained = [split_dir(e, train_name) for e in entries]
+    if d.is_dir() and any(t is not None and t.is_dir() and t.resolve() == d.resolve() for t in trained):
+        return f"{d} is the split this checkpoint was trained on (its training config's data)"
+    return None
 
 
 def read_eval_data(args: argparse.Namespace, checkpoint_tasks: Sequence[str]) -> tuple[dict[str, list[Example]], ReadReport, str]:
@@ -153,15 +213,40 @@ def dataset_priors(args: argparse.Namespace, tasks: Sequence[str]) -> tuple[dict
                     f"({', '.join(f'{s}: {len(v)} examples' for s, v in priors.items())})")
 
 
+def _checkpoint_train_config(checkpoint: str) -> dict[str, Any] | None:
+    """The training config a checkpoint's ``vlseq.json`` records (None when it records none or cannot
+    be read: loading the checkpoint then says what is wrong)."""
+    try:
+        raw = json.loads((Path(checkpoint) / "vlseq.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return raw.get("train_config") if isinstance(raw, dict) else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from ..inference.device import place, resolve_device, resolve_dtype
     from ..models.io import from_pretrained, load_image_tokenizer
+    from .eval_results import EvalResults
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    model, tok, raw = from_pretrained(args.checkpoint)
+    problem = None if args.allow_train_split else training_split_problem(args, _checkpoint_train_config(args.checkpoint))
+    if problem:
+        print(f"vlseq: error: vlseq eval refuses to report on training data: {problem} (numbers on the examples a model "
+              "learnt overstate it); pass --allow-train-split to evaluate it anyway", file=sys.stderr)
+        return 2
+    try:  # option mistakes before the checkpoint loads
+        device = resolve_device(args.device)
+        dtype = resolve_dtype(args.dtype, device)
+        results = EvalResults.from_args(args)
+    except ValueError as e:
+        print(f"vlseq eval: {e}", file=sys.stderr)
+        return 2
+    model, tok, raw = from_pretrained(args.checkpoint, device=str(device))
+    model = place(model, device, dtype)
     settings = CheckpointSettings.from_dict(raw, f"{args.checkpoint}/vlseq.json")
-    processor = Processor.from_settings(tok, settings,
-                                        image_tokenizer=load_image_tokenizer(args.checkpoint, tok.num_image_tokens))
+    processor = Processor.from_settings(tok, settings, image_tokenizer=load_image_tokenizer(
+        args.checkpoint, tok.num_image_tokens, str(device)))
     data, report, what = read_eval_data(args, list(settings.tasks))
     data = {t: list(v)[: args.max_per_task] if args.max_per_task else list(v) for t, v in data.items() if v}
     if args.skip_bad:
@@ -176,8 +261,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         priors, prior_note = baseline_priors(args.baseline_data, args.data or "", [task_of(s) for s in data])
     log.info("%s", prior_note)
+    if results is not None:
+        problem = results.check_sources(list(data), args)
+        if problem:
+            print(f"vlseq eval: {problem}", file=sys.stderr)
+            return 2
     metrics = evaluate_examples(model, processor, data, args.batch_size, out, not args.no_grammar, args.beams,
-                                categories=list(settings.categories) or None, baseline_examples=priors)
+                                categories=list(settings.categories) or None, baseline_examples=priors,
+                                on_predictions=results.add if results is not None else None)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     from ..viz.report import write_report_pages
 
@@ -195,4 +286,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         (out / "image_use.json").write_text(json.dumps({t: {"loss": a, "loss_shuffled": b} for t, (a, b) in uses.items()}, indent=2))
         print(format_image_use(uses))
     print(f"wrote {out / 'metrics.json'}, {out / 'predictions.jsonl'}, {out / 'index.html'}")
+    if results is not None:
+        print(f"wrote {args.results}: {results.write().summary()}")
     return 0

@@ -4,17 +4,27 @@
 
     vlseq predict --checkpoint runs/tiny/final --task refexp --text "the red circle" photos/ --out results.jsonl --draw drawn/
 
-One JSON line per image (``{"image": PATH, **Result.to_json()}``), written and flushed as each
-batch finishes, so an interrupted run keeps what it computed. Masks (segment, instance_segment)
+One JSON line per image (``{"image": PATH, **Result.to_json()}``; every field in ``docs/predict.md``),
+written and flushed as each batch finishes, so an interrupted run keeps what it computed. Masks (segment, instance_segment)
 are drawn as translucent filled polygons. Tasks that write an image put it in ``--draw DIR`` as a
 PNG (named in the JSON line as ``output_image``)::
 
     vlseq predict --checkpoint runs/tiny_all/final --task generate_image --text "a red circle and a blue square." --draw out/
     vlseq predict --checkpoint runs/tiny_all/final --task edit_image --text "make the red circle blue." photos/ --draw out/
- A folder contributes its image files
-(by extension, sorted, not recursive). A file that cannot be read stops the run with an error
-naming it -- after the lines already written -- or, with ``--skip-bad``, is logged, counted and
-skipped.
+
+A folder contributes its image files (by extension, sorted, not recursive). A file that cannot be
+read stops the run with an error naming it -- after the lines already written -- or, with
+``--skip-bad``, is logged, counted and skipped.
+
+``--results FILE`` also writes the outputs as COCO detections, VQA answers or referring boxes, with
+the ids of the input's own annotation file (``--annotations``; :mod:`vlseq.cli.predict_results`)::
+
+    vlseq predict --checkpoint CK --task detect val2017/ --annotations instances_val2017.json --results dets.json
+    vlseq predict --checkpoint CK --task vqa val2014/ --annotations v2_OpenEnded_mscoco_val2014_questions.json \
+        --image-template "COCO_val2014_{image_id:012d}.jpg" --results answers.json
+
+``--score-threshold`` and ``--top-k`` keep an object list's confident boxes. ``--device auto`` (the
+default) runs on CUDA when there is a GPU; ``--dtype bfloat16`` halves the model's memory.
 """
 
 from __future__ import annotations
@@ -26,11 +36,19 @@ import math
 import sys
 import warnings
 from pathlib import Path
-from typing import IO, Iterator, Sequence
+from typing import IO, Any, Callable, Iterator, Sequence
 
 from PIL import Image
 
 from .paths import output_file
+from .predict_results import (
+    add_results_args,
+    check_results_args,
+    prompt_mode,
+    read_prompt_examples,
+    run_examples,
+    write_results_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +113,13 @@ def _story(pipe, paths: list[Path], args: argparse.Namespace, inputs: dict) -> i
 
 
 def run(pipe, paths: list[Path], task: str, out: IO[str], draw_dir: Path | None = None, batch_size: int = 8,
-        skip_bad: bool = False, attention_dir: Path | None = None, **task_inputs) -> dict[str, int]:
+        skip_bad: bool = False, attention_dir: Path | None = None,
+        on_result: Callable[[Path, Any], None] | None = None, **task_inputs) -> dict[str, int]:
     """Predict on ``paths`` in batches, writing one JSON line per image to ``out`` (flushed per batch).
 
     ``task_inputs`` go to :meth:`vlseq.inference.pipeline.Pipeline.run` (text, categories, options, region).
     ``attention_dir``: also draw, per image, where the pointer head looked for each box coordinate.
+    ``on_result(path, result)`` is called for each result (the ``--results`` file collects them).
     Returns ``{"done": n, "skipped": k}``. An unreadable file raises
     :class:`~vlseq.data.readers.validate.DataError` naming it, unless ``skip_bad``.
     """
@@ -133,7 +153,7 @@ def run(pipe, paths: list[Path], task: str, out: IO[str], draw_dir: Path | None 
                     break
             good.append((p, img))
         if good:
-            done += _predict_and_write(pipe, good, task, out, draw_dir, names, task_inputs, attention_dir)
+            done += _predict_and_write(pipe, good, task, out, draw_dir, names, task_inputs, attention_dir, on_result)
             log.info("%d/%d images", done + skipped, len(paths))
         if failure is not None:
             raise failure
@@ -141,11 +161,14 @@ def run(pipe, paths: list[Path], task: str, out: IO[str], draw_dir: Path | None 
 
 
 def _predict_and_write(pipe, good: list[tuple[Path, Image.Image]], task: str, out: IO[str], draw_dir: Path | None,
-                       names: dict[Path, str], task_inputs: dict, attention_dir: Path | None = None) -> int:
+                       names: dict[Path, str], task_inputs: dict, attention_dir: Path | None = None,
+                       on_result: Callable[[Path, Any], None] | None = None) -> int:
     """Predict one batch of loaded images, write their JSON lines (flushed) and drawings; returns the count."""
     results = pipe.run([img for _, img in good], task, batch_size=len(good), **task_inputs)
     for (p, img), r in zip(good, results):
         _write(r, {"image": str(p)}, out, draw_dir / names[p] if draw_dir is not None else None, img)
+        if on_result is not None:
+            on_result(p, r)
         if attention_dir is not None and r.boxes:
             keys = ("text", "categories", "options", "region")
             pipe.attention(img, r, task, **{k: v for k, v in task_inputs.items() if k in keys}).save(attention_dir / names[p])
@@ -203,14 +226,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--skip-bad", action="store_true", help="skip unreadable images (counted and logged) instead of stopping")
     ap.add_argument("--no-grammar", action="store_true", help="decode without the task's grammar")
     ap.add_argument("--beams", type=int, default=1, help="beam width (per-box scores need 1)")
-    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--score-threshold", type=float, default=None, metavar="S",
+                    help="keep only boxes scored at least S (0..1; greedy decoding gives the scores)")
+    ap.add_argument("--top-k", type=int, default=None, metavar="K", help="keep the K best-scored boxes of each image")
+    ap.add_argument("--device", default="auto", help="auto (CUDA when present, else cpu), cpu, cuda, cuda:N or mps")
+    ap.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"),
+                    help="precision of the model's weights (float16: GPU only)")
+    add_results_args(ap)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     if args.out:  # before the checkpoint loads: a wrong path fails in a second, and no result is lost
         output_file(args.out, overwrite=args.overwrite)
 
     from ..data.readers.validate import DataError
-    from ..inference.pipeline import Pipeline, task_named
+    from ..evaluation.export import CocoIds
+    from ..inference.pipeline import check_selection, task_named
+
+    try:  # every option mistake is said before the checkpoint loads
+        check_selection(args.score_threshold, args.top_k, args.beams)
+        problem = check_results_args(args)
+        coco_ids = None
+        if not problem and args.results and args.results_format == "coco":
+            coco_ids = CocoIds.from_file(args.annotations)
+    except (ValueError, FileNotFoundError) as e:
+        problem = str(e)
+    if problem:
+        print(f"vlseq predict: {problem}", file=sys.stderr)
+        return 2
 
     task = task_named(args.task)  # None: the pipeline names the known tasks below
     if task is not None and task.writes_image and not args.draw:
@@ -220,7 +262,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.inputs or not args.text:
             print(f"vlseq predict: {args.task} takes no images, only --text (the caption to draw)", file=sys.stderr)
             return 2
-        pipe = Pipeline.from_pretrained(args.checkpoint, device=args.device)
+        pipe = _load(args)
+        if pipe is None:
+            return 2
         out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
         try:
             generate(pipe, args.text, out, Path(args.draw), args.task)
@@ -232,6 +276,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 out.close()
         print(f"vlseq predict: 1 image generated to {Path(args.draw) / 'generated.png'}", file=sys.stderr)
         return 0
+    # "red circle, blue square" and "circle" "square" both work.
+    args.categories = [c for item in args.categories or [] for c in item.split(",") if c.strip()] or None
+    args.options = [c for item in args.options or [] for c in item.split(",") if c.strip()] or None
+    if prompt_mode(args):
+        return _predict_prompts(args)
     try:
         paths = image_files(args.inputs)
     except FileNotFoundError as e:
@@ -240,14 +289,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not paths:
         print(f"vlseq predict: no image files in {' '.join(args.inputs) or '(no inputs given)'}", file=sys.stderr)
         return 2
-    pipe = Pipeline.from_pretrained(args.checkpoint, device=args.device)
-    # "red circle, blue square" and "circle" "square" both work.
-    args.categories = [c for item in args.categories or [] for c in item.split(",") if c.strip()] or None
-    args.options = [c for item in args.options or [] for c in item.split(",") if c.strip()] or None
+    pipe = _load(args)
+    if pipe is None:
+        return 2
     inputs = dict(text=args.text, categories=args.categories, options=args.options,
                   region=tuple(args.region) if args.region else None, constrained=not args.no_grammar,
                   num_beams=args.beams, choices=args.choices, history=[tuple(h) for h in args.history or []] or None,
-                  caption=args.caption)
+                  caption=args.caption, score_threshold=args.score_threshold, top_k=args.top_k)
     if task is not None and task.image_input == "sequence":  # every input image, in the order given, is one story
         return _story(pipe, paths, args, inputs)
     try:  # a missing task input fails here, before any output file is opened
@@ -265,9 +313,11 @@ def main(argv: Sequence[str] | None = None) -> int:
               "(trained with model.loc_pointer=none)", file=sys.stderr)
         return 2
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
+    collected: list[tuple[Path, Any]] = []
     try:
         counts = run(pipe, paths, args.task, out, Path(args.draw) if args.draw else None, args.batch_size,
-                     args.skip_bad, Path(args.attention) if args.attention else None, **inputs)
+                     args.skip_bad, Path(args.attention) if args.attention else None,
+                     on_result=(lambda p, r: collected.append((p, r))) if args.results else None, **inputs)
     except DataError as e:
         print(f"vlseq predict: {e} (use --skip-bad to skip unreadable images)", file=sys.stderr)
         return 1
@@ -279,4 +329,56 @@ def main(argv: Sequence[str] | None = None) -> int:
             out.close()
     where = f" to {args.out}" if args.out else ""
     print(f"vlseq predict: {counts['done']} images predicted{where}, {counts['skipped']} skipped", file=sys.stderr)
+    if args.results:
+        print(f"vlseq predict: {args.results}: {write_results_file(args, collected, coco_ids).summary()}",
+              file=sys.stderr)
+    return 0
+
+
+def _load(args: argparse.Namespace):
+    """The pipeline of ``--checkpoint`` on ``--device`` in ``--dtype``; None (the reason printed) when
+    the machine lacks the device or does not run the dtype."""
+    from ..inference.pipeline import Pipeline
+
+    try:
+        return Pipeline.from_pretrained(args.checkpoint, device=args.device, dtype=args.dtype)
+    except ValueError as e:
+        print(f"vlseq predict: {e}", file=sys.stderr)
+        return None
+
+
+def _predict_prompts(args: argparse.Namespace) -> int:
+    """Prompts from ``--annotations`` (VQAv2 questions, MDETR expressions or captions), each run on its
+    own image: one JSON line per prompt with its ids, and the ``--results`` file."""
+    from ..data.readers.validate import DataError
+
+    try:
+        examples = read_prompt_examples(args)
+    except (DataError, ValueError) as e:
+        print(f"vlseq predict: {e}", file=sys.stderr)
+        return 1
+    if not examples:
+        print(f"vlseq predict: {args.annotations} holds no {args.task} examples", file=sys.stderr)
+        return 2
+    pipe = _load(args)
+    if pipe is None:
+        return 2
+    inputs = dict(categories=args.categories, options=args.options, constrained=not args.no_grammar,
+                  num_beams=args.beams, score_threshold=args.score_threshold, top_k=args.top_k)
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
+    collected: list[tuple[Any, Any]] = []
+    try:
+        counts = run_examples(pipe, examples, args.task, out, _write, args.batch_size, args.skip_bad,
+                              on_result=lambda ex, r: collected.append((ex, r)), **inputs)
+    except DataError as e:
+        print(f"vlseq predict: {e} (use --skip-bad to skip unreadable images)", file=sys.stderr)
+        return 1
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    where = f" to {args.out}" if args.out else ""
+    print(f"vlseq predict: {counts['done']} {args.task} prompts of {args.annotations} predicted{where}, "
+          f"{counts['skipped']} skipped", file=sys.stderr)
+    if args.results:
+        print(f"vlseq predict: {args.results}: {write_results_file(args, collected).summary()}", file=sys.stderr)
     return 0

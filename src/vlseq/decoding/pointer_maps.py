@@ -46,4 +46,5 @@ def pointer_maps(model: Any, processor: Any, task: Any, ex: Any, sequence: str) 
         head.record, head.last_attention = False, None
         model.train(was)
     gh, gw = head.grid
+    att = att.float()  # a bfloat16 / float16 model's maps: numpy has no bfloat16
     return [(slot, att[t].view(-1, gh, gw).sum(0).cpu().numpy()) for t, slot in enumerate(box_slots(ids, tok)) if slot >= 0]

@@ -20,13 +20,13 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from ..data.example import Example
 from ..decoding.generate import predict_examples
 from ..decoding.rank import candidate_loglikelihoods
 from ..processing import Processor
-from ..tasks import get_task, headline, task_of
+from ..tasks import Prediction, get_task, headline, task_of
 from .baselines import baseline_kind, baseline_scores
 from .identity import identity_scores, model_grid
 
@@ -36,7 +36,9 @@ log = logging.getLogger(__name__)
 def evaluate_examples(model, processor: Processor, examples: dict[str, Sequence[Example]], batch_size: int = 32,
                       out_dir: Path | None = None, constrained: bool = True, num_beams: int = 1,
                       categories: Sequence[str] | None = None, baselines: bool = True,
-                      baseline_examples: dict[str, Sequence[Example]] | None = None) -> dict[str, Any]:
+                      baseline_examples: dict[str, Sequence[Example]] | None = None,
+                      on_predictions: Callable[[str, Sequence[Example], list[Prediction]], None] | None = None
+                      ) -> dict[str, Any]:
     """Metrics per source (``task`` or ``task@dataset``), flattened as ``source/metric``.
 
     With ``baselines``, each source's trivial baseline (:func:`~vlseq.evaluation.baselines.baseline_scores`)
@@ -48,6 +50,9 @@ def evaluate_examples(model, processor: Processor, examples: dict[str, Sequence[
     they are computed. Image-output tasks (``processor`` holds the image tokenizer) add
     :func:`vlseq.evaluation.render_check.image_metrics`, whose detection runs over ``categories`` (the
     checkpoint's; default: the labels the examples ask for).
+
+    ``on_predictions(source, examples, predictions)`` is called with each source's predictions as
+    soon as they are made (``vlseq eval --results`` writes them in a result format).
     """
     metrics: dict[str, Any] = {}
     pred_file = None
@@ -60,12 +65,15 @@ def evaluate_examples(model, processor: Processor, examples: dict[str, Sequence[
                 continue
             task = processor.bind(get_task(task_of(source)))
             t0 = time.time()
-            # Ranked outputs (object lists) get per-box scores so mAP ranks by confidence.
+            # Boxes get per-box scores: mAP ranks an object list by them, and result files
+            # (vlseq eval --results) carry them for referring and grounding boxes too.
             preds = predict_examples(model, processor, task, exs, batch_size, constrained, num_beams,
-                                     scores=task.writes_objects and num_beams == 1)
+                                     scores=num_beams == 1 and (task.writes_objects or task.output in ("box", "grounded")))
             if task.ranks_options:  # one log-likelihood per candidate, in batched forward passes
                 for p, s in zip(preds, candidate_loglikelihoods(model, processor, task, exs, batch_size)):
                     p.scores = s
+            if on_predictions is not None:
+                on_predictions(source, exs, preds)
             if pred_file is not None:
                 for ex, p in zip(exs, preds):
                     pred_file.write(json.dumps({"source": source, "image_id": ex.image_id, "prompt": task.prompt(ex, processor.bins),

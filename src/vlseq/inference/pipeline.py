@@ -4,14 +4,15 @@
 
     from vlseq import Pipeline
 
-    pipe = Pipeline.from_pretrained("runs/tiny/final")
+    pipe = Pipeline.from_pretrained("runs/tiny/final")  # device="auto": CUDA when present; dtype="bfloat16" halves memory
     r = pipe("photo.jpg", task="refexp", text="the red circle")
     r.boxes        # [(x1, y1, x2, y2)] in pixels of the photo as a viewer shows it (EXIF applied)
     r.scores       # [0.93]: label probability x mean probability of the box's four coordinate tokens
     r.draw("photo.jpg").save("out.png")
 
 Images may be paths, PIL images or numpy arrays of any mode; a list of images runs batched and
-returns a list. Tasks that write an image (``generate_image``: ``pipe(None, task="generate_image",
+returns a list. ``score_threshold=`` and ``top_k=`` keep an object list's confident boxes
+(:func:`keep_objects`). Tasks that write an image (``generate_image``: ``pipe(None, task="generate_image",
 text="a red circle.")``; ``edit_image``: an image and an instruction) return it decoded by the
 checkpoint's image tokenizer as ``Result.output_image``; ``Result.draw`` shows it. The pipeline builds the task's :class:`~vlseq.data.example.Example` from the
 inputs (:meth:`Pipeline.examples`), as the task says what it takes (:attr:`~vlseq.tasks.Task.inputs`,
@@ -22,7 +23,7 @@ the same code ``vlseq eval`` measures.
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence, Union
 
@@ -190,17 +191,39 @@ class Pipeline:
         self.settings = CheckpointSettings.from_dict(settings)
         self.max_pixels = max_pixels
         self.path: Path | None = None  # the checkpoint directory, when loaded from one
-        self.processor = Processor.from_settings(tokenizer, self.settings, cache_images=0, image_tokenizer=image_tokenizer)
+        self.processor = Processor.from_settings(tokenizer, self.settings, cache_bytes=0, image_tokenizer=image_tokenizer)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, device: str = "cpu", max_pixels: int = DEFAULT_MAX_PIXELS) -> "Pipeline":
-        """Load a checkpoint directory (``vlseq train``'s ``final/`` or ``best/``)."""
-        from ..models.io import from_pretrained, load_image_tokenizer
+    def from_pretrained(cls, path: str | Path, device: str = "auto", max_pixels: int = DEFAULT_MAX_PIXELS,
+                        dtype: str | None = None) -> "Pipeline":
+        """Load a checkpoint directory (``vlseq train``'s ``final/`` or ``best/``).
 
-        model, tok, settings = from_pretrained(path, device=device)
-        pipe = cls(model.to(device), tok, settings, max_pixels, load_image_tokenizer(path, tok.num_image_tokens, device))
+        ``device``: ``"auto"`` (CUDA when present, else the CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"``
+        or ``"mps"``; ``dtype``: ``"float32"`` (None), ``"bfloat16"`` or ``"float16"`` (GPU only), the
+        precision of the model's weights (:mod:`vlseq.inference.device`). The image tokenizer of a
+        model that writes images stays in float32: its decoded pixels are compared and saved.
+        A ``ValueError`` names a device this machine lacks or a dtype it does not run.
+        """
+        from ..models.io import from_pretrained, load_image_tokenizer
+        from .device import place, resolve_device, resolve_dtype
+
+        dev = resolve_device(device)
+        dt = resolve_dtype(dtype, dev)
+        model, tok, settings = from_pretrained(path, device=str(dev))
+        pipe = cls(place(model, dev, dt), tok, settings, max_pixels,
+                   load_image_tokenizer(path, tok.num_image_tokens, str(dev)))
         pipe.path = Path(path)
         return pipe
+
+    @property
+    def device(self) -> Any:
+        """The torch device the model runs on."""
+        return next(self.model.parameters()).device
+
+    @property
+    def dtype(self) -> Any:
+        """The torch dtype of the model's weights."""
+        return next(self.model.parameters()).dtype
 
     @property
     def tasks(self) -> list[str]:
@@ -281,11 +304,13 @@ class Pipeline:
                  categories: str | Sequence[str] | None = None, options: str | Sequence[str] | None = None,
                  region: Box | None = None, choices: Sequence[str] | None = None,
                  history: Sequence[tuple[str, str]] | None = None, caption: str | None = None, batch_size: int = 8,
-                 constrained: bool = True, num_beams: int = 1, scores: bool = True) -> Result | list[Result]:
+                 constrained: bool = True, num_beams: int = 1, scores: bool = True,
+                 score_threshold: float | None = None, top_k: int | None = None) -> Result | list[Result]:
         """Run ``task`` on one image (returns a :class:`Result`) or a list (returns a list, batched).
 
         ``constrained=False`` decodes without the task's grammar; ``scores`` adds per-box scores
-        (greedy decoding only).
+        (greedy decoding only). ``score_threshold`` / ``top_k``: keep only the boxes scored at least
+        that / the ``top_k`` best of each result (:func:`keep_objects`; they need the scores).
         """
         if images is None:
             named = task_named(task)
@@ -299,7 +324,7 @@ class Pipeline:
         loaded = [load_image(r, self.max_pixels) for r in refs]
         results = self.run(loaded, task, text, categories=categories, options=options, region=region, choices=choices,
                            history=history, caption=caption, batch_size=batch_size, constrained=constrained,
-                           num_beams=num_beams, scores=scores)
+                           num_beams=num_beams, scores=scores, score_threshold=score_threshold, top_k=top_k)
         # a sequence task (a story) gives one result for all its images
         return results[0] if single or get_task(task).image_input == "sequence" else results
 
@@ -307,16 +332,18 @@ class Pipeline:
             categories: str | Sequence[str] | None = None, options: str | Sequence[str] | None = None,
             region: Box | None = None, choices: Sequence[str] | None = None,
             history: Sequence[tuple[str, str]] | None = None, caption: str | None = None, batch_size: int = 8,
-            constrained: bool = True, num_beams: int = 1, scores: bool = True) -> list[Result]:
+            constrained: bool = True, num_beams: int = 1, scores: bool = True,
+            score_threshold: float | None = None, top_k: int | None = None) -> list[Result]:
         """Like calling the pipeline, on already loaded RGB images; always returns a list."""
         from ..decoding.generate import predict_examples
 
+        check_selection(score_threshold, top_k, num_beams, scores)  # before any decoding
         exs = self.examples(images, task, text, categories, options, region, choices, history, caption)
         t = self.processor.bind(get_task(task))
         preds = predict_examples(self.model, self.processor, t, exs, batch_size=batch_size, constrained=constrained,
                                  num_beams=num_beams, scores=scores)
         outs = [t.decoded(p) for p in preds] if t.writes_image else [None] * len(preds)  # type: ignore[attr-defined]
-        return [result_from_prediction(p, ex, t.prompt(ex, self.processor.bins), out)
+        return [keep_objects(result_from_prediction(p, ex, t.prompt(ex, self.processor.bins), out), score_threshold, top_k)
                 for p, ex, out in zip(preds, exs, outs)]
 
     def attention(self, image: Image.Image, result: "Result", task: str, text: str | Sequence[str] | None = None, *,
@@ -340,6 +367,44 @@ class Pipeline:
         s = it.config.image_size if it is not None else self.image_size
         canvas = Image.fromarray(blank_canvas(s, s))
         return [canvas] * len(text) if isinstance(text, (list, tuple)) else canvas
+
+
+def check_selection(score_threshold: float | None, top_k: int | None, num_beams: int = 1, scores: bool = True) -> None:
+    """``ValueError`` for a threshold outside [0, 1], a ``top_k`` below 1, or either without the
+    per-box scores they select by (greedy decoding, ``scores=True``)."""
+    if score_threshold is None and top_k is None:
+        return
+    if score_threshold is not None and not 0.0 <= float(score_threshold) <= 1.0:
+        raise ValueError(f"score_threshold must lie in [0, 1] (scores are probabilities), got {score_threshold!r}")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
+    if num_beams != 1 or not scores:
+        raise ValueError("score_threshold and top_k select boxes by their scores, which only greedy decoding gives "
+                         "(num_beams=1, scores=True)")
+
+
+def keep_objects(result: Result, score_threshold: float | None = None, top_k: int | None = None) -> Result:
+    """``result`` with only its boxes scored at least ``score_threshold``, then the ``top_k`` best
+    (ties: the earlier box); sequence order is kept. A box's polygon goes with it; a phrase left
+    without boxes is dropped. ``text`` and ``sequence`` stay what the model wrote.
+
+    A result whose boxes have no scores (beam search) is returned as it is: nothing to rank by.
+    """
+    if (score_threshold is None and top_k is None) or not result.boxes or not result.scores:
+        return result
+    scores = result.scores
+    keep = [k for k, s in enumerate(scores) if score_threshold is None or s >= score_threshold]
+    if top_k is not None:
+        keep = sorted(sorted(keep, key=lambda k: -scores[k])[:top_k])
+    kept, phrases, k = set(keep), [], 0
+    for ph in result.phrases:
+        idx = [j for j in range(len(ph.boxes)) if k + j in kept]
+        aligned = len(ph.polygons) == len(ph.boxes)
+        if idx:
+            phrases.append(replace(ph, boxes=[ph.boxes[j] for j in idx], scores=[ph.scores[j] for j in idx],
+                                   polygons=[ph.polygons[j] for j in idx] if aligned else list(ph.polygons)))
+        k += len(ph.boxes)
+    return replace(result, phrases=phrases)
 
 
 def check_region(region: Sequence[float], img: Image.Image) -> Box:

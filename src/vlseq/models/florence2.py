@@ -214,7 +214,8 @@ class Florence2Model(nn.Module):
         if int(counts.max()) > self.config.max_images:
             raise ValueError(f"{int(counts.max())} images per example; the model takes at most "
                              f"{self.config.max_images} (model.max_images)")
-        pix = self.to_florence_pixels(pixel_values)
+        # The pixels follow the weights' dtype (the buffers move with them), as in VLSeqModel.encode_images.
+        pix = self.to_florence_pixels(pixel_values.to(self.pixel_scale.dtype))
         out: list[torch.Tensor | None] = [None] * b
         for k in sorted(set(counts.tolist())):
             rows = (counts == k).nonzero().flatten().tolist()

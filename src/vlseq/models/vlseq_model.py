@@ -182,7 +182,9 @@ class VLSeqModel(nn.Module):
         b, n_img = pixel_values.shape[:2]
         if n_img > self.config.max_images:
             raise ValueError(f"{n_img} images per example; the model takes at most {self.config.max_images}")
-        flat = pixel_values.flatten(0, 1)  # (B*I, 3, S, S)
+        # The pixels follow the weights' dtype, so a model cast to bfloat16 / float16 for inference
+        # takes the Processor's float32 pixels from every caller (generation, scoring, diagnostics).
+        flat = pixel_values.flatten(0, 1).to(self.proj[0].weight.dtype)  # (B*I, 3, S, S)
         keep = None if image_mask is None else image_mask.flatten().to(flat.device)
         if keep is None or bool(keep.all()):
             feats = self.vision(flat)  # (B*I, C, h, w)
