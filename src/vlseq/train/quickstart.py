@@ -54,12 +54,13 @@ def generalisation(trainer: Any, cfg: Any, metrics: dict[str, Any], n: int) -> l
 
 
 def run_quickstart(preset: str = "tiny", overrides: Sequence[str] = (), minutes: float | None = None,
-                   out: str | None = None, eval_per_task: int = 300) -> QuickstartResult:
+                   out: str | None = None, eval_per_task: int = 300, resume_anyway: bool = False) -> QuickstartResult:
     """Train ``preset`` (resuming a run already in its output directory), evaluate the first
     ``eval_per_task`` validation examples of every task, and write the report into the run directory.
 
     ``minutes`` and ``out`` override the preset's ``time_budget_min`` and ``out_dir``; ``overrides``
-    are dotted ``key=value`` config overrides, applied before them.
+    are dotted ``key=value`` config overrides, applied before them. A run already in the output
+    directory with another config stops, naming the keys that differ, unless ``resume_anyway``.
     """
     # The heavy imports (torch, the model) wait until a run starts, so the CLI's --help stays quick.
     from ..evaluation.diagnostics import image_use, slot_accuracy
@@ -75,7 +76,7 @@ def run_quickstart(preset: str = "tiny", overrides: Sequence[str] = (), minutes:
         overrides.append(f"out_dir={out}")
     cfg = load_config(preset, overrides)
     run_dir = Path(cfg.out_dir)
-    trainer = Trainer(cfg, resume=True, evaluate_at_end=False)
+    trainer = Trainer(cfg, resume=True, evaluate_at_end=False, resume_anyway=resume_anyway)
     cfg = trainer.cfg  # the run's resolved config (a checkpoint's model config under init_from)
     summary = trainer.run()
     val = trainer.val_examples()
