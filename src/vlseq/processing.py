@@ -140,9 +140,10 @@ class Encoded:
     prompt: list[int]
     target: list[int]
     weight: float = 1.0
-    #: ``(x, y, token ids)`` per described object of the first image: its box centre as a fraction
-    #: of the image side and the tokens that name it (the cell identity loss, ``Processor.cell_labels``)
-    cells: list[tuple[float, float, tuple[int, ...]]] = field(default_factory=list)
+    #: ``(x, y, token ids, weight)`` per described object of the first image: its box centre as a
+    #: fraction of the image side, the tokens that name it and their weight in the cell identity
+    #: loss (``Processor.cell_labels``)
+    cells: list[tuple[float, float, tuple[int, ...], float]] = field(default_factory=list)
 
 
 class Processor:
@@ -180,6 +181,9 @@ class Processor:
             described box of any task, :meth:`vlseq.tasks.Task.regions`: class names, grounded
             phrases such as "a large red circle", region captions), so the cell is taught its
             colour and size beside its class.
+        cell_words_weight: with ``cell_words="all"``, the weight of the words of boxes that tasks
+            whose output is not a box or an object list describe (grounded phrases, region
+            captions), against 1 for the class names of box and object-list tasks.
     """
 
     @classmethod
@@ -199,12 +203,14 @@ class Processor:
     def __init__(self, tokenizer: VLTokenizer, image_size: int, bins: int, max_prompt_tokens: int = 64,
                  max_target_tokens: int = 128, cache_images: int | None = None, image_tokenizer: Any | None = None,
                  object_order: str = DEFAULT_OBJECT_ORDER, box_first: bool = False, cell_labels: bool = False,
-                 cell_words: str = "label", cache_bytes: int = DEFAULT_IMAGE_CACHE_BYTES) -> None:
+                 cell_words: str = "label", cache_bytes: int = DEFAULT_IMAGE_CACHE_BYTES,
+                 cell_words_weight: float = 1.0) -> None:
         if object_order not in OBJECT_ORDERS:
             raise ValueError(f"object_order must be one of {', '.join(OBJECT_ORDERS)}, got {object_order!r}")
         self.object_order = object_order
         self.box_first = box_first
         self.cell_labels = cell_labels
+        self.cell_words_weight = float(cell_words_weight)
         if cell_words not in ("label", "all"):
             raise ValueError(f"cell_words must be 'label' or 'all', not {cell_words!r}")
         self.cell_words = cell_words
@@ -295,8 +301,8 @@ class Processor:
         cells = self._cells(task, ex) if with_target and self.cell_labels else []
         return Encoded(images, prompt, target, cells=cells)
 
-    def _cells(self, task: Task, ex: Example) -> list[tuple[float, float, tuple[int, ...]]]:
-        """``(x, y, tokens)`` of each described object of a one-image example.
+    def _cells(self, task: Task, ex: Example) -> list[tuple[float, float, tuple[int, ...], float]]:
+        """``(x, y, tokens, weight)`` of each described object of a one-image example.
 
         ``cell_words="label"``: box and object-list tasks only, whose objects' labels are class
         names, and the label's first token (a grounded phrase's first word says little of what the
@@ -307,11 +313,12 @@ class Processor:
         if self.cell_words == "label" and task.output not in ("objects", "box"):
             return []
         out = []
+        weight = 1.0 if task.output in ("objects", "box") else self.cell_words_weight
         for box, text in task.regions(ex):
             ids = self._content_tokens(text) if self.cell_words == "all" else self.tokenizer.encode(text)[:1]
             if ids:
                 x1, y1, x2, y2 = box
-                out.append(((x1 + x2) / 2 / ex.width, (y1 + y2) / 2 / ex.height, tuple(ids)))
+                out.append(((x1 + x2) / 2 / ex.width, (y1 + y2) / 2 / ex.height, tuple(ids), weight))
         return out
 
     #: words that say nothing of what an object is, left out of ``cell_words="all"``
@@ -390,11 +397,13 @@ class Processor:
             n = max([1] + [len(c[2]) for it in items for c in it.cells])
             xy = torch.zeros((b, k, 2), dtype=torch.float32)
             tok = torch.full((b, k, n), -100, dtype=torch.long)
+            wt = torch.zeros((b, k), dtype=torch.float32)
             for i, it in enumerate(items):
-                for j, (x, y, ts) in enumerate(it.cells):
+                for j, (x, y, ts, w) in enumerate(it.cells):
                     xy[i, j, 0], xy[i, j, 1] = x, y
                     tok[i, j, : len(ts)] = torch.tensor(ts, dtype=torch.long)
-            batch.update(cell_xy=xy, cell_token=tok)
+                    wt[i, j] = w
+            batch.update(cell_xy=xy, cell_token=tok, cell_weight=wt)
         return batch
 
     def decode(self, ids: Sequence[int]) -> str:

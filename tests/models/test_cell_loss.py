@@ -45,7 +45,7 @@ def test_processor_gives_each_labelled_object_its_centre_and_label_token(world) 
     det = next(e for e in exs if e.task == "detect" and len(e.objects) >= 2)
     enc = proc.encode(get_task("detect"), det)
     assert len(enc.cells) == len(det.objects)
-    for (x, y, t), o in zip(enc.cells, det.objects):
+    for (x, y, t, _), o in zip(enc.cells, det.objects):
         assert x == pytest.approx((o.box[0] + o.box[2]) / 2 / det.width)
         assert y == pytest.approx((o.box[1] + o.box[3]) / 2 / det.height)
         assert t == (tok.encode(o.label)[0],)
@@ -74,11 +74,49 @@ def test_all_words_name_every_described_box(world) -> None:
     words = [w for w in phrase.lower().split() if w not in ("a", "an", "the")]
     assert len(words) >= 2 and cells[0][2] == tuple(tok.encode(w)[0] for w in words)
     rc = next(e for e in exs if e.task == "region_caption")
-    (x, y, ts), = proc.encode(get_task("region_caption"), rc).cells
-    assert x == pytest.approx((rc.region[0] + rc.region[2]) / 2 / rc.width) and len(ts) >= 2
+    (x, y, ts, wt), = proc.encode(get_task("region_caption"), rc).cells
+    assert x == pytest.approx((rc.region[0] + rc.region[2]) / 2 / rc.width) and len(ts) >= 2 and wt == 1.0
     assert Processor(tok, 32, BINS, cell_labels=True).encode(get_task("region_caption"), rc).cells == []
     with pytest.raises(ValueError, match="cell_words"):
         Processor(tok, 32, BINS, cell_words="every")
+
+
+def test_described_words_weigh_less_than_class_names(world) -> None:
+    """``cell_words_weight``: the words of boxes that a non-box task describes carry that weight in
+    the batch; class names of box and object-list tasks keep 1."""
+    exs, tok, _ = world
+    proc = Processor(tok, 32, BINS, cell_labels=True, cell_words="all", cell_words_weight=0.25)
+    det = next(e for e in exs if e.task == "detect")
+    rc = next(e for e in exs if e.task == "region_caption")
+    assert {c[3] for c in proc.encode(get_task("detect"), det).cells} == {1.0}
+    assert [c[3] for c in proc.encode(get_task("region_caption"), rc).cells] == [0.25]
+    batch = proc.collate([proc.encode(get_task("detect"), det), proc.encode(get_task("region_caption"), rc)])
+    assert batch["cell_weight"][0, : len(det.objects)].tolist() == [1.0] * len(det.objects)
+    assert batch["cell_weight"][1, 0] == 0.25 and float(batch["cell_weight"][1, 1:].sum()) == 0.0
+
+
+def test_pair_weights_make_a_weighted_mean() -> None:
+    """Each (object, word) pair's loss counts with its object's weight; equal weights give the plain mean."""
+    torch.manual_seed(0)
+    mc = ModelConfig(vocab_size=40, d_model=16, encoder_layers=1, decoder_layers=1, heads=2, ffn_dim=32,
+                     image_size=32, num_bins=8, max_positions=64, vision=VisionConfig(channels=(8, 8, 16)), cell_loss=1.0)
+    model = VLSeqModel(mc)
+    h, w = model.grid
+    hidden = torch.randn(1, h * w, 16)
+    xy = torch.tensor([[[0.1, 0.1], [0.9, 0.9]]])
+    tokens = torch.tensor([[[5, 7], [9, -100]]])
+    with torch.no_grad():
+        plain = model.cell_identity_loss(hidden, xy, tokens)
+        same = model.cell_identity_loss(hidden, xy, tokens, torch.tensor([[0.5, 0.5]]))
+        only0 = model.cell_identity_loss(hidden, xy, tokens, torch.tensor([[1.0, 0.0]]))
+        first = model.cell_identity_loss(hidden, xy[:, :1], tokens[:, :1])
+    assert float(same) == pytest.approx(float(plain), rel=1e-6)
+    # object 1 at weight 0 drops out; object 0's two words are not affected by it except as a class
+    f = hidden[0, 0]
+    lg = f @ model.lm.get_input_embeddings().weight[[5, 7, 9]].t()
+    want = (torch.logsumexp(lg[[0, 2]], 0) - lg[0] + torch.logsumexp(lg[[1, 2]], 0) - lg[1]) / 2
+    assert float(only0) == pytest.approx(float(want), rel=1e-5)
+    assert float(first) != pytest.approx(float(only0))  # without object 1, word 9 is not a class of the batch
 
 
 def test_an_objects_other_words_do_not_compete() -> None:

@@ -108,6 +108,11 @@ class ModelConfig:
     #: class names, grounded phrases, region captions; colour and size beside the class, each word
     #: in a softmax that leaves the object's other words out)
     cell_words: str = "label"
+    #: with ``cell_words="all"``: the weight of the words of boxes described by tasks whose output is
+    #: not a box or an object list (grounded phrases, region captions) against the class names of
+    #: box and object-list tasks (1.0). Below 1, colour and size reach the cell without outweighing
+    #: the class name (``all`` at 1.0 brought colour back and cost identity, BENCHMARKS.md)
+    cell_words_weight: float = 1.0
     #: the cell identity loss reads a learned linear map of the cell (initialised to the identity)
     #: rather than the cell itself, so the cell need not turn towards its label's embedding
     cell_head: bool = False

@@ -278,6 +278,7 @@ class VLSeqModel(nn.Module):
         sample_weight: torch.Tensor | None = None,
         cell_xy: torch.Tensor | None = None,
         cell_token: torch.Tensor | None = None,
+        cell_weight: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Teacher-forced logits and, with ``labels`` (B, T; -100 = ignored), the loss.
 
@@ -285,7 +286,8 @@ class VLSeqModel(nn.Module):
         samples are averaged (weighted by ``sample_weight`` (B,) when given). A one-token VQA
         answer thus weighs as much as a 40-token object list (token-averaging starves short tasks).
         Also returns ``sample_loss`` (B,) for per-task logging. With ``model.cell_loss`` and the
-        batch's ``cell_xy`` (B, K, 2) / ``cell_token`` (B, K) (``Processor(cell_labels=True)``), the
+        batch's ``cell_xy`` (B, K, 2) / ``cell_token`` (B, K) / ``cell_weight`` (B, K)
+        (``Processor(cell_labels=True)``), the
         weighted :meth:`cell_identity_loss` is added to ``loss`` and returned as ``cell_loss``.
         """
         embeds, mask = self.encoder_inputs(pixel_values, input_ids, attention_mask, image_mask)
@@ -302,11 +304,12 @@ class VLSeqModel(nn.Module):
                                                                   self.config.loc_range, self.config.loc_sigma,
                                                                   self.config.loc_distance)
             if self.config.cell_loss > 0 and cell_token is not None and cell_xy is not None:
-                result["cell_loss"] = self.cell_identity_loss(enc.last_hidden_state, cell_xy, cell_token)
+                result["cell_loss"] = self.cell_identity_loss(enc.last_hidden_state, cell_xy, cell_token, cell_weight)
                 result["loss"] = result["loss"] + self.config.cell_loss * result["cell_loss"]
         return result
 
-    def cell_identity_loss(self, hidden: torch.Tensor, cell_xy: torch.Tensor, cell_token: torch.Tensor) -> torch.Tensor:
+    def cell_identity_loss(self, hidden: torch.Tensor, cell_xy: torch.Tensor, cell_token: torch.Tensor,
+                           cell_weight: torch.Tensor | None = None) -> torch.Tensor:
         """Cross-entropy of the tokens that name each described object, read through the tied output
         head from the encoder's output at the first image's cell that holds the object's centre.
 
@@ -352,7 +355,11 @@ class VLSeqModel(nn.Module):
         others = named[obj].clone()
         others[torch.arange(len(obj)), target] = False
         pair_logits = logits[obj.to(hidden.device)].masked_fill(others.to(hidden.device), float("-inf"))
-        return torch.nn.functional.cross_entropy(pair_logits, target.to(hidden.device))
+        loss = torch.nn.functional.cross_entropy(pair_logits, target.to(hidden.device), reduction="none")  # (P,)
+        if cell_weight is None:
+            return loss.mean()
+        w = cell_weight.to(hidden.device)[objects.to(hidden.device)][obj.to(hidden.device)]  # (P,)
+        return (loss * w).sum() / w.sum().clamp_min(1e-8)
 
     # ------------------------------------------------------------------ generation
 

@@ -149,6 +149,7 @@ class Trainer:
                          image_tokenizer=self.image_tokenizer, object_order=cfg.object_order,
                          box_first=cfg.box_first, cell_labels=getattr(mc, "cell_loss", 0.0) > 0,
                          cell_words=getattr(mc, "cell_words", "label"),
+                         cell_words_weight=getattr(mc, "cell_words_weight", 1.0),
                          cache_bytes=image_cache_bytes(cfg.data.image_cache_mb))
 
     def _sync_batch_norm(self, model: VLModel) -> VLModel:
