@@ -51,11 +51,15 @@ def write_report(out: Path, cfg: Any, summary: Mapping[str, Any], metrics: Mappi
     ``validation_curves.png`` (written only when the run evaluated periodically).
     """
     goals = dict(GOALS)
+    # Steps per minute beside the metrics: the quickstart is step-bound, so two runs' metrics are
+    # comparable only with their step counts (a machine's speed moves both).
+    minutes = summary["elapsed_s"] / 60
+    budget = f"{cfg.time_budget_min:g} min" if cfg.time_budget_min else f"{cfg.max_steps} steps"
     if ref_cider is not None:
         goals["caption/cider"] = ref_cider
     lines = [f"# vlseq quickstart report: preset `{cfg.name}`", "",
-             f"Trained {summary['step']} steps in {summary['elapsed_s'] / 60:.1f} min "
-             f"(budget {cfg.time_budget_min} min), global batch {cfg.batch_size}, "
+             f"Trained {summary['step']} steps in {minutes:.1f} min ({summary['step'] / max(minutes, 1e-9):.1f} steps/min; "
+             f"budget {budget}), global batch {cfg.batch_size}, "
              f"image {cfg.model.image_size} px, {cfg.model.num_bins} bins.", "",
              "## Goals", "", "| metric | goal | reached | met |", "|---|---|---|---|"]
     for k, g in goals.items():
