@@ -14,7 +14,6 @@ trained weights depend on that scale). Save/load: ``image_tokenizer.json`` (the 
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -22,12 +21,12 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.nn import functional as F
 from vector_quantize_pytorch import VectorQuantize
 
 from ..codec.pixels import denormalize_pixels, normalize_pixels
+from .weights_dir import load_weights_dir, save_weights_dir
 
 CONFIG_FILE = "image_tokenizer.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -214,34 +213,14 @@ class ImageTokenizer(nn.Module):
     # ------------------------------------------------------------------ save / load
 
     def save_pretrained(self, path: str | Path) -> None:
-        """Write ``image_tokenizer.json`` and ``model.safetensors`` into directory ``path``."""
-        p = Path(path)
-        p.mkdir(parents=True, exist_ok=True)
-        (p / CONFIG_FILE).write_text(json.dumps(self.config.to_dict(), indent=2))
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        save_file(state, str(p / WEIGHTS_FILE))
+        """Write ``model.safetensors`` and ``image_tokenizer.json`` into directory ``path``."""
+        save_weights_dir(self, path, self.config.to_dict(), CONFIG_FILE, WEIGHTS_FILE)
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> "ImageTokenizer":
         """Load what :meth:`save_pretrained` wrote (config checked; weights must match it exactly)."""
-        p = Path(path)
-        cfg_file, w_file = p / CONFIG_FILE, p / WEIGHTS_FILE
-        for f in (cfg_file, w_file):
-            if not f.is_file():
-                raise FileNotFoundError(f"{f}: not found (an image tokenizer directory holds {CONFIG_FILE} and {WEIGHTS_FILE})")
-        try:
-            raw = json.loads(cfg_file.read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{cfg_file}: not valid JSON ({e})") from None
-        if not isinstance(raw, dict):
-            raise ValueError(f"{cfg_file}: expected a JSON object, got {type(raw).__name__}")
-        model = cls(ImageTokenizerConfig.from_dict(raw, str(cfg_file)))
-        state = load_file(str(w_file))
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        if missing or unexpected:
-            raise ValueError(f"{w_file}: weights do not match {cfg_file} (missing {missing[:5]}, unexpected {unexpected[:5]})")
-        model.eval()
-        return model
+        return load_weights_dir(path, CONFIG_FILE, WEIGHTS_FILE, "an image tokenizer",
+                                lambda raw, where: cls(ImageTokenizerConfig.from_dict(raw, where)))
 
 
 def to_pixels(images: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
