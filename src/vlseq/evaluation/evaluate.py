@@ -48,8 +48,9 @@ def evaluate_examples(model, processor: Processor, examples: dict[str, Sequence[
 
     With ``out_dir``, predictions are appended to ``out_dir/predictions.jsonl`` per task as
     they are computed. Image-output tasks (``processor`` holds the image tokenizer) add
-    :func:`vlseq.evaluation.render_check.image_metrics`, whose detection runs over ``categories`` (the
-    checkpoint's; default: the labels the examples ask for).
+    :func:`vlseq.evaluation.render_check.image_metrics`: render-and-check by the checker of the
+    examples' world (trained once and cached beside the world's training split); ``categories``
+    (the checkpoint's) serve only its optional model-as-judge checks.
 
     ``on_predictions(source, examples, predictions)`` is called with each source's predictions as
     soon as they are made (``vlseq eval --results`` writes them in a result format).
