@@ -102,3 +102,11 @@ def test_keep_objects_keeps_polygons_with_their_boxes() -> None:
     assert keep_objects(r, top_k=2).labels == ["a", "b"]  # sequence order kept
     assert keep_objects(r, score_threshold=0.95).phrases == []
     assert keep_objects(r) is r
+
+
+def test_the_cli_offers_every_dtype_the_resolver_knows() -> None:
+    """``--dtype``'s choices are listed without importing torch; they must be the resolver's names."""
+    from vlseq.cli.options import DTYPES as CLI_DTYPES
+    from vlseq.inference.device import DTYPES
+
+    assert set(CLI_DTYPES) == set(DTYPES)

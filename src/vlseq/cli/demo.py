@@ -7,6 +7,7 @@ import os
 from typing import Sequence
 
 from ..inference.demo import Limits, build_demo, launch
+from .options import add_device_args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -16,9 +17,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--port", type=int, default=7860)
     ap.add_argument("--max-upload-mb", type=float, default=10.0)
     ap.add_argument("--max-pixels", type=int, default=16_000_000)
-    ap.add_argument("--device", default="auto", help="auto (CUDA when present, else cpu), cpu, cuda, cuda:N or mps")
-    ap.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"),
-                    help="precision of the model's weights (float16: GPU only)")
+    add_device_args(ap)
     args = ap.parse_args(argv)
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     try:

@@ -36,6 +36,7 @@ from ..evaluation.export import RESULT_FORMATS
 from ..evaluation.identity import format_identity
 from ..processing import CheckpointSettings, Processor
 from ..tasks import get_task, task_of
+from .options import add_device_args
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also compare the loss with true vs shuffled images on N examples per task (image_use.json)")
     ap.add_argument("--allow-train-split", action="store_true",
                     help="evaluate the training split anyway (refused by default: its numbers overstate the model)")
-    ap.add_argument("--device", default="auto", help="auto (CUDA when present, else cpu), cpu, cuda, cuda:N or mps")
-    ap.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"),
-                    help="precision of the model's weights (float16: GPU only)")
+    add_device_args(ap)
     ap.add_argument("--results", default=None, metavar="FILE",
                     help="also write the predictions of --results-format's tasks as a result file, with the data's ids")
     ap.add_argument("--results-format", default=None, choices=RESULT_FORMATS,

@@ -40,6 +40,7 @@ from typing import IO, Any, Callable, Iterator, Sequence
 
 from PIL import Image
 
+from .options import add_device_args
 from .paths import output_file
 from .predict_results import (
     add_results_args,
@@ -229,9 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--score-threshold", type=float, default=None, metavar="S",
                     help="keep only boxes scored at least S (0..1; greedy decoding gives the scores)")
     ap.add_argument("--top-k", type=int, default=None, metavar="K", help="keep the K best-scored boxes of each image")
-    ap.add_argument("--device", default="auto", help="auto (CUDA when present, else cpu), cpu, cuda, cuda:N or mps")
-    ap.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"),
-                    help="precision of the model's weights (float16: GPU only)")
+    add_device_args(ap)
     add_results_args(ap)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
@@ -292,10 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     pipe = _load(args)
     if pipe is None:
         return 2
-    inputs = dict(text=args.text, categories=args.categories, options=args.options,
-                  region=tuple(args.region) if args.region else None, constrained=not args.no_grammar,
-                  num_beams=args.beams, choices=args.choices, history=[tuple(h) for h in args.history or []] or None,
-                  caption=args.caption, score_threshold=args.score_threshold, top_k=args.top_k)
+    inputs = dict(text=args.text, region=tuple(args.region) if args.region else None, choices=args.choices,
+                  history=[tuple(h) for h in args.history or []] or None, caption=args.caption, **_decoding(args))
     if task is not None and task.image_input == "sequence":  # every input image, in the order given, is one story
         return _story(pipe, paths, args, inputs)
     try:  # a missing task input fails here, before any output file is opened
@@ -347,6 +344,13 @@ def _load(args: argparse.Namespace):
         return None
 
 
+def _decoding(args: argparse.Namespace) -> dict[str, Any]:
+    """The pipeline keywords that every input mode takes alike: category and option lists, grammar,
+    beams and which boxes to keep."""
+    return dict(categories=args.categories, options=args.options, constrained=not args.no_grammar,
+                num_beams=args.beams, score_threshold=args.score_threshold, top_k=args.top_k)
+
+
 def _predict_prompts(args: argparse.Namespace) -> int:
     """Prompts from ``--annotations`` (VQAv2 questions, MDETR expressions or captions), each run on its
     own image: one JSON line per prompt with its ids, and the ``--results`` file."""
@@ -363,8 +367,7 @@ def _predict_prompts(args: argparse.Namespace) -> int:
     pipe = _load(args)
     if pipe is None:
         return 2
-    inputs = dict(categories=args.categories, options=args.options, constrained=not args.no_grammar,
-                  num_beams=args.beams, score_threshold=args.score_threshold, top_k=args.top_k)
+    inputs = _decoding(args)
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
     collected: list[tuple[Any, Any]] = []
     try:
