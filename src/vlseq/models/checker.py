@@ -22,7 +22,7 @@ are learned apart. Pixels enter as the VLSeq model's do (:mod:`vlseq.codec.pixel
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -33,7 +33,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..codec.pixels import normalize_pixels
-from .weights_dir import load_weights_dir, save_weights_dir
+from .weights_dir import config_from_dict, load_weights_dir, save_weights_dir
 
 CONFIG_FILE = "checker.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -81,11 +81,7 @@ class CheckerConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], source: str = "config") -> "CheckerConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"{source}: unknown checker setting(s) {unknown}; known: {sorted(known)}")
-        return cls(**d)
+        return config_from_dict(cls, d, source, "checker")
 
 
 # --------------------------------------------------------------------------- pixels, components, crops

@@ -15,7 +15,7 @@ trained weights depend on that scale). Save/load: ``image_tokenizer.json`` (the 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -26,7 +26,7 @@ from torch.nn import functional as F
 from vector_quantize_pytorch import VectorQuantize
 
 from ..codec.pixels import denormalize_pixels, normalize_pixels
-from .weights_dir import load_weights_dir, save_weights_dir
+from .weights_dir import config_from_dict, load_weights_dir, save_weights_dir
 
 CONFIG_FILE = "image_tokenizer.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -78,11 +78,7 @@ class ImageTokenizerConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], source: str = "config") -> "ImageTokenizerConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"{source}: unknown image tokenizer setting(s) {unknown}; known: {sorted(known)}")
-        return cls(**d)
+        return config_from_dict(cls, d, source, "image tokenizer")
 
 
 class _ResBlock(nn.Module):

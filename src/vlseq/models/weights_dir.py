@@ -8,6 +8,7 @@ once so that each error names the file and what is wrong.
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -15,6 +16,17 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 M = TypeVar("M", bound=nn.Module)
+C = TypeVar("C")
+
+
+def config_from_dict(cls: type[C], d: dict[str, Any], source: str, what: str) -> C:
+    """The dataclass ``cls`` of a saved config ``d``; an unknown key is an error naming ``source``
+    (a newer file, or another kind of directory) and the keys ``what`` knows."""
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"{source}: unknown {what} setting(s) {unknown}; known: {sorted(known)}")
+    return cls(**d)
 
 
 def save_weights_dir(model: nn.Module, path: str | Path, config: dict[str, Any], config_file: str,
