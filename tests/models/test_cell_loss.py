@@ -95,15 +95,21 @@ def test_described_words_weigh_less_than_class_names(world) -> None:
     assert batch["cell_weight"][1, 0] == 0.25 and float(batch["cell_weight"][1, 1:].sum()) == 0.0
 
 
-def test_pair_weights_make_a_weighted_mean() -> None:
-    """Each (object, word) pair's loss counts with its object's weight; equal weights give the plain mean."""
+def _two_objects() -> tuple[VLSeqModel, torch.Tensor, torch.Tensor]:
+    """A small model with the cell loss, random encoder outputs (1, h*w, 16) and two objects'
+    centres (1, 2, 2), one in the first cell and one in the last."""
     torch.manual_seed(0)
     mc = ModelConfig(vocab_size=40, d_model=16, encoder_layers=1, decoder_layers=1, heads=2, ffn_dim=32,
                      image_size=32, num_bins=8, max_positions=64, vision=VisionConfig(channels=(8, 8, 16)), cell_loss=1.0)
     model = VLSeqModel(mc)
     h, w = model.grid
-    hidden = torch.randn(1, h * w, 16)
-    xy = torch.tensor([[[0.1, 0.1], [0.9, 0.9]]])
+    return model, torch.randn(1, h * w, 16), torch.tensor([[[0.1, 0.1], [0.9, 0.9]]])
+
+
+def test_pair_weights_make_a_weighted_mean() -> None:
+    """Each (object, word) pair's loss counts with its object's weight; equal weights give the plain mean."""
+    model, hidden, xy = _two_objects()
+    h, w = model.grid
     tokens = torch.tensor([[[5, 7], [9, -100]]])
     with torch.no_grad():
         plain = model.cell_identity_loss(hidden, xy, tokens)
@@ -122,13 +128,8 @@ def test_pair_weights_make_a_weighted_mean() -> None:
 def test_an_objects_other_words_do_not_compete() -> None:
     """Each (object, word) pair is one softmax over the batch's naming tokens without the object's
     other words; with one word per object it is the plain softmax over the batch's classes."""
-    torch.manual_seed(0)
-    mc = ModelConfig(vocab_size=40, d_model=16, encoder_layers=1, decoder_layers=1, heads=2, ffn_dim=32,
-                     image_size=32, num_bins=8, max_positions=64, vision=VisionConfig(channels=(8, 8, 16)), cell_loss=1.0)
-    model = VLSeqModel(mc)
+    model, hidden, xy = _two_objects()
     h, w = model.grid
-    hidden = torch.randn(1, h * w, 16)
-    xy = torch.tensor([[[0.1, 0.1], [0.9, 0.9]]])
     emb = model.lm.get_input_embeddings().weight
     f = hidden[0, [0, h * w - 1]]  # the two objects' cells
     two = torch.tensor([[[5, 7], [9, -100]]])  # object 0: words 5 and 7; object 1: word 9
