@@ -144,6 +144,9 @@ class Encoded:
     #: fraction of the image side, the tokens that name it and their weight in the cell identity
     #: loss (``Processor.cell_labels``)
     cells: list[tuple[float, float, tuple[int, ...], float]] = field(default_factory=list)
+    #: ``(x, y)``: the centre of the one box a text output is about (:meth:`Task.referent`), as a
+    #: fraction of the first image's side, for the referent loss (``Processor.referents``); or None
+    referent: tuple[float, float] | None = None
 
 
 class Processor:
@@ -184,6 +187,10 @@ class Processor:
         cell_words_weight: with ``cell_words="all"``, the weight of the words of boxes that tasks
             whose output is not a box or an object list describe (grounded phrases, region
             captions), against 1 for the class names of box and object-list tasks.
+        referents: with targets, also give the centre of the one box a text output is about
+            (:meth:`vlseq.tasks.Task.referent`: the object a VQA question asks of, the region a
+            region caption describes) as ``Encoded.referent``, and the batch's ``referent_xy``
+            (B, 2), -1 where there is none, for the model's referent loss (``model.referent_loss``).
     """
 
     @classmethod
@@ -204,7 +211,7 @@ class Processor:
                  max_target_tokens: int = 128, cache_images: int | None = None, image_tokenizer: Any | None = None,
                  object_order: str = DEFAULT_OBJECT_ORDER, box_first: bool = False, cell_labels: bool = False,
                  cell_words: str = "label", cache_bytes: int = DEFAULT_IMAGE_CACHE_BYTES,
-                 cell_words_weight: float = 1.0) -> None:
+                 cell_words_weight: float = 1.0, referents: bool = False) -> None:
         if object_order not in OBJECT_ORDERS:
             raise ValueError(f"object_order must be one of {', '.join(OBJECT_ORDERS)}, got {object_order!r}")
         self.object_order = object_order
@@ -214,6 +221,7 @@ class Processor:
         if cell_words not in ("label", "all"):
             raise ValueError(f"cell_words must be 'label' or 'all', not {cell_words!r}")
         self.cell_words = cell_words
+        self.referents = referents
         self.tokenizer = tokenizer
         self.image_size = image_size
         self.bins = bins
@@ -299,7 +307,17 @@ class Processor:
             body = self._ids(text, self.max_target_tokens - 2, "target", ex)
             target = [self.tokenizer.bos_id] + body + [self.tokenizer.eos_id]
         cells = self._cells(task, ex) if with_target and self.cell_labels else []
-        return Encoded(images, prompt, target, cells=cells)
+        referent = self._referent(task, ex) if with_target and self.referents else None
+        return Encoded(images, prompt, target, cells=cells, referent=referent)
+
+    @staticmethod
+    def _referent(task: Task, ex: Example) -> tuple[float, float] | None:
+        """The centre of ``task.referent(ex)`` as fractions of a one-image example's sides, or None."""
+        box = task.referent(ex)
+        if box is None or len(ex.images) != 1 or not ex.width or not ex.height:
+            return None
+        x1, y1, x2, y2 = box
+        return (x1 + x2) / 2 / ex.width, (y1 + y2) / 2 / ex.height
 
     def _cells(self, task: Task, ex: Example) -> list[tuple[float, float, tuple[int, ...], float]]:
         """``(x, y, tokens, weight)`` of each described object of a one-image example.
@@ -404,6 +422,12 @@ class Processor:
                     tok[i, j, : len(ts)] = torch.tensor(ts, dtype=torch.long)
                     wt[i, j] = w
             batch.update(cell_xy=xy, cell_token=tok, cell_weight=wt)
+        if self.referents and "labels" in batch:
+            ref = torch.full((b, 2), -1.0)  # -1: the example has no referent
+            for i, it in enumerate(items):
+                if it.referent is not None:
+                    ref[i, 0], ref[i, 1] = it.referent
+            batch["referent_xy"] = ref
         return batch
 
     def decode(self, ids: Sequence[int]) -> str:

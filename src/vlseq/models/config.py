@@ -116,6 +116,13 @@ class ModelConfig:
     #: the cell identity loss reads a learned linear map of the cell (initialised to the identity)
     #: rather than the cell itself, so the cell need not turn towards its label's embedding
     cell_head: bool = False
+    #: weight of the referent loss (0: off; needs ``loc_pointer``): where a text output is about one
+    #: box (the object a VQA question asks of, a region caption's region), the pointer's attention
+    #: over the cells at the answer's first position must fall on that box's centre cell. The box
+    #: tasks teach "which object" through the pointer at their coordinates; a question that names
+    #: its object by colour and size taught it only through the answer word (VQA shape 0.59,
+    #: colour 0.50 while a hit's label is 0.97); see ``VLSeqModel.referent_loss``
+    referent_loss: float = 0.0
     #: init of the ``<loc_k>`` rows of the tied embedding: ``normal`` (as every other row) or
     #: ``sincos`` (the image grid's sine-cosine code of the bin's position, :func:`sincos_coordinates`)
     loc_init: str = "normal"

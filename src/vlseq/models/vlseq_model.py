@@ -15,6 +15,7 @@ Generation is transformers' own ``generate()`` on the BART model with the encode
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Any, Sequence
 
 import torch
@@ -133,6 +134,8 @@ class VLSeqModel(nn.Module):
                 self.lm.resize_token_embeddings(cfg.vocab_size)
         else:
             self.lm = LM_CLASSES[cfg.lm][1](bart_config(cfg))
+        if cfg.referent_loss > 0 and cfg.loc_pointer == "none":
+            raise ValueError("model.referent_loss reads the pointer's attention: it needs model.loc_pointer")
         if cfg.cell_loss > 0 and cfg.cell_head:
             self.cell_head = nn.Linear(d, d)
             with torch.no_grad():
@@ -279,6 +282,7 @@ class VLSeqModel(nn.Module):
         cell_xy: torch.Tensor | None = None,
         cell_token: torch.Tensor | None = None,
         cell_weight: torch.Tensor | None = None,
+        referent_xy: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Teacher-forced logits and, with ``labels`` (B, T; -100 = ignored), the loss.
 
@@ -288,16 +292,19 @@ class VLSeqModel(nn.Module):
         Also returns ``sample_loss`` (B,) for per-task logging. With ``model.cell_loss`` and the
         batch's ``cell_xy`` (B, K, 2) / ``cell_token`` (B, K) / ``cell_weight`` (B, K)
         (``Processor(cell_labels=True)``), the
-        weighted :meth:`cell_identity_loss` is added to ``loss`` and returned as ``cell_loss``.
+        weighted :meth:`cell_identity_loss` is added to ``loss`` and returned as ``cell_loss``; with
+        ``model.referent_loss`` and ``referent_xy`` (B, 2) (``Processor(referents=True)``), the
+        weighted :meth:`referent_loss` likewise as ``referent_loss``.
         """
         embeds, mask = self.encoder_inputs(pixel_values, input_ids, attention_mask, image_mask)
         dec_mask = (decoder_input_ids != self.config.pad_token_id).long()
         dec_mask[:, 0] = 1
         n_img = pixel_values.shape[1] * self.tokens_per_image
         enc = self.encode(embeds, mask, n_img)
+        refer = labels is not None and self.config.referent_loss > 0 and referent_xy is not None
         with self.pointing(enc, mask, n_img, labels):
             out = self.lm(encoder_outputs=enc, attention_mask=mask, decoder_input_ids=decoder_input_ids,
-                          decoder_attention_mask=dec_mask, use_cache=False)
+                          decoder_attention_mask=dec_mask, use_cache=False, output_hidden_states=refer)
         result = {"logits": out.logits}
         if labels is not None:
             result["loss"], result["sample_loss"] = balanced_loss(out.logits, labels, sample_weight,
@@ -306,7 +313,41 @@ class VLSeqModel(nn.Module):
             if self.config.cell_loss > 0 and cell_token is not None and cell_xy is not None:
                 result["cell_loss"] = self.cell_identity_loss(enc.last_hidden_state, cell_xy, cell_token, cell_weight)
                 result["loss"] = result["loss"] + self.config.cell_loss * result["cell_loss"]
+            if refer:
+                result["referent_loss"] = self.referent_loss(out.decoder_hidden_states[-1][:, 0], enc.last_hidden_state,
+                                                             mask, referent_xy)
+                result["loss"] = result["loss"] + self.config.referent_loss * result["referent_loss"]
         return result
+
+    def referent_loss(self, state: torch.Tensor, hidden: torch.Tensor, mask: torch.Tensor,
+                      referent_xy: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy of the pointer's attention over the first image's cells, read from the
+        decoder's state at the answer's first position, against the cell that holds the referent.
+
+        Args:
+            state: (B, d) the last decoder layer's output at position 0 (the one the head reads).
+            hidden: (B, N, d) encoder outputs, the first image's h*w cells first; mask: (B, N).
+            referent_xy: (B, 2) the referent's centre as fractions of the image side; -1: none.
+        Returns:
+            () the mean over the batch's examples that have a referent (0 when none has).
+
+        Why: a box task says "which object" through the pointer at its first coordinate, and the
+        model learned to find objects that way (refexp 0.78). A question about one object ("what
+        shape is the large yellow object?") taught finding it only through the one answer word, so
+        the decoder read the wrong object's shape as often as not. This asks the position that
+        answers to look, through the same pointer, at the object it answers about.
+        """
+        head = self.lm.lm_head
+        has = referent_xy[:, 0] >= 0  # (B,)
+        if not bool(has.any()):
+            return state.new_zeros(())
+        h, w = self.grid
+        col = (referent_xy[has, 0] * w).long().clamp(0, w - 1)
+        row = (referent_xy[has, 1] * h).long().clamp(0, h - 1)
+        cells = hidden[has, : h * w]  # (n, h*w, d)
+        scores = (head.query(state[has])[:, None] @ head.key(cells).transpose(1, 2))[:, 0] / math.sqrt(hidden.shape[-1])
+        scores = scores.masked_fill(~mask[has, : h * w].bool(), float("-inf"))  # (n, h*w)
+        return torch.nn.functional.cross_entropy(scores, (row * w + col).to(scores.device))
 
     def cell_identity_loss(self, hidden: torch.Tensor, cell_xy: torch.Tensor, cell_token: torch.Tensor,
                            cell_weight: torch.Tensor | None = None) -> torch.Tensor:

@@ -214,6 +214,12 @@ class Task:
             return []
         return [(o.box, o.label) for o in ex.objects if o.label and o.box is not None]
 
+    def referent(self, ex: Example) -> Any | None:
+        """The one box a text output is about (the object a question asks of, the region a caption
+        describes), or None: the referent loss's teacher (``model.referent_loss``), which asks the
+        decoder to point at it before it answers. None by default."""
+        return None
+
     def check(self, ex: Example) -> None:
         """Raise ``ValueError`` naming the record when ``ex`` lacks what this task needs."""
         for f in self.needs:

@@ -68,6 +68,9 @@ class RegionCaption(Caption):
     def regions(self, ex: Example) -> list[tuple[Any, str]]:
         return [(ex.region, ex.answers[0])] if ex.region is not None and ex.answers else []
 
+    def referent(self, ex: Example) -> Any | None:
+        return ex.region
+
 
 class VQA(Task):
     name = "vqa"
@@ -111,6 +114,12 @@ class VQA(Task):
 
     def truth_text(self, ex: Example) -> str:
         return majority_answer(ex.answers)
+
+    def referent(self, ex: Example) -> Any | None:
+        """The asked object, when the annotation names exactly one (a colour, shape or position
+        question; a count or yes/no question names none)."""
+        boxes = [o.box for o in ex.objects if o.box is not None]
+        return boxes[0] if len(boxes) == 1 else None
 
 
 class Classify(Task):

@@ -150,6 +150,7 @@ class Trainer:
                          box_first=cfg.box_first, cell_labels=getattr(mc, "cell_loss", 0.0) > 0,
                          cell_words=getattr(mc, "cell_words", "label"),
                          cell_words_weight=getattr(mc, "cell_words_weight", 1.0),
+                         referents=getattr(mc, "referent_loss", 0.0) > 0,
                          cache_bytes=image_cache_bytes(cfg.data.image_cache_mb))
 
     def _sync_batch_norm(self, model: VLModel) -> VLModel:
@@ -351,6 +352,8 @@ class Trainer:
             losses.samples.append((sources, out["sample_loss"].detach()))
             if "cell_loss" in out:  # logged as loss/cell, beside the tasks' losses
                 losses.samples.append((["cell"], out["cell_loss"].detach().reshape(1)))
+            if "referent_loss" in out:  # logged as loss/referent
+                losses.samples.append((["referent"], out["referent_loss"].detach().reshape(1)))
         if cfg.clip_grad:
             acc.clip_grad_norm_(self.model.parameters(), cfg.clip_grad)
         self.optimizer.step()
