@@ -96,3 +96,37 @@ def test_identity_peer_trains_and_scores_by_size(tmp_path: Path) -> None:
     last = res["curve"][-1]
     assert 0.0 <= last["centre"] <= 1.0 and 0.0 <= last["pooled"] <= 1.0
     assert any(k.startswith("centre@") for k in last)  # by size bucket
+
+
+def test_vqa_misses_tells_another_objects_word_from_one_not_in_the_image(tmp_path: Path, capsys) -> None:
+    """Each shape or colour question answered three ways: right, with a word of another object of
+    the image, with a word of no object of it; the counts come back in those three columns."""
+    from vlseq.data.synth import SynthOptions, write_world
+
+    write_world(tmp_path, SynthOptions(train=2, val=12, test=2, size=32, workers=1, no_progress=True))
+    val = tmp_path / "val"
+    questions = json.loads((val / "vqa_questions.json").read_text())["questions"]
+    notes = {a["question_id"]: a for a in json.loads((val / "vqa_annotations.json").read_text())["annotations"]}
+    words: dict[str, set[str]] = {}
+    for line in (val / "region_captions.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        words.setdefault(str(r["image_id"]), set()).update(r["phrase"].split())
+    rows, want = [], {"shape": [0, 0, 0], "colour": [0, 0, 0]}
+    for i, q in enumerate(questions):
+        ann = notes[q["question_id"]]
+        kind, truth = ann["question_type"], ann["multiple_choice_answer"]
+        if kind not in want:
+            continue
+        other = sorted(words[str(q["image_id"])] - {truth, "a", "an", "large", "small"})
+        way = i % 3 if other else 0
+        text = [truth, other[0] if other else truth, "zebra"][way]
+        want[kind][way] += 1
+        rows.append({"source": "vqa", "image_id": str(q["image_id"]), "prompt": q["question"], "text": text})
+    preds = tmp_path / "predictions.jsonl"
+    preds.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    mod = load("vqa_misses")
+    got = mod.misses(preds, val)
+    assert {k: [c["right"], c["another object"], c["not in the image"]] for k, c in got.items()} == want
+    assert sum(map(sum, want.values())) > 0
+    assert mod.main(["--predictions", str(preds), "--world", str(val)]) == 0
+    assert "| shape |" in capsys.readouterr().out

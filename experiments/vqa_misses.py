@@ -1,0 +1,68 @@
+"""Why a VQA answer about one object is wrong: another object's attribute, or one not in the image.
+
+    python experiments/vqa_misses.py --predictions runs/tiny/eval/predictions.jsonl --world data/synth-tiny/val
+
+Reads ``vlseq eval``'s predictions and a synthetic world's split (its VQA questions and annotations,
+and its region captions, which name every object of an image: "a large yellow circle"). For
+"what shape ..." and "what colour ..." questions it counts the wrong answers that are a word of the image's
+descriptions (a shape or colour some object of the image has: nearly always another object's, so
+the model read the wrong object, a binding miss) against those that describe nothing in the image
+(it misread the object: a recognition miss). Prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter, defaultdict
+from pathlib import Path
+
+
+def misses(predictions: Path, world: Path, kinds: tuple[str, ...] = ("shape", "colour")) -> dict[str, Counter]:
+    """Per question type: ``right``, ``another object`` and ``not in the image`` counts."""
+    questions = json.loads((world / "vqa_questions.json").read_text())["questions"]
+    notes = {a["question_id"]: a for a in json.loads((world / "vqa_annotations.json").read_text())["annotations"]}
+    qid = {(str(q["image_id"]), q["question"]): q["question_id"] for q in questions}
+    words: dict[str, set[str]] = defaultdict(set)
+    with (world / "region_captions.jsonl").open() as f:
+        for line in f:
+            r = json.loads(line)
+            words[str(r["image_id"])].update(r["phrase"].split())
+    out: dict[str, Counter] = {k: Counter() for k in kinds}
+    with predictions.open() as f:
+        for line in f:
+            p = json.loads(line)
+            if p.get("source") != "vqa":
+                continue
+            key = (str(p["image_id"]), p["prompt"])
+            if key not in qid:
+                raise SystemExit(f"{predictions}: question {p['prompt']!r} of image {p['image_id']} is not in {world}")
+            ann = notes[qid[key]]
+            kind = ann["question_type"]
+            if kind not in out:
+                continue
+            said = p["text"].strip()
+            if said == ann["multiple_choice_answer"]:
+                out[kind]["right"] += 1
+            elif said in words[str(p["image_id"])]:
+                out[kind]["another object"] += 1
+            else:
+                out[kind]["not in the image"] += 1
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--predictions", type=Path, required=True, help="predictions.jsonl of vlseq eval")
+    ap.add_argument("--world", type=Path, required=True, help="the split the predictions are of (e.g. data/synth-tiny/val)")
+    args = ap.parse_args(argv)
+    table = misses(args.predictions, args.world)
+    print("| question | right | wrong: another object's word | wrong: not in the image |")
+    print("|---|---:|---:|---:|")
+    for kind, c in table.items():
+        print(f"| {kind} | {c['right']} | {c['another object']} | {c['not in the image']} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
