@@ -28,7 +28,7 @@ def test_changes_are_named_by_dotted_path_old_to_new() -> None:
                                "data.synth=null"])
     assert resume_changes(saved, cfg) == [
         "data.synth: \"data/synth-tiny\" -> null",
-        "lr: 0.002 -> 0.001",
+        "lr: 0.0014 -> 0.001",
         "model.vision.stem_skip: true -> false",
         "task_weights.caption: 0.75 -> (absent)",
         "task_weights.classify: 1.0 -> (absent)",

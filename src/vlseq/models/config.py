@@ -121,7 +121,8 @@ class ModelConfig:
     #: over the cells at the answer's first position must fall on that box's centre cell. The box
     #: tasks teach "which object" through the pointer at their coordinates; a question that names
     #: its object by colour and size taught it only through the answer word (VQA shape 0.59,
-    #: colour 0.50 while a hit's label is 0.97); see ``VLSeqModel.referent_loss``
+    #: colour 0.50 while a hit's label is 0.97); see ``VLSeqModel.referent_loss``. Screened at 0.25 and
+    #: left off: the questions it was for fell (shape 0.69 -> 0.31 at 600 steps, BENCHMARKS.md)
     referent_loss: float = 0.0
     #: init of the ``<loc_k>`` rows of the tied embedding: ``normal`` (as every other row) or
     #: ``sincos`` (the image grid's sine-cosine code of the bin's position, :func:`sincos_coordinates`)
