@@ -24,11 +24,11 @@ def test_the_same_config_changes_nothing() -> None:
 
 def test_changes_are_named_by_dotted_path_old_to_new() -> None:
     saved = _saved(load_config("tiny"))
-    cfg = load_config("tiny", ["lr=0.001", "model.vision.stem_skip=false", 'task_weights={"detect": 3}',
+    cfg = load_config("tiny", ["lr=0.0005", "model.vision.stem_skip=false", 'task_weights={"detect": 3}',
                                "data.synth=null"])
     assert resume_changes(saved, cfg) == [
         "data.synth: \"data/synth-tiny\" -> null",
-        "lr: 0.0014 -> 0.001",
+        "lr: 0.001 -> 0.0005",
         "model.vision.stem_skip: true -> false",
         "task_weights.caption: 0.75 -> (absent)",
         "task_weights.classify: 1.0 -> (absent)",
