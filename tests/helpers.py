@@ -66,18 +66,40 @@ def make_checkpoint(path: Path, categories: bool = True, image_tokenizer: bool =
     return save_pretrained(model, tok, path, settings, it)
 
 
-def world_examples(n_scenes: int, size: int = 64, tasks: tuple[str, ...] | None = None) -> list:
+def world_examples(n_scenes: int, size: int = 64, tasks: tuple[str, ...] | None = None,
+                   max_objects: int | None = None) -> list:
     """The synthetic world's examples of scenes ``0 .. n_scenes - 1`` (of ``tasks``; None: all), each
     scene's examples drawn with its own seed, as the world writer does."""
     from vlseq.data.world import WorldConfig, examples_for_scene, generate_scene, render
 
-    cfg = WorldConfig(size=size)
+    cfg = WorldConfig(size=size) if max_objects is None else WorldConfig(size=size, max_objects=max_objects)
     out = []
     for s in range(n_scenes):
         scene = generate_scene(s, cfg)
         out += [e for e in examples_for_scene(scene, render(scene), np.random.default_rng(s), cfg, image_id=str(s))
                 if tasks is None or e.task in tasks]
     return out
+
+
+def small_world_model(n_scenes: int, vocab_tasks: tuple[str, ...], **model: object) -> tuple[list, object, object]:
+    """Every example of ``n_scenes`` 32 px scenes of up to 3 objects, a tokenizer trained on the
+    prompts, targets and answers of ``vocab_tasks``, and a one-layer 64-wide ``ModelConfig`` at 32
+    bins filled from it, with ``model`` as its extra fields (the auxiliary-loss tests' setting)."""
+    from vlseq.models.config import ModelConfig, VisionConfig
+    from vlseq.tasks import get_task
+    from vlseq.tokenizer import VLTokenizer
+
+    exs = world_examples(n_scenes, size=SIZE, max_objects=3)
+    texts: list[str] = []
+    for e in exs:
+        if e.task in vocab_tasks:
+            t = get_task(e.task)
+            texts += [t.prompt(e, BINS), t.target(e, BINS)] + list(e.answers)
+    tok = VLTokenizer.train(texts, num_bins=BINS)
+    mc = ModelConfig(vocab_size=len(tok), d_model=64, encoder_layers=1, decoder_layers=1, heads=2, ffn_dim=128,
+                     image_size=SIZE, num_bins=BINS, max_positions=256, vision=VisionConfig(channels=(16, 32, 64)),
+                     **model).fill_from_tokenizer(tok)  # type: ignore[arg-type]
+    return exs, tok, mc
 
 
 def scene_image(seed: int, size: int = 96) -> np.ndarray:

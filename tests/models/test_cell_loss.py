@@ -6,37 +6,21 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pytest
 import torch
 
-from vlseq.data.world import WorldConfig, examples_for_scene, generate_scene, render
+from helpers import small_world_model
 from vlseq.models.config import ModelConfig, VisionConfig
 from vlseq.models.vlseq_model import VLSeqModel
 from vlseq.processing import Processor
 from vlseq.tasks import get_task
-from vlseq.tokenizer import VLTokenizer
 
 BINS = 32
 
 
 @pytest.fixture(scope="module")
 def world():
-    cfg = WorldConfig(size=32, max_objects=3)
-    exs = []
-    for s in range(8):
-        scene = generate_scene(s, cfg)
-        exs += examples_for_scene(scene, render(scene), np.random.default_rng(s), cfg, image_id=str(s))
-    texts = []
-    for e in exs:
-        if e.task in ("detect", "vqa", "caption", "refexp"):
-            t = get_task(e.task)
-            texts += [t.prompt(e, BINS), t.target(e, BINS)] + list(e.answers)
-    tok = VLTokenizer.train(texts, num_bins=BINS)
-    mc = ModelConfig(vocab_size=len(tok), d_model=64, encoder_layers=1, decoder_layers=1, heads=2, ffn_dim=128,
-                     image_size=32, num_bins=BINS, max_positions=256, vision=VisionConfig(channels=(16, 32, 64)),
-                     cell_loss=1.0).fill_from_tokenizer(tok)
-    return exs, tok, mc
+    return small_world_model(8, ("detect", "vqa", "caption", "refexp"), cell_loss=1.0)
 
 
 def test_processor_gives_each_labelled_object_its_centre_and_label_token(world) -> None:

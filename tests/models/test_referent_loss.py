@@ -6,37 +6,20 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pytest
 import torch
 
-from vlseq.data.world import WorldConfig, examples_for_scene, generate_scene, render
-from vlseq.models.config import ModelConfig, VisionConfig
+from helpers import small_world_model
 from vlseq.models.vlseq_model import VLSeqModel
 from vlseq.processing import Processor
 from vlseq.tasks import get_task
-from vlseq.tokenizer import VLTokenizer
 
 BINS = 32
 
 
 @pytest.fixture(scope="module")
 def world():
-    cfg = WorldConfig(size=32, max_objects=3)
-    exs = []
-    for s in range(12):
-        scene = generate_scene(s, cfg)
-        exs += examples_for_scene(scene, render(scene), np.random.default_rng(s), cfg, image_id=str(s))
-    texts = []
-    for e in exs:
-        if e.task in ("detect", "vqa", "region_caption"):
-            t = get_task(e.task)
-            texts += [t.prompt(e, BINS), t.target(e, BINS)] + list(e.answers)
-    tok = VLTokenizer.train(texts, num_bins=BINS)
-    mc = ModelConfig(vocab_size=len(tok), d_model=64, encoder_layers=1, decoder_layers=1, heads=2, ffn_dim=128,
-                     image_size=32, num_bins=BINS, max_positions=256, vision=VisionConfig(channels=(16, 32, 64)),
-                     loc_pointer="cell_offset", referent_loss=1.0).fill_from_tokenizer(tok)
-    return exs, tok, mc
+    return small_world_model(12, ("detect", "vqa", "region_caption"), loc_pointer="cell_offset", referent_loss=1.0)
 
 
 def _about_one(exs):
