@@ -149,6 +149,12 @@ class Encoded:
     referent: tuple[float, float] | None = None
 
 
+def _centre(box: Any, ex: Example) -> tuple[float, float]:
+    """The centre of ``box`` (x1, y1, x2, y2 in pixels) as fractions of ``ex``'s image sides."""
+    x1, y1, x2, y2 = box
+    return (x1 + x2) / 2 / ex.width, (y1 + y2) / 2 / ex.height
+
+
 class Processor:
     """Turns (task, example) into model inputs; caches decoded, resized images (LRU, bounded in bytes).
 
@@ -316,8 +322,7 @@ class Processor:
         box = task.referent(ex)
         if box is None or len(ex.images) != 1 or not ex.width or not ex.height:
             return None
-        x1, y1, x2, y2 = box
-        return (x1 + x2) / 2 / ex.width, (y1 + y2) / 2 / ex.height
+        return _centre(box, ex)
 
     def _cells(self, task: Task, ex: Example) -> list[tuple[float, float, tuple[int, ...], float]]:
         """``(x, y, tokens, weight)`` of each described object of a one-image example.
@@ -335,8 +340,7 @@ class Processor:
         for box, text in task.regions(ex):
             ids = self._content_tokens(text) if self.cell_words == "all" else self.tokenizer.encode(text)[:1]
             if ids:
-                x1, y1, x2, y2 = box
-                out.append(((x1 + x2) / 2 / ex.width, (y1 + y2) / 2 / ex.height, tuple(ids), weight))
+                out.append((*_centre(box, ex), tuple(ids), weight))
         return out
 
     #: words that say nothing of what an object is, left out of ``cell_words="all"``

@@ -342,8 +342,7 @@ class VLSeqModel(nn.Module):
         if not bool(has.any()):
             return state.new_zeros(())
         h, w = self.grid
-        col = (referent_xy[has, 0] * w).long().clamp(0, w - 1)
-        row = (referent_xy[has, 1] * h).long().clamp(0, h - 1)
+        target = self.cell_index(referent_xy[has])  # (n,)
         # The cells' keys are held fixed: only the decoder side learns to find the object. With
         # gradients into the cells too, the loss pulled the encoder's outputs away from what the
         # cell identity loss and the coordinates ask of them (at 300 steps of the screen the cell
@@ -352,7 +351,15 @@ class VLSeqModel(nn.Module):
             keys = head.key(hidden[has, : h * w])  # (n, h*w, d)
         scores = (head.query(state[has])[:, None] @ keys.transpose(1, 2))[:, 0] / math.sqrt(hidden.shape[-1])
         scores = scores.masked_fill(~mask[has, : h * w].bool(), float("-inf"))  # (n, h*w)
-        return torch.nn.functional.cross_entropy(scores, (row * w + col).to(scores.device))
+        return torch.nn.functional.cross_entropy(scores, target.to(scores.device))
+
+    def cell_index(self, xy: torch.Tensor) -> torch.Tensor:
+        """(..., 2) points as fractions of the image side (x, y) -> (...) long: the index of the grid
+        cell that holds each, row-major over the first image's h*w cells."""
+        h, w = self.grid
+        col = (xy[..., 0] * w).long().clamp(0, w - 1)
+        row = (xy[..., 1] * h).long().clamp(0, h - 1)
+        return row * w + col
 
     def cell_identity_loss(self, hidden: torch.Tensor, cell_xy: torch.Tensor, cell_token: torch.Tensor,
                            cell_weight: torch.Tensor | None = None) -> torch.Tensor:
@@ -376,14 +383,11 @@ class VLSeqModel(nn.Module):
         """
         if cell_token.dim() == 2:
             cell_token = cell_token[..., None]
-        h, w = self.grid
         pairs = cell_token >= 0  # (B, K, W)
         if not bool(pairs.any()):
             return hidden.new_zeros(())
         objects = pairs.any(-1)  # (B, K)
-        col = (cell_xy[..., 0] * w).long().clamp(0, w - 1)
-        row = (cell_xy[..., 1] * h).long().clamp(0, h - 1)
-        idx = (row * w + col).to(hidden.device)  # (B, K)
+        idx = self.cell_index(cell_xy).to(hidden.device)  # (B, K)
         feats = hidden.gather(1, idx[..., None].expand(-1, -1, hidden.shape[-1]))[objects.to(hidden.device)]  # (n, d)
         # The softmax runs over the batch's naming tokens alone: over the whole vocabulary it also
         # pushed each cell away from every other word, colour words included, and the colour a
