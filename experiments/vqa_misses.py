@@ -20,6 +20,10 @@ from pathlib import Path
 
 def misses(predictions: Path, world: Path, kinds: tuple[str, ...] = ("shape", "colour")) -> dict[str, Counter]:
     """Per question type: ``right``, ``another object`` and ``not in the image`` counts."""
+    for f in (predictions, world / "vqa_questions.json", world / "vqa_annotations.json", world / "region_captions.jsonl"):
+        if not f.is_file():
+            raise SystemExit(f"{f}: not found (--predictions is vlseq eval's predictions.jsonl; --world a "
+                             "synthetic world's split folder, e.g. data/synth-tiny/val)")
     questions = json.loads((world / "vqa_questions.json").read_text())["questions"]
     notes = {a["question_id"]: a for a in json.loads((world / "vqa_annotations.json").read_text())["annotations"]}
     qid = {(str(q["image_id"]), q["question"]): q["question_id"] for q in questions}

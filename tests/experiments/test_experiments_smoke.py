@@ -130,3 +130,7 @@ def test_vqa_misses_tells_another_objects_word_from_one_not_in_the_image(tmp_pat
     assert sum(map(sum, want.values())) > 0
     assert mod.main(["--predictions", str(preds), "--world", str(val)]) == 0
     assert "| shape |" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="vqa_questions.json: not found"):
+        mod.misses(preds, tmp_path / "missing")
+    with pytest.raises(SystemExit, match="nothing.jsonl: not found"):
+        mod.misses(tmp_path / "nothing.jsonl", val)
