@@ -98,3 +98,63 @@ def test_it_needs_the_pointer(world) -> None:
     _, _, mc = world
     with pytest.raises(ValueError, match="loc_pointer"):
         VLSeqModel(dataclasses.replace(mc, loc_pointer="none"))
+
+
+def test_refexp_names_its_one_object_as_referent(world) -> None:
+    exs, tok, _ = world
+    proc = Processor(tok, 32, BINS, referents=True)
+    ref = next(e for e in exs if e.task == "refexp" and len(e.objects) == 1)
+    box = ref.objects[0].box
+    assert proc.encode(get_task("refexp"), ref).referent == pytest.approx(
+        ((box[0] + box[2]) / 2 / ref.width, (box[1] + box[3]) / 2 / ref.height))
+
+
+@pytest.mark.parametrize("via", ["encoder", "attention"])
+def test_the_other_forms_score_what_they_name(world, via: str) -> None:
+    """``encoder``: a linear score per cell of the encoder's output; ``attention``: the last decoder
+    layer's first cross-attention head at the first position, renormalised over the image cells."""
+    exs, tok, mc = world
+    proc = Processor(tok, 32, BINS, referents=True)
+    qs = _about_one(exs)[:3]
+    batch = proc.collate([proc.encode(get_task("vqa"), e) for e in qs])
+    torch.manual_seed(0)
+    model = VLSeqModel(dataclasses.replace(mc, referent_via=via)).eval()
+    if via == "encoder":
+        with torch.no_grad():
+            model.referent_head.weight.normal_()  # starts at zero: every cell alike
+    h, w = model.grid
+    xy = batch["referent_xy"]
+    target = (xy[:, 1] * h).long() * w + (xy[:, 0] * w).long()
+    with torch.no_grad():
+        out = model(**batch)
+        embeds, mask = model.encoder_inputs(batch["pixel_values"], batch["input_ids"], batch["attention_mask"])
+        enc = model.encode(embeds, mask, h * w)
+        if via == "encoder":
+            p = torch.softmax(model.referent_head(enc.last_hidden_state[:, : h * w])[..., 0], dim=-1)
+        else:
+            model.lm.config._attn_implementation = "eager"  # the only path that returns attention weights
+            dec_mask = (batch["decoder_input_ids"] != mc.pad_token_id).long()
+            with model.pointing(enc, mask, h * w):
+                o = model.lm(encoder_outputs=enc, attention_mask=mask, decoder_input_ids=batch["decoder_input_ids"],
+                             decoder_attention_mask=dec_mask, output_attentions=True)
+            att = o.cross_attentions[-1][:, 0, 0, : h * w]  # head 0, position 0, the image cells
+            p = att / att.sum(-1, keepdim=True)
+        want = -torch.log(p[torch.arange(len(qs)), target]).mean()
+    assert float(out["referent_loss"]) == pytest.approx(float(want), rel=1e-4)
+
+
+@pytest.mark.parametrize("via", ["encoder", "attention"])
+def test_the_other_forms_learn_and_need_no_pointer(world, via: str) -> None:
+    exs, tok, mc = world
+    proc = Processor(tok, 32, BINS, referents=True)
+    batch = proc.collate([proc.encode(get_task("vqa"), e) for e in _about_one(exs)])
+    torch.manual_seed(0)
+    model = VLSeqModel(dataclasses.replace(mc, referent_via=via, loc_pointer="none"))
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    before = float(model(**batch)["referent_loss"].detach())
+    for _ in range(40):
+        lo = model(**batch)["referent_loss"]
+        opt.zero_grad()
+        lo.backward()
+        opt.step()
+    assert float(model(**batch)["referent_loss"].detach()) < 0.5 * before

@@ -124,6 +124,13 @@ class ModelConfig:
     #: colour 0.50 while a hit's label is 0.97); see ``VLSeqModel.referent_loss``. Screened at 0.25 and
     #: left off: the questions it was for fell (shape 0.69 -> 0.31 at 600 steps, BENCHMARKS.md)
     referent_loss: float = 0.0
+    #: what the referent loss trains to find the referent's cell: ``pointer`` (the output head's
+    #: pointer, read from the answer state; the form screened above), ``encoder`` (a linear score
+    #: per cell of the encoder's output, so the encoder marks the cell a prompt is about where a
+    #: fixed decoder query can read it) or ``attention`` (one cross-attention head of the last
+    #: decoder layer at the first output position, the path that carries the object's features to
+    #: the answer); see ``VLSeqModel.referent_loss``
+    referent_via: str = "pointer"
     #: init of the ``<loc_k>`` rows of the tied embedding: ``normal`` (as every other row) or
     #: ``sincos`` (the image grid's sine-cosine code of the bin's position, :func:`sincos_coordinates`)
     loc_init: str = "normal"
@@ -170,6 +177,8 @@ class ModelConfig:
             self.loc_pointer = "cell_offset"
         if self.loc_pointer not in ("none", "cell", "cell_offset"):
             raise ValueError(f"model.loc_pointer must be 'none', 'cell' or 'cell_offset', got {self.loc_pointer!r}")
+        if self.referent_via not in ("pointer", "encoder", "attention"):
+            raise ValueError(f"model.referent_via must be 'pointer', 'encoder' or 'attention', got {self.referent_via!r}")
         if self.loc_pointer_at not in ("all", "coords"):
             raise ValueError(f"model.loc_pointer_at must be 'all' or 'coords', got {self.loc_pointer_at!r}")
 

@@ -8,8 +8,8 @@
     decoder_input_ids (B, T) --> BART decoder --> logits (B, T, V)
 
 The model never sees a task name: tasks differ only in their prompt, target and grammar.
-Generation is transformers' own ``generate()`` on the BART model with the encoder inputs as
-``inputs_embeds``, so greedy, beam search, sampling and the KV cache all come from there.
+Greedy generation is a lean hand-written loop over the same decoder (:mod:`.greedy`, token for
+token what transformers' ``generate()`` gives); beam search and sampling are ``generate()``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from transformers import (
 from transformers.modeling_outputs import BaseModelOutput
 
 from .config import ModelConfig
+from .greedy import greedy_decode
 from .loss import balanced_loss, coordinate_mask
 from .pointer import PointerHead
 from .vision import build_vision, grid_size
@@ -134,8 +135,14 @@ class VLSeqModel(nn.Module):
                 self.lm.resize_token_embeddings(cfg.vocab_size)
         else:
             self.lm = LM_CLASSES[cfg.lm][1](bart_config(cfg))
-        if cfg.referent_loss > 0 and cfg.loc_pointer == "none":
+        if cfg.referent_loss > 0 and cfg.referent_via == "pointer" and cfg.loc_pointer == "none":
             raise ValueError("model.referent_loss reads the pointer's attention: it needs model.loc_pointer")
+        if cfg.referent_loss > 0 and cfg.referent_via == "encoder":
+            # Zero weights: every cell scores alike at step 0, so the loss starts at log(h*w)
+            # and sends nothing into the encoder until the score has a direction.
+            self.referent_head = nn.Linear(d, 1)
+            nn.init.zeros_(self.referent_head.weight)
+            nn.init.zeros_(self.referent_head.bias)
         if cfg.cell_loss > 0 and cfg.cell_head:
             self.cell_head = nn.Linear(d, d)
             with torch.no_grad():
@@ -302,9 +309,12 @@ class VLSeqModel(nn.Module):
         n_img = pixel_values.shape[1] * self.tokens_per_image
         enc = self.encode(embeds, mask, n_img)
         refer = labels is not None and self.config.referent_loss > 0 and referent_xy is not None
-        with self.pointing(enc, mask, n_img, labels):
+        via = self.config.referent_via
+        queries: list[torch.Tensor] = []
+        with self.pointing(enc, mask, n_img, labels), self._cross_attention_queries(queries, refer and via == "attention"):
             out = self.lm(encoder_outputs=enc, attention_mask=mask, decoder_input_ids=decoder_input_ids,
-                          decoder_attention_mask=dec_mask, use_cache=False, output_hidden_states=refer)
+                          decoder_attention_mask=dec_mask, use_cache=False,
+                          output_hidden_states=refer and via == "pointer")
         result = {"logits": out.logits}
         if labels is not None:
             result["loss"], result["sample_loss"] = balanced_loss(out.logits, labels, sample_weight,
@@ -314,44 +324,81 @@ class VLSeqModel(nn.Module):
                 result["cell_loss"] = self.cell_identity_loss(enc.last_hidden_state, cell_xy, cell_token, cell_weight)
                 result["loss"] = result["loss"] + self.config.cell_loss * result["cell_loss"]
             if refer:
-                result["referent_loss"] = self.referent_loss(out.decoder_hidden_states[-1][:, 0], enc.last_hidden_state,
-                                                             mask, referent_xy)
+                state = {"pointer": lambda: out.decoder_hidden_states[-1][:, 0], "attention": lambda: queries[0][:, 0],
+                         "encoder": lambda: None}[via]()
+                result["referent_loss"] = self.referent_loss(state, enc.last_hidden_state, mask, referent_xy)
                 result["loss"] = result["loss"] + self.config.referent_loss * result["referent_loss"]
         return result
 
-    def referent_loss(self, state: torch.Tensor, hidden: torch.Tensor, mask: torch.Tensor,
+    def referent_loss(self, state: torch.Tensor | None, hidden: torch.Tensor, mask: torch.Tensor,
                       referent_xy: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy of the pointer's attention over the first image's cells, read from the
-        decoder's state at the answer's first position, against the cell that holds the referent.
+        """Cross-entropy, over the first image's cells, of a score that should pick the cell holding
+        the referent (the one box a text output is about, :meth:`vlseq.tasks.Task.referent`).
+
+        Which score is ``model.referent_via``:
+
+        - ``pointer``: the pointer head's attention, queried by ``state``, the last decoder layer's
+          output at the answer's first position (the state the head reads). The cells' keys are
+          held fixed: with gradients into them the loss pulled the encoder's outputs away from what
+          the cell identity loss and the coordinates ask of them (at 300 steps of the screen the
+          cell loss was 1.54 against 0.57, detection's label given a hit 0.11 against 0.51).
+        - ``attention``: the first cross-attention head of the last decoder layer, queried by
+          ``state``, that layer's input at the first output position. Its output is added to the
+          residual stream, so what it finds is what the answer reads, and no state must both say
+          the answer word and point (which is how the pointer form failed).
+        - ``encoder``: ``referent_head`` on each cell of the encoder's output (``state`` unused).
+          The first output position's query in the decoder's first layer sees only ``<s>``: it is
+          the same for every prompt, so the cell a prompt is about must be marked by the encoder,
+          where a fixed query can find it. This asks the encoder to mark it.
 
         Args:
-            state: (B, d) the last decoder layer's output at position 0 (the one the head reads).
+            state: (B, d) the query state (see above) or None for ``encoder``.
             hidden: (B, N, d) encoder outputs, the first image's h*w cells first; mask: (B, N).
             referent_xy: (B, 2) the referent's centre as fractions of the image side; -1: none.
         Returns:
             () the mean over the batch's examples that have a referent (0 when none has).
 
-        Why: a box task says "which object" through the pointer at its first coordinate, and the
-        model learned to find objects that way (refexp 0.78). A question about one object ("what
-        shape is the large yellow object?") taught finding it only through the one answer word, so
-        the decoder read the wrong object's shape as often as not. This asks the position that
-        answers to look, through the same pointer, at the object it answers about.
+        Why: a question about one object ("what shape is the large yellow object?") taught finding
+        it only through the one answer word, and the model answered with the right attribute of
+        another object of the image (every wrong shape and colour answer of the quickstart,
+        ``experiments/vqa_misses.py``).
         """
-        head = self.lm.lm_head
         has = referent_xy[:, 0] >= 0  # (B,)
         if not bool(has.any()):
-            return state.new_zeros(())
+            return hidden.new_zeros(())
         h, w = self.grid
-        target = self.cell_index(referent_xy[has])  # (n,)
-        # The cells' keys are held fixed: only the decoder side learns to find the object. With
-        # gradients into the cells too, the loss pulled the encoder's outputs away from what the
-        # cell identity loss and the coordinates ask of them (at 300 steps of the screen the cell
-        # loss was 1.54 against 0.57 without it, detection's label given a hit 0.11 against 0.51).
-        with torch.no_grad():
-            keys = head.key(hidden[has, : h * w])  # (n, h*w, d)
-        scores = (head.query(state[has])[:, None] @ keys.transpose(1, 2))[:, 0] / math.sqrt(hidden.shape[-1])
+        cells = hidden[has, : h * w]  # (n, h*w, d)
+        via = self.config.referent_via
+        if via == "encoder":
+            scores = self.referent_head(cells)[..., 0]  # (n, h*w)
+        elif via == "attention":
+            attn = self.lm.get_decoder().layers[-1].encoder_attn
+            hd = attn.head_dim
+            q = attn.q_proj(state[has])[:, :hd]  # (n, hd): head 0
+            k = attn.k_proj(cells)[..., :hd]  # (n, h*w, hd)
+            scores = (k @ q[..., None])[..., 0] * attn.scaling
+        else:
+            head = self.lm.lm_head
+            with torch.no_grad():
+                keys = head.key(cells)  # (n, h*w, d)
+            scores = (head.query(state[has])[:, None] @ keys.transpose(1, 2))[:, 0] / math.sqrt(hidden.shape[-1])
         scores = scores.masked_fill(~mask[has, : h * w].bool(), float("-inf"))  # (n, h*w)
+        target = self.cell_index(referent_xy[has])  # (n,)
         return torch.nn.functional.cross_entropy(scores, target.to(scores.device))
+
+    @contextlib.contextmanager
+    def _cross_attention_queries(self, into: list[torch.Tensor], on: bool):
+        """While on, append the input of the last decoder layer's cross-attention, (B, T, d), to
+        ``into`` at each forward (transformers' BART layer takes no argument that would return it)."""
+        if not on:
+            yield
+            return
+        attn = self.lm.get_decoder().layers[-1].encoder_attn
+        handle = attn.register_forward_pre_hook(lambda _m, args: into.append(args[0]))
+        try:
+            yield
+        finally:
+            handle.remove()
 
     def cell_index(self, xy: torch.Tensor) -> torch.Tensor:
         """(..., 2) points as fractions of the image side (x, y) -> (...) long: the index of the grid
@@ -424,22 +471,34 @@ class VLSeqModel(nn.Module):
         max_new_tokens: int = 64,
         **generate_kwargs: Any,
     ) -> torch.Tensor:
-        """transformers ``generate()`` over the encoder inputs; returns (B*num_return_sequences, T) ids.
+        """Decode from the images and prompt; returns (B*num_return_sequences, T) ids.
 
-        The first id of each row is the decoder start token (``<s>``).
+        The first id of each row is the decoder start token (``<s>``). Greedy decoding (the
+        default: ``num_beams=1``, no sampling, optionally ``min_new_tokens``) runs
+        :func:`~vlseq.models.greedy.greedy_decode`, token for token what transformers'
+        ``generate()`` gives and faster; anything else (beams, sampling, several return
+        sequences) is transformers' ``generate()``. ``fast=False`` forces ``generate()``.
         """
         embeds, mask = self.encoder_inputs(pixel_values, input_ids, attention_mask, image_mask)
         n_img = pixel_values.shape[1] * self.tokens_per_image
         enc = self.encode(embeds, mask, n_img)
-        kwargs = dict(
-            encoder_outputs=enc, attention_mask=mask, max_new_tokens=max_new_tokens,
-            decoder_start_token_id=self.config.bos_token_id, eos_token_id=self.config.eos_token_id,
-            pad_token_id=self.config.pad_token_id, do_sample=False, num_beams=1,
-        )
-        kwargs.update(generate_kwargs)
-        if logits_processor:
-            kwargs["logits_processor"] = LogitsProcessorList(list(logits_processor))
+        fast = generate_kwargs.pop("fast", True)
+        greedy = (generate_kwargs.get("num_beams", 1) == 1 and not generate_kwargs.get("do_sample", False)
+                  and generate_kwargs.get("num_return_sequences", 1) == 1
+                  and set(generate_kwargs) <= {"num_beams", "do_sample", "num_return_sequences", "min_new_tokens"})
         with self.pointing(enc, mask, n_img):
+            if fast and greedy:
+                return greedy_decode(self.lm, enc.last_hidden_state, mask, self.config.bos_token_id,
+                                     self.config.eos_token_id, self.config.pad_token_id, max_new_tokens,
+                                     list(logits_processor or ()), generate_kwargs.get("min_new_tokens") or 0)
+            kwargs = dict(
+                encoder_outputs=enc, attention_mask=mask, max_new_tokens=max_new_tokens,
+                decoder_start_token_id=self.config.bos_token_id, eos_token_id=self.config.eos_token_id,
+                pad_token_id=self.config.pad_token_id, do_sample=False, num_beams=1,
+            )
+            kwargs.update(generate_kwargs)
+            if logits_processor:
+                kwargs["logits_processor"] = LogitsProcessorList(list(logits_processor))
             return self.lm.generate(**kwargs)
 
     def num_parameters(self) -> int:

@@ -227,6 +227,12 @@ class Task:
                 raise ValueError(f"{ex.source or ex.image_id}: task {self.name!r} needs a non-empty {f!r}")
 
 
+def only_box(ex: Example) -> Any | None:
+    """The box of ``ex``'s one object, or None when it has none or several."""
+    boxes = [o.box for o in ex.objects if o.box is not None]
+    return boxes[0] if len(boxes) == 1 else None
+
+
 def region_prompt(prefix: str, ex: Example, bins: int) -> str:
     """``prefix`` followed by the example's region as four coordinate tokens."""
     if ex.region is None:

@@ -9,7 +9,7 @@ from ..codec import GroundedText, Phrase, object_list
 from ..codec.markup import escape_markup
 from ..codec.text import fold_text
 from ..data.example import Example
-from .base import GrammarSpec, Prediction, Task, grounded_target, pick
+from .base import GrammarSpec, Prediction, Task, grounded_target, only_box, pick
 from .judge import IOU_RIGHT, best_iou, box_right, text_right
 from .priors import most_common, need_bins, one_box, phrase_boxes, prior_box, read_back, scaled
 
@@ -51,6 +51,11 @@ class RefExp(Task):
 
     def verdict(self, ex: Example, pred: Prediction) -> bool | None:
         return box_right(ex, pred)
+
+    def referent(self, ex: Example) -> Any | None:
+        """The object the expression names, when it names one (a class name of several instances
+        names none): the box its first coordinate must find."""
+        return only_box(ex)
 
 
 class Localize(RefExp):

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 from ..codec.markup import escape_markup
 from ..data.example import Example
-from .base import GrammarSpec, Prediction, Task, pick, region_prompt
+from .base import GrammarSpec, Prediction, Task, only_box, pick, region_prompt
 from .judge import choice_right, text_right
 from .priors import constant_text, most_common, norm_text
 
@@ -118,8 +118,7 @@ class VQA(Task):
     def referent(self, ex: Example) -> Any | None:
         """The asked object, when the annotation names exactly one (a colour, shape or position
         question; a count or yes/no question names none)."""
-        boxes = [o.box for o in ex.objects if o.box is not None]
-        return boxes[0] if len(boxes) == 1 else None
+        return only_box(ex)
 
 
 class Classify(Task):
