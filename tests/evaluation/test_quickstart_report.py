@@ -75,3 +75,10 @@ def test_optional_sections_left_out(tmp_path: Path) -> None:
 def test_reference_cider_uses_examples_with_two_references() -> None:
     caps = [SimpleNamespace(answers=[f"a red {s}", f"a red {s} here"]) for s in ("circle", "square", "star", "cross")]
     assert reference_cider(caps + [SimpleNamespace(answers=["only one"])]) == reference_cider(caps) > 0
+
+
+def test_family_goals_appear_only_where_the_run_evaluated_them(tmp_path: Path) -> None:
+    more = {**METRICS, "segment/miou": 0.65, "keypoints/pck@0.1": 0.2}
+    text = write_report(tmp_path, CFG, SUMMARY, more, None).read_text()
+    assert "| segment/miou | 0.600 | 0.650 | yes |" in text and "| keypoints/pck@0.1 | 0.600 | 0.200 | no |" in text
+    assert "instance_segment/mask_map_50" not in text and "generate_image/check_all" not in text

@@ -66,7 +66,7 @@ def test_each_files_datasets_are_under_its_own_folder(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("extends, words", [
-    ("tinyy", ["'extends': unknown preset 'tinyy'", "presets: base, coco, debug"]),
+    ("tinyy", ["'extends': unknown preset 'tinyy'", "presets: all, base, coco, debug"]),
     ("nowhere.json", ["'extends': config file", "nowhere.json does not exist"]),
     (["tiny"], ["'extends' must name a preset or a JSON file, got ['tiny']"]),
 ])

@@ -25,6 +25,7 @@ NARROW = ["model.d_model=32", "model.heads=2", "model.ffn_dim=64", "model.encode
 PRESETS = {
     "tiny": (["model.vision.channels=[8, 16, 32]"], 8),
     "tiny_all": (["model.vision.channels=[8, 16, 32]"], 8),
+    "all": (["model.vision.channels=[8, 16, 32]"], 8),
     "tiny_text": (["model.vision.channels=[8, 16, 32]"], 8),
     "small": (["model.vision.channels=[8, 8, 16, 16]"], 8),
     "coco": (["model.vision.channels=[8, 8, 16, 16]"], 24),

@@ -141,3 +141,44 @@ def test_the_text_families_train_with_the_others_and_score(tmp_path) -> None:
     assert metrics["multiple_choice/baseline/q_a"] == pytest.approx(0.25)
     assert metrics["multiple_choice/baseline/q_ar"] == pytest.approx(0.0625)
     assert {"paragraph/baseline/cider", "story/baseline/cider", "dialog/baseline/mrr"} <= set(metrics)
+
+
+def test_a_missing_image_tokenizer_is_trained_when_the_config_says_how(tmp_path) -> None:
+    """``image_tokenizer_train``: the run trains its image tokenizer into ``image_tokenizer`` first."""
+    it_dir = tmp_path / "it"
+    train = {"size": 32, "downsample": 8, "codebook": 16, "channels": 8, "dim": 8, "steps": 2, "max_images": 12,
+             "heldout": 4, "batch": 4}
+    cfg = _cfg(tmp_path / "run", tmp_path / "synth", 'tasks=["caption", "generate_image"]',
+               f"image_tokenizer={it_dir}", f"image_tokenizer_train={json.dumps(train)}")
+    trainer = Trainer(cfg)
+    assert (it_dir / "image_tokenizer.json").exists() and (it_dir / "train_log.json").exists()
+    assert trainer.cfg.model.num_image_tokens == 16
+    # a second run finds it and trains none: the directory is left as it was
+    stamp = (it_dir / "model.safetensors").stat().st_mtime_ns
+    Trainer(_cfg(tmp_path / "run2", tmp_path / "synth", 'tasks=["generate_image"]', f"image_tokenizer={it_dir}",
+                 f"image_tokenizer_train={json.dumps(train)}"))
+    assert (it_dir / "model.safetensors").stat().st_mtime_ns == stamp
+
+
+@pytest.mark.parametrize("bad, match", [({"out": "x"}, "must not set 'out'"), ({"codebok": 16}, "codebok"),
+                                        ({"size": 64}, "size 64 is not the model's image size 32")])
+def test_bad_image_tokenizer_settings_name_the_key(tmp_path, bad, match) -> None:
+    cfg = _cfg(tmp_path / "run", tmp_path / "synth", 'tasks=["generate_image"]', f"image_tokenizer={tmp_path / 'it'}",
+               f"image_tokenizer_train={json.dumps(bad)}")
+    with pytest.raises(ValueError, match=f"image_tokenizer_train.*{match}"):
+        Trainer(cfg)
+
+
+def test_the_all_preset_names_all_eighteen_tasks_with_room_for_each() -> None:
+    from vlseq.tasks import task_names
+    from vlseq.train.config import TEXT_FAMILY_TASKS
+
+    cfg, text, every = load_config("all"), load_config("tiny_text"), load_config("tiny_all")
+    assert sorted(cfg.tasks) == sorted(task_names()) and len(cfg.tasks) == 18
+    assert set(TEXT_FAMILY_TASKS) <= set(cfg.tasks)
+    # tiny's model, with tiny_text's room for stories and tiny_all's for polygons
+    assert cfg.model.d_model == every.model.d_model and cfg.model.vision == every.model.vision
+    assert cfg.model.max_images >= text.model.max_images and cfg.model.max_positions >= text.model.max_positions
+    assert cfg.max_prompt_tokens >= text.max_prompt_tokens and cfg.max_target_tokens >= every.max_target_tokens
+    assert cfg.image_tokenizer and cfg.image_tokenizer_train["size"] == cfg.model.image_size
+    assert all(cfg.task_weights.get(t, 0) > 0 for t in cfg.tasks)

@@ -97,6 +97,11 @@ class TrainConfig:
     #: a trained image tokenizer directory (``vlseq train-image-tokenizer --out DIR``); needed by
     #: generate_image / edit_image: its codes are the ``<img_k>`` tokens and it is saved with the checkpoint
     image_tokenizer: str | None = None
+    #: when ``image_tokenizer`` names a directory that holds none yet: train one there first, on
+    #: the synthetic world's renders, with these ``vlseq train-image-tokenizer`` settings (for
+    #: example ``{"minutes": 7, "size": 64, "downsample": 8, "codebook": 512}``); null: never (a
+    #: missing directory is an error naming the key)
+    image_tokenizer_train: dict[str, Any] | None = None
     batch_size: int = 64  # global batch per optimiser step (split across processes)
     grad_accum: int = 1
     #: the pool size of grouped batching: draw this many batches at once, sort them by ``group_by``

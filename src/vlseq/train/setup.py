@@ -112,6 +112,34 @@ def image_tokenizer_for(cfg: TrainConfig) -> ImageTokenizer | None:
     return it
 
 
+def needs_image_tokenizer_trained(cfg: TrainConfig) -> bool:
+    """Whether the run writes images, says how to train its image tokenizer, and has none yet."""
+    return (cfg.image_tokenizer_train is not None and bool(cfg.image_tokenizer)
+            and any(get_task(t).output == "image" for t in cfg.tasks)
+            and not (Path(cfg.image_tokenizer) / "image_tokenizer.json").exists())
+
+
+def train_missing_image_tokenizer(cfg: TrainConfig) -> None:
+    """Train the run's image tokenizer into ``cfg.image_tokenizer`` with ``cfg.image_tokenizer_train``
+    (on the synthetic world's renders), so that a preset with image tasks runs from one command."""
+    from .image_tokenizer import ImageTokenizerTraining, train_image_tokenizer
+
+    opts = dict(cfg.image_tokenizer_train or {})
+    for key in ("data", "out"):
+        if key in opts:
+            raise ValueError(f"config key 'image_tokenizer_train' must not set {key!r}: it trains on the "
+                             "synthetic world into 'image_tokenizer'")
+    try:
+        training = ImageTokenizerTraining(data="synth", out=str(cfg.image_tokenizer), **opts)
+    except TypeError as e:
+        raise ValueError(f"config key 'image_tokenizer_train': {e}") from None
+    if training.size != cfg.model.image_size:
+        raise ValueError(f"config key 'image_tokenizer_train': size {training.size} is not the model's image size "
+                         f"{cfg.model.image_size}")
+    log.info("image tokenizer: none at %s; training one (%s)", cfg.image_tokenizer, opts)
+    train_image_tokenizer(training)
+
+
 def load_training_data(cfg: TrainConfig, accelerator: Accelerator) -> dict[str, list]:
     """Training examples per source: a sample of the shards when streaming, else the whole split
     (the synthetic world is written first when missing, by the main process only)."""
@@ -182,7 +210,11 @@ def resolve_run(cfg: TrainConfig, accelerator: Accelerator, out: Path) -> RunSet
     """Read what fixes the run's open settings (image tokenizer, data, tokenizer or ``init_from``)
     and return the resolved run. ``cfg`` is left as it was."""
     cfg = copy.deepcopy(cfg)  # nothing resolved below may share a mutable part with the caller's config
-    # Before any data is read: a missing image tokenizer should fail at once.
+    # Before any data is read: a missing image tokenizer should fail at once (or be trained first).
+    if needs_image_tokenizer_trained(cfg):
+        if accelerator.is_main_process:
+            train_missing_image_tokenizer(cfg)
+        accelerator.wait_for_everyone()
     image_tokenizer = image_tokenizer_for(cfg)
     if image_tokenizer is not None:
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(
