@@ -64,6 +64,8 @@ class Subject:
 
 class VLSeqSubject(Subject):
     name = "vlseq"
+    #: greedy decoding by the model's hand-written step (True) or by transformers' generate()
+    fast = True
 
     def __init__(self, cfg: ModelConfig) -> None:
         self.model = build_model(cfg)
@@ -81,7 +83,7 @@ class VLSeqSubject(Subject):
     def generate(self, b: Batch, new_tokens: int, processors: Sequence[Any] = ()) -> torch.Tensor:
         return self.model.generate(b.pixel_values[:, None], b.prompt, torch.ones_like(b.prompt),
                                    logits_processor=list(processors) or None, max_new_tokens=new_tokens,
-                                   min_new_tokens=new_tokens)
+                                   min_new_tokens=new_tokens, fast=self.fast)
 
 
 def florence2_vision(width: int, depths: tuple[int, ...], proj: int) -> dict[str, Any]:

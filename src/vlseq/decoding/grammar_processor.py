@@ -81,6 +81,15 @@ class GrammarLogitsProcessor(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         """``input_ids``: ``(rows, cur_len)``; ``scores``: ``(rows, vocab)``; returns masked scores."""
+        return self.apply(scores, self.banned(input_ids, scores.shape[-1]))
+
+    def banned(self, input_ids: torch.LongTensor, columns: int) -> np.ndarray:
+        """(rows, columns) bool: the tokens each row's grammar forbids after ``input_ids`` (rows, cur_len).
+
+        The mask depends on the prefixes alone, not on the scores, so a decoder may ask for it
+        before it computes the step's logits (the greedy decoder skips the pointer head where no
+        coordinate is allowed) and then :meth:`apply` it; one call per step, as ``__call__``.
+        """
         rows, cur_len = input_ids.shape
         n = cur_len - self.prompt_length
         if n < 0:
@@ -94,8 +103,8 @@ class GrammarLogitsProcessor(LogitsProcessor):
         remaining = UNBOUNDED if self.max_new_tokens is None else self.max_new_tokens - n
         # int64 so that a parent's key is the child's key minus its last 8 bytes.
         ids = np.ascontiguousarray(input_ids[:, self.prompt_length :].detach().cpu().numpy(), dtype=np.int64)
-        vocab = min(self.vocab_size, scores.shape[-1])
-        mask = np.zeros((rows, max(self.vocab_size, scores.shape[-1])), dtype=bool)
+        vocab = min(self.vocab_size, columns)
+        mask = np.zeros((rows, max(self.vocab_size, columns)), dtype=bool)
         states: dict[tuple[int, bytes], State] = {}
         for i in range(rows):
             g_idx = i // per_item
@@ -108,9 +117,13 @@ class GrammarLogitsProcessor(LogitsProcessor):
         # Only the previous step's prefixes can be parents of the next step's.
         self._states = states
         if vocab < self.vocab_size and not mask[:, :vocab].any(axis=1).all():
-            raise ValueError(f"GrammarLogitsProcessor: scores have {scores.shape[-1]} columns but the grammar's "
+            raise ValueError(f"GrammarLogitsProcessor: scores have {columns} columns but the grammar's "
                              f"vocabulary has {self.vocab_size}")
-        banned = np.logical_not(mask[:, : scores.shape[-1]], out=mask[:, : scores.shape[-1]])
+        return np.logical_not(mask[:, :columns], out=mask[:, :columns])
+
+    @staticmethod
+    def apply(scores: torch.Tensor, banned: np.ndarray) -> torch.Tensor:
+        """``scores`` (rows, vocab) with ``banned`` (:meth:`banned`) set to ``-inf``; a new tensor."""
         return _mask_scores(scores, banned)
 
 

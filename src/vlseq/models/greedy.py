@@ -13,7 +13,9 @@ replaces the forward too. Per generation it:
   written in place at each step, never grown by concatenation);
 - runs the self-attention's query, key and value as one matmul (the three weights concatenated);
 - applies the logits processors exactly as ``generate()`` would (``min_new_tokens`` first, then
-  the caller's, for example the grammar) and stops rows at ``</s>`` the same way.
+  the caller's, for example the grammar) and stops rows at ``</s>`` the same way;
+- asks the grammar for its mask before the output head, and leaves out the pointer head's term
+  (which only moves coordinate logits) at steps where the grammar allows no row a coordinate.
 
 Its outputs are token for token those of ``generate()`` with the same processors
 (``tests/models/test_greedy.py``). It serves greedy decoding only; beam search and sampling stay
@@ -90,7 +92,9 @@ def greedy_decode(lm: nn.Module, enc: torch.Tensor, enc_mask: torch.Tensor, star
         lm: the model (its decoder, ``lm_head`` and ``final_logits_bias`` are used; a pointer head
             must already be attached to the image cells by the caller).
         enc: (B, N, d) encoder outputs; enc_mask: (B, N) 1 for real tokens.
-        processors: logits processors called as ``proc(ids (B, t), scores (B, V)) -> scores``.
+        processors: logits processors called as ``proc(ids (B, t), scores (B, V)) -> scores``; one
+            with ``banned(ids, V) -> np.ndarray`` and ``apply(scores, banned)`` (the grammar) is
+            asked for its mask before the step's logits.
         min_new_tokens: ``</s>`` is banned before this many new tokens, as ``generate()``'s option.
     Returns:
         (B, 1 + n) ids, the start token first; rows that ended early are padded with ``pad_id``.
@@ -103,6 +107,11 @@ def greedy_decode(lm: nn.Module, enc: torch.Tensor, enc_mask: torch.Tensor, star
     mask = None if bool(keep.all()) else keep[:, None, None, :]  # (B, 1, 1, N)
     pos = decoder.embed_positions
     bias = getattr(lm, "final_logits_bias", None)
+    vocab = lm.lm_head.weight.shape[0]  # the logits' columns
+    head = lm.lm_head
+    # a pointer head (vlseq.models.pointer) adds its term to the coordinate logits
+    pointer = head if hasattr(head, "loc_offset") and hasattr(head, "pointer_logits") else None
+    loc = slice(head.loc_offset, head.loc_offset + head.num_bins) if pointer is not None else None
     ids = torch.full((b, 1), start_id, dtype=torch.long, device=enc.device)
     alive = torch.ones(b, dtype=torch.bool, device=enc.device)
     out = [ids]
@@ -114,15 +123,21 @@ def greedy_decode(lm: nn.Module, enc: torch.Tensor, enc_mask: torch.Tensor, star
             x = layer(x, t, mask, pre_ln)
         if pre_ln:
             x = decoder.layer_norm(x)
-        logits = lm.lm_head(x)[:, -1].float()  # (B, V)
+        seq = torch.cat(out, dim=1) if processors else ids
+        # The grammar's masks depend on the prefixes alone: asked first, they say whether any row
+        # may write a coordinate at all. Where none may, the pointer's term (only on coordinate
+        # logits, which the mask sets to -inf) is skipped: same tokens, a fifth of a step saved.
+        masks = {i: proc.banned(seq, vocab) for i, proc in enumerate(processors) if hasattr(proc, "banned")}
+        if pointer is not None and any(m[:, loc].all() for m in masks.values()):
+            logits = F.linear(x, lm.lm_head.weight)[:, -1].float()  # the head's plain tied logits
+        else:
+            logits = lm.lm_head(x)[:, -1].float()  # (B, V)
         if bias is not None:
             logits = logits + bias.to(logits.dtype)
         if t < min_new_tokens:
             logits[:, eos_id] = float("-inf")
-        if processors:
-            seq = torch.cat(out, dim=1)
-            for proc in processors:
-                logits = proc(seq, logits)
+        for i, proc in enumerate(processors):
+            logits = proc.apply(logits, masks[i]) if i in masks else proc(seq, logits)
         nxt = logits.argmax(dim=-1)
         nxt = torch.where(alive, nxt, torch.full_like(nxt, pad_id))
         last = nxt[:, None]
