@@ -116,13 +116,14 @@ class ModelConfig:
     #: the cell identity loss reads a learned linear map of the cell (initialised to the identity)
     #: rather than the cell itself, so the cell need not turn towards its label's embedding
     cell_head: bool = False
-    #: weight of the referent loss (0: off; needs ``loc_pointer``): where a text output is about one
-    #: box (the object a VQA question asks of, a region caption's region), the pointer's attention
-    #: over the cells at the answer's first position must fall on that box's centre cell. The box
-    #: tasks teach "which object" through the pointer at their coordinates; a question that names
-    #: its object by colour and size taught it only through the answer word (VQA shape 0.59,
-    #: colour 0.50 while a hit's label is 0.97); see ``VLSeqModel.referent_loss``. Screened at 0.25 and
-    #: left off: the questions it was for fell (shape 0.69 -> 0.31 at 600 steps, BENCHMARKS.md)
+    #: weight of the referent loss (0: off): where an output is about one box (the object a VQA
+    #: question asks of, a region caption's region, a referring expression's object:
+    #: ``Task.referent``), a score over the image cells must pick the cell that holds that box's
+    #: centre (which score: ``referent_via``; see ``VLSeqModel.referent_loss``). A question that
+    #: names its object by colour and size taught finding it only through the answer word, and the
+    #: model answered with another object's attribute. At 0.1 with ``referent_via="encoder"`` (on in
+    #: ``tiny``, ``_levers.json``) the quickstart's VQA went 0.60 -> 0.78, shape questions 0.57 ->
+    #: 0.94, refexp 0.84 -> 0.90 (BENCHMARKS.md); the pointer form cost the questions it was for
     referent_loss: float = 0.0
     #: what the referent loss trains to find the referent's cell: ``pointer`` (the output head's
     #: pointer, read from the answer state; the form screened above), ``encoder`` (a linear score
