@@ -137,7 +137,7 @@ def test_generate_quick(capsys: pytest.CaptureFixture[str]) -> None:
     assert keys == {(m, b, g) for b in (1, 2) for m, g in (("vlseq", False), ("florence2", False), ("vlseq", True),
                                                             ("vlseq generate()", False), ("vlseq generate()", True))}
     assert all(r["tok_per_s"] > 0 for r in rows)
-    assert "overhead" in out and "image tokens" in out and "step/generate()" in out and "1 thread" not in out
+    assert "overhead" in out and "image tokens" in out and "step/generate()" in out and "| 1 thread |" not in out
 
 
 def test_efficiency_quick(capsys: pytest.CaptureFixture[str]) -> None:
