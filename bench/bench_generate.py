@@ -62,12 +62,12 @@ def measure_config(name: str, args: Any) -> tuple[list[dict[str, Any]], list[Sub
     subjects = build_subjects(name, ["florence2"], args.image_size, args.seed)
     vl, fl = subjects
     size = vl.model.config.image_size
+    hf = copy.copy(vl)
+    hf.fast = False  # the same model through transformers' generate()
     rows = []
     for b in args.batches:
         batch = synthetic_batch(b, size, args.prompt_len, 8, args.seed)
         proc, proc_hf = grammar_processor(args.new_tokens), grammar_processor(args.new_tokens)
-        hf = copy.copy(vl)
-        hf.fast = False  # the same model through transformers' generate()
         times = time_interleaved({"vlseq": generator(vl, batch, args.new_tokens),
                                   "florence2": generator(fl, batch, args.new_tokens),
                                   "grammar": generator(vl, batch, args.new_tokens, [proc]),
@@ -124,10 +124,8 @@ def report(name: str, rows: list[dict[str, Any]], subjects: list[Subject], args:
         gt.append([b, fmt(free), fmt(con), f"{100 * over:+.1f}%", "met" if over <= OVERHEAD_GOAL else "NOT met"])
     print_table(f"config `{name}`: vlseq with the grounded-text grammar (tokens/s)",
                 ["batch", "free", "grammar", "overhead", f"goal <= {OVERHEAD_GOAL:.0%}"], gt)
-    step = [[b, fmt(by[("vlseq", b, g)]), fmt(by[("vlseq generate()", b, g)]),
+    step = [[f"{b}{' + grammar' if g else ''}", fmt(by[("vlseq", b, g)]), fmt(by[("vlseq generate()", b, g)]),
              ratio(by[("vlseq", b, g)], by[("vlseq generate()", b, g)])] for g in (False, True) for b in args.batches]
-    for row, g in zip(step, [g for g in (False, True) for _ in args.batches]):
-        row[0] = f"{row[0]}{' + grammar' if g else ''}"
     print_table(f"config `{name}`: vlseq's greedy decode step against transformers' generate() (tokens/s)",
                 ["batch", "decode step", "generate()", "step/generate()"], step)
     design = []

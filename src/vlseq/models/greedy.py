@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .pointer import PointerHead
+
 
 class _Layer:
     """One decoder layer's weights, arranged for a one-token step, and its caches.
@@ -107,31 +109,31 @@ def greedy_decode(lm: nn.Module, enc: torch.Tensor, enc_mask: torch.Tensor, star
     mask = None if bool(keep.all()) else keep[:, None, None, :]  # (B, 1, 1, N)
     pos = decoder.embed_positions
     bias = getattr(lm, "final_logits_bias", None)
-    vocab = lm.lm_head.weight.shape[0]  # the logits' columns
     head = lm.lm_head
-    # a pointer head (vlseq.models.pointer) adds its term to the coordinate logits
-    pointer = head if hasattr(head, "loc_offset") and hasattr(head, "pointer_logits") else None
-    loc = slice(head.loc_offset, head.loc_offset + head.num_bins) if pointer is not None else None
-    ids = torch.full((b, 1), start_id, dtype=torch.long, device=enc.device)
+    vocab = head.weight.shape[0]  # the logits' columns
+    # the pointer's term moves only the coordinate logits
+    loc = slice(head.loc_offset, head.loc_offset + head.num_bins) if isinstance(head, PointerHead) else None
+    # every row's ids, the start token first, written in place like the caches
+    ids = torch.full((b, 1 + max_new_tokens), pad_id, dtype=torch.long, device=enc.device)
+    ids[:, 0] = start_id
     alive = torch.ones(b, dtype=torch.bool, device=enc.device)
-    out = [ids]
-    last = ids
+    n = 1
     for t in range(max_new_tokens):
-        x = decoder.embed_tokens(last) + pos.weight[t + pos.offset]  # (B, 1, d)
+        seq = ids[:, :n]  # (B, t + 1): the prefix so far
+        x = decoder.embed_tokens(seq[:, -1:]) + pos.weight[t + pos.offset]  # (B, 1, d)
         x = decoder.layernorm_embedding(x)
         for layer in layers:
             x = layer(x, t, mask, pre_ln)
         if pre_ln:
             x = decoder.layer_norm(x)
-        seq = torch.cat(out, dim=1) if processors else ids
         # The grammar's masks depend on the prefixes alone: asked first, they say whether any row
         # may write a coordinate at all. Where none may, the pointer's term (only on coordinate
-        # logits, which the mask sets to -inf) is skipped: same tokens, a fifth of a step saved.
+        # logits, which the mask sets to -inf) is skipped: same tokens, less work per step.
         masks = {i: proc.banned(seq, vocab) for i, proc in enumerate(processors) if hasattr(proc, "banned")}
-        if pointer is not None and any(m[:, loc].all() for m in masks.values()):
-            logits = F.linear(x, lm.lm_head.weight)[:, -1].float()  # the head's plain tied logits
+        if loc is not None and any(m[:, loc].all() for m in masks.values()):
+            logits = F.linear(x, head.weight)[:, -1].float()  # the head's plain tied logits
         else:
-            logits = lm.lm_head(x)[:, -1].float()  # (B, V)
+            logits = head(x)[:, -1].float()  # (B, V)
         if bias is not None:
             logits = logits + bias.to(logits.dtype)
         if t < min_new_tokens:
@@ -139,10 +141,10 @@ def greedy_decode(lm: nn.Module, enc: torch.Tensor, enc_mask: torch.Tensor, star
         for i, proc in enumerate(processors):
             logits = proc.apply(logits, masks[i]) if i in masks else proc(seq, logits)
         nxt = logits.argmax(dim=-1)
-        nxt = torch.where(alive, nxt, torch.full_like(nxt, pad_id))
-        last = nxt[:, None]
-        out.append(last)
+        nxt = torch.where(alive, nxt, torch.full_like(nxt, pad_id))  # an ended row writes padding
+        ids[:, n] = nxt
+        n += 1
         alive = alive & (nxt != eos_id)
         if not bool(alive.any()):
             break
-    return torch.cat(out, dim=1)
+    return ids[:, :n]

@@ -324,8 +324,11 @@ class VLSeqModel(nn.Module):
                 result["cell_loss"] = self.cell_identity_loss(enc.last_hidden_state, cell_xy, cell_token, cell_weight)
                 result["loss"] = result["loss"] + self.config.cell_loss * result["cell_loss"]
             if refer:
-                state = {"pointer": lambda: out.decoder_hidden_states[-1][:, 0], "attention": lambda: queries[0][:, 0],
-                         "encoder": lambda: None}[via]()
+                state = None  # the encoder form reads no decoder state
+                if via == "pointer":
+                    state = out.decoder_hidden_states[-1][:, 0]
+                elif via == "attention":
+                    state = queries[0][:, 0]
                 result["referent_loss"] = self.referent_loss(state, enc.last_hidden_state, mask, referent_xy)
                 result["loss"] = result["loss"] + self.config.referent_loss * result["referent_loss"]
         return result

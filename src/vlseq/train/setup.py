@@ -23,6 +23,7 @@ from accelerate import Accelerator
 
 from ..models.config import ModelConfig
 from ..models.factory import build_model
+from ..models.image_tokenizer import CONFIG_FILE as IMAGE_TOKENIZER_CONFIG
 from ..models.image_tokenizer import ImageTokenizer
 from ..models.io import CONFIG, atomic_dir_write, from_pretrained, is_checkpoint
 from ..models.protocol import VLModel
@@ -88,6 +89,11 @@ def seed_run(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def image_tasks_of(cfg: TrainConfig) -> list[str]:
+    """The run's tasks that write images (as the image tokenizer's codes)."""
+    return [t for t in cfg.tasks if get_task(t).output == "image"]
+
+
 def image_tokenizer_for(cfg: TrainConfig) -> ImageTokenizer | None:
     """The image tokenizer of a run whose tasks write images (None when none does).
 
@@ -95,7 +101,7 @@ def image_tokenizer_for(cfg: TrainConfig) -> ImageTokenizer | None:
     Raises ``ValueError`` naming the config key when an image task has no ``image_tokenizer``, when
     the directory holds none, or when ``max_target_tokens`` cannot hold an image's codes.
     """
-    image_tasks = [t for t in cfg.tasks if get_task(t).output == "image"]
+    image_tasks = image_tasks_of(cfg)
     if not image_tasks:
         return None
     if not cfg.image_tokenizer:
@@ -114,9 +120,8 @@ def image_tokenizer_for(cfg: TrainConfig) -> ImageTokenizer | None:
 
 def needs_image_tokenizer_trained(cfg: TrainConfig) -> bool:
     """Whether the run writes images, says how to train its image tokenizer, and has none yet."""
-    return (cfg.image_tokenizer_train is not None and bool(cfg.image_tokenizer)
-            and any(get_task(t).output == "image" for t in cfg.tasks)
-            and not (Path(cfg.image_tokenizer) / "image_tokenizer.json").exists())
+    return (cfg.image_tokenizer_train is not None and bool(cfg.image_tokenizer) and bool(image_tasks_of(cfg))
+            and not (Path(cfg.image_tokenizer) / IMAGE_TOKENIZER_CONFIG).exists())
 
 
 def train_missing_image_tokenizer(cfg: TrainConfig) -> None:
