@@ -10,6 +10,8 @@ from grammar_driver import (
     LAYOUT,
     TEXT,
     TINY,
+    H,
+    W,
     budgets_for,
     check_distances_masks_and_advance,
     check_parses,
@@ -45,10 +47,16 @@ def test_text_grammar_outputs_parse() -> None:
         assert p.phrases == [] and all(LAYOUT.text_mask[t] for t in ids[:-1])
 
 
-@pytest.mark.parametrize("polygons,inside", [(False, False), (True, False), (True, True)])
-def test_grounded_text_outputs_parse(polygons: bool, inside: bool) -> None:
+def _inside_frame(poly, box) -> bool:
+    """Whether every point lies in the frame of the (bin-centre) box: half a bin beyond each side."""
+    hx, hy = W / (2 * BINS), H / (2 * BINS)
+    return all(box[0] - hx <= x <= box[2] + hx and box[1] - hy <= y <= box[3] + hy for x, y in poly)
+
+
+@pytest.mark.parametrize("polygons,bounded", [(False, False), (True, False), (True, True)])
+def test_grounded_text_outputs_parse(polygons: bool, bounded: bool) -> None:
     g = GroundedTextGrammar(LAYOUT, polygons=polygons, max_polygon_points=5, max_polygons=2,
-                            polygon_inside_box=inside, max_boxes_per_phrase=3 if inside else None)
+                            max_boxes_per_phrase=3 if bounded else None)
     budgets = budgets_for(g, 2000, 2, high=64)
     n_phrases = n_polys = 0
     for ids, b in zip(sample_outputs(g, budgets, 3), budgets):
@@ -56,13 +64,11 @@ def test_grounded_text_outputs_parse(polygons: bool, inside: bool) -> None:
         n_phrases += len(p.phrases)
         n_polys += len(p.polygons)
         for ph in p.phrases:
-            assert 1 <= len(ph.boxes) <= (3 if inside else 99)
+            assert 1 <= len(ph.boxes) <= (3 if bounded else 99)
             assert len(ph.polygons) <= 2
             for poly in ph.polygons:
                 assert 3 <= len(poly) <= 5
-                if inside:
-                    x1, y1, x2, y2 = ph.boxes[-1]
-                    assert all(x1 <= x <= x2 and y1 <= y <= y2 for x, y in poly)
+                assert _inside_frame(poly, ph.boxes[0])  # the codec writes points in the first box's frame
     # The random decoder really exercises phrases (and polygons when enabled).
     assert n_phrases > 500 and (n_polys > 100) == polygons
 
@@ -113,7 +119,7 @@ def test_single_box_outputs_parse(labels: list[list[int]] | None) -> None:
 
 @pytest.mark.parametrize("kind", ["single", "objects"])
 def test_required_polygon_in_every_object_inside_its_box(kind: str) -> None:
-    kw = dict(polygons=True, max_polygon_points=4, require_polygon=True, polygon_inside_box=True)
+    kw = dict(polygons=True, max_polygon_points=4, require_polygon=True)
     g = (SingleBoxGrammar(LAYOUT, LABELS, **kw) if kind == "single"
          else ObjectListGrammar(LAYOUT, LABELS, max_objects=3, min_objects=1, **kw))
     budgets = budgets_for(g, 1000, 10, high=60)
@@ -121,7 +127,7 @@ def test_required_polygon_in_every_object_inside_its_box(kind: str) -> None:
         p = check_parses(ids, b)
         assert len(p.polygons) == len(p.objects) >= 1
         for (_, box), (_, poly) in zip(p.objects, p.polygons):
-            assert all(box[0] <= x <= box[2] and box[1] <= y <= box[3] for x, y in poly)
+            assert _inside_frame(poly, box)
     lab, box = LABELS[0], [loc(1), loc(2), loc(5), loc(6)]
     closed = [LAYOUT.obj_open, *lab, *box, LAYOUT.obj_close, LAYOUT.eos_id]
     assert not g.accepts(closed)  # no polygon
@@ -148,14 +154,14 @@ def test_choice_outputs_parse() -> None:
 TINY_GRAMMARS = {
     "text": TextGrammar(TINY),
     "grounded": GroundedTextGrammar(TINY, polygons=True, max_polygon_points=4, max_polygons=2,
-                                    polygon_inside_box=True, max_boxes_per_phrase=2),
+                                    max_boxes_per_phrase=2),
     "grounded_free": GroundedTextGrammar(TINY, polygons=True, max_polygon_points=3),
     "objects": ObjectListGrammar(TINY, [[12], [12, 14], [14, 13, 14]], max_objects=2, min_objects=1, polygons=True,
                                  max_polygon_points=3),
     "objects_open": ObjectListGrammar(TINY, None, min_objects=2),
     "single": SingleBoxGrammar(TINY, [[13, 14, 14]]),
     "single_poly_required": SingleBoxGrammar(TINY, [[13]], polygons=True, max_polygon_points=4,
-                                             require_polygon=True, polygon_inside_box=True),
+                                             require_polygon=True),
     "objects_poly_required": ObjectListGrammar(TINY, [[12], [12, 14]], max_objects=2, min_objects=1, polygons=True,
                                                max_polygon_points=3, require_polygon=True),
     "choice": ChoiceGrammar(TINY, [[12], [12, 13, 14], [14, 14]]),

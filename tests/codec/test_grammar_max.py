@@ -31,7 +31,7 @@ GRAMMARS: dict[str, Callable[[], Grammar]] = {
     "text": lambda: TextGrammar(LAYOUT),
     "choice": lambda: ChoiceGrammar(LAYOUT, [[TEXT[7]], [TEXT[7], TEXT[8]], [TEXT[9], TEXT[10], TEXT[11]]]),
     "image": lambda: ImageGrammar(IMAGE_LAYOUT, 9),
-    "grounded": lambda: GroundedTextGrammar(LAYOUT, polygon_inside_box=True, max_boxes_per_phrase=2, **POLYS),
+    "grounded": lambda: GroundedTextGrammar(LAYOUT, max_boxes_per_phrase=2, **POLYS),
     "objects_open": lambda: ObjectListGrammar(LAYOUT, LABELS, min_objects=1),
     "objects": lambda: ObjectListGrammar(LAYOUT, LABELS, max_objects=2, **POLYS),
     "objects_keypoints": lambda: ObjectListGrammar(LAYOUT, LABELS, max_objects=2, keypoints=NAMES),
@@ -40,7 +40,7 @@ GRAMMARS: dict[str, Callable[[], Grammar]] = {
     "box_first": lambda: BoxFirstListGrammar(LAYOUT, LABELS, max_objects=3, min_objects=1),
     "box_first_open": lambda: BoxFirstListGrammar(LAYOUT, LABELS),
     "single_free_label": lambda: SingleBoxGrammar(LAYOUT, None),
-    "single": lambda: SingleBoxGrammar(LAYOUT, LABELS, polygon_inside_box=True, keypoints=NAMES, **POLYS),
+    "single": lambda: SingleBoxGrammar(LAYOUT, LABELS, keypoints=NAMES, **POLYS),
     "single_forced": lambda: SingleBoxGrammar(LAYOUT, [LABELS[2]], polygons=True, max_polygon_points=4,
                                               require_polygon=True),
 }

@@ -7,17 +7,20 @@ import grammar_driver as gd  # the random-sampling driver and the tiny layout sh
 import pytest
 
 from vlseq.codec import parse
-from vlseq.codec.coords import dequantize_box, dequantize_point
+from vlseq.codec.coords import box_frame, dequantize_box, dequantize_in_frame
 from vlseq.codec.grammar import LIST, GrammarError, ListState, ObjectListGrammar, SingleBoxGrammar
 from vlseq.codec.markup import GroundedText, Phrase, build, keypoint_tokens, validate
 
 W, H, B = 1000, 1000, 1000  # pixel == bin index + 0.5
 BOX = "<loc_10><loc_10><loc_20><loc_30>"
 BOX_PX = dequantize_box((10, 10, 20, 30), W, H, B)
+#: keypoints and polygons are written in the bins of the box's frame: pixels 10-21 by 10-31
+FRAME = box_frame((10, 10, 20, 30), W, H, B)
 
 
 def pt(kx: int, ky: int) -> tuple[float, float]:
-    return dequantize_point((kx, ky), W, H, B)
+    """The pixel point at bins (kx, ky) of the box's frame."""
+    return dequantize_in_frame((kx, ky), FRAME, B)
 
 
 # --------------------------------------------------------------------------- markup
@@ -33,7 +36,8 @@ def test_keypoints_literal(seq: str) -> None:
     assert p.text == "circle"  # names never enter the plain text
     (ph,) = p.phrases
     assert ph.boxes == (BOX_PX,)
-    assert ph.keypoints == (("top", (15.5, 10.5)), ("left side", (10.5, 20.5)))
+    assert ph.keypoints == (("top", pt(15, 10)), ("left side", pt(10, 20)))
+    assert FRAME == (10.0, 10.0, 21.0, 31.0) and pt(500, 0) == (10.0 + 500.5 / 1000 * 11, 10.0 + 0.5 / 1000 * 21)
     assert p.keypoints == [("circle", ph.keypoints)]
 
 
@@ -45,16 +49,17 @@ def test_keypoints_after_polygon_and_build_literal() -> None:
                    "</poly>nose<loc_12><loc_11>tail<loc_19><loc_29></obj>")
     p = parse(seq, W, H, B)
     assert p.errors == [] and p.grounded() == g
-    assert keypoint_tokens([("top", (0.0, 999.9))], W, H, B) == "top<loc_0><loc_999>"
+    assert keypoint_tokens([("top", (0.0, 999.9))], (0.0, 0.0, W, H), B) == "top<loc_0><loc_999>"
+    assert keypoint_tokens([("top", (15.5, 10.0))], FRAME, B) == "top<loc_500><loc_0>"  # mid-top of the box
 
 
 @pytest.mark.parametrize("seq, want, error", [
     (f"<obj>cat{BOX}top</obj>", (), "'top' with 0 of 2"),
     (f"<obj>cat{BOX}top<loc_1></obj>", (), "'top' with 1 of 2"),
-    (f"<obj>cat{BOX}top<loc_1>left<loc_2><loc_3></obj>", (("left", (2.5, 3.5)),), "'top' with 1 of 2"),
+    (f"<obj>cat{BOX}top<loc_1>left<loc_2><loc_3></obj>", (("left", pt(2, 3)),), "'top' with 1 of 2"),
     (f"<obj>cat{BOX}top<loc_1><loc_1000></obj>", (), "outside"),
     (f"<obj>cat{BOX}top<loc_1><poly><loc_1><loc_1><loc_2><loc_2><loc_3><loc_1></poly></obj>", (), "'top' with 1 of 2"),
-    (f"<obj>cat{BOX}<loc_10><loc_10>top<loc_1><loc_2></obj>", (("top", (1.5, 2.5)),), "partial box"),
+    (f"<obj>cat{BOX}<loc_10><loc_10>top<loc_1><loc_2></obj>", (("top", pt(1, 2)),), "partial box"),
 ])
 def test_malformed_keypoint_counts_one_error(seq: str, want: tuple, error: str) -> None:
     p = parse(seq, W, H, B)

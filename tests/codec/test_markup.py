@@ -15,8 +15,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vlseq.codec.coords import dequantize, dequantize_box, dequantize_point
-from vlseq.codec.markup import GroundedText, Phrase, box_tokens, build, object_list, polygon_tokens, validate
+from vlseq.codec.coords import Box, box_frame, dequantize_box, dequantize_in_frame
+from vlseq.codec.markup import (
+    GroundedText,
+    Phrase,
+    box_tokens,
+    build,
+    object_frame,
+    object_list,
+    polygon_tokens,
+    validate,
+)
 from vlseq.codec.parser import BoxSource, parse
 
 WORDS = ["a", "white", "plate", "on", "the", "table", "cat", "dog2", "42", "t", "café", "日本", "Über", "x_y"]
@@ -57,10 +66,11 @@ def bin_boxes(draw: st.DrawFn, w: float, h: float, bins: int) -> tuple[float, fl
 
 
 @st.composite
-def bin_polygons(draw: st.DrawFn, w: float, h: float, bins: int) -> tuple[tuple[float, float], ...]:
+def bin_polygons(draw: st.DrawFn, frame: Box, bins: int) -> tuple[tuple[float, float], ...]:
+    """A polygon at bin centres of ``frame`` (an object's polygons are written in its box's frame)."""
     n = draw(st.integers(3, 8))
     ks = draw(st.lists(st.tuples(st.integers(0, bins - 1), st.integers(0, bins - 1)), min_size=n, max_size=n))
-    return tuple((dequantize(kx, w, bins), dequantize(ky, h, bins)) for kx, ky in ks)
+    return tuple(dequantize_in_frame(k, frame, bins) for k in ks)
 
 
 #: Keypoint names: one to two words or punctuation pieces, single-spaced (any text without markup).
@@ -68,8 +78,9 @@ keypoint_names = st.lists(st.sampled_from(WORDS) | st.sampled_from(PUNCT), min_s
 
 
 @st.composite
-def bin_points(draw: st.DrawFn, w: float, h: float, bins: int) -> tuple[float, float]:
-    return dequantize(draw(st.integers(0, bins - 1)), w, bins), dequantize(draw(st.integers(0, bins - 1)), h, bins)
+def bin_points(draw: st.DrawFn, frame: Box, bins: int) -> tuple[float, float]:
+    """A point at bin centres of ``frame``."""
+    return dequantize_in_frame((draw(st.integers(0, bins - 1)), draw(st.integers(0, bins - 1))), frame, bins)
 
 
 @st.composite
@@ -84,8 +95,9 @@ def grounded(draw: st.DrawFn, polygons: bool = True) -> tuple[GroundedText, floa
     for i in range(0, len(cuts) - 1, 2):
         a, b = cuts[i], cuts[i + 1]  # pieces a .. b-1
         boxes = tuple(draw(st.lists(bin_boxes(w, h, bins), min_size=1, max_size=3)))
-        polys = tuple(draw(st.lists(bin_polygons(w, h, bins), max_size=2 if polygons else 0)))
-        kps = tuple(draw(st.lists(st.tuples(keypoint_names, bin_points(w, h, bins)), max_size=3 if polygons else 0)))
+        frame = object_frame(boxes[0], w, h, bins)
+        polys = tuple(draw(st.lists(bin_polygons(frame, bins), max_size=2 if polygons else 0)))
+        kps = tuple(draw(st.lists(st.tuples(keypoint_names, bin_points(frame, bins)), max_size=3 if polygons else 0)))
         phrases.append(Phrase(spans[a][0], spans[b - 1][1], boxes, polys, kps))
     g = GroundedText(text, phrases)
     validate(g)  # the strategy must only produce valid structures
@@ -131,7 +143,8 @@ def test_spaced_polygon_literal() -> None:
     seq = "<obj> cat <loc_1> <loc_1> <loc_5> <loc_5> <poly> <loc_1> <loc_1> <loc_5> <loc_1> <loc_3> <loc_5> </poly> </obj>"
     p = parse(seq, W, H, B)
     assert p.errors == []
-    assert p.polygons == [("cat", tuple(dequantize_point(k, W, H, B) for k in ((1, 1), (5, 1), (3, 5))))]
+    frame = box_frame((1, 1, 5, 5), W, H, B)
+    assert p.polygons == [("cat", tuple(dequantize_in_frame(k, frame, B) for k in ((1, 1), (5, 1), (3, 5))))]
 
 
 @settings(max_examples=100, deadline=None)
@@ -145,7 +158,7 @@ def test_object_list_round_trip(labels: list[str], data: st.DataObject) -> None:
     objs = []
     for label in labels:
         box = data.draw(bin_boxes(w, h, bins))
-        poly = data.draw(st.none() | bin_polygons(w, h, bins))
+        poly = data.draw(st.none() | bin_polygons(object_frame(box, w, h, bins), bins))
         objs.append((label, box, poly) if poly else (label, box))
     g = object_list(objs)
     validate(g)
@@ -274,9 +287,11 @@ def test_phrase_glued_to_words_gets_a_space() -> None:
 
 
 def test_object_list_literal_with_polygon() -> None:
+    # the polygon's bins are in its box's frame: pixels 50-100.5 by 25-75.25 (bins 100-200 by 100-300
+    # of a 500 x 250 image), so bin 0 / 999 of the frame is the box's near / far edge
     seq = (
-        "<obj>cat<loc_100><loc_100><loc_200><loc_300><poly><loc_100><loc_100><loc_200><loc_100>"
-        "<loc_150><loc_300></poly></obj><obj>traffic light<loc_0><loc_0><loc_999><loc_999></obj>"
+        "<obj>cat<loc_100><loc_100><loc_200><loc_300><poly><loc_0><loc_0><loc_999><loc_0>"
+        "<loc_500><loc_999></poly></obj><obj>traffic light<loc_0><loc_0><loc_999><loc_999></obj>"
     )
     p = parse(seq, 500, 250, B)
     assert p.errors == []
@@ -286,15 +301,30 @@ def test_object_list_literal_with_polygon() -> None:
     assert p.objects[1][1] == pytest.approx((0.25, 0.125, 499.75, 249.875))
     ((label, poly),) = p.polygons
     assert label == "cat"
-    assert [pytest.approx(pt) for pt in poly] == [(50.25, 25.125), (100.25, 25.125), (75.25, 75.125)]
+    fw, fh = 50.5, 50.25
+    want = [(50 + 0.5 / B * fw, 25 + 0.5 / B * fh), (50 + 999.5 / B * fw, 25 + 0.5 / B * fh),
+            (50 + 500.5 / B * fw, 25 + 999.5 / B * fh)]
+    assert [pytest.approx(pt) for pt in poly] == want
 
 
 def test_region_tokens_literal() -> None:
     """A region enters a prompt as four coordinates (same quantisation as a box)."""
     assert box_tokens((78.6, 84.0, 186.9, 199.2), W, H, B) == "<loc_78><loc_84><loc_186><loc_199>"
-    assert polygon_tokens([(0, 0), (999.9, 0), (500, 999)], W, H, B) == (
+    assert polygon_tokens([(0, 0), (999.9, 0), (500, 999)], (0.0, 0.0, W, H), B) == (
         "<poly><loc_0><loc_0><loc_999><loc_0><loc_500><loc_999></poly>"
     )
+    # in a box's frame: the box's corners are bins 0 and B - 1, whatever the box's place and size
+    assert polygon_tokens([(100, 200), (110, 200), (105, 220)], (100.0, 200.0, 110.0, 220.0), B) == (
+        "<poly><loc_0><loc_0><loc_999><loc_0><loc_500><loc_999></poly>"
+    )
+
+
+def test_polygon_and_keypoint_without_a_box_are_dropped() -> None:
+    """Their coordinates are in the first box's frame: with no whole box there is none to read them in."""
+    p = parse("<obj>cat<loc_1><loc_2><poly><loc_1><loc_1><loc_5><loc_1><loc_3><loc_5></poly></obj>", W, H, B)
+    assert p.phrases == [] and any("polygon before any box" in e for e in p.errors)
+    p = parse("<obj>cat<loc_1><loc_2>top<loc_3><loc_4></obj>", W, H, B)
+    assert p.phrases == [] and any("keypoint 'top' before any box" in e for e in p.errors)
 
 
 def test_eos_stops_parsing() -> None:

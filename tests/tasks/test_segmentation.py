@@ -55,12 +55,16 @@ def test_segment_prompt_target_grammar_literal() -> None:
     e = ex("segment", text="the  red square", objects=[Object("square", (10.5, 10.5, 20.5, 30.5),
                                                                  polygon=sq(10.5, 10.5, 20.5, 30.5))])
     assert t.prompt(e, B) == "segment: the  red square"
+    # the polygon in its box's frame: bins 10-20 by 10-30 cover pixels 10-21 by 10-31, so the
+    # corner (10.5, 10.5) is frame bin (0.5 / 11 * 1000, 0.5 / 21 * 1000) = (45, 23)
     assert t.target(e, B) == ("<obj>the red square<loc_10><loc_10><loc_20><loc_30>"
-                              "<poly><loc_10><loc_10><loc_20><loc_10><loc_20><loc_30><loc_10><loc_30></poly></obj>")
+                              "<poly><loc_45><loc_23><loc_954><loc_23><loc_954><loc_976><loc_45><loc_976></poly></obj>")
     assert t.grammar(e) == GrammarSpec("box", labels=("the red square",), polygons=True, max_polygon_points=12,
-                                       require_polygon=True, polygon_inside_box=True)
+                                       require_polygon=True)
     p = t.parse(t.target(e, B), e, B)
-    assert p.parsed.errors == [] and p.parsed.polygons == [("the red square", tuple(sq(10.5, 10.5, 20.5, 30.5)))]
+    ((label, poly),) = p.parsed.polygons
+    assert p.parsed.errors == [] and label == "the red square"
+    assert [pytest.approx(q, abs=0.011) for q in poly] == sq(10.5, 10.5, 20.5, 30.5)  # within half a frame bin
     with pytest.raises(ValueError, match=r"test.json#1: task 'segment' needs a polygon.*object 0"):
         t.target(ex("segment", text="x", objects=[Object("square", (1, 1, 2, 2))]), B)
 
@@ -77,18 +81,20 @@ def test_segment_target_vertex_budget_and_bin_merging() -> None:
 
 def test_segment_evaluate_hand_computed() -> None:
     t = get_task("segment")
-    gt_square = sq(10.5, 10.5, 20.5, 20.5)  # at bin centres: <loc_k> decodes to k + 0.5 here
-    gt = [ex("segment", text=k, objects=[Object(k, (10.5, 10.5, 20.5, 20.5), polygon=gt_square)]) for k in "abc"]
-    seqs = ["<obj>a<loc_10><loc_10><loc_20><loc_20><poly><loc_10><loc_10><loc_20><loc_10><loc_20><loc_20>"
-            "<loc_10><loc_20></poly></obj>",  # the same square
-            "<obj>b<loc_15><loc_10><loc_25><loc_20><poly><loc_15><loc_10><loc_25><loc_10><loc_25><loc_20>"
-            "<loc_15><loc_20></poly></obj>",  # half overlapping
-            "<obj>c<loc_10><loc_10><loc_20><loc_20></obj>"]  # a box but no polygon: IoU 0
+    gt_square = sq(10.5, 10.5, 17.5, 17.5)  # at bin centres: <loc_k> decodes to k + 0.5 here
+    gt = [ex("segment", text=k, objects=[Object(k, (10.5, 10.5, 17.5, 17.5), polygon=gt_square)]) for k in "abc"]
+    # polygons in their boxes' frames: bins 10-17 cover pixels 10-18, whose frame bins 62 and 937
+    # decode exactly to 10.5 and 17.5 ((62.5 / 1000) * 8 = 0.5)
+    seqs = ["<obj>a<loc_10><loc_10><loc_17><loc_17><poly><loc_62><loc_62><loc_937><loc_62><loc_937><loc_937>"
+            "<loc_62><loc_937></poly></obj>",  # the same square
+            "<obj>b<loc_14><loc_10><loc_21><loc_17><poly><loc_62><loc_62><loc_937><loc_62><loc_937><loc_937>"
+            "<loc_62><loc_937></poly></obj>",  # shifted 4 px right
+            "<obj>c<loc_10><loc_10><loc_17><loc_17></obj>"]  # a box but no polygon: IoU 0
     preds = [t.parse(s, e, B) for s, e in zip(seqs, gt)]
     assert all(p.parsed.errors == [] for p in preds)
     r = t.evaluate(gt, preds)
-    # pycocotools rasterises each square to a 10x10 pixel block: IoU 1, 50/150 and 0
-    assert r["miou"] == pytest.approx((1 + 50 / 150 + 0) / 3)
+    # pycocotools rasterises each square to a 7x7 pixel block: IoU 1, 21/77 and 0
+    assert r["miou"] == pytest.approx((1 + 21 / 77 + 0) / 3)
     assert r["prec@0.5"] == pytest.approx(1 / 3)
     assert r["box_acc@0.5"] == pytest.approx(2 / 3)
 
@@ -97,8 +103,9 @@ def test_segment_evaluate_hand_computed() -> None:
 
 
 def _scene_objects() -> list[Object]:
-    return [Object("square", (40.5, 10.5, 60.5, 20.5), polygon=sq(40.5, 10.5, 60.5, 20.5)),
-            Object("circle", (10.5, 10.5, 20.5, 20.5), polygon=sq(10.5, 10.5, 20.5, 20.5))]
+    # boxes of 40 and 8 px, whose frame bins decode exactly to the pixels k + 0.5 of the outlines
+    return [Object("square", (40.5, 10.5, 79.5, 17.5), polygon=sq(40.5, 10.5, 79.5, 17.5)),
+            Object("circle", (10.5, 10.5, 17.5, 17.5), polygon=sq(10.5, 10.5, 17.5, 17.5))]
 
 
 def test_instance_segment_target_order_and_prompt() -> None:
@@ -106,9 +113,9 @@ def test_instance_segment_target_order_and_prompt() -> None:
     e = ex("instance_segment", objects=_scene_objects(), options=["circle", "square"])
     assert t.prompt(e, B) == "segment all: circle, square"
     assert t.target(e, B) == (
-        "<obj>circle<loc_10><loc_10><loc_20><loc_20><poly><loc_10><loc_10><loc_20><loc_10><loc_20><loc_20><loc_10>"
-        "<loc_20></poly></obj> <obj>square<loc_40><loc_10><loc_60><loc_20><poly><loc_40><loc_10><loc_60><loc_10>"
-        "<loc_60><loc_20><loc_40><loc_20></poly></obj>")
+        "<obj>circle<loc_10><loc_10><loc_17><loc_17><poly><loc_62><loc_62><loc_937><loc_62><loc_937><loc_937><loc_62>"
+        "<loc_937></poly></obj> <obj>square<loc_40><loc_10><loc_79><loc_17><poly><loc_12><loc_62><loc_987><loc_62>"
+        "<loc_987><loc_937><loc_12><loc_937></poly></obj>")
     orders = {t.target(e, B, random.Random(s)).index("square") for s in range(10)}
     assert len(orders) == 2  # random order at train time
     spec = t.grammar(e)
@@ -140,13 +147,14 @@ def test_keypoints_target_literal_and_grammar() -> None:
     e = _kp_example()
     assert t.prompt(e, B) == "keypoints: square, triangle"
     # by position: the square (top 0) first; names in the fixed order top, left, right, bottom; objects
-    # are separated by a space as in detect's object list
-    assert t.target(e, B) == ("<obj>square<loc_50><loc_0><loc_70><loc_20>right<loc_70><loc_10></obj> "
-                              "<obj>triangle<loc_10><loc_10><loc_30><loc_30>top<loc_20><loc_10>left<loc_10><loc_30>"
-                              "bottom<loc_20><loc_30></obj>")
+    # are separated by a space as in detect's object list. Keypoints are in their box's frame (21 px a
+    # side here): the triangle's top (20, 10) is frame bin (10 / 21 * 1000, 0) = (476, 0)
+    assert t.target(e, B) == ("<obj>square<loc_50><loc_0><loc_70><loc_20>right<loc_952><loc_476></obj> "
+                              "<obj>triangle<loc_10><loc_10><loc_30><loc_30>top<loc_476><loc_0>left<loc_0><loc_952>"
+                              "bottom<loc_476><loc_952></obj>")
     assert t.grammar(e).keypoints == ("top", "left", "right", "bottom")
     e.meta["keypoint_names"] = ["bottom", "top", "left", "right"]
-    assert "bottom<loc_20><loc_30>top" in t.target(e, B)
+    assert "bottom<loc_476><loc_952>top" in t.target(e, B)
     e.objects[0].keypoints["tail"] = (1, 1)
     with pytest.raises(ValueError, match=r"test.json#1: object 0 \('triangle'\) has keypoint\(s\) \['tail'\]"):
         t.target(e, B)
@@ -155,15 +163,17 @@ def test_keypoints_target_literal_and_grammar() -> None:
 def test_keypoints_evaluate_pck_hand_computed() -> None:
     t = get_task("keypoints")
     e = _kp_example()
-    # triangle: top exact, left 3 px off (threshold 0.1 * 20 = 2 px: wrong), bottom missing;
-    # square: matched, right exact. A dog box matches nothing.
-    seq = ("<obj>triangle<loc_10><loc_10><loc_30><loc_30>top<loc_19><loc_9>left<loc_12><loc_31></obj>"
-           "<obj>square<loc_50><loc_0><loc_70><loc_20>right<loc_69><loc_9></obj>")
+    # triangle: top exact, left 2.5 px off (threshold 0.1 * 20 = 2 px: wrong), bottom missing;
+    # square: matched, right exact. Frame bins of 0.021 px: the triangle's box covers pixels 10-31.
+    seq = ("<obj>triangle<loc_10><loc_10><loc_30><loc_30>top<loc_476><loc_0>left<loc_119><loc_928></obj>"
+           "<obj>square<loc_50><loc_0><loc_70><loc_20>right<loc_952><loc_476></obj>")
     p = t.parse(seq, e, B)
     assert p.parsed.errors == []
-    assert p.parsed.keypoints[0] == ("triangle", (("top", (19.5, 9.5)), ("left", (12.5, 31.5))))
+    ((label, ((n1, top), (n2, left))),) = p.parsed.keypoints[:1]
+    assert (label, n1, n2) == ("triangle", "top", "left")
+    assert top == pytest.approx((20.0, 10.0), abs=0.011) and left == pytest.approx((12.5, 29.5), abs=0.011)
     r = t.evaluate([e], [p])
-    # top: 0.71 px off (right); left: (2.5, 1.5) off = 2.9 px (wrong); bottom missing; square right: 0.71 px (right)
+    # top: 0.01 px off (right); left: (2.5, 0.5) off = 2.55 px (wrong); bottom missing; square right: 0.01 px (right)
     assert r["pck@0.1"] == pytest.approx(2 / 4) and r["matched"] == 1.0
 
 

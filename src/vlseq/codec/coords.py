@@ -4,6 +4,11 @@ A coordinate ``c`` on an axis of length ``size`` falls in bin ``k = floor(c / si
 clipped to ``[0, B-1]``; bin ``k`` decodes at its centre ``(k + 0.5) / B * size``. The
 round-trip error is therefore at most half a bin (``size / (2B)``) for any ``c`` in
 ``[0, size]``. Boxes are absolute pixel ``xyxy`` outside the codec.
+
+Boxes are written in the image's frame. The polygons and keypoints of an object are written in
+the frame of its box (:func:`box_frame`): the same ``B`` bins span the box's extent, so a shape's
+outline reads the same wherever the object stands and however large it is, and a small object's
+vertices get finer bins than the image's.
 """
 
 from __future__ import annotations
@@ -95,3 +100,23 @@ def quantize_polygon(points: Sequence[Point], width: float, height: float, bins:
 
 def dequantize_polygon(points: Sequence[Sequence[int]], width: float, height: float, bins: int) -> list[Point]:
     return [dequantize_point(p, width, height, bins) for p in points]
+
+
+def box_frame(k: Sequence[int], width: float, height: float, bins: int) -> Box:
+    """The pixel extent ``(x0, y0, x1, y1)`` that bin box ``k`` covers: from the near edge of its first
+    bins to the far edge of its last, so every point of the pixel box it was quantised from lies inside."""
+    _check(width, bins)
+    _check(height, bins)
+    return k[0] / bins * width, k[1] / bins * height, (k[2] + 1) / bins * width, (k[3] + 1) / bins * height
+
+
+def quantize_in_frame(p: Point, frame: Box, bins: int) -> tuple[int, int]:
+    """Bins of pixel point ``p`` in ``frame`` (:func:`box_frame`); a point outside is clipped to its edge."""
+    x0, y0, x1, y1 = frame
+    return quantize(p[0] - x0, x1 - x0, bins), quantize(p[1] - y0, y1 - y0, bins)
+
+
+def dequantize_in_frame(k: Sequence[int], frame: Box, bins: int) -> Point:
+    """Pixel point at the centre of bins ``k`` of ``frame`` (:func:`box_frame`)."""
+    x0, y0, x1, y1 = frame
+    return x0 + dequantize(k[0], x1 - x0, bins), y0 + dequantize(k[1], y1 - y0, bins)

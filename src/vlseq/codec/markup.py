@@ -8,13 +8,15 @@ The one format (drawn in docs/architecture.md)::
 * A grounded phrase is ``<obj>`` + its words + one or more boxes (4 coordinates each, ``x1 y1
   x2 y2``, ``x2 > x1`` and ``y2 > y1`` in bins) + optional polygons ``<poly> x y x y ... </poly>``
   + optional named keypoints ``name <loc_x><loc_y>`` (each name is text, then exactly two
-  coordinates) + ``</obj>``.
+  coordinates) + ``</obj>``. Boxes are in the image's bins; polygons and keypoints in the bins of
+  the phrase's first box (:func:`vlseq.codec.coords.box_frame`).
 * An object list (detection) is the same with only phrases: ``<obj>cat<loc>x4</obj><obj>dog...``;
   its plain text is the labels joined by spaces. Its box-first form puts each label after its box,
   ``<obj><loc>x4 cat</obj>`` (``build(..., box_first=True)``); both read back the same.
 * Image codes ``<img_k>`` may appear outside phrases; they are collected in order.
 
-For every valid :class:`GroundedText` (see :func:`validate`) whose coordinates are bin centres,
+For every valid :class:`GroundedText` (see :func:`validate`) whose box coordinates are bin centres
+and whose polygon and keypoint coordinates are bin centres of the first box's frame,
 ``parse(build(x)) == x`` (:func:`vlseq.codec.parser.parse`).
 """
 
@@ -23,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from .coords import Box, Point, quantize_box, quantize_point
+from .coords import Box, Point, box_frame, quantize_box, quantize_in_frame
 from .tokens import OBJ_CLOSE, OBJ_OPEN, POLY_CLOSE, POLY_OPEN, SPECIAL_TOKEN_RE, loc_token
 
 Polygon = tuple[Point, ...]
@@ -104,14 +106,21 @@ def box_tokens(box: Box, width: float, height: float, bins: int) -> str:
     return "".join(loc_token(k) for k in quantize_box(box, width, height, bins))
 
 
-def polygon_tokens(poly: Sequence[Point], width: float, height: float, bins: int) -> str:
-    pts = "".join(loc_token(k) for p in poly for k in quantize_point(p, width, height, bins))
+def object_frame(box: Box, width: float, height: float, bins: int) -> Box:
+    """The pixel frame of an object's polygons and keypoints: what its box's bins cover."""
+    return box_frame(quantize_box(box, width, height, bins), width, height, bins)
+
+
+def polygon_tokens(poly: Sequence[Point], frame: Box, bins: int) -> str:
+    """``<poly> x y x y ... </poly>`` of a pixel polygon, in the bins of ``frame`` (:func:`object_frame`)."""
+    pts = "".join(loc_token(k) for p in poly for k in quantize_in_frame(p, frame, bins))
     return f"{POLY_OPEN}{pts}{POLY_CLOSE}"
 
 
-def keypoint_tokens(keypoints: Sequence[Keypoint], width: float, height: float, bins: int) -> str:
-    """``name<loc_x><loc_y>`` per keypoint, e.g. ``top<loc_5><loc_1>left<loc_1><loc_4>``."""
-    return "".join(name + "".join(loc_token(k) for k in quantize_point(pt, width, height, bins))
+def keypoint_tokens(keypoints: Sequence[Keypoint], frame: Box, bins: int) -> str:
+    """``name<loc_x><loc_y>`` per keypoint in the bins of ``frame`` (:func:`object_frame`), e.g.
+    ``top<loc_32><loc_0>left<loc_0><loc_30>``."""
+    return "".join(name + "".join(loc_token(k) for k in quantize_in_frame(pt, frame, bins))
                    for name, pt in keypoints)
 
 
@@ -147,8 +156,9 @@ def build(g: GroundedText, width: float, height: float, bins: int, box_first: bo
             pos = p.end
             continue
         out.append(OBJ_OPEN + words + boxes)
-        out.extend(polygon_tokens(poly, width, height, bins) for poly in p.polygons)
-        out.append(keypoint_tokens(p.keypoints, width, height, bins))
+        frame = object_frame(p.boxes[0], width, height, bins)
+        out.extend(polygon_tokens(poly, frame, bins) for poly in p.polygons)
+        out.append(keypoint_tokens(p.keypoints, frame, bins))
         out.append(OBJ_CLOSE)
         pos = p.end
     out.append(escape_markup(g.text[pos:]))

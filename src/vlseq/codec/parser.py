@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from .coords import Box, dequantize_box, dequantize_point
+from .coords import Box, box_frame, dequantize_box, dequantize_in_frame
 from .markup import GroundedText, Keypoint, Phrase, Polygon, _is_word_char
 from .tokens import (
     BOS,
@@ -155,6 +155,7 @@ class _Parser:
         self.coords: list[int] = []  # the pending box's bins ...
         self.coord_locs: list[int] = []  # ... and the ordinals of their <loc_k> tokens
         self.boxes: list[Box] = []
+        self.frame: Box | None = None  # the pixel frame of the first box: its polygons' and keypoints'
         self.box_locs: list[tuple[int, int, int, int]] = []  # aligned with self.boxes
         self.polys: list[Polygon] = []
         self.poly: list[int] | None = None  # an open polygon's bins
@@ -240,11 +241,13 @@ class _Parser:
         if not self.in_obj or self.poly is None:
             self.errors.append(f"stray {POLY_CLOSE}{' inside <obj>' if self.in_obj else ''} dropped")
             return
-        poly = self.poly
+        poly, frame = self.poly, self.frame
         if len(poly) % 2 or len(poly) < 6 or max(poly) >= self.bins:
             self.errors.append(f"polygon with {len(poly)} coordinates dropped")
+        elif frame is None:
+            self.errors.append("polygon before any box dropped (its coordinates are in the box's frame)")
         else:
-            self.polys.append(tuple(dequantize_point(poly[i : i + 2], self.width, self.height, self.bins)
+            self.polys.append(tuple(dequantize_in_frame(poly[i : i + 2], frame, self.bins)
                                     for i in range(0, len(poly), 2)))
         self.poly = None
 
@@ -276,6 +279,8 @@ class _Parser:
             self.errors.append(f"box {coords} with a coordinate outside [0, {self.bins - 1}] dropped")
         elif x2 > x1 and y2 > y1:
             self.boxes.append(dequantize_box(coords, self.width, self.height, self.bins))
+            if self.frame is None:
+                self.frame = box_frame(coords, self.width, self.height, self.bins)
             self.box_locs.append((a, b, c, d))
         else:
             self.errors.append(f"box {coords} with x2 <= x1 or y2 <= y1 dropped")
@@ -288,8 +293,10 @@ class _Parser:
         name = " ".join(str(self.kp_name).split())
         if max(self.kp_coords) >= self.bins:
             self.errors.append(f"keypoint {name!r} {self.kp_coords} with a coordinate outside [0, {self.bins - 1}] dropped")
+        elif self.frame is None:
+            self.errors.append(f"keypoint {name!r} before any box dropped (its coordinates are in the box's frame)")
         else:
-            self.kps.append((name, dequantize_point(self.kp_coords, self.width, self.height, self.bins)))
+            self.kps.append((name, dequantize_in_frame(self.kp_coords, self.frame, self.bins)))
         self.kp_name, self.kp_coords = None, []
 
     def _abandon_polygon(self) -> None:

@@ -87,7 +87,7 @@ def _build(spec: GrammarSpec, layout: VocabLayout, tok: VLTokenizer) -> Grammar:
 
 def _polygon_args(spec: GrammarSpec) -> dict:
     return dict(polygons=spec.polygons, max_polygon_points=spec.max_polygon_points,
-                require_polygon=spec.require_polygon, polygon_inside_box=spec.polygon_inside_box)
+                require_polygon=spec.require_polygon)
 
 
 def keypoint_ids(spec: GrammarSpec, tok: VLTokenizer) -> list[list[int]] | None:

@@ -42,7 +42,7 @@ class GrammarSpec:
 
     ``polygons`` (at most ``max_polygon_points`` points each) and ``keypoints`` (names, in their
     fixed order, each at most once) may follow an object's box (kinds ``objects`` and ``box``);
-    ``require_polygon``: every object has one; ``polygon_inside_box``: its points lie in the box.
+    ``require_polygon``: every object has one.
 
     ``max_tokens``: for free text, the tokens a complete output may need (``</s>`` included): free
     text has no longest output a grammar could give, so a task whose outputs run long (paragraphs)
@@ -58,7 +58,6 @@ class GrammarSpec:
     polygons: bool = False
     max_polygon_points: int = 32
     require_polygon: bool = False
-    polygon_inside_box: bool = False
     keypoints: tuple[str, ...] = ()
     image_tokens: int = 0
     max_tokens: int | None = None

@@ -34,16 +34,12 @@ class BoxState(NamedTuple):
 
 
 class AfterBoxState(NamedTuple):
-    """``AFTER_BOX``: a whole box given, ``boxes`` of them (0 when unbounded). The box is kept only when
-    polygon points must lie inside it (zeros otherwise, so that states stay few)."""
+    """``AFTER_BOX``: a whole box given, ``boxes`` of them (0 when unbounded). The box itself is not
+    kept: the polygons and keypoints after it are written in its frame, where every bin lies inside it."""
 
     phase: int
     outer: int
     boxes: int
-    x1: int
-    y1: int
-    x2: int
-    y2: int
 
 
 class BoxPart(ObjectPart):
@@ -117,28 +113,23 @@ class BoxesPart(BoxPart):
     """One or more boxes (at most ``max_boxes``; None: any number), each begun by its x1 after the
     label or the box before it, then ``AFTER_BOX``: another box, or what may come after the boxes
     (the later parts' first tokens, ``</obj>`` when none is required).
-
-    ``keep_box``: an ``AFTER_BOX`` state keeps the last box (the polygons after it must lie inside it).
     """
 
     phases = (Y1, X2, Y2, AFTER_BOX)
 
-    def __init__(self, grammar: ObjectPartsGrammar, max_boxes: int | None, keep_box: bool) -> None:
+    def __init__(self, grammar: ObjectPartsGrammar, max_boxes: int | None) -> None:
         super().__init__(grammar)
         if max_boxes is not None and max_boxes < 1:
             raise ValueError(f"max boxes per object must be >= 1 or None, got {max_boxes}")
         self.max_boxes = max_boxes
         self.max_tokens = UNBOUNDED if max_boxes is None else saturating_times(max_boxes, BOX_TOKENS)
-        self._keep_box = keep_box
 
     # After the label, the box begins with its x1: there is no state before it.
     start = ObjectPart.start
 
     def _whole(self, s: State, y2: int) -> State:
         boxes = 0 if self.max_boxes is None else s.boxes + 1
-        if self._keep_box:
-            return new_state(AfterBoxState, (AFTER_BOX, s.outer, boxes, s.x1, s.y1, s.x2, y2))
-        return new_state(AfterBoxState, (AFTER_BOX, s.outer, boxes, 0, 0, 0, 0))
+        return new_state(AfterBoxState, (AFTER_BOX, s.outer, boxes))
 
     def _more(self, s: State) -> bool:
         """Whether another box may follow the ``s.boxes`` whole ones."""

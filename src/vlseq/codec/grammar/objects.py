@@ -79,18 +79,18 @@ class _ObjectGrammar(ObjectPartsGrammar):
     """
 
     def __init__(self, layout: VocabLayout, labels: Sequence[Sequence[int]] | None, max_boxes: int | None,
-                 polygons: bool, max_polygon_points: int, max_polygons: int, polygon_inside_box: bool,
+                 polygons: bool, max_polygon_points: int, max_polygons: int,
                  keypoints: Sequence[Sequence[int]] | None = None, all_keypoints: bool = False,
                  require_polygon: bool = False) -> None:
         super().__init__(layout)
         if require_polygon and not polygons:
             raise ValueError("require_polygon needs polygons=True")
-        boxes = BoxesPart(self, max_boxes, keep_box=polygon_inside_box)
+        boxes = BoxesPart(self, max_boxes)
         check_polygon_limits(max_polygon_points, max_polygons)  # checked with polygons off too
         label = FreeLabelPart(self) if labels is None else TrieLabelPart(self, labels, LABEL)
         parts: list[ObjectPart] = [label, boxes]
         if polygons:
-            parts.append(PolygonPart(self, max_polygon_points, max_polygons, polygon_inside_box, require_polygon))
+            parts.append(PolygonPart(self, max_polygon_points, max_polygons, require_polygon))
         names = KeypointPart(self, keypoints, all_keypoints) if keypoints else None
         if names is not None:
             parts.append(names)
@@ -111,10 +111,9 @@ class GroundedTextGrammar(_ObjectGrammar):
     """
 
     def __init__(self, layout: VocabLayout, polygons: bool = False, max_polygon_points: int = 32,
-                 max_polygons: int = 1, polygon_inside_box: bool = False,
+                 max_polygons: int = 1,
                  max_boxes_per_phrase: int | None = None) -> None:
-        super().__init__(layout, None, max_boxes_per_phrase, polygons, max_polygon_points, max_polygons,
-                         polygon_inside_box)
+        super().__init__(layout, None, max_boxes_per_phrase, polygons, max_polygon_points, max_polygons)
 
     def initial_state(self) -> State:
         return PhaseState(OUT)
@@ -249,10 +248,10 @@ class ObjectListGrammar(ListCounting, _ObjectGrammar):
 
     def __init__(self, layout: VocabLayout, labels: Sequence[Sequence[int]] | None,
                  max_objects: int | None = None, min_objects: int = 0, polygons: bool = False,
-                 max_polygon_points: int = 32, max_polygons: int = 1, polygon_inside_box: bool = False,
+                 max_polygon_points: int = 32, max_polygons: int = 1,
                  keypoints: Sequence[Sequence[int]] | None = None, all_keypoints: bool = False,
                  require_polygon: bool = False) -> None:
-        super().__init__(layout, labels, 1, polygons, max_polygon_points, max_polygons, polygon_inside_box,
+        super().__init__(layout, labels, 1, polygons, max_polygon_points, max_polygons,
                          keypoints, all_keypoints, require_polygon)
         self._init_count(max_objects, min_objects)
 
@@ -266,10 +265,10 @@ class SingleBoxGrammar(_ObjectGrammar):
     """
 
     def __init__(self, layout: VocabLayout, labels: Sequence[Sequence[int]] | None = None, polygons: bool = False,
-                 max_polygon_points: int = 32, max_polygons: int = 1, polygon_inside_box: bool = False,
+                 max_polygon_points: int = 32, max_polygons: int = 1,
                  keypoints: Sequence[Sequence[int]] | None = None, all_keypoints: bool = False,
                  require_polygon: bool = False) -> None:
-        super().__init__(layout, labels, 1, polygons, max_polygon_points, max_polygons, polygon_inside_box,
+        super().__init__(layout, labels, 1, polygons, max_polygon_points, max_polygons,
                          keypoints, all_keypoints, require_polygon)
 
     def initial_state(self) -> State:

@@ -21,29 +21,20 @@ MIN_POLYGON_COORDS = MIN_POLYGON_POINTS * POINT_TOKENS
 
 
 class PolygonState(NamedTuple):
-    """``POLY``: inside a polygon holding ``coords`` coordinates, after ``polygons`` whole ones; the box
-    as in :class:`~.boxes.AfterBoxState`."""
+    """``POLY``: inside a polygon holding ``coords`` coordinates, after ``polygons`` whole ones."""
 
     phase: int
     outer: int
     polygons: int
     coords: int
-    x1: int
-    y1: int
-    x2: int
-    y2: int
 
 
 class AfterPolygonState(NamedTuple):
-    """``AFTER_POLY``: ``polygons`` whole polygons given; the box as in :class:`~.boxes.AfterBoxState`."""
+    """``AFTER_POLY``: ``polygons`` whole polygons given."""
 
     phase: int
     outer: int
     polygons: int
-    x1: int
-    y1: int
-    x2: int
-    y2: int
 
 
 def check_polygon_limits(max_polygon_points: int, max_polygons: int) -> None:
@@ -57,19 +48,18 @@ def check_polygon_limits(max_polygon_points: int, max_polygons: int) -> None:
 
 class PolygonPart(ObjectPart):
     """Up to ``max_polygons`` polygons of 3 to ``max_polygon_points`` points each, entered by ``<poly>``
-    from ``AFTER_BOX`` (whose state holds the box when ``inside_box``: every point then lies inside
-    it). ``required``: every object has at least one (segmentation targets always do; left optional,
+    from ``AFTER_BOX``; any bin may stand at any point (the points are in the box's frame, every bin of
+    which lies inside the box). ``required``: every object has at least one (segmentation targets always do; left optional,
     an undertrained model closes the object after the box and its mask is empty)."""
 
     phases = (POLY, AFTER_POLY)
 
-    def __init__(self, grammar: ObjectPartsGrammar, max_polygon_points: int, max_polygons: int, inside_box: bool,
+    def __init__(self, grammar: ObjectPartsGrammar, max_polygon_points: int, max_polygons: int,
                  required: bool) -> None:
         super().__init__(grammar)
         check_polygon_limits(max_polygon_points, max_polygons)
         self._max_coords = POINT_TOKENS * max_polygon_points
         self._max_polygons = max_polygons
-        self._inside_box = inside_box
         self._open_id, self._close_id = grammar.layout.poly_open, grammar.layout.poly_close
         #: the required polygon: <poly>, 3 points, </poly> (0 when polygons are optional)
         self.min_tokens = POLY_OPEN_TOKENS + MIN_POLYGON_COORDS + POLY_CLOSE_TOKENS if required else 0
@@ -88,8 +78,8 @@ class PolygonPart(ObjectPart):
         return saturating_sum(more, self.max_after(outer))
 
     def _open(self, s: State, polygons: int) -> State:
-        """The state after ``<poly>`` from ``s`` (holding the box), after ``polygons`` whole ones."""
-        return new_state(PolygonState, (POLY, s.outer, polygons, 0, s.x1, s.y1, s.x2, s.y2))
+        """The state after ``<poly>`` from ``s``, after ``polygons`` whole ones."""
+        return new_state(PolygonState, (POLY, s.outer, polygons, 0))
 
     def _fill_open(self, s: State, remaining: int, out: np.ndarray) -> None:
         """Allow ``<poly>`` when the shortest polygon and what must follow it fit."""
@@ -113,13 +103,9 @@ class PolygonPart(ObjectPart):
         if k >= 0:
             if n >= self._max_coords:
                 return None
-            if self._inside_box:
-                lo, hi = (s.x1, s.x2) if n % 2 == 0 else (s.y1, s.y2)
-                if not lo <= k <= hi:
-                    return None
-            return new_state(PolygonState, (POLY, s.outer, s.polygons, n + 1, s.x1, s.y1, s.x2, s.y2))
+            return new_state(PolygonState, (POLY, s.outer, s.polygons, n + 1))
         if tok == self._close_id and n % 2 == 0 and n >= MIN_POLYGON_COORDS:
-            return new_state(AfterPolygonState, (AFTER_POLY, s.outer, s.polygons + 1, s.x1, s.y1, s.x2, s.y2))
+            return new_state(AfterPolygonState, (AFTER_POLY, s.outer, s.polygons + 1))
         return None
 
     def min_to_finish(self, s: State) -> int:
@@ -145,7 +131,4 @@ class PolygonPart(ObjectPart):
             out[self._close_id] = True
         # a coordinate (1), then the fewest that close this polygon, then what must follow it
         if n < self._max_coords and remaining >= 1 + self._min_to_close(n + 1) + self.min_after(s.outer):
-            if self._inside_box:
-                self._allow_bins(out, *((s.x1, s.x2) if n % 2 == 0 else (s.y1, s.y2)))
-            else:
-                self._allow_bins(out, 0, self._last_bin)
+            self._allow_bins(out, 0, self._last_bin)
