@@ -51,7 +51,7 @@ def make_checkpoint(path: Path, categories: bool = True, image_tokenizer: bool =
                      pad_token_id=tok.pad_id, bos_token_id=tok.bos_id, eos_token_id=tok.eos_id, num_image_tokens=n_img,
                      loc_offset=tok.loc_offset, loc_pointer=pointer)
     settings = {"num_bins": BINS, "image_size": SIZE, "tasks": task_names(), "max_prompt_tokens": 64,
-                "max_target_tokens": 32}
+                "max_target_tokens": 32, "coordinate_frame": "box"}
     if categories:
         settings["categories"] = world_categories(cfg)
     model = VLSeqModel(mc)

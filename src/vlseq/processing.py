@@ -95,7 +95,13 @@ class CheckpointSettings:
     """What a checkpoint needs besides its weights and tokenizer (``vlseq.json``), with its defaults
     in this one place: the coordinate bins, the image side, the tasks it was trained on, the
     detection categories in the order its training prompts listed them, the sequence limits, the
-    image tokenizer's config (models that write images) and the training config it came from."""
+    image tokenizer's config (models that write images) and the training config it came from.
+
+    ``coordinate_frame``: where its polygons and keypoints are written, ``"box"`` (the frame of the
+    object's box, :func:`vlseq.codec.coords.box_frame`) since that contract; a checkpoint written
+    before it has no such key and wrote them in the image's frame (``"image"``): its box and text
+    tasks run as before, and its polygon and keypoint tasks are refused (:meth:`Processor.bind`)
+    rather than read wrongly."""
 
     num_bins: int
     image_size: int
@@ -105,6 +111,7 @@ class CheckpointSettings:
     max_target_tokens: int = 128
     image_tokenizer_config: dict[str, Any] | None = None
     train_config: dict[str, Any] | None = None
+    coordinate_frame: str = "box"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "vlseq.json") -> "CheckpointSettings":
@@ -118,13 +125,14 @@ class CheckpointSettings:
                    categories=tuple(split_list(d.get("categories"))),
                    max_prompt_tokens=int(d.get("max_prompt_tokens", 64)),
                    max_target_tokens=int(d.get("max_target_tokens", 128)),
-                   image_tokenizer_config=d.get("image_tokenizer_config"), train_config=d.get("train_config"))
+                   image_tokenizer_config=d.get("image_tokenizer_config"), train_config=d.get("train_config"),
+                   coordinate_frame=str(d.get("coordinate_frame", "image")))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (``vlseq.json``); keys without a value are left out."""
         out: dict[str, Any] = {"num_bins": self.num_bins, "image_size": self.image_size, "tasks": list(self.tasks),
                                "categories": list(self.categories), "max_prompt_tokens": self.max_prompt_tokens,
-                               "max_target_tokens": self.max_target_tokens}
+                               "max_target_tokens": self.max_target_tokens, "coordinate_frame": self.coordinate_frame}
         if self.image_tokenizer_config is not None:
             out["image_tokenizer_config"] = self.image_tokenizer_config
         if self.train_config is not None:
@@ -211,13 +219,18 @@ class Processor:
             kw["object_order"] = order
         tc = s.train_config or {}
         kw.setdefault("box_first", bool(tc.get("box_first", tc.get("label_last", False))))  # label_last: before 0.2
+        kw.setdefault("coordinate_frame", s.coordinate_frame)
         return cls(tokenizer, s.image_size, s.num_bins, s.max_prompt_tokens, s.max_target_tokens, **kw)
 
     def __init__(self, tokenizer: VLTokenizer, image_size: int, bins: int, max_prompt_tokens: int = 64,
                  max_target_tokens: int = 128, cache_images: int | None = None, image_tokenizer: Any | None = None,
                  object_order: str = DEFAULT_OBJECT_ORDER, box_first: bool = False, cell_labels: bool = False,
                  cell_words: str = "label", cache_bytes: int = DEFAULT_IMAGE_CACHE_BYTES,
-                 cell_words_weight: float = 1.0, referents: bool = False) -> None:
+                 cell_words_weight: float = 1.0, referents: bool = False, coordinate_frame: str = "box") -> None:
+        if coordinate_frame not in ("box", "image"):
+            raise ValueError(f"coordinate_frame must be 'box' or 'image', got {coordinate_frame!r}")
+        #: where the checkpoint's polygons and keypoints are written (:class:`CheckpointSettings`)
+        self.coordinate_frame = coordinate_frame
         if object_order not in OBJECT_ORDERS:
             raise ValueError(f"object_order must be one of {', '.join(OBJECT_ORDERS)}, got {object_order!r}")
         self.object_order = object_order
@@ -280,7 +293,14 @@ class Processor:
 
     def bind(self, task: Task) -> Task:
         """``task`` with this processor's image tokenizer bound when its output is an image (see
-        :func:`vlseq.tasks.image.bind_image_tokenizer`); returned unchanged otherwise."""
+        :func:`vlseq.tasks.image.bind_image_tokenizer`); returned unchanged otherwise.
+
+        A task that writes polygons or keypoints is refused with a ``ValueError`` for a checkpoint
+        that wrote them in the image's frame (see :class:`CheckpointSettings`)."""
+        if task.frame_coordinates and self.coordinate_frame != "box":
+            raise ValueError(f"task {task.name!r}: this checkpoint writes polygons and keypoints in the image's frame "
+                             "(it was trained before they moved to the frame of their object's box); this version "
+                             "would misread them. Retrain it, or run its other tasks")
         if task.output == "image" and self.image_tokenizer is not None:
             from .tasks.image import bind_image_tokenizer
 

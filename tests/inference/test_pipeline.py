@@ -287,6 +287,34 @@ def test_generate_and_edit_images(image_pipe) -> None:
         image_pipe(None, task="edit_image", text="x")
 
 
+def test_image_codes_are_sampled_from_a_fixed_seed(image_pipe) -> None:
+    """Image tasks sample their codes (greedy decoding writes background everywhere): the same call
+    gives the same image, another seed another one, the caller's random stream is left alone, and
+    greedy decoding is what a task without sampling gets."""
+    import copy
+
+    import torch
+
+    from vlseq.decoding.generate import predict_examples
+    from vlseq.tasks import get_task
+
+    task = image_pipe.processor.bind(get_task("generate_image"))
+    assert task.sampling and task.sampling["do_sample"]
+    texts = ["a red circle.", "a blue square.", "a red circle."]
+    exs = image_pipe.examples(image_pipe.canvases(texts), "generate_image", texts)
+    torch.manual_seed(123)
+    before = torch.rand(3)
+    torch.manual_seed(123)
+    a = [p.sequence for p in predict_examples(image_pipe.model, image_pipe.processor, task, exs)]
+    assert torch.equal(torch.rand(3), before)  # the sampling drew from a forked random state
+    assert a == [p.sequence for p in predict_examples(image_pipe.model, image_pipe.processor, task, exs)]
+    assert a != [p.sequence for p in predict_examples(image_pipe.model, image_pipe.processor, task, exs, seed=1)]
+    greedy = copy.copy(task)
+    greedy.sampling = None
+    g = [p.sequence for p in predict_examples(image_pipe.model, image_pipe.processor, greedy, exs)]
+    assert g[0] == g[2] and all(s.count("<img_") == 16 for s in a + g)  # greedy: one prompt, one image
+
+
 def test_image_tasks_need_an_image_tokenizer(pipe) -> None:
     with pytest.raises(ValueError, match="'generate_image' writes an image, but this checkpoint has no image tokenizer"):
         pipe(None, task="generate_image", text="a red circle.")

@@ -53,12 +53,16 @@ class ChosenTokenProbs(LogitsProcessor):
 
 @torch.no_grad()
 def generate_predictions(model, processor: Processor, task: Task, examples: Sequence[Example], constrained: bool = True,
-                         num_beams: int = 1, scores: bool = False) -> list[Prediction]:
+                         num_beams: int = 1, scores: bool = False, seed: int = 0) -> list[Prediction]:
     """Generate and parse one batch: one prediction per example, in the order given.
 
     With ``scores`` (greedy decoding only), each prediction gets per-box scores
     (:func:`box_scores`): the probabilities under the decoding distribution, i.e. after the
     grammar's mask (:class:`ChosenTokenProbs`), when their count matches the parsed boxes.
+
+    A task that samples its outputs (:attr:`~vlseq.tasks.Task.sampling`, with one beam) draws them
+    from ``seed`` on a forked random state: the same call gives the same outputs, and a caller's
+    random stream (a training run's) is left where it was.
     """
     model.eval()
     device = next(model.parameters()).device
@@ -70,11 +74,14 @@ def generate_predictions(model, processor: Processor, task: Task, examples: Sequ
     if constrained:
         grammars = [grammar_for(processor.grammar_spec(task, ex), processor.tokenizer) for ex in chunk]
         procs = [GrammarLogitsProcessor(grammars, prompt_length=1, max_new_tokens=budget)]
-    recorder = ChosenTokenProbs() if scores and num_beams == 1 else None
+    sampling = dict(task.sampling or {}) if num_beams == 1 else {}
+    recorder = ChosenTokenProbs() if scores and num_beams == 1 and not sampling else None
     if recorder is not None:
         procs.append(recorder)
-    ids = model.generate(batch["pixel_values"], batch["input_ids"], batch["attention_mask"], batch["image_mask"],
-                         logits_processor=procs, max_new_tokens=budget, num_beams=num_beams)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        ids = model.generate(batch["pixel_values"], batch["input_ids"], batch["attention_mask"], batch["image_mask"],
+                             logits_processor=procs, max_new_tokens=budget, num_beams=num_beams, **sampling)
     probs = recorder.probs(ids) if recorder is not None else None
     rows = probs.tolist() if probs is not None else None
     preds: list[Prediction] = []
@@ -89,13 +96,14 @@ def generate_predictions(model, processor: Processor, task: Task, examples: Sequ
 
 
 def predict_examples(model, processor: Processor, task: Task, examples: Sequence[Example], batch_size: int = 32,
-                     constrained: bool = True, num_beams: int = 1, scores: bool = False) -> list[Prediction]:
+                     constrained: bool = True, num_beams: int = 1, scores: bool = False, seed: int = 0) -> list[Prediction]:
     """Generate and parse one prediction per example (rows in the order given), ``batch_size`` at a time.
 
     ``scores``: add per-box scores where greedy decoding gives them (see :func:`generate_predictions`).
+    ``seed``: of a sampling task's draws, batch ``k`` drawing from ``seed + k``.
     """
     preds: list[Prediction] = []
-    for i in range(0, len(examples), batch_size):
+    for k, i in enumerate(range(0, len(examples), batch_size)):
         preds.extend(generate_predictions(model, processor, task, examples[i : i + batch_size], constrained, num_beams,
-                                          scores))
+                                          scores, seed + k))
     return preds

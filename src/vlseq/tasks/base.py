@@ -132,6 +132,13 @@ class Task:
     files: tuple[str, ...] = ()
     #: what its trivial baseline (:meth:`baseline`) writes, as a results table names it; None: it has none
     baseline_kind: str | None = None
+    #: how its outputs are decoded when one beam is asked for: None is greedy; otherwise the sampling
+    #: arguments of ``generate()`` (``do_sample``, ``temperature``, ``top_k``), drawn from a fixed
+    #: seed (:func:`vlseq.decoding.generate.generate_predictions`) so that a score is reproducible
+    sampling: dict[str, Any] | None = None
+    #: it writes polygons or keypoints, whose coordinates are in the frame of their object's box
+    #: (docs/architecture.md): a checkpoint that wrote them in the image's frame cannot run it
+    frame_coordinates: bool = False
 
     @property
     def inputs(self) -> tuple[str, ...]:

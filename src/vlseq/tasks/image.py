@@ -73,6 +73,11 @@ class ImageTask(Task):
     num_codes: int = 64
     #: ``codes (num_codes,) -> (S, S, 3) uint8``; needed by :meth:`evaluate` only.
     decode_image: Callable[[Sequence[int]], np.ndarray] | None = None
+    #: Codes are sampled, not taken by their argmax: on a world of small objects the likeliest code
+    #: is background at nearly every place, and greedy decoding wrote one code 64 times over (every
+    #: image blank); sampling at temperature 1 drew the asked-for objects where greedy drew none
+    #: (experiments/image_decoding.py, BENCHMARKS.md). Top-k 20 lost them again.
+    sampling = {"do_sample": True, "temperature": 1.0, "top_k": 0}
 
     def prompt(self, ex: Example, bins: int) -> str:
         return escape_markup(ex.text)

@@ -30,6 +30,7 @@ class Keypoints(Task):
     needs = ("options",)
     # no baseline: a constant keypoint layout has no single meaningful form
     files = ("keypoints.json",)
+    frame_coordinates = True
     #: upper bound on objects emitted at test time (a grammar limit, not a training one)
     max_objects: int = 50
     #: PCK threshold as a fraction of the GT box's longer side

@@ -83,6 +83,8 @@ def _check_polygons(task: Task, ex: Example) -> None:
 class _PolygonTask(Task):
     """What both segmentation tasks share: a polygon budget and the polygon check of an example."""
 
+    frame_coordinates = True
+
     def __init__(self, max_points: int = DEFAULT_MAX_POINTS) -> None:
         if max_points < 3:
             raise ValueError(f"max_points must be >= 3, got {max_points}")
