@@ -78,8 +78,9 @@ def generate_predictions(model, processor: Processor, task: Task, examples: Sequ
     recorder = ChosenTokenProbs() if scores and num_beams == 1 and not sampling else None
     if recorder is not None:
         procs.append(recorder)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with torch.random.fork_rng(devices=[], enabled=bool(sampling)):  # greedy decoding draws nothing
+        if sampling:
+            torch.manual_seed(seed)
         ids = model.generate(batch["pixel_values"], batch["input_ids"], batch["attention_mask"], batch["image_mask"],
                              logits_processor=procs, max_new_tokens=budget, num_beams=num_beams, **sampling)
     probs = recorder.probs(ids) if recorder is not None else None
