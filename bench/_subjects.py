@@ -30,6 +30,7 @@ from _common import (
 from vlseq.models.config import ModelConfig
 from vlseq.models.factory import build_model
 from vlseq.models.vlseq_model import bart_config
+from vlseq.train.optim import fused_supported
 
 
 class Subject:
@@ -237,7 +238,9 @@ def train_step_fn(subject: Subject, inputs: dict[str, torch.Tensor], amp: torch.
     device, so a GPU step is over when the call returns.
     """
     subject.model.train()
-    opt = torch.optim.AdamW(subject.model.parameters(), lr=1e-4)
+    params = list(subject.model.parameters())
+    # fused where torch has the kernel, as vlseq's trainer builds it (vlseq.train.optim), for every model alike
+    opt = torch.optim.AdamW(params, lr=1e-4, fused=fused_supported(params))
     loss_of = loss_fn or subject.loss
     device = model_device(subject.model)
 

@@ -89,6 +89,49 @@ def _cfg(tok: VLTokenizer, pointer: str = "cell") -> ModelConfig:
                        vision=VisionConfig(channels=(8, 16, 32))).fill_from_tokenizer(tok)
 
 
+def _written_out_offsets(head: PointerHead, att: torch.Tensor, g: torch.Tensor, off_mem: torch.Tensor,
+                         h: torch.Tensor) -> torch.Tensor:
+    """The offsets' log pointer term as the definition reads: a softmax over the bins of every
+    (position, cell) pair, weighted by the attention and summed per grid column and row.
+    att (B, T, N), g (B, T, 1), off_mem (B, N, px + py), h (B, T, d) -> (B, T, num_bins)."""
+    gh, gw = head.grid
+    b, t, _ = att.shape
+    px = head.num_bins // gw
+    off = off_mem[:, None] + head.off_dec(h)[:, :, None, :]  # (B, T, N, px + py)
+    ox, oy = torch.softmax(off[..., :px], -1), torch.softmax(off[..., px:], -1)
+    wx = (att[..., None] * ox).view(b, t, -1, gh, gw, px).sum(dim=(2, 3))  # (B, T, gw, px)
+    wy = (att[..., None] * oy).view(b, t, -1, gh, gw, oy.shape[-1]).sum(dim=(2, 4))  # (B, T, gh, py)
+    p = g * wx.flatten(-2) + (1 - g) * wy.flatten(-2)
+    return torch.log((p * head.num_bins).clamp(min=1e-6))
+
+
+@pytest.mark.parametrize("grid,bins,images,scale", [((8, 8), 64, 1, 0.3), ((4, 6), 48, 2, 0.3),
+                                                    ((8, 8), 1008, 1, 0.3), ((8, 8), 64, 1, 8.0)])
+def test_factored_offsets_equal_the_written_out_softmax(grid, bins, images, scale) -> None:
+    """The head never forms the (positions, cells, bins) softmax; its values and gradients are the
+    same as that softmax's, also for chosen positions and for offset logits far apart (scale 8:
+    spreads of hundreds, where a float32 factorisation would underflow)."""
+    torch.manual_seed(0)
+    d = 16
+    head = PointerHead(d, 2000, grid, 10, bins, 0.02, offsets=True)
+    for lin in (head.off_mem, head.off_dec):
+        torch.nn.init.normal_(lin.weight, std=scale)
+    b, t, n = 3, 5, images * grid[0] * grid[1]
+    h = torch.randn(b, t, d, requires_grad=True)
+    off_mem = head.off_mem(torch.randn(b, n, d))
+    att = torch.softmax(torch.randn(b, t, n) * 3, -1)
+    g = torch.rand(b, t, 1)
+    got, want = head._bins(att, g, off_mem, h), _written_out_offsets(head, att, g, off_mem, h)
+    assert got.shape == (b, t, bins)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    (grad_got,) = torch.autograd.grad(got.sum(), h)
+    (grad_want,) = torch.autograd.grad(want.sum(), h)
+    torch.testing.assert_close(grad_got, grad_want, atol=1e-4, rtol=1e-4)
+    rows, cols = torch.tensor([0, 2, 2]), torch.tensor([1, 0, 4])
+    chosen = head._bins(att[rows, cols], g[rows, cols], off_mem[rows], h[rows, cols])  # (M, bins)
+    torch.testing.assert_close(chosen, want[rows, cols], atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize("pointer", ["cell", "cell_offset"])
 def test_pointer_model_trains_generates_and_round_trips(tmp_path, pointer) -> None:
     tok = _tok()

@@ -154,8 +154,6 @@ class PointerHead(nn.Module):
             rows, cols = where.nonzero(as_tuple=True)
             h, scores = h[rows, cols], scores[rows, cols]  # (M, d), (M, N)
             off_mem = None if off_mem is None else off_mem[rows]  # (M, N, px + py)
-        elif off_mem is not None:
-            off_mem = off_mem[:, None]  # (B, 1, N, px + py): broadcast over the positions
         att = torch.softmax(scores, dim=-1)  # (..., N) with ... = (B, T) or (M,)
         if self.record:
             self.last_attention = att.detach()
@@ -164,22 +162,58 @@ class PointerHead(nn.Module):
     def _bins(self, att: torch.Tensor, g: torch.Tensor, off_mem: torch.Tensor | None, h: torch.Tensor) -> torch.Tensor:
         """Attention over the cells (..., N) and the x-gate (..., 1) -> log pointer term (..., num_bins).
 
-        ``off_mem`` (..., N, px + py) (broadcastable) and the states ``h`` (..., d) give the offsets."""
+        ``...`` is ``(B, T)``, or ``(M,)`` for chosen positions. The offsets come from ``off_mem``,
+        the cells' own terms, (B, N, px + py) for ``(B, T)`` or (M, N, px + py) for ``(M,)``, plus
+        the states ``h`` (..., d)."""
         gh, gw = self.grid
+        if off_mem is None:
+            att = att.view(*att.shape[:-1], -1, gh, gw)  # (..., I, gh, gw)
+            p_row, p_col = att.sum(dim=(-3, -1)), att.sum(dim=(-3, -2))  # (..., gh), (..., gw)
+            p = g * gw * p_col[..., self.col_of_bin] + (1 - g) * gh * p_row[..., self.row_of_bin]
+            return torch.log(p.clamp(min=1e-6))
         lead = att.shape[:-1]
-        if off_mem is not None:
-            px_n = self.num_bins // gw
-            off = off_mem + self.off_dec(h)[..., None, :]  # (..., N, px + py)
-            ox, oy = torch.softmax(off[..., :px_n], -1), torch.softmax(off[..., px_n:], -1)
-            wx = (att[..., None] * ox).view(*lead, -1, gh, gw, px_n).sum(dim=(-4, -3))  # (..., gw, px)
-            wy = (att[..., None] * oy).view(*lead, -1, gh, gw, oy.shape[-1]).sum(dim=(-4, -2))  # (..., gh, py)
-            # bins in order: column j holds bins j*px .. (j+1)*px - 1
-            p = g * wx.flatten(-2) + (1 - g) * wy.flatten(-2)
-            return torch.log((p * self.num_bins).clamp(min=1e-6))
-        att = att.view(*lead, -1, gh, gw)  # (..., I, gh, gw)
-        p_row, p_col = att.sum(dim=(-3, -1)), att.sum(dim=(-3, -2))  # (..., gh), (..., gw)
-        p = g * gw * p_col[..., self.col_of_bin] + (1 - g) * gh * p_row[..., self.row_of_bin]
-        return torch.log(p.clamp(min=1e-6))
+        if att.dim() == 2:  # (M, N): M rows of one position each
+            att, h, g = att[:, None], h[:, None], g[:, None]
+        px_n = self.num_bins // gw
+        off_dec = self.off_dec(h)  # (B, T, px + py)
+        wx = self._offset_mix(att, off_mem[..., :px_n], off_dec[..., :px_n], gh, gw, rows=False)  # (B, T, gw * px)
+        wy = self._offset_mix(att, off_mem[..., px_n:], off_dec[..., px_n:], gh, gw, rows=True)  # (B, T, gh * py)
+        # bins in order: column j holds bins j*px .. (j+1)*px - 1
+        p = g * wx + (1 - g) * wy
+        return torch.log((p * self.num_bins).clamp(min=1e-6)).reshape(*lead, self.num_bins)
+
+    @staticmethod
+    def _offset_mix(att: torch.Tensor, cell: torch.Tensor, pos: torch.Tensor, gh: int, gw: int, rows: bool) -> torch.Tensor:
+        """sum over cells n of att[b, t, n] * softmax_p(cell[b, n, p] + pos[b, t, p]), collected
+        per grid column (``rows=False``) or row: (B, T, N), (B, N, P), (B, T, P) -> (B, T, g * P).
+
+        Written out, the softmax term is a (B, T, N, P) tensor, the largest of the head (at 1,008
+        bins, 32 targets and an 8x8 grid it was a quarter of a ``tiny`` training step). It factors:
+        softmax(a + b)_p = e^a_p e^b_p / Z with Z[b, t, n] = sum_p e^a_p e^b_p, so Z is one matmul and the
+        sum over the cells of a grid column is another, with nothing of size N x P per position.
+        Each factor is taken relative to its maximum (the softmax does not change) and worked in
+        float64, so Z cannot underflow before the cell's and the position's logits disagree by
+        about 700 (in float32 a disagreement of 87 would make Z zero); the tensors are of size
+        N or P per position, so the wider type costs little. The result comes back in ``att``'s type.
+        """
+        b, n, p = cell.shape
+        t = att.shape[1]
+        dtype = att.dtype
+        cell, pos, att = cell.double(), pos.double(), att.double()
+        ea = torch.exp(cell - cell.amax(-1, keepdim=True))  # (B, N, P)
+        eb = torch.exp(pos - pos.amax(-1, keepdim=True))  # (B, T, P)
+        w = att / (eb @ ea.transpose(1, 2)).clamp(min=1e-300)  # (B, T, N): each cell's attention over its Z
+        # cells are (image, row, column); collect over every cell of one column (or one row)
+        if rows:
+            w = w.view(b, t, -1, gh, gw).permute(0, 3, 1, 2, 4).reshape(b * gh, t, -1)  # (B*gh, T, I*gw)
+            ea = ea.view(b, -1, gh, gw, p).permute(0, 2, 1, 3, 4).reshape(b * gh, -1, p)  # (B*gh, I*gw, P)
+            k = gh
+        else:
+            w = w.view(b, t, -1, gw).permute(0, 3, 1, 2).reshape(b * gw, t, -1)  # (B*gw, T, I*gh)
+            ea = ea.view(b, -1, gw, p).permute(0, 2, 1, 3).reshape(b * gw, -1, p)  # (B*gw, I*gh, P)
+            k = gw
+        mixed = torch.bmm(w, ea).view(b, k, t, p).permute(0, 2, 1, 3)  # (B, T, k, P)
+        return (mixed * eb[:, :, None, :]).reshape(b, t, k * p).to(dtype)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         """(B, T, d) -> (B, T, V) logits."""

@@ -22,8 +22,21 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def fused_supported(params: list[torch.Tensor]) -> bool:
+    """Whether torch's fused AdamW kernel takes these parameters (floating point, on CPU or CUDA)."""
+    return all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+
+
 def build_optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, betas=(0.9, 0.98), eps=1e-8)
+    """AdamW over :func:`param_groups`, fused where torch has the kernel.
+
+    The fused kernel updates every parameter in one pass instead of a dozen element-wise ops per
+    tensor: on a ``tiny`` model (143 tensors, 1.6M parameters, 2 threads) a step takes 1.9 ms
+    instead of 10.8 ms, 5% of a quickstart training step (BENCHMARKS.md). The update is the same.
+    """
+    groups = param_groups(model, weight_decay)
+    fused = fused_supported([p for g in groups for p in g["params"]])
+    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.98), eps=1e-8, fused=fused)
 
 
 class WarmupCosine:
