@@ -108,9 +108,10 @@ def _written_out_offsets(head: PointerHead, att: torch.Tensor, g: torch.Tensor, 
 @pytest.mark.parametrize("grid,bins,images,scale", [((8, 8), 64, 1, 0.3), ((4, 6), 48, 2, 0.3),
                                                     ((8, 8), 1008, 1, 0.3), ((8, 8), 64, 1, 8.0)])
 def test_factored_offsets_equal_the_written_out_softmax(grid, bins, images, scale) -> None:
-    """The head never forms the (positions, cells, bins) softmax; its values and gradients are the
-    same as that softmax's, also for chosen positions and for offset logits far apart (scale 8:
-    spreads of hundreds, where a float32 factorisation would underflow)."""
+    """With several positions per row the head never forms the (positions, cells, bins) softmax;
+    its values and gradients are that softmax's, also for offset logits far apart (scale 8: spreads
+    of hundreds, where a float32 factorisation would underflow). Chosen positions and a decode step
+    (one position per row) take the written-out form and agree with it too."""
     torch.manual_seed(0)
     d = 16
     head = PointerHead(d, 2000, grid, 10, bins, 0.02, offsets=True)
@@ -130,6 +131,8 @@ def test_factored_offsets_equal_the_written_out_softmax(grid, bins, images, scal
     rows, cols = torch.tensor([0, 2, 2]), torch.tensor([1, 0, 4])
     chosen = head._bins(att[rows, cols], g[rows, cols], off_mem[rows], h[rows, cols])  # (M, bins)
     torch.testing.assert_close(chosen, want[rows, cols], atol=1e-5, rtol=1e-5)
+    step = head._bins(att[:, :1], g[:, :1], off_mem, h[:, :1])  # one position per row: a decode step
+    torch.testing.assert_close(step, want[:, :1], atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("pointer", ["cell", "cell_offset"])

@@ -172,15 +172,24 @@ class PointerHead(nn.Module):
             p = g * gw * p_col[..., self.col_of_bin] + (1 - g) * gh * p_row[..., self.row_of_bin]
             return torch.log(p.clamp(min=1e-6))
         lead = att.shape[:-1]
-        if att.dim() == 2:  # (M, N): M rows of one position each
-            att, h, g = att[:, None], h[:, None], g[:, None]
         px_n = self.num_bins // gw
-        off_dec = self.off_dec(h)  # (B, T, px + py)
-        wx = self._offset_mix(att, off_mem[..., :px_n], off_dec[..., :px_n], gh, gw, rows=False)  # (B, T, gw * px)
-        wy = self._offset_mix(att, off_mem[..., px_n:], off_dec[..., px_n:], gh, gw, rows=True)  # (B, T, gh * py)
+        if att.dim() == 3 and att.shape[1] > 1:  # (B, T, N), several positions per row: factored
+            off_dec = self.off_dec(h)  # (B, T, px + py)
+            wx = self._offset_mix(att, off_mem[..., :px_n], off_dec[..., :px_n], gh, gw, rows=False)  # (B, T, gw * px)
+            wy = self._offset_mix(att, off_mem[..., px_n:], off_dec[..., px_n:], gh, gw, rows=True)  # (B, T, gh * py)
+        else:
+            # one position per row (a decode step, or the (M, N) rows of chosen positions): the
+            # softmax per (position, cell) is written out; it is no larger than the cells' own
+            # terms, and a few large ops beat the factored form's many small ones here
+            if att.dim() == 3:
+                off_mem = off_mem[:, None]  # (B, 1, N, px + py)
+            off = off_mem + self.off_dec(h)[..., None, :]  # (..., N, px + py)
+            ox, oy = torch.softmax(off[..., :px_n], -1), torch.softmax(off[..., px_n:], -1)
+            wx = (att[..., None] * ox).view(*lead, -1, gh, gw, px_n).sum(dim=(-4, -3)).flatten(-2)  # (..., gw * px)
+            wy = (att[..., None] * oy).view(*lead, -1, gh, gw, oy.shape[-1]).sum(dim=(-4, -2)).flatten(-2)  # (..., gh * py)
         # bins in order: column j holds bins j*px .. (j+1)*px - 1
         p = g * wx + (1 - g) * wy
-        return torch.log((p * self.num_bins).clamp(min=1e-6)).reshape(*lead, self.num_bins)
+        return torch.log((p * self.num_bins).clamp(min=1e-6))
 
     @staticmethod
     def _offset_mix(att: torch.Tensor, cell: torch.Tensor, pos: torch.Tensor, gh: int, gw: int, rows: bool) -> torch.Tensor:
