@@ -56,6 +56,29 @@ def test_train_resume_is_exact(tmp_path, synth, group) -> None:
         assert torch.equal(wa[k], wb[k]), k
 
 
+def test_balanced_and_temperature_sampled_training_resumes_exactly(tmp_path, synth) -> None:
+    # the balancer's moving averages are saved with the checkpoint, so a resumed run weighs alike
+    kw = {"loss_balance": "inverse_loss", "task_temperature": 2.0}
+    a = tmp_path / "a"
+    trainer = Trainer(_cfg(a, synth, **kw), evaluate_at_end=False)
+    sizes = {s: len(v) for s, v in trainer.train_data.items()}
+    weights = trainer.stage_weights()
+    for s in sizes:  # each task's weight (1 in debug) times its set's size ** (1 / 2)
+        assert weights[s] == pytest.approx(sizes[s] ** 0.5)
+    trainer.run()
+    assert trainer.balancer is not None and set(trainer.balancer.avg) == set(trainer.tasks)
+    b = tmp_path / "b"
+    shutil.copytree(a, b)
+    shutil.rmtree(b / "checkpoints" / "step_0000006")
+    shutil.rmtree(b / "final")
+    resumed = Trainer(_cfg(b, synth, **kw), evaluate_at_end=False)
+    assert resumed.step == 3 and resumed.balancer is not None and resumed.balancer.avg  # read from step 3
+    resumed.run()
+    wa, wb = _weights(a), _weights(b)
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k
+
+
 def test_loss_falls_with_ema(tmp_path, synth) -> None:
     run = tmp_path / "r"
     Trainer(_cfg(run, synth, max_steps=30, save_every=0, lr=5e-3, ema_decay=0.9), evaluate_at_end=False).run()

@@ -20,6 +20,7 @@ from typing import Any, Mapping, Sequence
 from ..data.readers.datasets import check_entries, resolve_paths
 from ..models.config import RENAMED_KEYS, ModelConfig, rename_section, renamed_key
 from ..tasks.detection import DEFAULT_OBJECT_ORDER, OBJECT_ORDERS
+from .balance import LOSS_BALANCE_RULES
 
 #: What a length-grouped pool may be sorted by (``train.batching.GROUP_KEYS`` has one key function each).
 GROUP_BY = ("length", "images")
@@ -75,6 +76,13 @@ class TrainConfig:
     tasks: list[str] = field(default_factory=lambda: list(CORE_TASKS))
     #: sampling weight per task (missing = 1); the mixture samples tasks, then examples
     task_weights: dict[str, float] = field(default_factory=dict)
+    #: temperature sampling: each task's weight is also multiplied by its training set's size to the
+    #: power ``1 / task_temperature`` (1: in proportion to size; large: the weights alone, as null)
+    task_temperature: float | None = None
+    #: per-task loss weights during training: ``none``, or ``inverse_loss`` (each task's samples
+    #: weighted by 1 / its moving-average loss, uncertainty weighting's fixed point; see
+    #: :mod:`vlseq.train.balance`)
+    loss_balance: str = "none"
     #: training stages, in order; each ``{"until_frac": f}`` (of the run: the larger of steps/max_steps
     #: and time/time_budget_min) or ``{"until_step": n}`` (the last stage may omit both), with
     #: optional ``"tasks"`` (sampled in this stage; default all) and ``"task_weights"`` (override
@@ -149,6 +157,14 @@ class TrainConfig:
             raise ValueError(f"training config key 'group_by' must be one of {', '.join(GROUP_BY)}, got {self.group_by!r}")
         if self.group_pool < 0:
             raise ValueError(f"training config key 'group_pool' must be >= 0 (0 or 1: off), got {self.group_pool}")
+        if self.loss_balance not in LOSS_BALANCE_RULES:
+            raise ValueError(f"training config key 'loss_balance' must be one of {', '.join(LOSS_BALANCE_RULES)}, "
+                             f"got {self.loss_balance!r}")
+        if self.task_temperature is not None and not self.task_temperature > 0:
+            raise ValueError(f"training config key 'task_temperature' must be > 0 or null, got {self.task_temperature}")
+        if self.task_temperature is not None and self.data.shards:
+            raise ValueError("training config key 'task_temperature' weighs tasks by their training set's size, "
+                             "which streamed shards (data.shards) do not give: set task_weights instead")
         parse_stages(self.stages, self.tasks)  # the run re-parses against the tasks its data provides
         check_entries(self.data.datasets, "data.datasets")
 

@@ -34,6 +34,7 @@ from ..models.io import save_pretrained
 from ..models.protocol import VLModel
 from ..processing import Processor, image_cache_bytes
 from ..tasks import get_task, task_of
+from .balance import build_balancer
 from .batching import GROUP_KEYS, Item, LengthGroupedPool
 from .checkpoint import check_resume, list_checkpoints, load_checkpoint, prune, save_checkpoint
 from .config import TrainConfig
@@ -127,6 +128,7 @@ class Trainer:
         self.lr_schedule, self.scheduler = self._build_schedule(optimizer)
         self.ema = build_ema(model, self.cfg.ema_decay)
         self.stage = 0
+        self.balancer = build_balancer(self.cfg.loss_balance)
         self.mixture = MixtureSampler(self.train_data, weights=self.stage_weights(), seed=self.cfg.seed)
         self.model, self.optimizer = self._prepare(model, optimizer)
         self._start_progress()
@@ -222,6 +224,7 @@ class Trainer:
         return {"step": self.step, "elapsed": self.elapsed, "schedule_total": self.schedule_total, "stage": self.stage,
                 **self._sampler_state(), "best": self.best,
                 "pool": self.pool.state() if self.pool is not None else None,
+                "balance": self.balancer.state_dict() if self.balancer is not None else None,
                 "stream": self.stream.state(self.accelerator) if self.stream is not None else None}
 
     def _resume(self, anyway: bool = False) -> None:
@@ -233,6 +236,8 @@ class Trainer:
         self.step, self.elapsed, self.best = state["step"], state["elapsed"], state.get("best")
         self.set_schedule_total(state["schedule_total"])
         self.stage = int(state.get("stage", 0))
+        if self.balancer is not None:
+            self.balancer.load_state_dict(state.get("balance"))
         self.mixture.set_weights(self.stage_weights())  # the stage's weights, then its position
         self._load_sampler_state(state)
         self._stream_resume = state.get("stream")
@@ -246,8 +251,9 @@ class Trainer:
         ``weight`` (a ``task@name`` source)."""
         stage = self.stages[self.stage]
         per_dataset = dataset_weights(self.cfg.data.datasets)
+        t = self.cfg.task_temperature
         return {s: stage.weight(task_of(s), self.cfg.task_weights) * per_dataset.get(s.partition("@")[2], 1.0)
-                for s in self.train_data}
+                * (len(self.train_data[s]) ** (1.0 / t) if t else 1.0) for s in self.train_data}
 
     def progress(self) -> float:
         """How far the run is, 0..1: the larger of the step and the time fractions."""
@@ -342,6 +348,9 @@ class Trainer:
         losses = StepLosses()
         for _ in range(cfg.grad_accum):
             batch, sources = self._micro_batch(cfg.batch_size)
+            if self.balancer is not None:  # the trainer knows the tasks; the model sees sample weights
+                batch["sample_weight"] = batch["sample_weight"] * self.balancer.factors(
+                    [task_of(s) for s in sources]).to(batch["sample_weight"].device)
             # Gradients are all-reduced only in the step's last micro-batch (DDP's no_sync before it);
             # backward() divides the loss by grad_accum, so the step's gradient is the micro-batches' mean.
             with acc.accumulate(self.model):
@@ -349,6 +358,8 @@ class Trainer:
                     out = self.model(**batch)
                 acc.backward(out["loss"])
             losses.micro.append(out["loss"].detach() / cfg.grad_accum)
+            if self.balancer is not None:
+                self.balancer.update([task_of(s) for s in sources], out["sample_loss"])
             losses.samples.append((sources, out["sample_loss"].detach()))
             if "cell_loss" in out:  # logged as loss/cell, beside the tasks' losses
                 losses.samples.append((["cell"], out["cell_loss"].detach().reshape(1)))
