@@ -217,13 +217,14 @@ def shift_right(ids: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------- models under test
 
 
-def model_config(name: str, image_size: int | None = None) -> ModelConfig:
-    """vlseq's model config for a :data:`CONFIGS` name, on the benchmark vocabulary."""
-    preset, overrides = CONFIGS[name]
+def model_config(name: str, image_size: int | None = None, overrides: Sequence[str] = ()) -> ModelConfig:
+    """vlseq's model config for a :data:`CONFIGS` name, on the benchmark vocabulary, with
+    ``overrides`` (``model.KEY=VALUE``) applied last."""
+    preset, base = CONFIGS[name]
     extra = [f"model.vocab_size={VOCAB}", f"model.num_bins={NUM_BINS}", f"model.loc_offset={LOC_OFFSET}"]
     if image_size:
         extra.append(f"model.image_size={image_size}")
-    return load_config(preset, list(overrides) + extra).model
+    return load_config(preset, list(base) + extra + list(overrides)).model
 
 
 def n_params(model: torch.nn.Module) -> int:

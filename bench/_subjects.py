@@ -205,15 +205,16 @@ class ViTBartSubject(Subject):
 
 
 def build_subjects(name: str, which: Sequence[str], image_size: int | None = None, seed: int = 0,
-                   florence2: str = "matched") -> list[Subject]:
+                   florence2: str = "matched", overrides: Sequence[str] = ()) -> list[Subject]:
     """The models ``which`` (``vlseq``, ``florence2``, ``vit+bart``) at config ``name``, vlseq first.
 
+    ``overrides``: ``model.KEY=VALUE`` settings of vlseq's model (one lever changed).
     ``florence2``: ``"matched"`` sizes its vision tower to vlseq's parameter count
     (:func:`florence2_config_like`), ``"base"`` takes Florence-2-base's (:func:`florence2_base_config`).
     """
     if florence2 not in ("matched", "base"):
         raise ValueError(f"florence2 must be 'matched' or 'base', got {florence2!r}")
-    cfg = model_config(name, image_size)
+    cfg = model_config(name, image_size, overrides)
     torch.manual_seed(seed)
     vl = VLSeqSubject(cfg)
     out: list[Subject] = [vl]

@@ -7,6 +7,7 @@ the ratio to Florence-2 (goal: vlseq >= 1.5x). See ``_subjects.py`` for how the 
 
     python bench/bench_train_speed.py                        # tiny and 34m configs, batch 8
     python bench/bench_train_speed.py --configs 34m --image-size 224 --steps 20
+    python bench/bench_train_speed.py --configs tiny --override model.loc_pointer=none   # one lever off
     python bench/bench_train_speed.py --quick                # a seconds-long smoke run
 """
 
@@ -31,7 +32,7 @@ def measure_config(name: str, args: Any) -> list[dict[str, Any]]:
 
     The models take turns step by step, so a change in machine load hits all of them alike.
     """
-    subjects = build_subjects(name, args.models, args.image_size, args.seed)
+    subjects = build_subjects(name, args.models, args.image_size, args.seed, overrides=args.override)
     image_size = subjects[0].model.config.image_size
     batch = synthetic_batch(args.batch, image_size, args.prompt_len, args.target_len, args.seed)
     timed = time_training(subjects, batch, args.steps, args.warmup)
@@ -54,6 +55,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     ap.add_argument("--target-len", type=int, default=32)
     ap.add_argument("--steps", type=int, default=10, help="timed steps (median reported)")
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--override", action="append", default=[], metavar="model.KEY=VALUE",
+                    help="change one setting of vlseq's model (repeatable), e.g. model.loc_pointer=none")
     args = ap.parse_args(argv)
     if args.quick:
         args.configs, args.batch, args.prompt_len, args.target_len, args.steps, args.warmup = "tiny", 2, 8, 8, 2, 1
