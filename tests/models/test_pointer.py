@@ -33,6 +33,29 @@ def test_uniform_attention_leaves_the_token_head_unchanged() -> None:
     assert torch.allclose(plain, pointed, atol=1e-5)
 
 
+@pytest.mark.parametrize("offsets", [False, True])
+def test_the_gate_scales_the_pointer_term_and_can_shut_it(offsets) -> None:
+    """``gate``: the term times sigmoid(w . h + 4), 0.982 at the start; a shut gate leaves the
+    plain tied head (a coordinate in its box's frame is no place in the image)."""
+    torch.manual_seed(0)
+    kw = dict(loc_offset=10, num_bins=BINS, init_std=0.5, offsets=offsets)
+    plain_head, gated = PointerHead(16, 50, (4, 4), **kw), PointerHead(16, 50, (4, 4), gate=True, **kw)
+    gated.load_state_dict(plain_head.state_dict(), strict=False)  # the same weights, plus the gate's
+    h, mem = torch.randn(2, 3, 16), torch.randn(2, 16, 16)
+    plain = gated(h)  # detached from the image: no pointer term at all
+    with plain_head.attach(mem):
+        full = plain_head(h)
+    with gated.attach(mem):
+        started = gated(h)
+    loc = slice(10, 10 + BINS)
+    torch.testing.assert_close(started[..., loc] - plain[..., loc], torch.sigmoid(torch.tensor(4.0)) * (full - plain)[..., loc])
+    with torch.no_grad():
+        gated.gate.bias.fill_(-60.0)
+    with gated.attach(mem):
+        shut = gated(h)
+    torch.testing.assert_close(shut, plain)
+
+
 def test_the_pointer_raises_the_bins_of_the_attended_cell() -> None:
     """A key that matches the query in one cell: x bins of its column and y bins of its row win."""
     torch.manual_seed(0)
@@ -83,9 +106,9 @@ def _tok() -> VLTokenizer:
     return VLTokenizer.train(["a red circle", "detect: circle, square", "what colour"], num_bins=BINS)
 
 
-def _cfg(tok: VLTokenizer, pointer: str = "cell") -> ModelConfig:
+def _cfg(tok: VLTokenizer, pointer: str = "cell", gate: bool = False) -> ModelConfig:
     return ModelConfig(d_model=32, encoder_layers=1, decoder_layers=1, heads=2, ffn_dim=64, image_size=32,
-                       num_bins=BINS, max_positions=128, loc_pointer=pointer,
+                       num_bins=BINS, max_positions=128, loc_pointer=pointer, loc_pointer_gate=gate,
                        vision=VisionConfig(channels=(8, 16, 32))).fill_from_tokenizer(tok)
 
 
@@ -135,11 +158,11 @@ def test_factored_offsets_equal_the_written_out_softmax(grid, bins, images, scal
     torch.testing.assert_close(step, want[:, :1], atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("pointer", ["cell", "cell_offset"])
-def test_pointer_model_trains_generates_and_round_trips(tmp_path, pointer) -> None:
+@pytest.mark.parametrize("pointer,gate", [("cell", False), ("cell_offset", False), ("cell_offset", True)])
+def test_pointer_model_trains_generates_and_round_trips(tmp_path, pointer, gate) -> None:
     tok = _tok()
     torch.manual_seed(0)
-    model = VLSeqModel(_cfg(tok, pointer))
+    model = VLSeqModel(_cfg(tok, pointer, gate))
     assert isinstance(model.lm.lm_head, PointerHead)
     assert model.lm.lm_head.weight is model.lm.get_input_embeddings().weight  # still tied
     pv, ids = torch.randn(2, 1, 3, 32, 32), torch.randint(5, 20, (2, 4))
@@ -155,6 +178,7 @@ def test_pointer_model_trains_generates_and_round_trips(tmp_path, pointer) -> No
     save_pretrained(model, tok, tmp_path / "ck", {"num_bins": BINS})
     again, _, _ = from_pretrained(tmp_path / "ck")
     assert again.config.loc_pointer == pointer and torch.equal(again.generate(pv, ids, am, max_new_tokens=4), a)
+    assert (again.lm.lm_head.gate is not None) == gate
 
 
 def test_pointer_setting_is_checked() -> None:

@@ -142,6 +142,10 @@ class ModelConfig:
     #: write a coordinate (teacher forcing knows them; at inference, where the token head puts half
     #: its mass on the coordinate tokens). ``coords`` spends the pointer's cost only where it is used
     loc_pointer_at: str = "all"
+    #: scale the pointer's term by a gate read from the decoder state, sigmoid(w . h + 4) (so 0.98
+    #: at the start): where a coordinate is not a place in the image (a polygon vertex or keypoint
+    #: in its box's frame) the decoder can shut the image pointer off instead of flattening its attention
+    loc_pointer_gate: bool = False
     #: ``<img_k>`` output tokens (the image tokenizer's codebook size; 0: the model writes no image).
     #: Not the encoder's tokens per image, which is ``VLSeqModel.tokens_per_image``.
     num_image_tokens: int = 0

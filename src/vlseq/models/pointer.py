@@ -59,10 +59,15 @@ class PointerHead(nn.Module):
         grid: the image grid ``(gh, gw)``. loc_offset: id of ``<loc_0>``; num_bins: coordinate tokens.
         offsets: also a bin within the cell. only_coords: the pointer term only at the positions
             that write a coordinate (given by :meth:`attach`, else :meth:`coordinate_positions`).
+        gate: the term times ``sigmoid(w . h + 4)``, read from the decoder state ``h``. A polygon
+            vertex or keypoint is written in its box's frame: its bin names a place in the box,
+            not in the image, and the pointer's cells say nothing of it. The gate lets the
+            decoder, which knows it is inside ``<poly>`` or after a keypoint's name, turn the
+            pointer off there; it starts near 1, the ungated head.
     """
 
     def __init__(self, d_model: int, vocab_size: int, grid: tuple[int, int], loc_offset: int, num_bins: int,
-                 init_std: float, offsets: bool = False, only_coords: bool = False) -> None:
+                 init_std: float, offsets: bool = False, only_coords: bool = False, gate: bool = False) -> None:
         super().__init__()
         if loc_offset < 0:
             raise ValueError("model.loc_pointer needs the coordinate token ids (ModelConfig.fill_from_tokenizer)")
@@ -86,6 +91,11 @@ class PointerHead(nn.Module):
         for lin in (self.query, self.key, self.axis):
             nn.init.normal_(lin.weight, std=init_std)
             nn.init.zeros_(lin.bias)
+        self.gate: nn.Linear | None = None
+        if gate:
+            self.gate = nn.Linear(d_model, 1)
+            nn.init.zeros_(self.gate.weight)
+            nn.init.constant_(self.gate.bias, 4.0)
         self.grid = grid
         self.loc_offset, self.num_bins = loc_offset, num_bins
         self.register_buffer("row_of_bin", bin_cells(num_bins, grid[0]), persistent=False)
@@ -157,7 +167,8 @@ class PointerHead(nn.Module):
         att = torch.softmax(scores, dim=-1)  # (..., N) with ... = (B, T) or (M,)
         if self.record:
             self.last_attention = att.detach()
-        return self._bins(att, torch.sigmoid(self.axis(h)), off_mem, h)
+        term = self._bins(att, torch.sigmoid(self.axis(h)), off_mem, h)
+        return term if self.gate is None else torch.sigmoid(self.gate(h)) * term
 
     def _bins(self, att: torch.Tensor, g: torch.Tensor, off_mem: torch.Tensor | None, h: torch.Tensor) -> torch.Tensor:
         """Attention over the cells (..., N) and the x-gate (..., 1) -> log pointer term (..., num_bins).

@@ -150,7 +150,8 @@ class VLSeqModel(nn.Module):
                 self.cell_head.bias.zero_()
         if cfg.loc_pointer != "none":
             self.lm.lm_head = PointerHead(d, self.lm.config.vocab_size, self.grid, cfg.loc_offset, cfg.num_bins, std,
-                                          offsets=cfg.loc_pointer == "cell_offset", only_coords=cfg.loc_pointer_at == "coords")
+                                          offsets=cfg.loc_pointer == "cell_offset", only_coords=cfg.loc_pointer_at == "coords",
+                                          gate=cfg.loc_pointer_gate)
         self.lm.tie_weights()
         if cfg.loc_init == "sincos" and not cfg.lm_pretrained:
             self._init_coordinates_sincos()
