@@ -349,8 +349,8 @@ class Trainer:
         for _ in range(cfg.grad_accum):
             batch, sources = self._micro_batch(cfg.batch_size)
             if self.balancer is not None:  # the trainer knows the tasks; the model sees sample weights
-                batch["sample_weight"] = batch["sample_weight"] * self.balancer.factors(
-                    [task_of(s) for s in sources]).to(batch["sample_weight"].device)
+                tasks = [task_of(s) for s in sources]
+                batch["sample_weight"] = batch["sample_weight"] * self.balancer.factors(tasks).to(batch["sample_weight"].device)
             # Gradients are all-reduced only in the step's last micro-batch (DDP's no_sync before it);
             # backward() divides the loss by grad_accum, so the step's gradient is the micro-batches' mean.
             with acc.accumulate(self.model):
@@ -359,7 +359,7 @@ class Trainer:
                 acc.backward(out["loss"])
             losses.micro.append(out["loss"].detach() / cfg.grad_accum)
             if self.balancer is not None:
-                self.balancer.update([task_of(s) for s in sources], out["sample_loss"])
+                self.balancer.update(tasks, out["sample_loss"])
             losses.samples.append((sources, out["sample_loss"].detach()))
             if "cell_loss" in out:  # logged as loss/cell, beside the tasks' losses
                 losses.samples.append((["cell"], out["cell_loss"].detach().reshape(1)))
