@@ -35,9 +35,13 @@ def ckpt(tmp_path_factory) -> Path:
 
 def test_baselines_from_the_train_split_beside_data(world, ckpt, tmp_path, capsys) -> None:
     out = tmp_path / "eval"
-    assert main(["eval", "--checkpoint", str(ckpt), "--data", str(world / "val"), "--out", str(out), *ARGS]) == 0
+    assert main(["eval", "--checkpoint", str(ckpt), "--data", str(world / "val"), "--out", str(out), *ARGS,
+                 "--slots", "2"]) == 0
     printed = capsys.readouterr().out
     assert "| task | metric | value | baseline | parse errors | n |" in printed
+    # --slots: teacher-forced accuracy per box coordinate, for the task with boxes only
+    slots = json.loads((out / "slots.json").read_text())
+    assert set(slots) == {"refexp"} and slots["refexp"]["n"] == 2 and "| refexp |" in printed
     assert "majority answer" in printed and "prior box" in printed
     assert f"baseline priors: {(world / 'train').resolve()}" in printed
     assert "come from the evaluated examples themselves" not in printed

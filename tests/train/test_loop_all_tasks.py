@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from vlseq.train.config import CORE_TASKS, EXTRA_TASKS, load_config
 from vlseq.train.loop import Trainer
@@ -182,3 +183,28 @@ def test_the_all_preset_names_all_eighteen_tasks_with_room_for_each() -> None:
     assert cfg.max_prompt_tokens >= text.max_prompt_tokens and cfg.max_target_tokens >= every.max_target_tokens
     assert cfg.image_tokenizer and cfg.image_tokenizer_train["size"] == cfg.model.image_size
     assert all(cfg.task_weights.get(t, 0) > 0 for t in cfg.tasks)
+
+
+def test_gradient_masking_trains_text_and_image_outputs_apart(tmp_path, image_tokenizer, monkeypatch) -> None:
+    from vlseq.train.grad_mask import GradientMask
+
+    calls: list[float] = []
+    real = GradientMask.backward
+
+    def counted(self, loss, image_share, scale=1.0):  # type: ignore[no-untyped-def]
+        calls.append(float(image_share))
+        return real(self, loss, image_share, scale)
+
+    monkeypatch.setattr(GradientMask, "backward", counted)
+    cfg = _cfg(tmp_path / "run", tmp_path / "synth", f"image_tokenizer={image_tokenizer}", "grad_mask=0.5",
+               'tasks=["caption", "generate_image"]', "batch_size=8", "grad_accum=2")
+    trainer = Trainer(cfg, evaluate_at_end=False)
+    start = {k: v.clone() for k, v in trainer.raw_model.state_dict().items()}
+    trainer.run()
+    # batches of 8 drawn from two tasks hold both kinds of sample: the masked backward ran, with a
+    # share of the loss strictly between none and all of it
+    assert calls and all(0.0 < c for c in calls)
+    moved = [k for k, v in trainer.raw_model.state_dict().items() if v.is_floating_point() and not torch.equal(v, start[k])]
+    assert moved
+    with pytest.raises(ValueError, match="grad_mask"):
+        load_config("debug", ["grad_mask=1.5"])

@@ -118,6 +118,8 @@ def test_slot_accuracy_reports_each_corner(tmp_path, synth) -> None:
         assert set(r) == {"x1", "y1", "x2", "y2", "n"} and all(0 <= r[k] <= 1 for k in ("x1", "y1", "x2", "y2"))
     assert rows["refexp"]["n"] == 4
     assert "| refexp |" in format_slot_accuracy(rows)
+    chunked = slot_accuracy(trainer.raw_model, trainer.processor, val, n=4, chunk=3)  # chunks of 3 and 1
+    assert chunked["refexp"]["n"] == 4 and chunked["detect"]["n"] == rows["detect"]["n"]
 
 
 def test_object_order_position_gives_the_evaluation_order_in_training(tmp_path, synth) -> None:

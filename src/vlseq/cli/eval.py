@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", default=None, help="output directory (default: CHECKPOINT/eval-<split>)")
     ap.add_argument("--image-use", type=int, default=0, metavar="N",
                     help="also compare the loss with true vs shuffled images on N examples per task (image_use.json)")
+    ap.add_argument("--slots", type=int, default=0, metavar="N",
+                    help="also score each box coordinate slot (x1, y1, x2, y2) teacher-forced on N examples per task "
+                         "with boxes (slots.json)")
     ap.add_argument("--allow-train-split", action="store_true",
                     help="evaluate the training split anyway (refused by default: its numbers overstate the model)")
     add_device_args(ap)
@@ -284,6 +287,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         uses = image_use(model, processor, data, n=args.image_use)
         (out / "image_use.json").write_text(json.dumps({t: {"loss": a, "loss_shuffled": b} for t, (a, b) in uses.items()}, indent=2))
         print(format_image_use(uses))
+    if args.slots:
+        from ..evaluation.diagnostics import format_slot_accuracy, slot_accuracy
+
+        slots = slot_accuracy(model, processor, data, n=args.slots)
+        (out / "slots.json").write_text(json.dumps(slots, indent=2))
+        print(f"\nWhich box coordinate fails?\n\n{format_slot_accuracy(slots)}")
     print(f"wrote {out / 'metrics.json'}, {out / 'predictions.jsonl'}, {out / 'index.html'}")
     if results is not None:
         print(f"wrote {args.results}: {results.write().summary()}")

@@ -54,7 +54,7 @@ from transformers.modeling_outputs import BaseModelOutput
 
 from ..codec.pixels import PIXEL_MEAN, PIXEL_STD
 from .config import ModelConfig
-from .loss import balanced_loss
+from .loss import balanced_loss_split
 
 #: Florence-2's image processor statistics (ImageNet's), used when the directory names none.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -283,13 +283,15 @@ class Florence2Model(nn.Module):
         labels: torch.Tensor | None = None,
         image_mask: torch.Tensor | None = None,
         sample_weight: torch.Tensor | None = None,
+        loss_group: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Teacher-forced logits (B, T, V) and, with ``labels`` (B, T; -100 = ignored), the loss.
 
         ``decoder_input_ids`` are vlseq's (``<s> target``); Florence-2's start token ``</s>`` is
         prepended and its logits (which predict ``<s>``) dropped, so logits align with ``labels``.
         The loss is balanced per sample exactly as in :class:`VLSeqModel` (weighted by
-        ``sample_weight`` (B,)); ``sample_loss`` (B,) is returned for per-task logging.
+        ``sample_weight`` (B,)); ``sample_loss`` (B,) is returned for per-task logging, and with
+        ``loss_group`` (B,) bool, ``loss_group_share``: the part of ``loss`` those samples make.
         """
         c = self.config
         embeds, mask = self.encoder_inputs(pixel_values, input_ids, attention_mask, image_mask)
@@ -302,7 +304,9 @@ class Florence2Model(nn.Module):
         logits = out.logits[:, 1:]
         result = {"logits": logits}
         if labels is not None:
-            result["loss"], result["sample_loss"] = balanced_loss(logits, labels, sample_weight)
+            result["loss"], result["sample_loss"], share = balanced_loss_split(logits, labels, sample_weight, loss_group)
+            if share is not None:
+                result["loss_group_share"] = share
         return result
 
     # ------------------------------------------------------------------ generation

@@ -48,6 +48,26 @@ def balanced_loss(
     A one-token VQA answer thus weighs as much as a 40-token object list; with the usual
     token average, short-output tasks get a few percent of the gradient and stall.
     """
+    loss, per_sample, _ = balanced_loss_split(logits, labels, sample_weight, None, loc_range, loc_sigma, loc_distance)
+    return loss, per_sample
+
+
+def balanced_loss_split(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    sample_weight: torch.Tensor | None,
+    group: torch.Tensor | None,
+    loc_range: tuple[int, int] | None = None,
+    loc_sigma: float = 0.0,
+    loc_distance: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """:func:`balanced_loss` and the part of it that the samples of ``group`` (B,) bool contribute.
+
+    Returns (loss, per-sample loss (B,) detached, share) with ``share`` the scalar
+    ``sum_{i in group} w_i l_i / sum_i w_i`` (with autograd; None without ``group``), so that
+    ``loss - share`` and ``share`` are the two groups' terms of the one loss and their gradients
+    add up to the loss's. Gradient masking between output families takes the two apart.
+    """
     if loc_range is None or loc_sigma <= 0:
         tok = F.cross_entropy(logits.transpose(1, 2).float(), labels, ignore_index=-100, reduction="none")
     else:
@@ -65,7 +85,9 @@ def balanced_loss(
     tok = tok * valid
     per_sample = tok.sum(1) / valid.sum(1).clamp(min=1.0)
     w = sample_weight if sample_weight is not None else torch.ones_like(per_sample)
-    return (per_sample * w).sum() / w.sum().clamp(min=1e-8), per_sample.detach()
+    total = w.sum().clamp(min=1e-8)
+    share = None if group is None else (per_sample * w * group.to(w.dtype)).sum() / total
+    return (per_sample * w).sum() / total, per_sample.detach(), share
 
 
 def coordinate_mask(ids: torch.Tensor, lo: int, n: int) -> torch.Tensor:

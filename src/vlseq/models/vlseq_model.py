@@ -31,7 +31,7 @@ from transformers.modeling_outputs import BaseModelOutput
 
 from .config import ModelConfig
 from .greedy import greedy_decode
-from .loss import balanced_loss, coordinate_mask
+from .loss import balanced_loss_split, coordinate_mask
 from .pointer import PointerHead
 from .vision import build_vision, grid_size
 
@@ -291,6 +291,7 @@ class VLSeqModel(nn.Module):
         cell_token: torch.Tensor | None = None,
         cell_weight: torch.Tensor | None = None,
         referent_xy: torch.Tensor | None = None,
+        loss_group: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Teacher-forced logits and, with ``labels`` (B, T; -100 = ignored), the loss.
 
@@ -302,7 +303,9 @@ class VLSeqModel(nn.Module):
         (``Processor(cell_labels=True)``), the
         weighted :meth:`cell_identity_loss` is added to ``loss`` and returned as ``cell_loss``; with
         ``model.referent_loss`` and ``referent_xy`` (B, 2) (``Processor(referents=True)``), the
-        weighted :meth:`referent_loss` likewise as ``referent_loss``.
+        weighted :meth:`referent_loss` likewise as ``referent_loss``. With ``loss_group`` (B,) bool,
+        ``loss_group_share`` is the part of ``loss`` those samples' sequence losses make (the rest,
+        auxiliary terms included, is ``loss - loss_group_share``).
         """
         embeds, mask = self.encoder_inputs(pixel_values, input_ids, attention_mask, image_mask)
         dec_mask = (decoder_input_ids != self.config.pad_token_id).long()
@@ -318,9 +321,11 @@ class VLSeqModel(nn.Module):
                           output_hidden_states=refer and via == "pointer")
         result = {"logits": out.logits}
         if labels is not None:
-            result["loss"], result["sample_loss"] = balanced_loss(out.logits, labels, sample_weight,
-                                                                  self.config.loc_range, self.config.loc_sigma,
-                                                                  self.config.loc_distance)
+            result["loss"], result["sample_loss"], share = balanced_loss_split(
+                out.logits, labels, sample_weight, loss_group, self.config.loc_range, self.config.loc_sigma,
+                self.config.loc_distance)
+            if share is not None:
+                result["loss_group_share"] = share
             if self.config.cell_loss > 0 and cell_token is not None and cell_xy is not None:
                 result["cell_loss"] = self.cell_identity_loss(enc.last_hidden_state, cell_xy, cell_token, cell_weight)
                 result["loss"] = result["loss"] + self.config.cell_loss * result["cell_loss"]

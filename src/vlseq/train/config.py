@@ -83,6 +83,10 @@ class TrainConfig:
     #: weighted by 1 / its moving-average loss, uncertainty weighting's fixed point; see
     #: :mod:`vlseq.train.balance`)
     loss_balance: str = "none"
+    #: gradient masking between image-output samples (generate_image, edit_image) and the rest:
+    #: the share in (0, 1) of each shared parameter's elements that the rest's gradient updates;
+    #: the image outputs' gradient updates the others (:mod:`vlseq.train.grad_mask`). null: off.
+    grad_mask: float | None = None
     #: training stages, in order; each ``{"until_frac": f}`` (of the run: the larger of steps/max_steps
     #: and time/time_budget_min) or ``{"until_step": n}`` (the last stage may omit both), with
     #: optional ``"tasks"`` (sampled in this stage; default all) and ``"task_weights"`` (override
@@ -160,6 +164,8 @@ class TrainConfig:
         if self.loss_balance not in LOSS_BALANCE_RULES:
             raise ValueError(f"training config key 'loss_balance' must be one of {', '.join(LOSS_BALANCE_RULES)}, "
                              f"got {self.loss_balance!r}")
+        if self.grad_mask is not None and not 0.0 < self.grad_mask < 1.0:
+            raise ValueError(f"training config key 'grad_mask' must be in (0, 1) or null, got {self.grad_mask}")
         if self.task_temperature is not None and not self.task_temperature > 0:
             raise ValueError(f"training config key 'task_temperature' must be > 0 or null, got {self.task_temperature}")
         if self.task_temperature is not None and self.data.shards:

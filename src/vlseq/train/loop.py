@@ -39,6 +39,7 @@ from .batching import GROUP_KEYS, Item, LengthGroupedPool
 from .checkpoint import check_resume, list_checkpoints, load_checkpoint, prune, save_checkpoint
 from .config import TrainConfig
 from .data import load_examples
+from .grad_mask import GradientMask
 from .optim import WarmupCosine, build_ema, build_optimizer, schedule_lr
 from .setup import RunSetup, model_settings, open_accelerator, resolve_run, seed_run, start_model
 from .setup import corpus as corpus  # re-exported: tools build tokenizer corpora with it from here
@@ -131,6 +132,7 @@ class Trainer:
         self.balancer = build_balancer(self.cfg.loss_balance)
         self.mixture = MixtureSampler(self.train_data, weights=self.stage_weights(), seed=self.cfg.seed)
         self.model, self.optimizer = self._prepare(model, optimizer)
+        self.grad_mask = self._build_grad_mask(model)
         self._start_progress()
         self.pool = self._open_pool()
         if resume:
@@ -175,6 +177,15 @@ class Trainer:
             # per process, so a second Trainer in the same process would silently inherit the first's.
             model = torch.compile(model, backend=self.cfg.compile)
         return model, optimizer
+
+    def _build_grad_mask(self, model: VLModel) -> GradientMask | None:
+        if self.cfg.grad_mask is None:
+            return None
+        if self.accelerator.num_processes > 1:
+            # its two autograd.grad passes bypass the hooks by which DDP all-reduces gradients
+            raise ValueError("training config key 'grad_mask' runs in one process only; "
+                             f"this run has {self.accelerator.num_processes}")
+        return GradientMask(cast(torch.nn.Module, model).parameters(), self.cfg.grad_mask, self.cfg.seed)
 
     def _start_progress(self) -> None:
         """Step 0 of the run: counters, the schedule's end, the augmentation RNG, the bad-record rule."""
@@ -348,15 +359,24 @@ class Trainer:
         losses = StepLosses()
         for _ in range(cfg.grad_accum):
             batch, sources = self._micro_batch(cfg.batch_size)
+            tasks = [task_of(s) for s in sources]
             if self.balancer is not None:  # the trainer knows the tasks; the model sees sample weights
-                tasks = [task_of(s) for s in sources]
                 batch["sample_weight"] = batch["sample_weight"] * self.balancer.factors(tasks).to(batch["sample_weight"].device)
+            masked = False
+            if self.grad_mask is not None:  # and the model sees which samples are image outputs
+                group = [get_task(t).output == "image" for t in tasks]
+                masked = any(group) and not all(group)
+                if masked:
+                    batch["loss_group"] = torch.tensor(group, device=batch["labels"].device)
             # Gradients are all-reduced only in the step's last micro-batch (DDP's no_sync before it);
             # backward() divides the loss by grad_accum, so the step's gradient is the micro-batches' mean.
             with acc.accumulate(self.model):
                 with acc.autocast():
                     out = self.model(**batch)
-                acc.backward(out["loss"])
+                if masked:
+                    cast(GradientMask, self.grad_mask).backward(out["loss"], out["loss_group_share"], 1 / cfg.grad_accum)
+                else:
+                    acc.backward(out["loss"])
             losses.micro.append(out["loss"].detach() / cfg.grad_accum)
             if self.balancer is not None:
                 self.balancer.update(tasks, out["sample_loss"])
