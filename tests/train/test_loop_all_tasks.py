@@ -206,5 +206,23 @@ def test_gradient_masking_trains_text_and_image_outputs_apart(tmp_path, image_to
     assert calls and all(0.0 < c for c in calls)
     moved = [k for k, v in trainer.raw_model.state_dict().items() if v.is_floating_point() and not torch.equal(v, start[k])]
     assert moved
+    # under fp16 (a loss scaler: GPUs only, so one is set here by hand) the masked passes are scaled
+    # as acc.backward scales the loss, so the optimiser's unscaling gives the same gradient
+    batch, sources = trainer._micro_batch(8)
+    group = [t == "generate_image" for t in sources]
+    assert any(group) and not all(group)
+    batch["loss_group"] = torch.tensor(group)
+
+    def grads(scaler) -> list[torch.Tensor]:  # type: ignore[no-untyped-def]
+        trainer.optimizer.zero_grad(set_to_none=True)
+        trainer.accelerator.scaler = scaler
+        trainer._backward(trainer.model(**batch), masked=True)
+        return [p.grad.clone() for p in trainer.raw_model.parameters() if p.grad is not None]
+
+    trainer.model.eval()  # no dropout: the two passes see the same graph
+    plain = grads(None)
+    scaled = grads(torch.amp.GradScaler("cpu", init_scale=8.0))
+    trainer.accelerator.scaler = None
+    assert len(plain) == len(scaled) and all(torch.allclose(8 * a, b, atol=1e-6) for a, b in zip(plain, scaled))
     with pytest.raises(ValueError, match="grad_mask"):
         load_config("debug", ["grad_mask=1.5"])

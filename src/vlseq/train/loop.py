@@ -373,10 +373,7 @@ class Trainer:
             with acc.accumulate(self.model):
                 with acc.autocast():
                     out = self.model(**batch)
-                if masked:
-                    cast(GradientMask, self.grad_mask).backward(out["loss"], out["loss_group_share"], 1 / cfg.grad_accum)
-                else:
-                    acc.backward(out["loss"])
+                self._backward(out, masked)
             losses.micro.append(out["loss"].detach() / cfg.grad_accum)
             if self.balancer is not None:
                 self.balancer.update(tasks, out["sample_loss"])
@@ -394,6 +391,21 @@ class Trainer:
             self.ema.update_parameters(self.raw_model)
         self.step += 1
         return losses
+
+    def _backward(self, out: dict[str, torch.Tensor], masked: bool) -> None:
+        """``acc.backward(loss)``, or gradient masking's two passes on a micro-batch of both kinds.
+
+        The masked passes are scaled as ``acc.backward`` scales the loss: by ``1 / grad_accum``, and
+        under fp16 by the loss scaler, whose scale the optimiser's step divides out again.
+        """
+        acc = self.accelerator
+        if not masked:
+            acc.backward(out["loss"])
+            return
+        loss, share = out["loss"], out["loss_group_share"]
+        if acc.scaler is not None:
+            loss, share = acc.scaler.scale(loss), acc.scaler.scale(share)
+        cast(GradientMask, self.grad_mask).backward(loss, share, 1 / self.cfg.grad_accum)
 
     def _log(self, record: dict[str, Any]) -> None:
         """Append one line to ``log.jsonl`` (main process only)."""
