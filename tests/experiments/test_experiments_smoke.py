@@ -134,3 +134,23 @@ def test_vqa_misses_tells_another_objects_word_from_one_not_in_the_image(tmp_pat
         mod.misses(preds, tmp_path / "missing")
     with pytest.raises(SystemExit, match="nothing.jsonl: not found"):
         mod.misses(tmp_path / "nothing.jsonl", val)
+
+
+def test_pool_identity_weights_each_split_by_its_count(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = {"vqa/identity/acc@shape@<1": 1.0, "vqa/identity/n@shape@<1": 3, "detect/identity/label_given_hit": 0.5,
+         "detect/identity/hits": 10, "vqa/accuracy": 0.7}
+    b = {"vqa/identity/acc@shape@<1": 0.0, "vqa/identity/n@shape@<1": 1, "detect/identity/label_given_hit": 1.0,
+         "detect/identity/hits": 30}
+    mod = load("pool_identity")
+    pooled = mod.pool([a, b])
+    assert pooled["vqa/identity/acc@shape@<1"] == 0.75 and pooled["vqa/identity/n@shape@<1"] == 4
+    assert pooled["detect/identity/label_given_hit"] == 0.875 and pooled["detect/identity/hits"] == 40
+    assert "vqa/accuracy" not in pooled  # not an identity score: nothing to pool it by
+    files = []
+    for i, m in enumerate((a, b)):
+        files.append(tmp_path / f"m{i}.json")
+        files[-1].write_text(json.dumps(m))
+    assert mod.main([str(f) for f in files]) == 0
+    assert "vqa/identity/acc@shape@<1: 0.750 (n=4)" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="not found"):
+        mod.main([str(tmp_path / "none.json")])
