@@ -7,7 +7,10 @@ and its region captions, which name every object of an image: "a large yellow ci
 "what shape ..." and "what colour ..." questions it counts the wrong answers that are a word of the image's
 descriptions (a shape or colour some object of the image has: nearly always another object's, so
 the model read the wrong object, a binding miss) against those that describe nothing in the image
-(it misread the object: a recognition miss). Prints a table.
+(it misread the object: a recognition miss). Prints a table, with each question type split again by
+how the question names its object (:func:`naming`): by its other attribute alone (its colour in a
+shape question, its shape in a colour question), with a size word, or by a
+relation or an extreme ("left of the diamond", "the topmost ...").
 """
 
 from __future__ import annotations
@@ -17,9 +20,21 @@ import json
 from collections import Counter, defaultdict
 from pathlib import Path
 
+#: words that name an object by where it is (relations and extremes), then by its size
+RELATION_WORDS = (" left of ", " right of ", " above ", " below ", "most ")
+SIZE_WORDS = (" small ", " large ")
+
+
+def naming(question: str) -> str:
+    """How a question names its object: ``relation``, ``size`` or ``attribute`` (its colour or shape alone)."""
+    if any(w in question for w in RELATION_WORDS):
+        return "relation"
+    return "size" if any(w in question for w in SIZE_WORDS) else "attribute"
+
 
 def misses(predictions: Path, world: Path, kinds: tuple[str, ...] = ("shape", "colour")) -> dict[str, Counter]:
-    """Per question type: ``right``, ``another object`` and ``not in the image`` counts."""
+    """Per question type, and per type and :func:`naming` (``"shape, named by relation"``): ``right``,
+    ``another object`` and ``not in the image`` counts."""
     for f in (predictions, world / "vqa_questions.json", world / "vqa_annotations.json", world / "region_captions.jsonl"):
         if not f.is_file():
             raise SystemExit(f"{f}: not found (--predictions is vlseq eval's predictions.jsonl; --world a "
@@ -47,12 +62,14 @@ def misses(predictions: Path, world: Path, kinds: tuple[str, ...] = ("shape", "c
                 continue
             said = p["text"].strip()
             if said == ann["multiple_choice_answer"]:
-                out[kind]["right"] += 1
+                verdict = "right"
             elif said in words[str(p["image_id"])]:
-                out[kind]["another object"] += 1
+                verdict = "another object"
             else:
-                out[kind]["not in the image"] += 1
-    return out
+                verdict = "not in the image"
+            out[kind][verdict] += 1
+            out.setdefault(f"{kind}, named by {naming(p['prompt'])}", Counter())[verdict] += 1
+    return dict(sorted(out.items()))
 
 
 def main(argv: list[str] | None = None) -> int:
