@@ -30,30 +30,6 @@ def test_skip_appends_the_first_stage_pooled_to_the_grid() -> None:
     assert grid_size(stem, 32) == (4, 4)
 
 
-def test_channels_last_is_the_same_stem_in_another_layout() -> None:
-    """``vision.channels_last`` changes the activations' memory layout only: outputs, input
-    gradients and weight gradients match the default layout to float rounding, the weights keep
-    their layout (a checkpoint is the same), and the output is NHWC, so (B, h*w, C) needs no copy."""
-    torch.manual_seed(0)
-    nchw = ConvStem((8, 16, 32), skip=True)
-    nhwc = ConvStem((8, 16, 32), skip=True, channels_last=True)
-    nhwc.load_state_dict(nchw.state_dict())
-    x = torch.randn(4, 3, 32, 32)
-    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
-    a, b = nchw(xa), nhwc(xb)
-    assert b.is_contiguous(memory_format=torch.channels_last)
-    assert b.flatten(2).transpose(1, 2).is_contiguous()
-    torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
-    g = torch.randn_like(a)
-    (a * g).sum().backward()
-    (b * g).sum().backward()
-    torch.testing.assert_close(xb.grad, xa.grad, rtol=1e-4, atol=1e-5)
-    for (name, pa), pb in zip(nchw.named_parameters(), nhwc.parameters(), strict=True):
-        assert pb.is_contiguous(), name
-        torch.testing.assert_close(pb.grad, pa.grad, rtol=1e-3, atol=1e-4, msg=name)
-    assert build_vision(VisionConfig(channels=(8, 16), channels_last=True), 32).channels_last
-
-
 def test_skip_tells_colours_apart_where_a_colour_blind_last_stage_cannot() -> None:
     """Two images that differ only in one patch's colour differ in that cell's skip channels, even
     when the last stage has been zeroed (as a colour-blind one would read them the same)."""

@@ -60,10 +60,6 @@ class VisionConfig:
     #: conv stem: concatenate the first stage's features, pooled to the grid, to the last stage's
     #: (carries colour and fine detail the deep stages drop; see ``models.vision.ConvStem``)
     stem_skip: bool = False
-    #: conv stem: run the convs on channels-last (NHWC) activations. The same arithmetic in another
-    #: memory layout (outputs equal to float rounding); oneDNN's NHWC convolutions are the faster
-    #: kind on CPU, and the NHWC output flattens to the encoder's (B, h*w, C) without a copy
-    channels_last: bool = False
     hf_config: dict[str, Any] = field(default_factory=dict)
     pretrained: str | None = None
 

@@ -32,14 +32,9 @@ class ConvStem(nn.Module):
     deep stages are trained towards shape and position, and nothing then carries colour to the
     encoder. The skip hands it over linearly. A one-stage stem has nothing to skip: ``skip`` is then
     a no-op.
-
-    ``channels_last``: the input is made NHWC before the first conv, so every conv, norm and
-    activation runs in that layout (the weights stay as they are: a checkpoint is the same either
-    way, and the conv reorders a weight of a few thousand numbers per call, not the activations).
     """
 
-    def __init__(self, channels: tuple[int, ...], blocks: int = 2, norm: str = "batch", skip: bool = False,
-                 channels_last: bool = False) -> None:
+    def __init__(self, channels: tuple[int, ...], blocks: int = 2, norm: str = "batch", skip: bool = False) -> None:
         super().__init__()
         if blocks < 1:
             raise ValueError(f"vision.blocks must be >= 1, not {blocks}")
@@ -59,7 +54,6 @@ class ConvStem(nn.Module):
         #: modules of the first stage (conv, norm, activation per block): its output is the skip's
         self._first_stage = 3 * blocks
         self.out_channels = c_in + (channels[0] if self.skip else 0)
-        self.channels_last = channels_last
 
     def first_stage(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> (B, channels[0], H/2, W/2): the first stage's output (what ``skip`` pools)."""
@@ -67,8 +61,6 @@ class ConvStem(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) -> (B, C, H/stride, W/stride)"""
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
         if not self.skip:
             return self.body(x)
         first = self.first_stage(x)
@@ -117,7 +109,7 @@ class HFBackbone(nn.Module):
 
 def build_vision(cfg: VisionConfig, image_size: int) -> nn.Module:
     if cfg.kind == "conv":
-        return ConvStem(tuple(cfg.channels), cfg.blocks, cfg.norm, cfg.stem_skip, cfg.channels_last)
+        return ConvStem(tuple(cfg.channels), cfg.blocks, cfg.norm, cfg.stem_skip)
     if cfg.kind in ("resnet", "convnext", "vit", "swin"):
         return HFBackbone(cfg, image_size)
     raise ValueError(f"unknown vision kind {cfg.kind!r} (conv, resnet, convnext, vit, swin)")
