@@ -5,7 +5,8 @@ test splits), so a size bucket with few questions is scored on all of them.
 
 Each input is ``vlseq eval``'s ``metrics.json``. Every ``.../identity/<score>@<bucket>`` value that has
 its count beside it (``.../identity/n@<bucket>``, or ``.../identity/hits@<bucket>`` for detection)
-is pooled as the count-weighted mean; a value without one is left out. Prints the table that
+is pooled as the count-weighted mean, and so is a source's Acc@0.5 over its ``n`` (localize's
+all-sizes cell); a value without a count is left out. Prints the table that
 ``vlseq eval`` prints, from the pooled values, then the pooled counts of the VQA shape buckets.
 """
 
@@ -44,6 +45,12 @@ def pool(metrics: list[dict[str, float]]) -> dict[str, float]:
         for k, v in m.items():
             if "/identity/" in k and k.rpartition("/")[2].partition("@")[0] in ("n", "hits"):
                 counts[k] += v
+        # localize's all-sizes cell is the task's own Acc@0.5 over its queries (``format_identity``)
+        for src in {k.split("/identity/", 1)[0] for k in m if "/identity/" in k}:
+            if f"{src}/acc@0.5" in m and f"{src}/n" in m:
+                total[f"{src}/acc@0.5"] += m[f"{src}/acc@0.5"] * m[f"{src}/n"]
+                weight[f"{src}/acc@0.5"] += m[f"{src}/n"]
+                counts[f"{src}/n"] += m[f"{src}/n"]
     return {**{k: total[k] / weight[k] for k in total if weight[k] > 0}, **counts}
 
 

@@ -147,12 +147,14 @@ def test_pool_identity_weights_each_split_by_its_count(tmp_path: Path, capsys: p
     a = {"vqa/identity/acc@shape@<1": 1.0, "vqa/identity/n@shape@<1": 3, "detect/identity/label_given_hit": 0.5,
          "detect/identity/hits": 10, "vqa/accuracy": 0.7}
     b = {"vqa/identity/acc@shape@<1": 0.0, "vqa/identity/n@shape@<1": 1, "detect/identity/label_given_hit": 1.0,
-         "detect/identity/hits": 30}
+         "detect/identity/hits": 30, "localize/identity/acc@<1": 0.5, "localize/identity/n@<1": 2,
+         "localize/acc@0.5": 0.9, "localize/n": 10}
     mod = load("pool_identity")
     pooled = mod.pool([a, b])
     assert pooled["vqa/identity/acc@shape@<1"] == 0.75 and pooled["vqa/identity/n@shape@<1"] == 4
     assert pooled["detect/identity/label_given_hit"] == 0.875 and pooled["detect/identity/hits"] == 40
     assert "vqa/accuracy" not in pooled  # not an identity score: nothing to pool it by
+    assert pooled["localize/acc@0.5"] == 0.9 and pooled["localize/n"] == 10  # the only split that has it
     files = []
     for i, m in enumerate((a, b)):
         files.append(tmp_path / f"m{i}.json")
