@@ -1,6 +1,6 @@
 """The hand-written greedy decoder gives, token for token, what transformers' ``generate()`` gives:
 on a briefly trained model, for every task of the world, with the grammar and the pointer on, for
-BART and mBART layers, with padded prompts and with ``min_new_tokens``. Beam search still goes
+BART and mBART layers, with modality experts, with padded prompts and with ``min_new_tokens``. Beam search still goes
 through ``generate()``."""
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ BINS = 32
 TASKS = ("caption", "vqa", "classify", "detect", "refexp", "localize", "ground", "grounded_caption", "region_caption")
 
 
-def _trained(lm: str, pointer_at: str) -> tuple[list, Processor, VLSeqModel]:
-    exs, tok, mc = small_world_model(10, TASKS, loc_pointer="cell_offset", lm=lm, loc_pointer_at=pointer_at)
+def _trained(lm: str, pointer_at: str, experts: int = 0) -> tuple[list, Processor, VLSeqModel]:
+    exs, tok, mc = small_world_model(10, TASKS, loc_pointer="cell_offset", lm=lm, loc_pointer_at=pointer_at,
+                                     modality_experts=experts)
     proc = Processor(tok, 32, BINS)
     torch.manual_seed(0)
     model = VLSeqModel(mc)
@@ -40,7 +41,8 @@ def _trained(lm: str, pointer_at: str) -> tuple[list, Processor, VLSeqModel]:
     return exs, proc, model.eval()
 
 
-@pytest.fixture(scope="module", params=[("bart", "all"), ("mbart", "coords")])
+# the third: modality experts, which the step must route itself (it calls the layers, not the decoder)
+@pytest.fixture(scope="module", params=[("bart", "all"), ("mbart", "coords"), ("bart", "all", 4)])
 def trained(request):
     return _trained(*request.param)
 

@@ -205,7 +205,7 @@ def test_init_from_local_hf_dirs(setup, tmp_path) -> None:
 
 
 def test_sincos_positions_tell_every_cell_apart_at_feature_scale() -> None:
-    from vlseq.models.vlseq_model import sincos_2d
+    from vlseq.models.positions import sincos_2d
 
     pos_row, pos_col = sincos_2d((8, 6), 64)
     table = (pos_row[:, None, :] + pos_col[None, :, :]).reshape(48, 64)
@@ -234,7 +234,7 @@ def test_fill_from_tokenizer_gives_the_loss_its_coordinate_ids(setup) -> None:
 
 def test_sincos_coordinates_order_the_bins_like_the_grid(setup) -> None:
     """Bin k's code is nearest to the code of the cell its centre lies in, on both axes."""
-    from vlseq.models.vlseq_model import sincos_2d, sincos_coordinates
+    from vlseq.models.positions import sincos_2d, sincos_coordinates
 
     table = sincos_coordinates(32, (4, 4), 64)
     pos_row, pos_col = sincos_2d((4, 4), 64)

@@ -133,7 +133,7 @@ class ModelConfig:
     #: the answer); see ``VLSeqModel.referent_loss``
     referent_via: str = "pointer"
     #: init of the ``<loc_k>`` rows of the tied embedding: ``normal`` (as every other row) or
-    #: ``sincos`` (the image grid's sine-cosine code of the bin's position, :func:`sincos_coordinates`)
+    #: ``sincos`` (the image grid's sine-cosine code of the bin's position, :func:`vlseq.models.positions.sincos_coordinates`)
     loc_init: str = "normal"
     #: a pointer into the image grid added to the coordinate logits (:mod:`vlseq.models.pointer`):
     #: ``none``; ``cell`` (which cell); ``cell_offset`` (which cell, then which bin inside it)
@@ -149,6 +149,12 @@ class ModelConfig:
     #: ``<img_k>`` output tokens (the image tokenizer's codebook size; 0: the model writes no image).
     #: Not the encoder's tokens per image, which is ``VLSeqModel.tokens_per_image``.
     num_image_tokens: int = 0
+    #: id of ``<img_0>`` (filled from the tokenizer; -1 when unknown or without image tokens)
+    img_offset: int = -1
+    #: rank of the modality experts in the decoder's feed-forward layers (0: fully shared): one
+    #: low-rank term per kind of token a position reads, words / coordinates / image codes
+    #: (:mod:`vlseq.models.experts`)
+    modality_experts: int = 0
     pad_token_id: int = 0
     bos_token_id: int = 1
     eos_token_id: int = 2
@@ -184,6 +190,8 @@ class ModelConfig:
             raise ValueError(f"model.loc_pointer must be 'none', 'cell' or 'cell_offset', got {self.loc_pointer!r}")
         if self.referent_via not in ("pointer", "encoder", "attention"):
             raise ValueError(f"model.referent_via must be 'pointer', 'encoder' or 'attention', got {self.referent_via!r}")
+        if self.modality_experts < 0:
+            raise ValueError(f"model.modality_experts is a rank, 0 or more, got {self.modality_experts!r}")
         if self.loc_pointer_at not in ("all", "coords"):
             raise ValueError(f"model.loc_pointer_at must be 'all' or 'coords', got {self.loc_pointer_at!r}")
 
@@ -192,13 +200,14 @@ class ModelConfig:
         self.vocab_size, self.pad_token_id = len(tokenizer), tokenizer.pad_id
         self.bos_token_id, self.eos_token_id = tokenizer.bos_id, tokenizer.eos_id
         self.loc_offset = tokenizer.loc_offset
+        self.img_offset = getattr(tokenizer, "img_offset", -1)
         return self
 
     def with_tokenizer(self, tokenizer: Any) -> "ModelConfig":
         """A copy with the vocabulary size and special ids of ``tokenizer`` (this config is unchanged)."""
         return dataclasses.replace(self, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_id,
                                    bos_token_id=tokenizer.bos_id, eos_token_id=tokenizer.eos_id,
-                                   loc_offset=tokenizer.loc_offset)
+                                   loc_offset=tokenizer.loc_offset, img_offset=getattr(tokenizer, "img_offset", -1))
 
     @property
     def loc_range(self) -> tuple[int, int] | None:

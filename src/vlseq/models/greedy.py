@@ -25,7 +25,7 @@ calls their sub-modules directly.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -87,7 +87,8 @@ class _Layer:
 
 @torch.no_grad()
 def greedy_decode(lm: nn.Module, enc: torch.Tensor, enc_mask: torch.Tensor, start_id: int, eos_id: int, pad_id: int,
-                  max_new_tokens: int, processors: Sequence[Any] = (), min_new_tokens: int = 0) -> torch.Tensor:
+                  max_new_tokens: int, processors: Sequence[Any] = (), min_new_tokens: int = 0,
+                  on_token: Callable[[torch.Tensor], None] | None = None) -> torch.Tensor:
     """Greedy decoding of a transformers BART / mBART ``ForConditionalGeneration`` model.
 
     Args:
@@ -98,6 +99,9 @@ def greedy_decode(lm: nn.Module, enc: torch.Tensor, enc_mask: torch.Tensor, star
             with ``banned(ids, V) -> np.ndarray`` and ``apply(scores, banned)`` (the grammar) is
             asked for its mask before the step's logits.
         min_new_tokens: ``</s>`` is banned before this many new tokens, as ``generate()``'s option.
+        on_token: called with each step's input ids (B, 1) before the layers run (the step calls
+            the layers, not the decoder's forward, so its pre-hooks would not see them): the
+            modality experts' router.
     Returns:
         (B, 1 + n) ids, the start token first; rows that ended early are padded with ``pad_id``.
     """
@@ -120,6 +124,8 @@ def greedy_decode(lm: nn.Module, enc: torch.Tensor, enc_mask: torch.Tensor, star
     n = 1
     for t in range(max_new_tokens):
         seq = ids[:, :n]  # (B, t + 1): the prefix so far
+        if on_token is not None:
+            on_token(seq[:, -1:])
         x = decoder.embed_tokens(seq[:, -1:]) + pos.weight[t + pos.offset]  # (B, 1, d)
         x = decoder.layernorm_embedding(x)
         for layer in layers:
