@@ -163,3 +163,18 @@ def test_pool_identity_weights_each_split_by_its_count(tmp_path: Path, capsys: p
     assert "vqa/identity/acc@shape@<1: 0.750 (n=4)" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="not found"):
         mod.main([str(tmp_path / "none.json")])
+
+
+def test_loss_curves_draws_and_tables_each_task(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name, scale in (("a", 1.0), ("b", 2.0)):
+        run = tmp_path / name
+        run.mkdir()
+        rows = [{"step": s, "loss": scale, "loss/vqa": scale, "loss/detect": scale / 2} for s in range(1, 21)]
+        (run / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "loss.png"
+    assert load("loss_curves").main([f"a={tmp_path / 'a'}", f"b={tmp_path / 'b'}", "--out", str(out)]) == 0
+    assert out.stat().st_size > 0
+    printed = capsys.readouterr().out
+    assert "| detect | 0.500 | 1.000 |" in printed and "| vqa | 1.000 | 2.000 |" in printed
+    with pytest.raises(SystemExit):
+        load("loss_curves").main([f"c={tmp_path / 'missing'}", "--out", str(out)])

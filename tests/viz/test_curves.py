@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from vlseq.viz.curves import CURVES, eval_records, learning_curve, validation_curves
+from vlseq.viz.curves import CURVES, eval_records, learning_curve, loss_curves, loss_records, smooth, validation_curves
 
 
 def _log(path: Path, records: list[dict]) -> Path:
@@ -31,4 +31,22 @@ def test_eval_records_and_validation_curves(tmp_path: Path) -> None:
     assert validation_curves({"a": a, "b": tmp_path / "missing.jsonl"}, tmp_path / "vc.png")
     assert Image.open(tmp_path / "vc.png").size == (1440, 630)  # 16 x 7 in at 90 dpi
     assert not validation_curves({"b": tmp_path / "missing.jsonl"}, tmp_path / "none.png")
+    assert not (tmp_path / "none.png").exists()
+
+
+def test_smooth_is_a_trailing_mean() -> None:
+    assert smooth([1.0, 3.0, 5.0, 7.0], 2) == [1.0, 2.0, 4.0, 6.0]
+    assert smooth([], 3) == []
+
+
+def test_loss_curves(tmp_path: Path) -> None:
+    a = _log(tmp_path / "a.jsonl", [{"step": s, "loss": 1.0, "loss/vqa": 2.0 / s, "loss/detect": 1.0} for s in range(1, 9)]
+             + [{"step": 9, "eval": {}}])
+    b = _log(tmp_path / "b.jsonl", [{"step": s, "loss": 1.0, "loss/vqa": 1.0 / s} for s in range(1, 9)])
+    assert [r["step"] for r in loss_records(a)] == list(range(1, 9))
+    assert loss_curves({"a": a, "b": b}, tmp_path / "lc.png")
+    assert Image.open(tmp_path / "lc.png").size == (640, 240)  # two panels of 4 x 3 in at 80 dpi
+    assert loss_curves({"a": a}, tmp_path / "one.png", tasks=["vqa", "keypoints"])  # unlogged tasks left out
+    assert Image.open(tmp_path / "one.png").size == (320, 240)
+    assert not loss_curves({"b": tmp_path / "missing.jsonl"}, tmp_path / "none.png")
     assert not (tmp_path / "none.png").exists()

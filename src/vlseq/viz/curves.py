@@ -84,3 +84,60 @@ def validation_curves(runs: dict[str, Path], out_png: Path) -> bool:
     fig.savefig(out_png, dpi=90)
     plt.close(fig)
     return True
+
+
+def loss_records(log_path: Path) -> list[dict[str, Any]]:
+    """The training-step records (those with a ``loss``) of a run's ``log.jsonl``; [] without one."""
+    if not log_path.exists():
+        return []
+    recs = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
+    return [r for r in recs if "loss" in r]
+
+
+def smooth(values: list[float], window: int) -> list[float]:
+    """Trailing mean over up to ``window`` values (the first points average what there is)."""
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+def loss_curves(runs: dict[str, Path], out_png: Path, tasks: list[str] | None = None, window: int = 10) -> bool:
+    """Each task's training loss (``loss/<task>``, a trailing mean of ``window`` log records) for
+    one or more runs, one panel per task, against the step: the curves of a screen that evaluates
+    only at its end. ``tasks`` default to every task any run logged. False (and no file) when no
+    run logged a task loss."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = {name: loss_records(path) for name, path in runs.items()}
+    logged = sorted({k[5:] for recs in series.values() for r in recs for k in r if k.startswith("loss/")})
+    tasks = [t for t in (tasks or logged) if t in logged]
+    if not tasks:
+        return False
+    cols = min(4, len(tasks))
+    rows = -(-len(tasks) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
+    for ax, task in zip(axes.flat, tasks):
+        for name, recs in series.items():
+            pts = [(r["step"], r[f"loss/{task}"]) for r in recs if f"loss/{task}" in r]
+            if pts:
+                ax.plot([p[0] for p in pts], smooth([p[1] for p in pts], window), lw=1.2, label=name)
+        ax.set_title(task, fontsize=10)
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(tasks):]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("optimiser step")
+    if len(series) > 1:
+        axes.flat[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=80)
+    plt.close(fig)
+    return True
