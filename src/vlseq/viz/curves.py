@@ -78,10 +78,17 @@ def validation_curves(runs: dict[str, Path], out_png: Path) -> bool:
         ax.set_title(title)
         ax.set_xlabel("optimiser step")
         ax.grid(alpha=0.3)
-    if len(series) > 1:
+    return _finish(fig, axes, len(series) > 1, out_png, dpi=90)
+
+
+def _finish(fig: Any, axes: Any, legend: bool, out_png: Path, dpi: int) -> bool:
+    """Legend on the first panel (when several runs share the panels), lay out, write, close."""
+    import matplotlib.pyplot as plt
+
+    if legend:
         axes.flat[0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(out_png, dpi=90)
+    fig.savefig(out_png, dpi=dpi)
     plt.close(fig)
     return True
 
@@ -135,9 +142,4 @@ def loss_curves(runs: dict[str, Path], out_png: Path, tasks: list[str] | None = 
         ax.axis("off")
     for ax in axes[-1]:
         ax.set_xlabel("optimiser step")
-    if len(series) > 1:
-        axes.flat[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out_png, dpi=80)
-    plt.close(fig)
-    return True
+    return _finish(fig, axes, len(series) > 1, out_png, dpi=80)
