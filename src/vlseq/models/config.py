@@ -205,9 +205,7 @@ class ModelConfig:
 
     def with_tokenizer(self, tokenizer: Any) -> "ModelConfig":
         """A copy with the vocabulary size and special ids of ``tokenizer`` (this config is unchanged)."""
-        return dataclasses.replace(self, vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_id,
-                                   bos_token_id=tokenizer.bos_id, eos_token_id=tokenizer.eos_id,
-                                   loc_offset=tokenizer.loc_offset, img_offset=getattr(tokenizer, "img_offset", -1))
+        return dataclasses.replace(self).fill_from_tokenizer(tokenizer)
 
     @property
     def loc_range(self) -> tuple[int, int] | None:

@@ -29,8 +29,7 @@ def learning_curve(log_path: Path, out_png: Path) -> None:
     matplotlib.use("Agg")  # files only: never open a window, even where a display exists
     import matplotlib.pyplot as plt
 
-    recs = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
-    recs = [r for r in recs if "loss" in r]
+    recs = [r for r in _records(log_path) if "loss" in r]
     if not recs:
         return
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -54,8 +53,12 @@ def eval_records(log_path: Path) -> list[tuple[int, dict[str, Any]]]:
     """``(step, metrics)`` of each periodic evaluation in a run's ``log.jsonl``."""
     if not log_path.exists():
         return []
-    recs = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
-    return [(r["step"], r["eval"]) for r in recs if "eval" in r]
+    return [(r["step"], r["eval"]) for r in _records(log_path) if "eval" in r]
+
+
+def _records(log_path: Path) -> list[dict[str, Any]]:
+    """Every record of a ``log.jsonl``, blank lines skipped."""
+    return [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
 
 
 def validation_curves(runs: dict[str, Path], out_png: Path) -> bool:
@@ -97,8 +100,7 @@ def loss_records(log_path: Path) -> list[dict[str, Any]]:
     """The training-step records (those with a ``loss``) of a run's ``log.jsonl``; [] without one."""
     if not log_path.exists():
         return []
-    recs = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
-    return [r for r in recs if "loss" in r]
+    return [r for r in _records(log_path) if "loss" in r]
 
 
 def smooth(values: list[float], window: int) -> list[float]:
