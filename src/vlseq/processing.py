@@ -201,6 +201,10 @@ class Processor:
         cell_words_weight: with ``cell_words="all"``, the weight of the words of boxes that tasks
             whose output is not a box or an object list describe (grounded phrases, region
             captions), against 1 for the class names of box and object-list tasks.
+        point_answers: write the answer of a task that allows it (:attr:`~vlseq.tasks.Task.points_answers`:
+            VQA) about one object after that object's box, ``<obj> box answer </obj>``: its targets
+            and its decoding grammar (:meth:`grammar_spec`, a
+            :class:`~vlseq.codec.grammar.PointedAnswerGrammar`) both follow.
         referents: with targets, also give the centre of the one box a text output is about
             (:meth:`vlseq.tasks.Task.referent`: the object a VQA question asks of, the region a
             region caption describes) as ``Encoded.referent``, and the batch's ``referent_xy``
@@ -219,6 +223,7 @@ class Processor:
             kw["object_order"] = order
         tc = s.train_config or {}
         kw.setdefault("box_first", bool(tc.get("box_first", tc.get("label_last", False))))  # label_last: before 0.2
+        kw.setdefault("point_answers", bool(tc.get("point_answers", False)))
         kw.setdefault("coordinate_frame", s.coordinate_frame)
         return cls(tokenizer, s.image_size, s.num_bins, s.max_prompt_tokens, s.max_target_tokens, **kw)
 
@@ -226,7 +231,8 @@ class Processor:
                  max_target_tokens: int = 128, cache_images: int | None = None, image_tokenizer: Any | None = None,
                  object_order: str = DEFAULT_OBJECT_ORDER, box_first: bool = False, cell_labels: bool = False,
                  cell_words: str = "label", cache_bytes: int = DEFAULT_IMAGE_CACHE_BYTES,
-                 cell_words_weight: float = 1.0, referents: bool = False, coordinate_frame: str = "box") -> None:
+                 cell_words_weight: float = 1.0, referents: bool = False, coordinate_frame: str = "box",
+                 point_answers: bool = False) -> None:
         if coordinate_frame not in ("box", "image"):
             raise ValueError(f"coordinate_frame must be 'box' or 'image', got {coordinate_frame!r}")
         #: where the checkpoint's polygons and keypoints are written (:class:`CheckpointSettings`)
@@ -235,6 +241,7 @@ class Processor:
             raise ValueError(f"object_order must be one of {', '.join(OBJECT_ORDERS)}, got {object_order!r}")
         self.object_order = object_order
         self.box_first = box_first
+        self.point_answers = point_answers
         self.cell_labels = cell_labels
         self.cell_words_weight = float(cell_words_weight)
         if cell_words not in ("label", "all"):
@@ -285,11 +292,14 @@ class Processor:
     def _box_first(self, task: Task) -> bool:
         return self.box_first and task.box_first_ok
 
+    def _points(self, task: Task) -> bool:
+        return self.point_answers and task.points_answers
+
     def grammar_spec(self, task: Task, ex: Example) -> GrammarSpec:
         """The decoding grammar of ``task``'s output for ``ex``, in the form this processor's targets
-        take (box first where :attr:`box_first` applies)."""
+        take (box first where :attr:`box_first` applies, a pointed answer where :attr:`point_answers` does)."""
         spec = task.grammar(ex)
-        return dataclasses.replace(spec, box_first=True) if self._box_first(task) else spec
+        return dataclasses.replace(spec, box_first=True) if self._box_first(task) or self._points(task) else spec
 
     def bind(self, task: Task) -> Task:
         """``task`` with this processor's image tokenizer bound when its output is an image (see
@@ -328,6 +338,8 @@ class Processor:
             if task.output == "objects":
                 kw = {"box_first": True} if self._box_first(task) else {}
                 text = task.target(ex, self.bins, rng, order=self.object_order, **kw)  # type: ignore[call-arg]
+            elif self._points(task):
+                text = task.target(ex, self.bins, rng, point=True)  # type: ignore[call-arg]
             else:
                 text = task.target(ex, self.bins, rng)
             body = self._ids(text, self.max_target_tokens - 2, "target", ex)

@@ -49,7 +49,9 @@ class GrammarSpec:
     says so here. None: the decoder's default budget.
 
     ``box_first``: an ``objects`` list in its box-first form, ``<obj> box LABEL </obj>`` (no polygons
-    or keypoints); set by the Processor for a task that :attr:`Task.box_first_ok`.
+    or keypoints); set by the Processor for a task that :attr:`Task.box_first_ok`. For ``text``: a
+    pointed answer, ``<obj> box words </obj>`` or plain text; set by the Processor for a task that
+    :attr:`Task.points_answers`.
     """
 
     kind: OutputKind
@@ -120,6 +122,9 @@ class Task:
     #: its object list may be written box first, ``<obj> box LABEL </obj>`` (the ``box_first``
     #: training key): :meth:`target` takes ``box_first``
     box_first_ok: bool = False
+    #: its text answer about one object (:meth:`referent`) may be written after that object's box,
+    #: ``<obj> box answer </obj>`` (the ``point_answers`` training key): :meth:`target` takes ``point``
+    points_answers: bool = False
     #: how a caller's images enter its examples: ``each`` image is one example; the images, in order,
     #: are one ``sequence`` example (a story); or no image is needed and the model reads a blank
     #: ``canvas`` of the output's size (an image drawn from text alone)

@@ -6,9 +6,9 @@ import random
 from collections import Counter
 from typing import Any, Sequence
 
-from ..codec.markup import escape_markup
+from ..codec.markup import GroundedText, Phrase, escape_markup
 from ..data.example import Example
-from .base import GrammarSpec, Prediction, Task, only_box, pick, region_prompt
+from .base import GrammarSpec, Prediction, Task, grounded_target, only_box, pick, region_prompt
 from .judge import choice_right, text_right
 from .priors import constant_text, most_common, norm_text
 
@@ -78,13 +78,21 @@ class VQA(Task):
     output = "text"
     needs = ("text", "answers")
     files = ("vqa_questions.json",)
+    points_answers = True
     baseline_kind = "majority answer"
 
     def prompt(self, ex: Example, bins: int) -> str:
         return escape_markup(ex.text)
 
-    def target(self, ex: Example, bins: int, rng: random.Random | None = None) -> str:
-        return escape_markup(majority_answer(ex.answers))
+    def target(self, ex: Example, bins: int, rng: random.Random | None = None, point: bool = False) -> str:
+        """The majority answer; with ``point``, a question about one object (:meth:`referent`) is
+        answered after that object's box, ``<obj> <loc>x4 answer </obj>``, so the model says which
+        object before what it is (:class:`~vlseq.codec.grammar.PointedAnswerGrammar`)."""
+        answer = majority_answer(ex.answers)
+        box = self.referent(ex) if point else None
+        if box is None:
+            return escape_markup(answer)
+        return grounded_target(GroundedText(answer, [Phrase(0, len(answer), (box,))]), ex, bins, box_first=True)
 
     def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
         from ..metrics import vqa_accuracy

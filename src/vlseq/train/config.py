@@ -101,6 +101,10 @@ class TrainConfig:
     #: write each detection object box first, ``<obj> box LABEL </obj>`` (Pix2Seq's order), so its
     #: label is read where the model has just pointed; false: ``<obj> LABEL box </obj>``
     box_first: bool = False
+    #: write a VQA answer about one object after that object's box, ``<obj> box answer </obj>``
+    #: (questions about no single object stay plain text), so the model says which object before
+    #: what it is; evaluation reads the answer's words (``Processor(point_answers=True)``)
+    point_answers: bool = False
     #: start from this vlseq checkpoint's weights and tokenizer (a fine-tune; not a resume: the
     #: optimiser, schedule and step start afresh)
     init_from: str | None = None

@@ -19,7 +19,9 @@ Grammars: :class:`TextGrammar` (plain text), :class:`GroundedTextGrammar` (text 
 phrases), :class:`ObjectListGrammar` (detection), :class:`SingleBoxGrammar` (referring
 expressions, localisation, segmentation), :class:`ChoiceGrammar` (a closed answer set),
 :class:`ImageGrammar` (exactly ``n`` image-code tokens, for image outputs),
-:class:`BoxFirstListGrammar` (detection with each object's box before its label). The object
+:class:`BoxFirstListGrammar` (detection with each object's box before its label),
+:class:`PointedAnswerGrammar` (an answer written after the box of the object it is about, or plain
+text). The object
 grammars optionally add polygons and named keypoints (``name <loc_x><loc_y>``, names from a fixed,
 ordered list) after an object's box.
 
@@ -41,7 +43,8 @@ Modules (each imports only the ones before it):
 * ``objects``: the label-first objects composed from the parts (``_ObjectGrammar``),
   :class:`GroundedTextGrammar`, :class:`ObjectListGrammar`, :class:`SingleBoxGrammar`, and what an
   object list keeps between its objects (``ListState``, ``ListCounting``);
-* ``box_first``: :class:`BoxFirstListGrammar`, the box-first list composed from the same box part.
+* ``box_first``: :class:`BoxFirstListGrammar`, the box-first list composed from the same box part;
+* ``answer``: :class:`PointedAnswerGrammar`, a box-first answer composed from the same parts.
 
 Everything is re-exported here: import from :mod:`vlseq.codec.grammar`.
 """
@@ -78,6 +81,7 @@ from .base import (
     TextGrammar,
     TrieState,
 )
+from .answer import PointedAnswerGrammar
 from .box_first import BoxFirstListGrammar
 from .boxes import AfterBoxState, BoxState
 from .keypoints import KeypointState
@@ -90,7 +94,7 @@ from .polygons import AfterPolygonState, PolygonState
 __all__ = [
     "GrammarError", "VocabLayout", "TokenTrie", "State", "UNBOUNDED", "DONE_STATE", "Grammar", "TextGrammar",
     "ChoiceGrammar", "ImageGrammar", "GroundedTextGrammar", "ObjectListGrammar", "SingleBoxGrammar",
-    "BoxFirstListGrammar", "DONE", "OUT", "LIST", "END", "START", "CHOICE", "OBJ_START", "OBJ_WORDS", "LABEL", "X1", "Y1", "X2", "Y2",
+    "BoxFirstListGrammar", "PointedAnswerGrammar", "DONE", "OUT", "LIST", "END", "START", "CHOICE", "OBJ_START", "OBJ_WORDS", "LABEL", "X1", "Y1", "X2", "Y2",
     "AFTER_BOX", "LABEL_AFTER_BOX", "POLY", "AFTER_POLY", "KP", "KP_Y", "IMG",
     "PhaseState", "TrieState", "ImageState", "ListState", "FreeLabelState", "LabelState", "BoxState", "AfterBoxState",
     "PolygonState", "AfterPolygonState", "KeypointState",
