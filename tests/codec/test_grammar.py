@@ -26,6 +26,7 @@ from vlseq.codec.grammar import (
     GrammarError,
     GroundedTextGrammar,
     ObjectListGrammar,
+    PointedAnswerGrammar,
     SingleBoxGrammar,
     TextGrammar,
     TokenTrie,
@@ -45,6 +46,35 @@ def test_text_grammar_outputs_parse() -> None:
     for ids, b in zip(sample_outputs(g, budgets, 1), budgets):
         p = check_parses(ids, b)
         assert p.phrases == [] and all(LAYOUT.text_mask[t] for t in ids[:-1])
+
+
+def test_pointed_answer_outputs_parse() -> None:
+    g = PointedAnswerGrammar(LAYOUT)
+    budgets = budgets_for(g, 2000, 9)
+    kinds = set()
+    for ids, b in zip(sample_outputs(g, budgets, 10), budgets):
+        p = check_parses(ids, b)
+        if ids[0] == LAYOUT.obj_open:  # the pointed form: one phrase, the whole answer, at one box
+            assert len(p.phrases) == 1 and len(p.phrases[0].boxes) == 1 and p.phrase_text(p.phrases[0]) == p.text
+            assert all(LAYOUT.text_mask[t] for t in ids[6:-2]) and ids[-2] == LAYOUT.obj_close
+            kinds.add("pointed")
+        else:
+            assert p.phrases == [] and all(LAYOUT.text_mask[t] for t in ids[:-1])
+            kinds.add("plain")
+    assert kinds == {"pointed", "plain"}
+
+
+def test_pointed_answer_accepts_and_rejects() -> None:
+    g = PointedAnswerGrammar(LAYOUT)
+    box = [loc(2), loc(5), loc(3), loc(6)]
+    assert g.accepts([LAYOUT.obj_open, *box, TEXT[4], TEXT[5], LAYOUT.obj_close, LAYOUT.eos_id])
+    assert g.accepts([TEXT[4], LAYOUT.eos_id])
+    assert not g.accepts([LAYOUT.obj_open, *box, LAYOUT.obj_close, LAYOUT.eos_id])  # no words
+    assert not g.accepts([LAYOUT.obj_open, TEXT[4], *box, LAYOUT.obj_close, LAYOUT.eos_id])  # words first
+    assert not g.accepts([LAYOUT.obj_open, *box, TEXT[4], LAYOUT.obj_close, TEXT[4], LAYOUT.eos_id])  # text after
+    assert not g.accepts([TEXT[4], LAYOUT.obj_open])  # a box after the answer began
+    assert not g.accepts([LAYOUT.obj_open, loc(2), loc(5), loc(2)])  # x2 <= x1
+    assert g.max_to_finish(g.advance(g.initial_state(), LAYOUT.obj_open)) > 6  # free words: unbounded
 
 
 def _inside_frame(poly, box) -> bool:
@@ -167,6 +197,7 @@ TINY_GRAMMARS = {
     "choice": ChoiceGrammar(TINY, [[12], [12, 13, 14], [14, 14]]),
     "box_first": BoxFirstListGrammar(TINY, [[12], [12, 14], [14, 13, 14]], max_objects=2, min_objects=1),
     "box_first_open": BoxFirstListGrammar(TINY, [[13], [12, 13]], min_objects=2),
+    "pointed_answer": PointedAnswerGrammar(TINY),
 }
 
 

@@ -107,3 +107,21 @@ def test_vqa_identity_by_question_type_and_by_the_object_size_where_known() -> N
     assert "acc@colour@<1" not in r  # no colour question has a box
     with pytest.raises(ValueError, match="not in the references"):
         vqa_identity(preds, refs, types, object_boxes={9: (0, 0, 6, 6)}, cells=8)
+
+
+def test_vqa_identity_splits_pointed_answers_into_which_and_what() -> None:
+    refs = {1: ["star"] * 10, 2: ["circle"] * 10, 3: ["square"] * 10, 4: ["red"] * 10, 5: ["2"] * 10}
+    preds = {1: "square", 2: "circle", 3: "star", 4: "red", 5: "2"}
+    types = {1: "shape", 2: "shape", 3: "shape", 4: "colour", 5: "count"}
+    objects = {1: (0, 0, 10, 10), 2: (20, 20, 30, 30), 3: (40, 40, 50, 50), 4: (0, 0, 10, 10)}
+    answers = {1: (1, 1, 10, 10),  # found the object, named it wrongly (WHAT)
+               2: (20, 20, 30, 31),  # found it, named it right
+               3: (0, 0, 10, 10),  # pointed at another object (WHICH)
+               4: None, 5: (0, 0, 5, 5)}  # colour: not pointed; a count has no object to find
+    r = vqa_identity(preds, refs, types, object_boxes=objects, cells=8, answer_boxes=answers)
+    assert r["point_hit@shape"] == pytest.approx(2 / 3) and r["hits@shape"] == 2
+    assert r["acc_given_point@shape"] == 0.5
+    assert r["point_hit@colour"] == 0.0 and r["hits@colour"] == 0 and nan(r["acc_given_point@colour"])
+    assert "point_hit@count" not in r
+    # No answer pointed: no pointing scores at all.
+    assert not any(k.startswith("point_hit") for k in vqa_identity(preds, refs, types, objects, 8, {1: None}))

@@ -66,9 +66,12 @@ def identity_scores(task: str, examples: Sequence[Example], predictions: Sequenc
                                   {i: " ".join(ex.text.split()) for i, ex in enumerate(examples)}, cells)
     else:
         boxes = {i: ex.objects[0].box for i, ex in enumerate(examples) if len(ex.objects) == 1}
+        # a pointed answer (point_answers) is one object: the box it was written at
+        pointed = {i: p.objects[0][1] for i, p in enumerate(predictions) if len(p.objects) == 1}
         r = vqa_identity({i: p.text for i, p in enumerate(predictions)},
                          {i: list(ex.answers) for i, ex in enumerate(examples)},
-                         {i: question_type(ex) for i, ex in enumerate(examples)}, boxes or None, cells)
+                         {i: question_type(ex) for i, ex in enumerate(examples)}, boxes or None, cells,
+                         answer_boxes=pointed or None)
     return {f"identity/{k}": v for k, v in r.items()}
 
 
@@ -124,6 +127,17 @@ def format_identity(metrics: dict[str, Any], lowest: int = 3) -> str:
             weak.append(f"{s}: " + ", ".join(f"{c} {v:.3f}" for v, c in scores[:lowest]))
     if weak:
         lines += ["", "Lowest classes: " + "; ".join(weak) + "."]
+    pointing = []
+    for s in _sources(metrics, "vqa"):
+        for shown, spellings in TABLE_QUESTION_TYPES:
+            qt = next((t for t in spellings if f"{s}/identity/point_hit@{t}" in metrics), None)
+            if qt is not None:
+                hit, right = (metrics[f"{s}/identity/{k}@{qt}"] for k in ("point_hit", "acc_given_point"))
+                pointing.append(f"{s} {shown}: found {hit:.3f}, then right {right:.3f} "
+                                f"({metrics[f'{s}/identity/hits@{qt}']:.0f})")
+    if pointing:
+        lines += ["", "Pointed answers (the answer's box has IoU >= 0.5 with the object asked about, then the answer "
+                  "is right): " + "; ".join(pointing) + "."]
     note = ("Object size: the box's area in cells of the model's feature grid (an 8x8 grid over a 64 px image: "
             "8 px cells); (n): the hits, queries or questions behind a value. Detect: of the predictions whose box "
             "hits an object (IoU >= 0.5, whatever the label), the share labelled as that object, by its size. "

@@ -32,7 +32,7 @@ from numbers import Real
 from typing import Hashable, Iterable, Mapping, Optional, Sequence, Union
 
 from ..codec.coords import Box
-from .boxes import BoxPrediction, as_boxes, box_accuracy
+from .boxes import BoxPrediction, as_boxes, box_accuracy, box_iou
 from .detection import GTRecord, PredRecord, box_hits
 from .vqa import vqa_accuracy
 
@@ -186,7 +186,8 @@ def localization_identity(predictions: Mapping[Hashable, BoxPrediction],
 
 def vqa_identity(predictions: Mapping[Hashable, str], references: Mapping[Hashable, Sequence[str]],
                  question_types: Mapping[Hashable, str], object_boxes: Optional[Mapping[Hashable, Box]] = None,
-                 cells: Optional[Cells] = None) -> dict[str, float]:
+                 cells: Optional[Cells] = None,
+                 answer_boxes: Optional[Mapping[Hashable, Optional[Box]]] = None) -> dict[str, float]:
     """VQA accuracy per question type, and per question type and size of the object asked about.
 
     Args:
@@ -199,9 +200,17 @@ def vqa_identity(predictions: Mapping[Hashable, str], references: Mapping[Hashab
             questions where it is known (others are left out of the size split).
         cells: the grid cell size (:data:`Cell`), one for all questions or a mapping question id -> cell
             size; the size split needs it and ``object_boxes``.
+        answer_boxes: question id -> the box an answer was written at (a pointed answer,
+            ``<obj> box answer </obj>``), None where it has none. With ``object_boxes``, it splits a
+            miss into WHICH (the answer points at another object) and WHAT (it points at the asked
+            object and names it wrongly).
 
     Returns ``acc@<type>`` and ``n@<type>`` per question type and, for the types with object boxes,
-    ``acc@<type>@<b>`` and ``n@<type>@<b>`` for each bucket ``b`` of :data:`BUCKETS`.
+    ``acc@<type>@<b>`` and ``n@<type>@<b>`` for each bucket ``b`` of :data:`BUCKETS`. With
+    ``answer_boxes`` holding a box for some question about a known object, also per such type
+    ``point_hit@<type>`` (the share of its questions whose answer's box has IoU >= 0.5 with the
+    object's: the model found the object asked about), ``acc_given_point@<type>`` (accuracy over
+    those hits: it found the object and said what it is) and ``hits@<type>`` (their count).
     """
     types = {q: str(question_types.get(q) or "unknown") for q in references}
     r = vqa_accuracy(predictions, references)
@@ -224,4 +233,15 @@ def vqa_identity(predictions: Mapping[Hashable, str], references: Mapping[Hashab
             for b, accs in by_size.items():
                 out[f"acc@{t}@{b}"] = _mean(accs)
                 out[f"n@{t}@{b}"] = float(len(accs))
+    if object_boxes and answer_boxes and any(answer_boxes.get(q) is not None for q in object_boxes):
+        pointed: dict[str, list[tuple[bool, float]]] = {}
+        for q, box in object_boxes.items():
+            a = answer_boxes.get(q)
+            hit = a is not None and float(box_iou([a], [box])[0, 0]) >= 0.5
+            pointed.setdefault(types[q], []).append((hit, per_q[q]))
+        for t, rows in sorted(pointed.items()):
+            right = [acc for hit, acc in rows if hit]
+            out[f"point_hit@{t}"] = len(right) / len(rows)
+            out[f"acc_given_point@{t}"] = _mean(right)
+            out[f"hits@{t}"] = float(len(right))
     return out

@@ -1,0 +1,73 @@
+"""Answers written after the box of the object they are about (``point_answers``): the Processor's
+targets, its decoding grammar and the parser agree, on the synthetic world's VQA examples through a
+trained tokenizer; the answer read back is the plain answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import world_examples
+from vlseq.codec import parse
+from vlseq.decoding.constrain import generation_budget, grammar_for
+from vlseq.processing import Processor
+from vlseq.tasks import get_task
+from vlseq.tokenizer import VLTokenizer
+
+BINS = 64
+
+
+@pytest.fixture(scope="module")
+def world():
+    exs = world_examples(12, tasks=("vqa", "detect"))
+    texts = [t for e in exs for t in (get_task(e.task).prompt(e, BINS), get_task(e.task).target(e, BINS))]
+    return exs, VLTokenizer.train(texts, num_bins=BINS)
+
+
+def test_pointed_targets_fit_their_grammar_and_read_as_the_answer(world) -> None:
+    exs, tok = world
+    plain = Processor(tok, 64, BINS)
+    pointed = Processor(tok, 64, BINS, point_answers=True)
+    task = get_task("vqa")
+    counts = {"pointed": 0, "plain": 0}
+    for e in exs:
+        if e.task != "vqa":
+            continue
+        body = pointed.encode(task, e).target[1:]
+        spec = pointed.grammar_spec(task, e)
+        assert spec.kind == "text" and spec.box_first
+        assert grammar_for(spec, tok).accepts(body)
+        read = parse(tok.decode_markup(body), e.width, e.height, BINS)
+        plain_body = plain.encode(task, e).target[1:]
+        assert not read.errors and read.text == parse(tok.decode_markup(plain_body), e.width, e.height, BINS).text
+        assert task.verdict(e, task.parse(tok.decode_markup(body[:-1]), e, BINS))
+        if task.referent(e) is None:  # a count or yes/no question: the same plain answer
+            assert body == plain_body
+            counts["plain"] += 1
+        else:  # one object: its box first, then the answer at it
+            assert body[0] == tok.special_ids["<obj>"] and tok.loc_offset <= body[1] < tok.loc_offset + BINS
+            (_, box), = read.objects
+            ref = task.referent(e)
+            assert max(abs(a - b) for a, b in zip(box, ref)) <= e.width / BINS
+            assert not grammar_for(plain.grammar_spec(task, e), tok).accepts(body)
+            counts["pointed"] += 1
+    assert counts["pointed"] >= 10 and counts["plain"] >= 10
+
+
+def test_pointing_leaves_other_tasks_and_the_budget_room(world) -> None:
+    exs, tok = world
+    pointed = Processor(tok, 64, BINS, point_answers=True)
+    det = next(e for e in exs if e.task == "detect")
+    assert pointed.encode(get_task("detect"), det).target == Processor(tok, 64, BINS).encode(get_task("detect"), det).target
+    assert not pointed.grammar_spec(get_task("detect"), det).box_first
+    vqa = next(e for e in exs if e.task == "vqa")
+    spec = pointed.grammar_spec(get_task("vqa"), vqa)
+    assert generation_budget(spec, tok, 512) == generation_budget(Processor(tok, 64, BINS).grammar_spec(get_task("vqa"), vqa), tok, 512) + 6
+
+
+def test_a_checkpoints_answer_form_comes_back(world) -> None:
+    _, tok = world
+    settings = {"image_size": 64, "num_bins": BINS, "max_prompt_tokens": 64, "max_target_tokens": 128,
+                "train_config": {"point_answers": True}}
+    assert Processor.from_settings(tok, settings).point_answers
+    settings["train_config"] = {}  # a checkpoint from before the key
+    assert not Processor.from_settings(tok, settings).point_answers
