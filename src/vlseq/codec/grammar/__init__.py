@@ -49,6 +49,7 @@ Modules (each imports only the ones before it):
 Everything is re-exported here: import from :mod:`vlseq.codec.grammar`.
 """
 
+from .answer import PointedAnswerGrammar
 from .base import (
     AFTER_BOX,
     AFTER_POLY,
@@ -81,7 +82,6 @@ from .base import (
     TextGrammar,
     TrieState,
 )
-from .answer import PointedAnswerGrammar
 from .box_first import BoxFirstListGrammar
 from .boxes import AfterBoxState, BoxState
 from .keypoints import KeypointState
