@@ -18,10 +18,10 @@ from .base import DONE_STATE, END, EOS_TOKENS, OUT, START, UNBOUNDED, PhaseState
 from .boxes import BoxPart
 from .labels import FreeLabelPart
 from .layout import VocabLayout
-from .parts import ClosePart, ObjectPartsGrammar
+from .parts import ClosePart, EndsAfterObject, ObjectPartsGrammar
 
 
-class PointedAnswerGrammar(ObjectPartsGrammar):
+class PointedAnswerGrammar(EndsAfterObject, ObjectPartsGrammar):
     """Plain text, or one box-first object holding the answer's words, then ``</s>``.
 
     States: ``PhaseState(START)`` before the first token (``<obj>``, a text token or ``</s>`` may
@@ -37,16 +37,6 @@ class PointedAnswerGrammar(ObjectPartsGrammar):
 
     def initial_state(self) -> State:
         return PhaseState(START)
-
-    # -- hooks of the enclosing grammar: after </obj>, only </s>
-    def _after_close(self, outer: int) -> State:
-        return PhaseState(END)
-
-    def _min_after_close(self, outer: int) -> int:
-        return EOS_TOKENS
-
-    def _max_after_close(self, outer: int) -> int:
-        return EOS_TOKENS
 
     def _advance(self, s: State, tok: int) -> State | None:
         phase = s.phase

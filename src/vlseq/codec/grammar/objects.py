@@ -31,7 +31,15 @@ from .boxes import BOX_TOKENS, AfterBoxState, BoxesPart, BoxState
 from .keypoints import KeypointPart, KeypointState
 from .labels import FREE_LABEL_MIN_TOKENS, FreeLabelPart, FreeLabelState, LabelState, TrieLabelPart
 from .layout import VocabLayout
-from .parts import OBJ_CLOSE_TOKENS, OBJ_OPEN_TOKENS, POINT_TOKENS, ClosePart, ObjectPart, ObjectPartsGrammar
+from .parts import (
+    OBJ_CLOSE_TOKENS,
+    OBJ_OPEN_TOKENS,
+    POINT_TOKENS,
+    ClosePart,
+    EndsAfterObject,
+    ObjectPart,
+    ObjectPartsGrammar,
+)
 from .polygons import (
     MIN_POLYGON_COORDS,
     MIN_POLYGON_POINTS,
@@ -256,7 +264,7 @@ class ObjectListGrammar(ListCounting, _ObjectGrammar):
         self._init_count(max_objects, min_objects)
 
 
-class SingleBoxGrammar(_ObjectGrammar):
+class SingleBoxGrammar(EndsAfterObject, _ObjectGrammar):
     """Exactly one object ``<obj> LABEL <loc>x4 [<poly>...</poly>] [name <loc>x2 ...] </obj>`` then ``</s>``.
 
     ``labels``: allowed labels as token-id sequences (a single forced one for a referring
@@ -273,15 +281,6 @@ class SingleBoxGrammar(_ObjectGrammar):
 
     def initial_state(self) -> State:
         return PhaseState(START)
-
-    def _after_close(self, outer: int) -> State:
-        return PhaseState(END)
-
-    def _min_after_close(self, outer: int) -> int:
-        return EOS_TOKENS
-
-    def _max_after_close(self, outer: int) -> int:
-        return EOS_TOKENS
 
     def _advance(self, s: State, tok: int) -> State | None:
         if s.phase == START:

@@ -24,7 +24,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .base import Grammar, State, saturating_sum
+from .base import END, EOS_TOKENS, Grammar, PhaseState, State, saturating_sum
 from .layout import VocabLayout
 
 # Token counts that several parts share (what the distances to the end add up).
@@ -240,3 +240,18 @@ class ObjectPartsGrammar(Grammar):
         except KeyError:
             raise self._not_mine(s) from None
         fill(s, remaining, out)
+
+
+class EndsAfterObject:
+    """The enclosing grammar's hooks (:class:`ObjectPartsGrammar`) for an output of at most one
+    object, after whose ``</obj>`` only ``</s>`` may come: ``PhaseState(END)``. Listed before the
+    grammar's base class."""
+
+    def _after_close(self, outer: int) -> State:
+        return PhaseState(END)
+
+    def _min_after_close(self, outer: int) -> int:
+        return EOS_TOKENS
+
+    def _max_after_close(self, outer: int) -> int:
+        return EOS_TOKENS
