@@ -81,6 +81,17 @@ def world_examples(n_scenes: int, size: int = 64, tasks: tuple[str, ...] | None 
     return out
 
 
+def world_with_tokenizer(n_scenes: int, tasks: tuple[str, ...], bins: int) -> tuple[list, object]:
+    """The synthetic world's examples of ``tasks`` in scenes ``0 .. n_scenes - 1`` (64 px), and a
+    tokenizer at ``bins`` trained on their prompts and targets."""
+    from vlseq.tasks import get_task
+    from vlseq.tokenizer import VLTokenizer
+
+    exs = world_examples(n_scenes, tasks=tasks)
+    texts = [t for e in exs for t in (get_task(e.task).prompt(e, bins), get_task(e.task).target(e, bins))]
+    return exs, VLTokenizer.train(texts, num_bins=bins)
+
+
 def small_world_model(n_scenes: int, vocab_tasks: tuple[str, ...], **model: object) -> tuple[list, object, object]:
     """Every example of ``n_scenes`` 32 px scenes of up to 3 objects, a tokenizer trained on the
     prompts, targets and answers of ``vocab_tasks``, and a one-layer 64-wide ``ModelConfig`` at 32

@@ -6,21 +6,18 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import world_examples
+from helpers import world_with_tokenizer
 from vlseq.codec import parse
 from vlseq.decoding.constrain import generation_budget, grammar_for
 from vlseq.processing import Processor
 from vlseq.tasks import get_task
-from vlseq.tokenizer import VLTokenizer
 
 BINS = 64
 
 
 @pytest.fixture(scope="module")
 def world():
-    exs = world_examples(12, tasks=("vqa", "detect"))
-    texts = [t for e in exs for t in (get_task(e.task).prompt(e, BINS), get_task(e.task).target(e, BINS))]
-    return exs, VLTokenizer.train(texts, num_bins=BINS)
+    return world_with_tokenizer(12, ("vqa", "detect"), BINS)
 
 
 def test_pointed_targets_fit_their_grammar_and_read_as_the_answer(world) -> None:

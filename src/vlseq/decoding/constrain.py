@@ -22,9 +22,6 @@ from ..tokenizer import VLTokenizer
 #: Budget of a free-text output. A policy, not a grammar fact: free text has no longest output, so
 #: the grammar cannot give one; 48 is the budget free text had before budgets were asked of the grammar.
 FREE_TEXT_BUDGET = 48
-#: Tokens a pointed answer (``GrammarSpec(kind="text", box_first=True)``) writes besides its words:
-#: ``<obj>``, a box, ``</obj>``.
-POINTED_ANSWER_TOKENS = 6
 #: Tokens granted past the grammar's longest output, per output kind. A policy, kept from the budgets
 #: these kinds had before the grammar was asked for its longest output: one spare token for a choice
 #: and a single box. Constrained decoding never uses it (the grammar ends every output within its
@@ -57,8 +54,9 @@ def generation_budget(spec: GrammarSpec, tokenizer: VLTokenizer, limit: int) -> 
     paragraph, says how long), else :data:`FREE_TEXT_BUDGET`.
     """
     if spec.kind == "text":
-        # A pointed answer (box_first) writes its box and markup before the words: <obj>, 4, </obj>.
-        return min(limit, (spec.max_tokens or FREE_TEXT_BUDGET) + (POINTED_ANSWER_TOKENS if spec.box_first else 0))
+        # A pointed answer (box_first) writes its box and markup before the words.
+        pointing = PointedAnswerGrammar.POINTING_TOKENS if spec.box_first else 0
+        return min(limit, (spec.max_tokens or FREE_TEXT_BUDGET) + pointing)
     longest = grammar_for(spec, tokenizer).max_to_finish()
     if longest >= UNBOUNDED:
         return limit

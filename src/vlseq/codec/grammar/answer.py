@@ -15,10 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 from .base import DONE_STATE, END, EOS_TOKENS, OUT, START, UNBOUNDED, PhaseState, State
-from .boxes import BoxPart
+from .boxes import BOX_TOKENS, BoxPart
 from .labels import FreeLabelPart
 from .layout import VocabLayout
-from .parts import ClosePart, EndsAfterObject, ObjectPartsGrammar
+from .parts import OBJ_CLOSE_TOKENS, OBJ_OPEN_TOKENS, ClosePart, EndsAfterObject, ObjectPartsGrammar
 
 
 class PointedAnswerGrammar(EndsAfterObject, ObjectPartsGrammar):
@@ -30,6 +30,9 @@ class PointedAnswerGrammar(EndsAfterObject, ObjectPartsGrammar):
     (:class:`~.labels.FreeLabelPart`), then ``</obj>``; ``PhaseState(END)`` after ``</obj>``, where only
     ``</s>`` may come (nothing after the pointed answer: one object, one answer).
     """
+
+    #: tokens a pointed answer writes besides its words: ``<obj>``, the box, ``</obj>``
+    POINTING_TOKENS = OBJ_OPEN_TOKENS + BOX_TOKENS + OBJ_CLOSE_TOKENS
 
     def __init__(self, layout: VocabLayout) -> None:
         super().__init__(layout)
