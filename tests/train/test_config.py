@@ -35,3 +35,14 @@ def test_the_training_config_and_the_processor_default_to_one_object_order() -> 
     assert DEFAULT_OBJECT_ORDER == "position" and DEFAULT_OBJECT_ORDER in OBJECT_ORDERS
     assert TrainConfig().object_order == DEFAULT_OBJECT_ORDER
     assert inspect.signature(Processor).parameters["object_order"].default == DEFAULT_OBJECT_ORDER
+
+
+@pytest.mark.parametrize("override,key", [("point_answers=maybe", "'point_answers'"), ("box_first=1", "'box_first'"),
+                                          ("data.skip_bad=yes", "'data.skip_bad'"),
+                                          ("model.encoder_skip=0", "'model.encoder_skip'"),
+                                          ("model.vision.stem_skip=on", "'model.vision.stem_skip'")])
+def test_a_boolean_key_refuses_anything_but_true_or_false(override: str, key: str) -> None:
+    # Python reads any non-empty string as true: "maybe" would turn the lever on without a word.
+    with pytest.raises(ValueError, match=f"config key {key} must be true or false"):
+        load_config("tiny", [override])
+    assert load_config("tiny", ["point_answers=false", "model.vision.stem_skip=true"]).point_answers is False

@@ -42,6 +42,16 @@ def rename_section(d: dict[str, Any], section: str, table: dict[str, str] | None
     return out
 
 
+def check_bool_fields(cfg: Any, section: str) -> None:
+    """Refuse a non-boolean value in a field of the config dataclass ``cfg`` declared ``bool``
+    (``"maybe"`` or ``1`` from an override or a JSON file), naming the dotted key (``section`` is
+    its prefix, ``""`` at the top): Python would read any non-empty string as true."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if f.type in ("bool", bool) and not isinstance(value, bool):
+            raise ValueError(f"config key {section + f.name!r} must be true or false, got {value!r}")
+
+
 @dataclass
 class VisionConfig:
     """The vision tower.
@@ -62,6 +72,9 @@ class VisionConfig:
     stem_skip: bool = False
     hf_config: dict[str, Any] = field(default_factory=dict)
     pretrained: str | None = None
+
+    def __post_init__(self) -> None:
+        check_bool_fields(self, "model.vision.")
 
 
 @dataclass
@@ -175,6 +188,7 @@ class ModelConfig:
         return self.init_std if self.init_std is not None else self.d_model ** -0.5
 
     def __post_init__(self) -> None:
+        check_bool_fields(self, "model.")
         for key in ("pos_init", "loc_init"):
             if getattr(self, key) not in ("sincos", "normal"):
                 raise ValueError(f"model.{key} must be 'sincos' or 'normal', got {getattr(self, key)!r}")

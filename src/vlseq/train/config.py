@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..data.readers.datasets import check_entries, resolve_paths
-from ..models.config import RENAMED_KEYS, ModelConfig, rename_section, renamed_key
+from ..models.config import RENAMED_KEYS, ModelConfig, check_bool_fields, rename_section, renamed_key
 from ..tasks.detection import DEFAULT_OBJECT_ORDER, OBJECT_ORDERS
 from .balance import LOSS_BALANCE_RULES
 
@@ -158,6 +158,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         # Checked here, before any data is written or read: a typo fails at once, naming the key.
+        check_bool_fields(self, "")
+        check_bool_fields(self.data, "data.")
         if self.object_order not in OBJECT_ORDERS:
             raise ValueError(f"training config key 'object_order' must be one of {', '.join(OBJECT_ORDERS)}, "
                              f"got {self.object_order!r}")
