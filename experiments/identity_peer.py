@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--channels", default="32,64,128")
     ap.add_argument("--blocks", type=int, default=2)
     ap.add_argument("--skip", action="store_true", help="the stem's first stage beside its last (vision.stem_skip)")
+    ap.add_argument("--skip-kind", default="pool", help="how the skip reaches the grid (vision.skip_kind): pool or patch")
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--minutes", type=float, default=None)
     ap.add_argument("--batch", type=int, default=64, help="images per step")
@@ -173,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps is None and args.minutes is None:
         args.minutes = 3.0
     torch.set_num_threads(2)
-    vision = VisionConfig(channels=tuple(int(c) for c in args.channels.split(",")), blocks=args.blocks, stem_skip=args.skip)
+    vision = VisionConfig(channels=tuple(int(c) for c in args.channels.split(",")), blocks=args.blocks, stem_skip=args.skip,
+                          skip_kind=args.skip_kind)
     out = run(args.data, vision, args.size, args.steps, args.minutes, args.batch, args.lr, args.eval_every,
               args.train_images, args.seed)
     print(f"stem: {out['stem_gflops_per_image']:.4f} GFLOPs/image, {out['stem_parameters']} parameters, grid {out['grid']}")

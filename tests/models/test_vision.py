@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from vlseq.models.config import ModelConfig, VisionConfig
@@ -71,3 +72,27 @@ def test_encoder_skip_adds_the_image_tokens_to_the_encoder_outputs() -> None:
     dec = torch.randint(5, 60, (2, 4))
     out = skip(pix, ids, am, dec, labels=dec)  # trains and generates through the same path
     assert torch.isfinite(out["loss"]) and skip.generate(pix, ids, am, max_new_tokens=3).shape[0] == 2
+
+
+def test_the_patch_skip_tells_where_in_its_cell_a_detail_lies() -> None:
+    """``skip_kind="patch"``: two images whose first-stage features differ only by where in one cell
+    a detail sits give the same pooled skip but a different patch skip."""
+    torch.manual_seed(0)
+    pool = build_vision(VisionConfig(channels=(8, 16, 32), stem_skip=True), 32).eval()
+    patch = build_vision(VisionConfig(channels=(8, 16, 32), stem_skip=True, skip_kind="patch"), 32).eval()
+    assert patch.out_channels == pool.out_channels == 40
+    first = torch.zeros(1, 8, 16, 16)
+    left, right = first.clone(), first.clone()
+    left[0, :, 4, 4] = 1.0  # the same cell of the 4x4 grid (first-stage positions 4..7), other corners
+    right[0, :, 7, 7] = 1.0
+    pooled = [torch.nn.functional.avg_pool2d(f, pool.stride // 2) for f in (left, right)]
+    assert torch.equal(pooled[0], pooled[1])
+    a, b = patch.patch(left), patch.patch(right)
+    assert a.shape == (1, 8, 4, 4) and (a[0, :, 1, 1] - b[0, :, 1, 1]).abs().max() > 1e-4
+    assert torch.equal(a[0, :, 0, 0], b[0, :, 0, 0])  # other cells: unchanged
+    assert patch(torch.randn(2, 3, 32, 32)).shape == (2, 40, 4, 4)
+
+
+def test_an_unknown_skip_kind_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="model.vision.skip_kind"):
+        VisionConfig(skip_kind="max")

@@ -52,6 +52,10 @@ def check_bool_fields(cfg: Any, section: str) -> None:
             raise ValueError(f"config key {section + f.name!r} must be true or false, got {value!r}")
 
 
+#: ``model.vision.skip_kind``
+SKIP_KINDS = ("pool", "patch")
+
+
 @dataclass
 class VisionConfig:
     """The vision tower.
@@ -70,11 +74,17 @@ class VisionConfig:
     #: conv stem: concatenate the first stage's features, pooled to the grid, to the last stage's
     #: (carries colour and fine detail the deep stages drop; see ``models.vision.ConvStem``)
     stem_skip: bool = False
+    #: conv stem, with ``stem_skip``: how the first stage reaches the grid, ``pool`` (its mean over
+    #: each cell) or ``patch`` (a learned stride-``cell`` conv over each cell, which keeps where in
+    #: the cell an edge is; see ``models.vision.ConvStem``)
+    skip_kind: str = "pool"
     hf_config: dict[str, Any] = field(default_factory=dict)
     pretrained: str | None = None
 
     def __post_init__(self) -> None:
         check_bool_fields(self, "model.vision.")
+        if self.skip_kind not in SKIP_KINDS:
+            raise ValueError(f"model.vision.skip_kind must be one of {', '.join(SKIP_KINDS)}, not {self.skip_kind!r}")
 
 
 @dataclass
