@@ -143,6 +143,44 @@ def test_vqa_misses_tells_another_objects_word_from_one_not_in_the_image(tmp_pat
         mod.misses(tmp_path / "nothing.jsonl", val)
 
 
+def test_shape_misses_splits_wrong_pointed_answers_into_which_and_what(tmp_path: Path, capsys) -> None:
+    """Each shape question answered one of three ways: right at the object's box, a wrong word at the
+    object's box (WHAT), a wrong word at a box off it (WHICH); the rows and table say which."""
+    from vlseq.data.synth import SynthOptions, write_world
+
+    write_world(tmp_path, SynthOptions(train=2, val=12, test=2, size=32, workers=1, no_progress=True))
+    val = tmp_path / "val"
+    questions = json.loads((val / "vqa_questions.json").read_text())["questions"]
+    notes = {a["question_id"]: a for a in json.loads((val / "vqa_annotations.json").read_text())["annotations"]}
+    rows, want = [], []
+    for i, q in enumerate(questions):
+        ann = notes[q["question_id"]]
+        if ann["question_type"] != "shape":
+            continue
+        x, y, w, h = ann["objects"][0]["bbox"]
+        truth, way = ann["multiple_choice_answer"], i % 3
+        wrong = "circle" if truth != "circle" else "square"
+        box = [x, y, x + w, y + h] if way < 2 else [x + 2 * w, y + 2 * h, x + 3 * w, y + 3 * h]
+        rows.append({"source": "vqa", "image_id": str(q["image_id"]), "prompt": q["question"],
+                     "text": truth if way == 0 else wrong, "phrases": [{"boxes": [box]}]})
+        want.append((way == 0, way < 2))
+    other = next(q for q in questions if notes[q["question_id"]]["question_type"] != "shape")
+    rows.append({"source": "vqa", "image_id": str(other["image_id"]), "prompt": other["question"], "text": "2"})
+    preds = tmp_path / "predictions.jsonl"
+    preds.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    mod = load("shape_misses")
+    got = mod.shape_rows(preds, val, grid=4)
+    assert len(want) > 2 and [(r["said"] == r["truth"], r["found"]) for r in got] == want
+    assert mod.main(["--pair", str(preds), str(val), "--grid", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "| cells | n | accuracy |" in out and "WHAT misses" in out
+    with pytest.raises(SystemExit, match="missing/vqa_questions.json: not found"):
+        mod.shape_rows(preds, tmp_path / "missing", 4)
+    preds.write_text(json.dumps({**rows[0], "prompt": "what shape is the zebra?"}) + "\n")
+    with pytest.raises(SystemExit, match="line 1: question 'what shape is the zebra"):
+        mod.shape_rows(preds, val, 4)
+
+
 def test_pool_identity_weights_each_split_by_its_count(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     a = {"vqa/identity/acc@shape@<1": 1.0, "vqa/identity/n@shape@<1": 3, "detect/identity/label_given_hit": 0.5,
          "detect/identity/hits": 10, "vqa/accuracy": 0.7}
