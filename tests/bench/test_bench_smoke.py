@@ -140,6 +140,23 @@ def test_generate_quick(capsys: pytest.CaptureFixture[str]) -> None:
     assert "overhead" in out and "image tokens" in out and "step/generate()" in out and "| 1 thread |" not in out
 
 
+def test_decode_floor_quick(capsys: pytest.CaptureFixture[str]) -> None:
+    rows = load("bench_decode_floor").main(["--quick", "--threads", "1"])["debug"]
+    assert [r[0] for r in rows] == ["vlseq", "florence2"]
+    assert all(float(r[1]) > 0 and float(r[3]) > 0 and float(r[4]) > 0 for r in rows)
+    assert "asks for" in capsys.readouterr().out
+
+
+def test_matrix_bytes_counts_the_weight_of_each_product() -> None:
+    """A (1, 64) row times a (64, 32) weight reads the weight's 8,192 bytes, once per product."""
+    mod = load("bench_decode_floor")
+    w, x = torch.randn(32, 64), torch.randn(1, 64)
+    with mod.MatrixBytes() as m:
+        torch.nn.functional.linear(x, w)
+        torch.nn.functional.linear(x, w, torch.zeros(32))
+    assert m.bytes == 2 * w.numel() * 4
+
+
 def test_efficiency_quick(capsys: pytest.CaptureFixture[str]) -> None:
     res = load("bench_efficiency").main(["--quick", "--threads", "1"])
     out = capsys.readouterr().out
