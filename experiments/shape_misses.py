@@ -18,43 +18,34 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from vlseq.metrics.boxes import box_iou
 from vlseq.metrics.identity import BUCKETS, cells_covered, grid_cell, size_bucket
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from vqa_misses import answered  # noqa: E402
+
 
 def shape_rows(predictions: Path, world: Path, grid: int) -> list[dict]:
     """One row per shape question: ``bucket``, ``cells``, ``truth``, ``said``, ``found`` (bool)."""
-    for f in (predictions, world / "vqa_questions.json", world / "vqa_annotations.json", world / "instances.json"):
-        if not f.is_file():
-            raise SystemExit(f"{f}: not found (a pair is vlseq eval's predictions.jsonl and the world's split folder)")
-    questions = json.loads((world / "vqa_questions.json").read_text())["questions"]
-    notes = {a["question_id"]: a for a in json.loads((world / "vqa_annotations.json").read_text())["annotations"]}
-    qid = {(str(q["image_id"]), q["question"]): q["question_id"] for q in questions}
+    answers = answered(predictions, world, ("instances.json",))
     # each image's cell in its own pixels (the model stretches every image to its square input)
     cells = {str(im["id"]): grid_cell(im["width"], im["height"], (grid, grid))
              for im in json.loads((world / "instances.json").read_text())["images"]}
     rows = []
-    with predictions.open() as f:
-        for n, line in enumerate(f, 1):
-            p = json.loads(line)
-            if p.get("source") != "vqa":
-                continue
-            key = (str(p["image_id"]), p["prompt"])
-            if key not in qid:
-                raise SystemExit(f"{predictions}, line {n}: question {p['prompt']!r} of image {p['image_id']} is not in {world}")
-            ann = notes[qid[key]]
-            if ann["question_type"] != "shape" or len(ann.get("objects", ())) != 1:
-                continue
-            x, y, w, h = ann["objects"][0]["bbox"]
-            box = (x, y, x + w, y + h)
-            said_box = p["phrases"][0]["boxes"][0] if p.get("phrases") and p["phrases"][0].get("boxes") else None
-            found = said_box is not None and float(box_iou([said_box], [box])[0, 0]) >= 0.5
-            cell = cells[str(p["image_id"])]
-            rows.append({"bucket": size_bucket(box, cell), "cells": cells_covered(box, cell),
-                         "truth": ann["multiple_choice_answer"], "said": p["text"].strip(), "found": found})
+    for _, p, ann in answers:
+        if ann["question_type"] != "shape" or len(ann.get("objects", ())) != 1:
+            continue
+        x, y, w, h = ann["objects"][0]["bbox"]
+        box = (x, y, x + w, y + h)
+        said_box = p["phrases"][0]["boxes"][0] if p.get("phrases") and p["phrases"][0].get("boxes") else None
+        found = said_box is not None and float(box_iou([said_box], [box])[0, 0]) >= 0.5
+        cell = cells[str(p["image_id"])]
+        rows.append({"bucket": size_bucket(box, cell), "cells": cells_covered(box, cell),
+                     "truth": ann["multiple_choice_answer"], "said": p["text"].strip(), "found": found})
     return rows
 
 

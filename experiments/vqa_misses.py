@@ -32,43 +32,56 @@ def naming(question: str) -> str:
     return "size" if any(w in question for w in SIZE_WORDS) else "attribute"
 
 
-def misses(predictions: Path, world: Path, kinds: tuple[str, ...] = ("shape", "colour")) -> dict[str, Counter]:
-    """Per question type, and per type and :func:`naming` (``"shape, named by relation"``): ``right``,
-    ``another object`` and ``not in the image`` counts."""
-    for f in (predictions, world / "vqa_questions.json", world / "vqa_annotations.json", world / "region_captions.jsonl"):
+def answered(predictions: Path, world: Path, also: tuple[str, ...] = ()):
+    """The VQA predictions of ``vlseq eval``'s predictions.jsonl with their world annotations: an
+    iterator of ``(line number, prediction, annotation)``. Checks first that the files (and the
+    world files named in ``also``) exist, and names the line of a question the world lacks."""
+    for f in (predictions, world / "vqa_questions.json", world / "vqa_annotations.json", *(world / a for a in also)):
         if not f.is_file():
-            raise SystemExit(f"{f}: not found (--predictions is vlseq eval's predictions.jsonl; --world a "
+            raise SystemExit(f"{f}: not found (the predictions are vlseq eval's predictions.jsonl; the world a "
                              "synthetic world's split folder, e.g. data/synth-tiny/val)")
     questions = json.loads((world / "vqa_questions.json").read_text())["questions"]
     notes = {a["question_id"]: a for a in json.loads((world / "vqa_annotations.json").read_text())["annotations"]}
     qid = {(str(q["image_id"]), q["question"]): q["question_id"] for q in questions}
+
+    def rows():
+        with predictions.open() as f:
+            for n, line in enumerate(f, 1):
+                p = json.loads(line)
+                if p.get("source") != "vqa":
+                    continue
+                key = (str(p["image_id"]), p["prompt"])
+                if key not in qid:
+                    raise SystemExit(f"{predictions}, line {n}: question {p['prompt']!r} of image {p['image_id']} "
+                                     f"is not in {world}")
+                yield n, p, notes[qid[key]]
+
+    return rows()
+
+
+def misses(predictions: Path, world: Path, kinds: tuple[str, ...] = ("shape", "colour")) -> dict[str, Counter]:
+    """Per question type, and per type and :func:`naming` (``"shape, named by relation"``): ``right``,
+    ``another object`` and ``not in the image`` counts."""
+    rows = answered(predictions, world, ("region_captions.jsonl",))
     words: dict[str, set[str]] = defaultdict(set)
     with (world / "region_captions.jsonl").open() as f:
         for line in f:
             r = json.loads(line)
             words[str(r["image_id"])].update(r["phrase"].split())
     out: dict[str, Counter] = {k: Counter() for k in kinds}
-    with predictions.open() as f:
-        for line in f:
-            p = json.loads(line)
-            if p.get("source") != "vqa":
-                continue
-            key = (str(p["image_id"]), p["prompt"])
-            if key not in qid:
-                raise SystemExit(f"{predictions}: question {p['prompt']!r} of image {p['image_id']} is not in {world}")
-            ann = notes[qid[key]]
-            kind = ann["question_type"]
-            if kind not in out:
-                continue
-            said = p["text"].strip()
-            if said == ann["multiple_choice_answer"]:
-                verdict = "right"
-            elif said in words[str(p["image_id"])]:
-                verdict = "another object"
-            else:
-                verdict = "not in the image"
-            out[kind][verdict] += 1
-            out.setdefault(f"{kind}, named by {naming(p['prompt'])}", Counter())[verdict] += 1
+    for _, p, ann in rows:
+        kind = ann["question_type"]
+        if kind not in out:
+            continue
+        said = p["text"].strip()
+        if said == ann["multiple_choice_answer"]:
+            verdict = "right"
+        elif said in words[str(p["image_id"])]:
+            verdict = "another object"
+        else:
+            verdict = "not in the image"
+        out[kind][verdict] += 1
+        out.setdefault(f"{kind}, named by {naming(p['prompt'])}", Counter())[verdict] += 1
     return dict(sorted(out.items()))
 
 
