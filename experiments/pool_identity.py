@@ -27,7 +27,10 @@ def count_key(key: str) -> str | None:
     score, _, where = tail.partition("@")
     if not sep or score in ("n", "hits"):
         return None
-    return f"{head}/{'hits' if score == 'label_given_hit' else 'n'}" + (f"@{where}" if where else "")
+    # a score over hits (a detection's label, a pointed answer's word once its box found the object)
+    # is weighted by the hits; every other score by its questions or queries
+    given_hit = score in ("label_given_hit", "acc_given_point")
+    return f"{head}/{'hits' if given_hit else 'n'}" + (f"@{where}" if where else "")
 
 
 def pool(metrics: list[dict[str, float]]) -> dict[str, float]:

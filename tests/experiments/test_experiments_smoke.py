@@ -192,6 +192,12 @@ def test_pool_identity_weights_each_split_by_its_count(tmp_path: Path, capsys: p
     assert pooled["vqa/identity/acc@shape@<1"] == 0.75 and pooled["vqa/identity/n@shape@<1"] == 4
     assert pooled["detect/identity/label_given_hit"] == 0.875 and pooled["detect/identity/hits"] == 40
     assert "vqa/accuracy" not in pooled  # not an identity score: nothing to pool it by
+    # a pointed answer's word is scored over the questions whose box found the object: pooled by those hits
+    pointed = mod.pool([{"vqa/identity/acc_given_point@shape@1-4": 1.0, "vqa/identity/hits@shape@1-4": 1,
+                         "vqa/identity/n@shape@1-4": 9},
+                        {"vqa/identity/acc_given_point@shape@1-4": 0.0, "vqa/identity/hits@shape@1-4": 3,
+                         "vqa/identity/n@shape@1-4": 3}])
+    assert pointed["vqa/identity/acc_given_point@shape@1-4"] == 0.25 and pointed["vqa/identity/hits@shape@1-4"] == 4
     assert pooled["localize/acc@0.5"] == 0.9 and pooled["localize/n"] == 10  # the only split that has it
     files = []
     for i, m in enumerate((a, b)):

@@ -123,5 +123,8 @@ def test_vqa_identity_splits_pointed_answers_into_which_and_what() -> None:
     assert r["acc_given_point@shape"] == 0.5
     assert r["point_hit@colour"] == 0.0 and r["hits@colour"] == 0 and nan(r["acc_given_point@colour"])
     assert "point_hit@count" not in r
+    # per size bucket (8 px cells): the three shape objects cover 1.56 cells each
+    assert r["point_hit@shape@1-4"] == pytest.approx(2 / 3) and r["acc_given_point@shape@1-4"] == 0.5
+    assert r["hits@shape@1-4"] == 2 and "point_hit@shape@<1" not in r
     # No answer pointed: no pointing scores at all.
     assert not any(k.startswith("point_hit") for k in vqa_identity(preds, refs, types, objects, 8, {1: None}))

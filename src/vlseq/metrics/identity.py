@@ -210,7 +210,9 @@ def vqa_identity(predictions: Mapping[Hashable, str], references: Mapping[Hashab
     ``answer_boxes`` holding a box for some question about a known object, also per such type
     ``point_hit@<type>`` (the share of its questions whose answer's box has IoU >= 0.5 with the
     object's: the model found the object asked about), ``acc_given_point@<type>`` (accuracy over
-    those hits: it found the object and said what it is) and ``hits@<type>`` (their count).
+    those hits: it found the object and said what it is) and ``hits@<type>`` (their count); with
+    ``cells``, the same three per size bucket of the object, ``point_hit@<type>@<b>`` and so on (at
+    the world's smallest objects a miss can be either: the two need their own levers).
     """
     types = {q: str(question_types.get(q) or "unknown") for q in references}
     r = vqa_accuracy(predictions, references)
@@ -239,6 +241,9 @@ def vqa_identity(predictions: Mapping[Hashable, str], references: Mapping[Hashab
             a = answer_boxes.get(q)
             hit = a is not None and float(box_iou([a], [box])[0, 0]) >= 0.5
             pointed.setdefault(types[q], []).append((hit, per_q[q]))
+            if cells is not None:
+                b = size_bucket(box, _cell_of(cells, q, "vqa_identity"))
+                pointed.setdefault(f"{types[q]}@{b}", []).append((hit, per_q[q]))
         for t, rows in sorted(pointed.items()):
             right = [acc for hit, acc in rows if hit]
             out[f"point_hit@{t}"] = len(right) / len(rows)
