@@ -76,29 +76,27 @@ def read_speed(n_bytes: int, repeats: int) -> float:
     return w.numel() * 4 / median(times[2:]) / 1e9
 
 
-def measure(name: str, args: Any) -> list[list[Any]]:
+def measure(name: str, args: Any) -> list[tuple[str, float, float, float, float]]:
     subjects = build_subjects(name, ["florence2"], None, args.seed)
     size = subjects[0].model.config.image_size  # vlseq's: both models take the same images
-    rows = []
+    rows = []  # per model: (name, bytes per token, GB/s, floor ms, measured ms)
     for s in subjects:
         per_token = (matrix_bytes(s, size, args.long, args.prompt_len, args.seed)
                      - matrix_bytes(s, size, args.short, args.prompt_len, args.seed)) / (args.long - args.short)
         speed = read_speed(int(per_token), args.repeats)
-        floor_ms = per_token / speed / 1e6
         run = generator(s, synthetic_batch(1, size, args.prompt_len, 8, args.seed), args.long)
         measured_ms = median(time_calls(run, args.repeats, 1)) / args.long * 1e3
-        rows.append([s.name, f"{per_token / 1e6:.2f}", f"{speed:.1f}", f"{floor_ms:.2f}", f"{measured_ms:.2f}",
-                     f"{floor_ms / measured_ms:.0%}"])
-    fl_ms = float(rows[1][4])
-    vl_floor = float(rows[0][3])
+        rows.append((s.name, per_token, speed, per_token / speed / 1e6, measured_ms))
     print_table(f"config `{name}`: one batch-1 decode step against the bytes it reads",
-                ["model", "matrix MB per token", "read GB/s", "floor ms/token", "measured ms/token", "floor / measured"], rows)
+                ["model", "matrix MB per token", "read GB/s", "floor ms/token", "measured ms/token", "floor / measured"],
+                [[n, f"{b / 1e6:.2f}", f"{g:.1f}", f"{f:.2f}", f"{m:.2f}", f"{f / m:.0%}"] for n, b, g, f, m in rows])
+    vl_floor, fl_ms = rows[0][3], rows[1][4]
     verdict = "reachable" if fl_ms / 2 >= vl_floor else "below vlseq's floor: NOT reachable in fp32"
     print(f"2x Florence-2 at batch 1 asks for {fl_ms / 2:.2f} ms/token; vlseq's floor is {vl_floor:.2f} ms/token: {verdict}")
     return rows
 
 
-def main(argv: list[str] | None = None) -> dict[str, list[list[Any]]]:
+def main(argv: list[str] | None = None) -> dict[str, list[tuple[str, float, float, float, float]]]:
     ap = base_parser(__doc__)
     ap.add_argument("--configs", default="tiny,34m", help="comma-separated: debug, tiny, small, 34m")
     ap.add_argument("--long", type=int, default=64, help="new tokens of the timed call")

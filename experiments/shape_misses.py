@@ -22,7 +22,7 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from vlseq.metrics.boxes import box_iou
+from vlseq.metrics.boxes import box_hit
 from vlseq.metrics.identity import BUCKETS, cells_covered, grid_cell, size_bucket
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -42,7 +42,7 @@ def shape_rows(predictions: Path, world: Path, grid: int) -> list[dict]:
         x, y, w, h = ann["objects"][0]["bbox"]
         box = (x, y, x + w, y + h)
         said_box = p["phrases"][0]["boxes"][0] if p.get("phrases") and p["phrases"][0].get("boxes") else None
-        found = said_box is not None and float(box_iou([said_box], [box])[0, 0]) >= 0.5
+        found = box_hit(said_box, box)
         cell = cells[str(p["image_id"])]
         rows.append({"bucket": size_bucket(box, cell), "cells": cells_covered(box, cell),
                      "truth": ann["multiple_choice_answer"], "said": p["text"].strip(), "found": found})

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from vlseq.metrics import box_iou, enclosing_box, localization_accuracy, rec_accuracy
-from vlseq.metrics.boxes import as_boxes, top_box
+from vlseq.metrics.boxes import as_boxes, box_hit, top_box
 
 
 def test_iou_known_boxes():
@@ -84,3 +84,14 @@ def test_rec_accuracy_errors():
         rec_accuracy({"zz": (0, 0, 1, 1)}, {"a": (0, 0, 1, 1)})
     with pytest.raises(ValueError, match="no GT box"):
         rec_accuracy({}, {"a": []})
+
+
+def test_box_hit_is_iou_at_the_threshold_against_one_or_any_gt_box() -> None:
+    gt = (0, 0, 10, 10)
+    assert box_hit((0, 0, 10, 5), gt)  # IoU exactly 0.5: inclusive
+    assert not box_hit((0, 0, 10, 4.9), gt)
+    assert not box_hit(None, gt)  # no box: a miss
+    assert box_hit((20, 20, 30, 30), [gt, (20, 20, 30, 31)])  # any GT box counts
+    assert not box_hit((0, 0, 10, 5), gt, iou_threshold=0.75)
+    with pytest.raises(ValueError, match="box_hit"):
+        box_hit((0, 0, 10, 10), [(0, 0, 1)])

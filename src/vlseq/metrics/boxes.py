@@ -65,6 +65,12 @@ def box_iou(a: Union[Sequence[Box], np.ndarray], b: Union[Sequence[Box], np.ndar
     return iou
 
 
+def box_hit(box: Optional[Box], gt: Union[Box, Sequence[Box]], iou_threshold: float = IOU_THRESHOLD) -> bool:
+    """Whether ``box`` (None: no box, a miss) has IoU >= ``iou_threshold`` with the GT box, or with
+    any of a list of GT boxes."""
+    return box is not None and float(box_iou([box], as_boxes(gt, "box_hit")).max()) >= iou_threshold
+
+
 def enclosing_box(boxes: Union[Sequence[Box], np.ndarray]) -> Box:
     """The smallest xyxy box that contains every box of ``boxes`` (at least one box)."""
     b = as_boxes(boxes, "enclosing_box")

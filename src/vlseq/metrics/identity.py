@@ -32,7 +32,7 @@ from numbers import Real
 from typing import Hashable, Iterable, Mapping, Optional, Sequence, Union
 
 from ..codec.coords import Box
-from .boxes import BoxPrediction, as_boxes, box_accuracy, box_iou
+from .boxes import BoxPrediction, as_boxes, box_accuracy, box_hit
 from .detection import GTRecord, PredRecord, box_hits
 from .vqa import vqa_accuracy
 
@@ -224,12 +224,15 @@ def vqa_identity(predictions: Mapping[Hashable, str], references: Mapping[Hashab
     for t, accs in sorted(groups.items()):
         out[f"acc@{t}"] = _mean(accs)
         out[f"n@{t}"] = float(len(accs))
-    if object_boxes and cells is not None:
+    for q in (object_boxes or {}) if cells is not None or answer_boxes else ():
+        if q not in references:
+            raise ValueError(f"vqa_identity: object_boxes names question {q!r}, which is not in the references")
+    # the size bucket of each question's object, for the size split and the pointed split by size
+    bucket = ({q: size_bucket(box, _cell_of(cells, q, "vqa_identity")) for q, box in object_boxes.items()}
+              if object_boxes and cells is not None else {})
+    if bucket:
         sized: dict[str, dict[str, list[float]]] = {}
-        for q, box in object_boxes.items():
-            if q not in references:
-                raise ValueError(f"vqa_identity: object_boxes names question {q!r}, which is not in the references")
-            b = size_bucket(box, _cell_of(cells, q, "vqa_identity"))
+        for q, b in bucket.items():
             sized.setdefault(types[q], {k: [] for k in BUCKETS})[b].append(per_q[q])
         for t, by_size in sorted(sized.items()):
             for b, accs in by_size.items():
@@ -238,12 +241,10 @@ def vqa_identity(predictions: Mapping[Hashable, str], references: Mapping[Hashab
     if object_boxes and answer_boxes and any(answer_boxes.get(q) is not None for q in object_boxes):
         pointed: dict[str, list[tuple[bool, float]]] = {}
         for q, box in object_boxes.items():
-            a = answer_boxes.get(q)
-            hit = a is not None and float(box_iou([a], [box])[0, 0]) >= 0.5
+            hit = box_hit(answer_boxes.get(q), box)
             pointed.setdefault(types[q], []).append((hit, per_q[q]))
-            if cells is not None:
-                b = size_bucket(box, _cell_of(cells, q, "vqa_identity"))
-                pointed.setdefault(f"{types[q]}@{b}", []).append((hit, per_q[q]))
+            if q in bucket:
+                pointed.setdefault(f"{types[q]}@{bucket[q]}", []).append((hit, per_q[q]))
         for t, rows in sorted(pointed.items()):
             right = [acc for hit, acc in rows if hit]
             out[f"point_hit@{t}"] = len(right) / len(rows)

@@ -35,9 +35,10 @@ class ConvStem(nn.Module):
 
     ``skip_kind``: ``pool`` averages the first stage over each output cell; ``patch`` reads each
     cell's ``k x k`` first-stage positions (``k = stride / 2``) with one learned stride-``k`` conv, so
-    the grid also says where in its cell an edge or corner lies. Why: the quickstart's remaining
-    shape misses on found objects are nearly all a hexagon named a circle (or back) at 8-10 px, two
-    cells or four, where the two differ by a few boundary pixels that a cell mean blurs away.
+    the grid also says where in its cell an edge or corner lies. Why: most of the quickstart's
+    remaining shape misses on found objects are a hexagon named a circle (or back) at 9-10 px,
+    where the two differ by a few boundary pixels that a cell mean blurs away. Screened against
+    ``pool``, it was level (BENCHMARKS.md), so ``pool`` stays the default.
     """
 
     def __init__(self, channels: tuple[int, ...], blocks: int = 2, norm: str = "batch", skip: bool = False,
