@@ -182,3 +182,34 @@ def test_cell_head_starts_as_the_identity(world) -> None:
     assert torch.equal(headed.cell_head.weight, torch.eye(mc.d_model))
     with torch.no_grad():
         assert float(headed(**batch)["cell_loss"]) == pytest.approx(float(plain(**batch)["cell_loss"]), rel=1e-5)
+
+
+def test_the_stem_form_reads_the_image_tokens_before_the_encoder(world) -> None:
+    """``model.cell_loss_stem``: the same loss at the encoder's image inputs, added with its own
+    weight; on alone (no ``cell_loss``) it still gets its labels and touches no encoder weight."""
+    exs, tok, mc = world
+    proc = Processor(tok, 32, BINS, cell_labels=True)
+    batch = proc.collate([proc.encode(get_task("detect"), e) for e in exs if e.task == "detect"][:4])
+    torch.manual_seed(0)
+    both = VLSeqModel(dataclasses.replace(mc, cell_loss_stem=0.5)).eval()
+    out = both(**batch)
+    embeds, _ = both.encoder_inputs(batch["pixel_values"], batch["input_ids"], batch["attention_mask"])
+    want = both.cell_identity_loss(embeds[:, :both.tokens_per_image], batch["cell_xy"], batch["cell_token"])
+    assert float(out["cell_stem_loss"]) == pytest.approx(float(want), rel=1e-5)
+    plain = VLSeqModel(mc).eval()
+    plain.load_state_dict(both.state_dict())
+    base = plain(**batch)
+    assert float(out["loss"]) == pytest.approx(float(base["loss"]) + 0.5 * float(out["cell_stem_loss"]), rel=1e-5)
+
+    stem_only = VLSeqModel(dataclasses.replace(mc, cell_loss=0.0, cell_loss_stem=1.0))
+    out = stem_only(**batch)
+    assert "cell_loss" not in out
+    out["cell_stem_loss"].backward()
+    enc = stem_only.lm.get_encoder()
+    assert all(p.grad is None or not bool(p.grad.any()) for p in enc.layers.parameters())
+    assert any(p.grad is not None and bool(p.grad.any()) for p in stem_only.vision.parameters())
+
+
+def test_a_negative_cell_loss_is_refused() -> None:
+    with pytest.raises(ValueError, match="cell_loss_stem"):
+        ModelConfig(vocab_size=64, cell_loss_stem=-0.1)

@@ -126,6 +126,13 @@ class ModelConfig:
     #: The sequence loss reaches an object's cells only through the decoder's cross-attention, and
     #: the model placed objects long before it named them; see ``VLSeqModel.cell_identity_loss``
     cell_loss: float = 0.0
+    #: weight of the same cell identity loss read one step earlier, at the image tokens the encoder
+    #: takes in (the stem's features with their positions; 0: off). ``encoder_skip`` adds those
+    #: tokens to the encoder's outputs, so what the stem names reaches the decoder and the pointer
+    #: unchanged, while the encoder's own part of each cell stays free for finding the object a
+    #: prompt asks about: raising ``cell_loss`` itself named small shapes better and found them
+    #: worse (BENCHMARKS.md, "The cell loss at 0.5")
+    cell_loss_stem: float = 0.0
     #: what the cell identity loss asks a cell to name: ``label`` (the class name's first token, of
     #: box and object-list tasks) or ``all`` (every content word of every box an example describes:
     #: class names, grounded phrases, region captions; colour and size beside the class, each word
@@ -212,6 +219,8 @@ class ModelConfig:
             self.loc_pointer = "cell_offset"
         if self.loc_pointer not in ("none", "cell", "cell_offset"):
             raise ValueError(f"model.loc_pointer must be 'none', 'cell' or 'cell_offset', got {self.loc_pointer!r}")
+        if self.cell_loss < 0 or self.cell_loss_stem < 0:
+            raise ValueError(f"model.cell_loss and model.cell_loss_stem must be >= 0, got {self.cell_loss} and {self.cell_loss_stem}")
         if self.referent_via not in ("pointer", "encoder", "attention"):
             raise ValueError(f"model.referent_via must be 'pointer', 'encoder' or 'attention', got {self.referent_via!r}")
         if self.modality_experts < 0:

@@ -108,7 +108,7 @@ class VLSeqModel(nn.Module):
             self.referent_head = nn.Linear(d, 1)
             nn.init.zeros_(self.referent_head.weight)
             nn.init.zeros_(self.referent_head.bias)
-        if cfg.cell_loss > 0 and cfg.cell_head:
+        if (cfg.cell_loss > 0 or cfg.cell_loss_stem > 0) and cfg.cell_head:
             self.cell_head = nn.Linear(d, d)
             with torch.no_grad():
                 self.cell_head.weight.copy_(torch.eye(d))
@@ -270,7 +270,8 @@ class VLSeqModel(nn.Module):
         Also returns ``sample_loss`` (B,) for per-task logging. With ``model.cell_loss`` and the
         batch's ``cell_xy`` (B, K, 2) / ``cell_token`` (B, K) / ``cell_weight`` (B, K)
         (``Processor(cell_labels=True)``), the
-        weighted :meth:`cell_identity_loss` is added to ``loss`` and returned as ``cell_loss``; with
+        weighted :meth:`cell_identity_loss` is added to ``loss`` and returned as ``cell_loss`` (and,
+        with ``model.cell_loss_stem``, the same loss read at the image tokens as ``cell_stem_loss``); with
         ``model.referent_loss`` and ``referent_xy`` (B, 2) (``Processor(referents=True)``), the
         weighted :meth:`referent_loss` likewise as ``referent_loss``. With ``loss_group`` (B,) bool,
         ``loss_group_share`` is the part of ``loss`` those samples' sequence losses make (the rest,
@@ -298,6 +299,10 @@ class VLSeqModel(nn.Module):
             if self.config.cell_loss > 0 and cell_token is not None and cell_xy is not None:
                 result["cell_loss"] = self.cell_identity_loss(enc.last_hidden_state, cell_xy, cell_token, cell_weight)
                 result["loss"] = result["loss"] + self.config.cell_loss * result["cell_loss"]
+            if self.config.cell_loss_stem > 0 and cell_token is not None and cell_xy is not None:
+                # the image tokens before the encoder (B, n_img, d): the first image's cells lead, as in hidden
+                result["cell_stem_loss"] = self.cell_identity_loss(embeds[:, :n_img], cell_xy, cell_token, cell_weight)
+                result["loss"] = result["loss"] + self.config.cell_loss_stem * result["cell_stem_loss"]
             if refer:
                 state = None  # the encoder form reads no decoder state
                 if via == "pointer":
