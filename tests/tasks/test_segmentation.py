@@ -175,6 +175,12 @@ def test_keypoints_evaluate_pck_hand_computed() -> None:
     r = t.evaluate([e], [p])
     # top: 0.01 px off (right); left: (2.5, 0.5) off = 2.55 px (wrong); bottom missing; square right: 0.01 px (right)
     assert r["pck@0.1"] == pytest.approx(2 / 4) and r["matched"] == 1.0
+    assert r["pck@0.1_given_matched"] == pytest.approx(2 / 4)
+    # the square not found: its point is wrong in PCK and left out of the matched objects' score
+    only = t.parse(seq.split("<obj>square")[0], e, B)
+    r = t.evaluate([e], [only])
+    assert r["pck@0.1"] == pytest.approx(1 / 4) and r["matched"] == 0.5
+    assert r["pck@0.1_given_matched"] == pytest.approx(1 / 3)
 
 
 # --------------------------------------------------------------------------- through a tokenizer

@@ -80,7 +80,11 @@ class Keypoints(Task):
                 if k in match:
                     preds[(i, k)] = dict(reversed(parsed.phrases[match[k]].keypoints))  # a repeated name: the first counts
         r = pck(preds, refs, alpha=self.alpha)
-        return {f"pck@{self.alpha:g}": float(r["pck"]), "matched": n_matched / n_gt if n_gt else float("nan")}
+        # PCK splits into finding the object (label and box) and placing its points: the same
+        # score over the matched objects alone says which half a low PCK comes from
+        found = pck(preds, {k: v for k, v in refs.items() if k in preds}, alpha=self.alpha) if preds else {"pck": float("nan")}
+        return {f"pck@{self.alpha:g}": float(r["pck"]), "matched": n_matched / n_gt if n_gt else float("nan"),
+                f"pck@{self.alpha:g}_given_matched": float(found["pck"])}
 
     def verdict(self, ex: Example, pred: Prediction) -> bool | None:
         """As for detection: the objects found by label and box (keypoints are not judged)."""
