@@ -183,6 +183,12 @@ def test_the_all_preset_names_all_eighteen_tasks_with_room_for_each() -> None:
     assert cfg.max_prompt_tokens >= text.max_prompt_tokens and cfg.max_target_tokens >= every.max_target_tokens
     assert cfg.image_tokenizer and cfg.image_tokenizer_train["size"] == cfg.model.image_size
     assert all(cfg.task_weights.get(t, 0) > 0 for t in cfg.tasks)
+    # keypoints start with the last stage and are drawn there above tiny_all's weight
+    from vlseq.train.config import parse_stages
+    first, last = parse_stages(cfg.stages, cfg.tasks)
+    assert first.weight("keypoints", cfg.task_weights) == 0
+    assert last.weight("keypoints", cfg.task_weights) == 3 * every.task_weights["keypoints"]
+    assert last.weight("segment", cfg.task_weights) == every.task_weights["segment"]
 
 
 def test_gradient_masking_trains_text_and_image_outputs_apart(tmp_path, image_tokenizer, monkeypatch) -> None:
