@@ -204,6 +204,12 @@ class ModelConfig:
         Xavier std of a square layer; with it the image is used within 50 steps."""
         return self.init_std if self.init_std is not None else self.d_model ** -0.5
 
+    @property
+    def cell_labels(self) -> bool:
+        """Does either form of the cell identity loss train (so batches must carry each object's
+        cell and naming tokens, ``Processor(cell_labels=True)``)?"""
+        return self.cell_loss > 0 or self.cell_loss_stem > 0
+
     def __post_init__(self) -> None:
         check_bool_fields(self, "model.")
         for key in ("pos_init", "loc_init"):

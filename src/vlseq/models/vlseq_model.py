@@ -108,7 +108,7 @@ class VLSeqModel(nn.Module):
             self.referent_head = nn.Linear(d, 1)
             nn.init.zeros_(self.referent_head.weight)
             nn.init.zeros_(self.referent_head.bias)
-        if (cfg.cell_loss > 0 or cfg.cell_loss_stem > 0) and cfg.cell_head:
+        if cfg.cell_labels and cfg.cell_head:
             self.cell_head = nn.Linear(d, d)
             with torch.no_grad():
                 self.cell_head.weight.copy_(torch.eye(d))

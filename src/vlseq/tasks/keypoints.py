@@ -82,7 +82,8 @@ class Keypoints(Task):
         r = pck(preds, refs, alpha=self.alpha)
         # PCK splits into finding the object (label and box) and placing its points: the same
         # score over the matched objects alone says which half a low PCK comes from
-        found = pck(preds, {k: v for k, v in refs.items() if k in preds}, alpha=self.alpha) if preds else {"pck": float("nan")}
+        # (NaN when nothing was matched: pck() of no references)
+        found = pck(preds, {k: v for k, v in refs.items() if k in preds}, alpha=self.alpha)
         return {f"pck@{self.alpha:g}": float(r["pck"]), "matched": n_matched / n_gt if n_gt else float("nan"),
                 f"pck@{self.alpha:g}_given_matched": float(found["pck"])}
 
