@@ -154,12 +154,18 @@ def run(data: str, vision: VisionConfig, size: int, steps: int | None, minutes: 
             "stem_parameters": sum(p.numel() for p in model.stem.parameters()), "curve": curve}
 
 
+def _blocks(text: str) -> int | tuple[int, ...]:
+    """``--blocks``: ``2`` (every stage) or ``1,2,2`` (one count per stage)."""
+    counts = tuple(int(b) for b in text.split(","))
+    return counts[0] if len(counts) == 1 else counts
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", required=True, help="a synthetic world or any split folders with detection files")
     ap.add_argument("--size", type=int, default=64, help="the model's input side")
     ap.add_argument("--channels", default="32,64,128")
-    ap.add_argument("--blocks", type=int, default=2)
+    ap.add_argument("--blocks", default="2", help="convs per stage: one count, or one per stage (1,2,2)")
     ap.add_argument("--skip", action="store_true", help="the stem's first stage beside its last (vision.stem_skip)")
     ap.add_argument("--skip-kind", default="pool", help="how the skip reaches the grid (vision.skip_kind): pool or patch")
     ap.add_argument("--steps", type=int, default=None)
@@ -174,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps is None and args.minutes is None:
         args.minutes = 3.0
     torch.set_num_threads(2)
-    vision = VisionConfig(channels=tuple(int(c) for c in args.channels.split(",")), blocks=args.blocks, stem_skip=args.skip,
+    vision = VisionConfig(channels=tuple(int(c) for c in args.channels.split(",")), blocks=_blocks(args.blocks), stem_skip=args.skip,
                           skip_kind=args.skip_kind)
     out = run(args.data, vision, args.size, args.steps, args.minutes, args.batch, args.lr, args.eval_every,
               args.train_images, args.seed)

@@ -96,3 +96,26 @@ def test_the_patch_skip_tells_where_in_its_cell_a_detail_lies() -> None:
 def test_an_unknown_skip_kind_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="model.vision.skip_kind"):
         VisionConfig(skip_kind="max")
+
+
+def test_blocks_per_stage_sets_each_stages_convs_and_the_skips_first_stage() -> None:
+    stem = ConvStem((8, 16, 32), blocks=(1, 2, 2), skip=True)
+    convs = [m for m in stem.body if isinstance(m, torch.nn.Conv2d)]
+    assert [c.stride[0] for c in convs] == [2, 2, 1, 2, 1]
+    assert [c.out_channels for c in convs] == [8, 16, 16, 32, 32]
+    x = torch.randn(2, 3, 32, 32)
+    assert torch.equal(stem.first_stage(x), stem.body[:3](x))  # one (conv, norm, activation)
+    assert stem(x).shape == (2, 40, 4, 4)
+    assert sum(p.numel() for p in stem.parameters()) < sum(p.numel() for p in ConvStem((8, 16, 32), skip=True).parameters())
+
+
+@pytest.mark.parametrize("blocks", [0, (1, 2), (1, 0, 2), (1.5, 2, 2)])
+def test_blocks_must_be_positive_counts_one_per_stage(blocks) -> None:
+    with pytest.raises(ValueError, match="vision.blocks"):
+        ConvStem((8, 16, 32), blocks=blocks)
+
+
+def test_blocks_from_json_is_a_tuple_and_builds() -> None:
+    cfg = VisionConfig(channels=(8, 16, 32), blocks=[1, 2, 2])  # as a JSON config or override gives it
+    assert cfg.blocks == (1, 2, 2)
+    assert build_vision(cfg, 32).first_stage(torch.zeros(1, 3, 32, 32)).shape == (1, 8, 16, 16)

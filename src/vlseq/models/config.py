@@ -68,8 +68,9 @@ class VisionConfig:
 
     kind: str = "conv"
     channels: tuple[int, ...] = (32, 64, 128)
-    #: conv stem: convs per stage (the first of each has stride 2) and the norm, ``batch`` or ``group``
-    blocks: int = 2
+    #: conv stem: convs per stage (the first of each has stride 2), one count or one per stage, and the
+    #: norm, ``batch`` or ``group``
+    blocks: int | tuple[int, ...] = 2
     norm: str = "batch"
     #: conv stem: concatenate the first stage's features, pooled to the grid, to the last stage's
     #: (carries colour and fine detail the deep stages drop; see ``models.vision.ConvStem``)
@@ -83,6 +84,8 @@ class VisionConfig:
 
     def __post_init__(self) -> None:
         check_bool_fields(self, "model.vision.")
+        if isinstance(self.blocks, list):  # JSON and overrides give a list
+            self.blocks = tuple(self.blocks)
         if self.skip_kind not in SKIP_KINDS:
             raise ValueError(f"model.vision.skip_kind must be one of {', '.join(SKIP_KINDS)}, not {self.skip_kind!r}")
 

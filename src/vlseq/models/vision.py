@@ -17,6 +17,12 @@ from .config import VisionConfig
 class ConvStem(nn.Module):
     """Stages of a stride-2 3x3 conv then ``blocks - 1`` stride-1 3x3 convs, each with a norm and GELU.
 
+    ``blocks`` is one count for every stage or one per stage (``(1, 2, 2)``: the first stage, at half
+    the input's resolution, has its stride-2 conv only). Why per stage: a stride-1 conv's norm and
+    activation run on every position of its stage, so at 64 px the first stage's second conv costs
+    about a third of the stem's time (32 x 32 positions x 32 channels) for the same FLOPs as each
+    later stage's second conv.
+
     Stride ``2**len(channels)``. Measured on the synthetic world (a stem + mean-pool probe that must
     say which of 7 shapes are present, 500 AdamW steps at batch 64): one conv per stage with
     GroupNorm stays at the all-absent prior (0.69 vs 0.66); BatchNorm reaches 0.78; BatchNorm with a
@@ -41,17 +47,19 @@ class ConvStem(nn.Module):
     ``pool``, it was level (BENCHMARKS.md), so ``pool`` stays the default.
     """
 
-    def __init__(self, channels: tuple[int, ...], blocks: int = 2, norm: str = "batch", skip: bool = False,
-                 skip_kind: str = "pool") -> None:
+    def __init__(self, channels: tuple[int, ...], blocks: int | tuple[int, ...] = 2, norm: str = "batch",
+                 skip: bool = False, skip_kind: str = "pool") -> None:
         super().__init__()
-        if blocks < 1:
-            raise ValueError(f"vision.blocks must be >= 1, not {blocks}")
+        per_stage = (blocks,) * len(channels) if isinstance(blocks, int) else tuple(blocks)
+        if len(per_stage) != len(channels) or any(not isinstance(b, int) or b < 1 for b in per_stage):
+            raise ValueError(f"vision.blocks must be an integer >= 1 or one per stage ({len(channels)} stages), "
+                             f"not {blocks!r}")
         if norm not in ("batch", "group"):
             raise ValueError(f"vision.norm must be 'batch' or 'group', not {norm!r}")
         layers: list[nn.Module] = []
         c_in = 3
-        for c in channels:
-            for j in range(blocks):
+        for c, n in zip(channels, per_stage):
+            for j in range(n):
                 norm_layer = nn.BatchNorm2d(c) if norm == "batch" else nn.GroupNorm(min(8, c), c)
                 # No conv bias: the norm right after it has its own.
                 layers += [nn.Conv2d(c_in, c, 3, stride=2 if j == 0 else 1, padding=1, bias=False), norm_layer, nn.GELU()]
@@ -60,7 +68,7 @@ class ConvStem(nn.Module):
         self.stride = 2 ** len(channels)
         self.skip = skip and len(channels) > 1
         #: modules of the first stage (conv, norm, activation per block): its output is the skip's
-        self._first_stage = 3 * blocks
+        self._first_stage = 3 * per_stage[0]
         self.out_channels = c_in + (channels[0] if self.skip else 0)
         k = self.stride // 2
         # (B, c0, H/2, W/2) -> (B, c0, H/stride, W/stride): one weight per (position in the cell, channel)
