@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from .codec.pixels import normalize_pixels
+from .data.augment import maybe_swap_colours
 from .data.example import Example, ImageRef
 from .data.images import load_image
 from .data.readers.validate import DataError
@@ -205,6 +206,10 @@ class Processor:
             VQA) about one object after that object's box, ``<obj> box answer </obj>``: its targets
             and its decoding grammar (:meth:`grammar_spec`, a
             :class:`~vlseq.codec.grammar.PointedAnswerGrammar`) both follow.
+        colour_swap: with targets and a random generator (training), the probability of swapping
+            the RGB channels of an example whose prompt and target name no colour and whose target
+            is not an image (:func:`vlseq.data.augment.maybe_swap_colours`): shape is then learned
+            apart from colour.
         referents: with targets, also give the centre of the one box a text output is about
             (:meth:`vlseq.tasks.Task.referent`: the object a VQA question asks of, the region a
             region caption describes) as ``Encoded.referent``, and the batch's ``referent_xy``
@@ -232,7 +237,7 @@ class Processor:
                  object_order: str = DEFAULT_OBJECT_ORDER, box_first: bool = False, cell_labels: bool = False,
                  cell_words: str = "label", cache_bytes: int = DEFAULT_IMAGE_CACHE_BYTES,
                  cell_words_weight: float = 1.0, referents: bool = False, coordinate_frame: str = "box",
-                 point_answers: bool = False) -> None:
+                 point_answers: bool = False, colour_swap: float = 0.0) -> None:
         if coordinate_frame not in ("box", "image"):
             raise ValueError(f"coordinate_frame must be 'box' or 'image', got {coordinate_frame!r}")
         #: where the checkpoint's polygons and keypoints are written (:class:`CheckpointSettings`)
@@ -242,6 +247,9 @@ class Processor:
         self.object_order = object_order
         self.box_first = box_first
         self.point_answers = point_answers
+        if not 0.0 <= colour_swap <= 1.0:
+            raise ValueError(f"colour_swap must be a probability in [0, 1], got {colour_swap}")
+        self.colour_swap = float(colour_swap)
         self.cell_labels = cell_labels
         self.cell_words_weight = float(cell_words_weight)
         if cell_words not in ("label", "all"):
@@ -329,7 +337,8 @@ class Processor:
         except DataError as e:
             # A truncated file passes the readers' header check and fails only here: name the record too.
             raise DataError(e.file, ex.source or ex.image_id or None, e.problem, e.detail) from None
-        prompt = self._ids(task.prompt(ex, self.bins), self.max_prompt_tokens, "prompt", ex)
+        prompt_text = task.prompt(ex, self.bins)
+        prompt = self._ids(prompt_text, self.max_prompt_tokens, "prompt", ex)
         target: list[int] = []
         if with_target:
             if task.output == "image":
@@ -344,6 +353,8 @@ class Processor:
                 text = task.target(ex, self.bins, rng)
             body = self._ids(text, self.max_target_tokens - 2, "target", ex)
             target = [self.tokenizer.bos_id] + body + [self.tokenizer.eos_id]
+            if task.output != "image":  # an image target is the true image's codes: its colours must stay
+                images = maybe_swap_colours(images, (prompt_text, text), self.colour_swap, rng)
         cells = self._cells(task, ex) if with_target and self.cell_labels else []
         referent = self._referent(task, ex) if with_target and self.referents else None
         return Encoded(images, prompt, target, cells=cells, referent=referent)

@@ -46,3 +46,16 @@ def test_a_boolean_key_refuses_anything_but_true_or_false(override: str, key: st
     with pytest.raises(ValueError, match=f"config key {key} must be true or false"):
         load_config("tiny", [override])
     assert load_config("tiny", ["point_answers=false", "model.vision.stem_skip=true"]).point_answers is False
+
+
+@pytest.mark.parametrize("value", ["-0.1", "1.5"])
+def test_colour_swap_must_be_a_probability(value: str) -> None:
+    with pytest.raises(ValueError, match="'colour_swap' must be a probability"):
+        load_config("debug", [f"colour_swap={value}"])
+
+
+def test_colour_swap_is_off_by_default_in_the_config_and_the_processor() -> None:
+    from vlseq.processing import Processor
+
+    assert load_config("debug", ["colour_swap=0.5"]).colour_swap == 0.5
+    assert TrainConfig().colour_swap == inspect.signature(Processor).parameters["colour_swap"].default == 0.0

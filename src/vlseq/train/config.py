@@ -105,6 +105,10 @@ class TrainConfig:
     #: (questions about no single object stay plain text), so the model says which object before
     #: what it is; evaluation reads the answer's words (``Processor(point_answers=True)``)
     point_answers: bool = False
+    #: the probability of swapping the RGB channels of a training example whose prompt and target
+    #: name no colour (``Processor(colour_swap=...)``, :mod:`vlseq.data.augment`): shows each shape
+    #: in colours the world never draws it in, so shape is read from the outline, not the colour
+    colour_swap: float = 0.0
     #: start from this vlseq checkpoint's weights and tokenizer (a fine-tune; not a resume: the
     #: optimiser, schedule and step start afresh)
     init_from: str | None = None
@@ -170,6 +174,8 @@ class TrainConfig:
         if self.loss_balance not in LOSS_BALANCE_RULES:
             raise ValueError(f"training config key 'loss_balance' must be one of {', '.join(LOSS_BALANCE_RULES)}, "
                              f"got {self.loss_balance!r}")
+        if not 0.0 <= self.colour_swap <= 1.0:
+            raise ValueError(f"training config key 'colour_swap' must be a probability in [0, 1], got {self.colour_swap}")
         if self.grad_mask is not None and not 0.0 < self.grad_mask < 1.0:
             raise ValueError(f"training config key 'grad_mask' must be in (0, 1) or null, got {self.grad_mask}")
         if self.task_temperature is not None and not self.task_temperature > 0:

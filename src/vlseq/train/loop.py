@@ -151,7 +151,8 @@ class Trainer:
         cfg, mc = self.cfg, self.cfg.model
         return Processor(self.tokenizer, mc.image_size, mc.num_bins, cfg.max_prompt_tokens, cfg.max_target_tokens,
                          image_tokenizer=self.image_tokenizer, object_order=cfg.object_order,
-                         box_first=cfg.box_first, point_answers=cfg.point_answers, cell_labels=getattr(mc, "cell_labels", False),
+                         box_first=cfg.box_first, point_answers=cfg.point_answers, colour_swap=cfg.colour_swap,
+                         cell_labels=getattr(mc, "cell_labels", False),
                          cell_words=getattr(mc, "cell_words", "label"),
                          cell_words_weight=getattr(mc, "cell_words_weight", 1.0),
                          referents=getattr(mc, "referent_loss", 0.0) > 0,
