@@ -11,7 +11,10 @@ share whose answer box has IoU >= 0.5 with the object's (found), the accuracy ov
 right given found), and the wrong answers split into WHICH (the box is off the object) and WHAT
 (the box found it and the word is wrong). Then the most frequent WHAT confusions, with the
 object's size in cells: a miss that sits at one size and one pair of shapes is a limit of what the
-image path resolves, not of which object the model reads.
+image path resolves, not of which object the model reads. Last, the same scores split by whether the
+object's (colour, shape) pair is one the training world held out (the manifest's ``heldout_pairs``;
+the object's colour is read from its region caption): a shape named right in seen colours and wrong
+in an unseen one is read through its colour.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from vqa_misses import answered  # noqa: E402
 def shape_rows(predictions: Path, world: Path, grid: int) -> list[dict]:
     """One row per shape question: ``bucket``, ``cells``, ``truth``, ``said``, ``found`` (bool)."""
     answers = answered(predictions, world, ("instances.json",))
+    heldout = {tuple(p) for p in json.loads((world / "manifest.json").read_text()).get("heldout_pairs", [])}
+    colour = object_colours(world)
     # each image's cell in its own pixels (the model stretches every image to its square input)
     cells = {str(im["id"]): grid_cell(im["width"], im["height"], (grid, grid))
              for im in json.loads((world / "instances.json").read_text())["images"]}
@@ -44,9 +49,37 @@ def shape_rows(predictions: Path, world: Path, grid: int) -> list[dict]:
         said_box = p["phrases"][0]["boxes"][0] if p.get("phrases") and p["phrases"][0].get("boxes") else None
         found = box_hit(said_box, box)
         cell = cells[str(p["image_id"])]
+        truth = ann["multiple_choice_answer"]
         rows.append({"bucket": size_bucket(box, cell), "cells": cells_covered(box, cell),
-                     "truth": ann["multiple_choice_answer"], "said": p["text"].strip(), "found": found})
+                     "truth": truth, "said": p["text"].strip(), "found": found,
+                     "heldout": (colour.get((int(p["image_id"]), x, y, w, h)), truth) in heldout})
     return rows
+
+
+def object_colours(world: Path) -> dict[tuple[int, float, float, float, float], str]:
+    """(image id, x, y, w, h) -> the colour word of that object's region caption ("a large green
+    hexagon"), for the world's own colours (its manifest); empty where the world has no captions."""
+    path = world / "region_captions.jsonl"
+    if not path.exists():
+        return {}
+    colours = set(json.loads((world / "manifest.json").read_text())["world"]["colours"])
+    out = {}
+    for line in path.read_text().splitlines():
+        r = json.loads(line)
+        word = next((w for w in r["phrase"].split() if w in colours), None)
+        if word:
+            out[(int(r["image_id"]), r["x"], r["y"], r["width"], r["height"])] = word
+    return out
+
+
+def score_row(name: str, rs: list[dict]) -> str:
+    """``| name | n | accuracy | found | named right given found | WHICH | WHAT |`` of ``rs``."""
+    found = [r for r in rs if r["found"]]
+    right = sum(r["said"] == r["truth"] for r in rs)
+    what = sum(r["said"] != r["truth"] for r in found)
+    which = sum(r["said"] != r["truth"] for r in rs) - what
+    given = sum(r["said"] == r["truth"] for r in found) / len(found) if found else float("nan")
+    return f"| {name} | {len(rs)} | {right / len(rs):.3f} | {len(found) / len(rs):.3f} | {given:.3f} | {which} | {what} |"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,23 +99,27 @@ def main(argv: list[str] | None = None) -> int:
         rs = by.get(b, [])
         if not rs:
             continue
-        found = [r for r in rs if r["found"]]
-        right = sum(r["said"] == r["truth"] for r in rs)
-        what = sum(r["said"] != r["truth"] for r in found)
-        which = sum(r["said"] != r["truth"] for r in rs) - what
-        given = sum(r["said"] == r["truth"] for r in found) / len(found) if found else float("nan")
-        print(f"| {b} | {len(rs)} | {right / len(rs):.3f} | {len(found) / len(rs):.3f} | {given:.3f} | {which} | {what} |")
+        print(score_row(b, rs))
     confusions = Counter((r["truth"], r["said"], r["bucket"]) for r in rows if r["found"] and r["said"] != r["truth"])
     sizes = defaultdict(list)
     for r in rows:
         if r["found"] and r["said"] != r["truth"]:
             sizes[(r["truth"], r["said"], r["bucket"])].append(r["cells"])
     print(f"\nWHAT misses, the {args.top} most frequent (object's shape -> the answer):\n")
-    print("| shape -> said | cells bucket | misses | object size, cells (min-max) |")
-    print("|---|---|---:|---|")
+    print("| shape -> said | cells bucket | misses | of them a held-out pair | object size, cells (min-max) |")
+    print("|---|---|---:|---:|---|")
     for (truth, said, b), k in confusions.most_common(args.top):
         s = sizes[(truth, said, b)]
-        print(f"| {truth} -> {said} | {b} | {k} | {min(s):.1f}-{max(s):.1f} |")
+        held = sum(r["heldout"] for r in rows if r["found"] and (r["truth"], r["said"], r["bucket"]) == (truth, said, b))
+        print(f"| {truth} -> {said} | {b} | {k} | {held} | {min(s):.1f}-{max(s):.1f} |")
+    print("\nBy whether the object's (colour, shape) pair was held out of training:\n")
+    print("| cells, pair | n | accuracy | found | named right given found | WHICH misses | WHAT misses |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for b in BUCKETS:
+        for held in (False, True):
+            rs = [r for r in by.get(b, []) if r["heldout"] is held]
+            if rs:
+                print(score_row(f"{b}, {'held out' if held else 'seen'}", rs))
     return 0
 
 

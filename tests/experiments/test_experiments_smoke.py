@@ -173,7 +173,12 @@ def test_shape_misses_splits_wrong_pointed_answers_into_which_and_what(tmp_path:
     assert len(want) > 2 and [(r["said"] == r["truth"], r["found"]) for r in got] == want
     assert mod.main(["--pair", str(preds), str(val), "--grid", "4"]) == 0
     out = capsys.readouterr().out
-    assert "| cells | n | accuracy |" in out and "WHAT misses" in out
+    assert "| cells | n | accuracy |" in out and "WHAT misses" in out and "| cells, pair |" in out
+    colours = mod.object_colours(val)  # every object of the world's region captions has its colour word
+    held = {tuple(p) for p in json.loads((val / "manifest.json").read_text())["heldout_pairs"]}
+    for q, r in zip((notes[q["question_id"]] for q in questions if notes[q["question_id"]]["question_type"] == "shape"), got):
+        c = colours[(int(q["image_id"]), *q["objects"][0]["bbox"])]
+        assert r["heldout"] is ((c, q["multiple_choice_answer"]) in held)
     with pytest.raises(SystemExit, match="missing/vqa_questions.json: not found"):
         mod.shape_rows(preds, tmp_path / "missing", 4)
     preds.write_text(json.dumps({**rows[0], "prompt": "what shape is the zebra?"}) + "\n")
