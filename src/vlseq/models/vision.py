@@ -41,10 +41,12 @@ class ConvStem(nn.Module):
 
     ``skip_kind``: ``pool`` averages the first stage over each output cell; ``patch`` reads each
     cell's ``k x k`` first-stage positions (``k = stride / 2``) with one learned stride-``k`` conv, so
-    the grid also says where in its cell an edge or corner lies. Why: most of the quickstart's
-    remaining shape misses on found objects are a hexagon named a circle (or back) at 9-10 px,
-    where the two differ by a few boundary pixels that a cell mean blurs away. Screened against
-    ``pool``, it was level (BENCHMARKS.md), so ``pool`` stays the default.
+    the grid also says where in its cell an edge or corner lies. Why: the quickstart's commonest
+    shape miss on found objects was a hexagon named a circle at 9-10 px, where the two differ by a
+    few boundary pixels that a cell mean blurs away. Screened against ``pool``, it was level
+    (BENCHMARKS.md), so ``pool`` stays the default. (Most of those hexagons turned out to be green,
+    a colour-shape pair the world holds out of training: the training key ``colour_swap`` is what
+    moved them.)
     """
 
     def __init__(self, channels: tuple[int, ...], blocks: int | tuple[int, ...] = 2, norm: str = "batch",
