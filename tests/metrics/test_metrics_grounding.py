@@ -113,3 +113,15 @@ def test_grounded_caption_f1_micro_and_edge_cases():
         grounded_caption_f1({"img9": []}, refs)
     with pytest.raises(ValueError, match="pair"):
         grounded_caption_f1({"img1": ["man"]}, refs)
+
+
+def test_a_predicted_phrase_with_no_word_is_a_wrong_word_and_a_reference_one_an_error():
+    """A partly trained model can write a phrase of punctuation (``":"``): scored as a false
+    positive, not a crash (it once ended a training run at its first evaluation)."""
+    refs = {"img1": [("a man", [0, 0, 10, 10])]}
+    right = ("the man", [0, 0, 10, 10])
+    out = grounded_caption_f1({"img1": [right, (":", [20, 20, 30, 30])]}, refs, average="micro")
+    assert out["precision_all"] == pytest.approx(1 / 2) and out["recall_all"] == 1.0
+    assert out["f1_loc"] == 1.0  # localisation of the right word is untouched
+    with pytest.raises(ValueError, match="references.*has no word"):
+        grounded_caption_f1({"img1": [right]}, {"img1": [(":", [0, 0, 10, 10])]})

@@ -118,15 +118,19 @@ def head_noun(phrase: str) -> str:
 
 
 def _grouped(
-    phrases: Iterable[GroundedPhrase], what: str
+    phrases: Iterable[GroundedPhrase], what: str, wordless_ok: bool = False
 ) -> dict[str, np.ndarray]:
-    """head noun -> all boxes ``(N, 4)`` of the phrases with that head noun."""
+    """head noun -> all boxes ``(N, 4)`` of the phrases with that head noun.
+
+    A phrase with no word (``":"``) is an error in references; with ``wordless_ok`` (predictions:
+    a model may write one) it is kept under the key ``""``, which no reference word equals, so it
+    counts as a wrong word."""
     groups: dict[str, list[np.ndarray]] = defaultdict(list)
     for i, item in enumerate(phrases):
         if not (isinstance(item, (tuple, list)) and len(item) == 2 and isinstance(item[0], str)):
             raise ValueError(f"{what}[{i}]: expected a (phrase, box or boxes) pair, got {item!r}")
         word = head_noun(item[0])
-        if not word:
+        if not word and not wordless_ok:
             raise ValueError(f"{what}[{i}]: phrase {item[0]!r} has no word")
         boxes = as_boxes(item[1], f"{what}[{i}] ({item[0]!r})")
         if len(boxes):  # a phrase without a box is not a grounded word
@@ -170,7 +174,8 @@ def grounded_caption_f1(
       measures localisation alone: precision and recall are both "share of those words whose
       box hits" (they differ only in the class averaging weights).
 
-    A word repeated within one image (several phrases with the same head noun) counts once,
+    A predicted phrase with no word at all (a model's ``":"``) is a wrong word: a false positive
+    under F1_all. A word repeated within one image (several phrases with the same head noun) counts once,
     with the boxes of all those phrases pooled. An image absent from ``predictions`` has an empty caption (all its GT words
     missed); a prediction for an image absent from ``references`` is an error. Returns
     ``f1_all, precision_all, recall_all, f1_loc, precision_loc, recall_loc``.
@@ -183,7 +188,7 @@ def grounded_caption_f1(
     rec: dict[str, dict[str, list[int]]] = {"all": defaultdict(list), "loc": defaultdict(list)}
     for img, gt_phrases in references.items():
         gt = _grouped(gt_phrases, f"references[{img!r}]")
-        pred = _grouped(predictions.get(img, []), f"predictions[{img!r}]")
+        pred = _grouped(predictions.get(img, []), f"predictions[{img!r}]", wordless_ok=True)
         for w, boxes in pred.items():
             if w in gt:
                 ok = _hit(boxes, gt[w], iou_threshold)
