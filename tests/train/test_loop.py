@@ -149,3 +149,16 @@ def test_compiled_training_saves_plain_weights(tmp_path, synth) -> None:
     trainer.run()
     names = set(_weights(run))
     assert names <= set(trainer.raw_model.state_dict()) and not any("_orig_mod" in n for n in names)
+
+
+def test_a_failing_periodic_evaluation_saves_the_run_before_it_stops(tmp_path, synth, monkeypatch) -> None:
+    def broken(self, *a, **kw):
+        raise ValueError("predictions[12][0]: something a metric refused")
+
+    monkeypatch.setattr(Trainer, "evaluate", broken)
+    run = tmp_path / "r"
+    with pytest.raises(RuntimeError, match=r"evaluation at step 2 failed: predictions\[12\]\[0\].*resumes"):
+        Trainer(_cfg(run, synth, eval_every=2), evaluate_at_end=False).run()
+    assert [p.name for p in list_checkpoints(run / "checkpoints")] == ["step_0000002"]
+    monkeypatch.undo()
+    assert Trainer(_cfg(run, synth), evaluate_at_end=False).step == 2  # the same command resumes there

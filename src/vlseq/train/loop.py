@@ -467,7 +467,14 @@ class Trainer:
                 window.clear()
                 t_log, n_log = time.time(), 0
             if cfg.eval_every and self.step % cfg.eval_every == 0:
-                metrics = self.evaluate(cfg.eval_examples, writer)
+                try:
+                    metrics = self.evaluate(cfg.eval_examples, writer)
+                except Exception as e:
+                    # A measurement that fails must not take the run's steps with it: save them, so the
+                    # same command resumes here once the cause is fixed.
+                    self.save()
+                    raise RuntimeError(f"the evaluation at step {self.step} failed: {e}. The run is saved in "
+                                       f"{self.out / 'checkpoints'}; the same command resumes from it") from e
             if cfg.save_every and self.step % cfg.save_every == 0:
                 self.save()
         bar.close()
