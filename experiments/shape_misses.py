@@ -100,17 +100,17 @@ def main(argv: list[str] | None = None) -> int:
         if not rs:
             continue
         print(score_row(b, rs))
-    confusions = Counter((r["truth"], r["said"], r["bucket"]) for r in rows if r["found"] and r["said"] != r["truth"])
-    sizes = defaultdict(list)
+    misses = defaultdict(list)  # (shape, said, bucket) -> the WHAT misses
     for r in rows:
         if r["found"] and r["said"] != r["truth"]:
-            sizes[(r["truth"], r["said"], r["bucket"])].append(r["cells"])
+            misses[(r["truth"], r["said"], r["bucket"])].append(r)
+    confusions = Counter({key: len(rs) for key, rs in misses.items()})
     print(f"\nWHAT misses, the {args.top} most frequent (object's shape -> the answer):\n")
     print("| shape -> said | cells bucket | misses | of them a held-out pair | object size, cells (min-max) |")
     print("|---|---|---:|---:|---|")
     for (truth, said, b), k in confusions.most_common(args.top):
-        s = sizes[(truth, said, b)]
-        held = sum(r["heldout"] for r in rows if r["found"] and (r["truth"], r["said"], r["bucket"]) == (truth, said, b))
+        s = [r["cells"] for r in misses[(truth, said, b)]]
+        held = sum(r["heldout"] for r in misses[(truth, said, b)])
         print(f"| {truth} -> {said} | {b} | {k} | {held} | {min(s):.1f}-{max(s):.1f} |")
     print("\nBy whether the object's (colour, shape) pair was held out of training:\n")
     print("| cells, pair | n | accuracy | found | named right given found | WHICH misses | WHAT misses |")
