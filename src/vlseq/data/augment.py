@@ -34,12 +34,13 @@ COLOUR_WORDS: frozenset[str] = frozenset({
 CHANNEL_ORDERS: tuple[tuple[int, int, int], ...] = ((0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0))
 
 _WORD = re.compile(r"[a-z]+")
+_MARKUP = re.compile(r"<[^>]*>")
 
 
 def names_colour(*texts: str) -> bool:
     """Whether any of ``texts`` holds a word of :data:`COLOUR_WORDS` (case-insensitive, whole words;
     markup such as ``<loc_12>`` is not a word)."""
-    return any(w in COLOUR_WORDS for t in texts for w in _WORD.findall(re.sub(r"<[^>]*>", " ", t.lower())))
+    return any(w in COLOUR_WORDS for t in texts for w in _WORD.findall(_MARKUP.sub(" ", t.lower())))
 
 
 def swap_channels(images: np.ndarray, rng: random.Random) -> np.ndarray:
