@@ -15,7 +15,8 @@ import torch
 
 from vlseq.models.protocol import VLModel
 from vlseq.train.config import load_config
-from vlseq.train.loop import CALIBRATION_STEPS, LossWindow, StepLosses, Trainer
+from vlseq.train.loop import CALIBRATION_STEPS, Trainer
+from vlseq.train.losses import LossWindow
 from vlseq.train.optim import WarmupCosine, build_scheduler, schedule_lr
 from vlseq.train.setup import open_accelerator, resolve_run
 
@@ -129,27 +130,6 @@ def test_accumulation_matches_the_plain_arithmetic_bit_for_bit(tmp_path, synth) 
         assert [float(x) for x in got.micro] == want
     for (name, pa), pb in zip(a.raw_model.state_dict().items(), b.raw_model.state_dict().values()):
         assert torch.equal(pa, pb), name
-
-
-def test_logged_means_are_those_of_reading_each_loss_at_once() -> None:
-    gen = torch.Generator().manual_seed(0)
-    window, totals, per_task = LossWindow(), [], {}
-    for _ in range(5):
-        step, total = StepLosses(), 0.0
-        for _ in range(3):
-            loss = torch.rand((), generator=gen) / 3
-            samples = torch.rand(4, generator=gen) * 7
-            sources = [["vqa", "detect", "caption"][int(i)] for i in torch.randint(0, 3, (4,), generator=gen)]
-            step.micro.append(loss)
-            step.samples.append((sources, samples))
-            total += float(loss)
-            for s, v in zip(sources, samples.tolist()):
-                per_task.setdefault(s, []).append(v)
-        window.add(step)
-        totals.append(total)
-    loss, tasks = window.means()
-    assert loss == sum(totals) / len(totals)
-    assert tasks == {k: sum(v) / len(v) for k, v in sorted(per_task.items())} and list(tasks) == sorted(tasks)
 
 
 def test_the_host_reads_losses_only_at_log_steps(tmp_path, synth, monkeypatch) -> None:

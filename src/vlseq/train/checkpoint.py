@@ -43,14 +43,16 @@ def _rng_state() -> tuple[dict[str, torch.Tensor], Any]:
     np_state = np.random.get_state()
     tensors = {"torch": torch.get_rng_state(), "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64))}
     return tensors, {"numpy": [np_state[0], int(np_state[2]), int(np_state[3]), float(np_state[4])],
-                     "python": _py_state_to_json(random.getstate())}
+                     "python": py_state_to_json(random.getstate())}
 
 
-def _py_state_to_json(state: tuple) -> list:
+def py_state_to_json(state: tuple) -> list:
+    """``random.getstate()``'s tuple as JSON can hold it (its inner tuple as a list)."""
     return [state[0], list(state[1]), state[2]]
 
 
-def _py_state_from_json(state: list) -> tuple:
+def py_state_from_json(state: list) -> tuple:
+    """The inverse of :func:`py_state_to_json`: a state ``random.setstate`` takes."""
     return (state[0], tuple(state[1]), state[2])
 
 
@@ -107,7 +109,7 @@ def load_checkpoint(path: Path, model, optimizer, scheduler, ema) -> dict:
     torch.set_rng_state(tensors["torch"])
     n = state["rng"]["numpy"]
     np.random.set_state((n[0], tensors["numpy_keys"].numpy().astype(np.uint32), n[1], n[2], n[3]))
-    random.setstate(_py_state_from_json(state["rng"]["python"]))
+    random.setstate(py_state_from_json(state["rng"]["python"]))
     return state
 
 

@@ -19,8 +19,6 @@ import math
 import os
 import random
 import time
-from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -36,10 +34,19 @@ from ..processing import Processor, image_cache_bytes
 from ..tasks import get_task, task_of
 from .balance import build_balancer
 from .batching import GROUP_KEYS, Item, LengthGroupedPool
-from .checkpoint import check_resume, list_checkpoints, load_checkpoint, prune, save_checkpoint
+from .checkpoint import (
+    check_resume,
+    list_checkpoints,
+    load_checkpoint,
+    prune,
+    py_state_from_json,
+    py_state_to_json,
+    save_checkpoint,
+)
 from .config import TrainConfig
 from .data import load_examples
 from .grad_mask import GradientMask
+from .losses import LossWindow, StepLosses
 from .optim import WarmupCosine, build_ema, build_optimizer, schedule_lr
 from .setup import RunSetup, model_settings, open_accelerator, resolve_run, seed_run, start_model
 from .setup import corpus as corpus  # re-exported: tools build tokenizer corpora with it from here
@@ -52,53 +59,6 @@ if TYPE_CHECKING:
 #: a compile on the first call) weigh little in that mean; early enough that the schedule has hardly
 #: decayed when its end moves.
 CALIBRATION_STEPS = 20
-
-
-@dataclass
-class StepLosses:
-    """One optimiser step's losses, still on the device: each micro-batch's loss divided by
-    ``grad_accum`` (its share of the step's loss) and its per-sample losses with their tasks."""
-
-    micro: list[torch.Tensor] = field(default_factory=list)
-    samples: list[tuple[list[str], torch.Tensor]] = field(default_factory=list)
-
-
-class LossWindow:
-    """The losses of the steps since the last log line, kept as tensors so that the host waits for
-    the device only when they are logged.
-
-    :meth:`means` adds them up as Python floats in the order they were made (micro-batches into
-    a step's loss, then steps; samples per task), so the logged numbers are those of reading each
-    loss as soon as it was computed.
-    """
-
-    def __init__(self) -> None:
-        self.steps: list[StepLosses] = []
-
-    def add(self, step: StepLosses) -> None:
-        self.steps.append(step)
-
-    def clear(self) -> None:
-        self.steps.clear()
-
-    def means(self) -> tuple[float, dict[str, float]]:
-        """The mean loss per step and the mean per-sample loss of each task (sorted by task)."""
-        flat = iter(torch.stack([m for s in self.steps for m in s.micro]).tolist())
-        totals = []
-        for s in self.steps:
-            total = 0.0
-            for _ in s.micro:
-                total += next(flat)
-            totals.append(total)
-        values = torch.cat([t for s in self.steps for _, t in s.samples]).tolist()
-        per_task: dict[str, list[float]] = defaultdict(list)
-        i = 0
-        for s in self.steps:
-            for sources, t in s.samples:
-                for source, v in zip(sources, values[i:i + t.numel()]):
-                    per_task[source].append(v)
-                i += t.numel()
-        return sum(totals) / len(totals), {k: sum(v) / len(v) for k, v in sorted(per_task.items())}
 
 
 class Trainer:
@@ -226,11 +186,11 @@ class Trainer:
 
     def _sampler_state(self) -> dict[str, Any]:
         """Where the in-memory examples come from next: the mixture's position and the augmentation RNG."""
-        return {"mixture": self.mixture.state_dict(), "aug_rng": _py_state(self.rng)}
+        return {"mixture": self.mixture.state_dict(), "aug_rng": py_state_to_json(self.rng.getstate())}
 
     def _load_sampler_state(self, state: dict[str, Any]) -> None:
         self.mixture.load_state_dict(state["mixture"])
-        self.rng.setstate(_py_from(state["aug_rng"]))
+        self.rng.setstate(py_state_from_json(state["aug_rng"]))
 
     def _trainer_state(self) -> dict[str, Any]:
         return {"step": self.step, "elapsed": self.elapsed, "schedule_total": self.schedule_total, "stage": self.stage,
@@ -531,15 +491,6 @@ class Trainer:
                 save_pretrained(self.eval_model(), self.tokenizer, self.out / "best", self.settings, self.image_tokenizer)
         self.accelerator.wait_for_everyone()
         return metrics
-
-
-def _py_state(r: random.Random) -> list:
-    s = r.getstate()
-    return [s[0], list(s[1]), s[2]]
-
-
-def _py_from(s: list) -> tuple:
-    return (s[0], tuple(s[1]), s[2])
 
 
 def train(cfg: TrainConfig, resume: bool = True, resume_anyway: bool = False) -> dict[str, Any]:
