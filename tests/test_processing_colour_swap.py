@@ -46,3 +46,26 @@ def test_colour_swap_is_a_probability(world) -> None:
     _, tok = world
     with pytest.raises(ValueError, match="colour_swap"):
         Processor(tok, 64, BINS, colour_swap=1.5)
+
+
+def test_located_swaps_detection_lists_and_keeps_counts_and_yes_no(world) -> None:
+    exs, tok = world
+    plain = Processor(tok, 64, BINS)
+    located = Processor(tok, 64, BINS, colour_swap=1.0, colour_swap_where="located")
+    kinds: dict[str, int] = {"swapped": 0, "kept unplaced": 0}
+    for e in exs:
+        task = get_task(e.task)
+        ref = plain.encode(task, e, random.Random(1))
+        out = located.encode(task, e, random.Random(1))
+        target = tok.decode_markup(ref.target[1:-1])
+        if names_colour(task.prompt(e, BINS), target):
+            assert np.array_equal(out.images, ref.images)
+        elif "<loc_" in target:
+            assert not np.array_equal(out.images, ref.images)
+            kinds["swapped"] += 1
+        else:  # a count, a yes/no answer: no place in the target
+            assert np.array_equal(out.images, ref.images)
+            kinds["kept unplaced"] += 1
+    assert kinds["swapped"] >= 5 and kinds["kept unplaced"] >= 3
+    with pytest.raises(ValueError, match="colour_swap_where"):
+        Processor(tok, 64, BINS, colour_swap_where="anywhere")

@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from .codec.pixels import normalize_pixels
-from .data.augment import maybe_swap_colours
+from .data.augment import SWAP_WHERE, maybe_swap_colours
 from .data.example import Example, ImageRef
 from .data.images import load_image
 from .data.readers.validate import DataError
@@ -210,6 +210,9 @@ class Processor:
             the RGB channels of an example whose prompt and target name no colour and whose target
             is not an image (:func:`vlseq.data.augment.maybe_swap_colours`): shape is then learned
             apart from colour.
+        colour_swap_where: which of those examples a swap may touch: ``uncoloured`` (all of them)
+            or ``located`` (only those whose target places something;
+            :data:`vlseq.data.augment.SWAP_WHERE`).
         referents: with targets, also give the centre of the one box a text output is about
             (:meth:`vlseq.tasks.Task.referent`: the object a VQA question asks of, the region a
             region caption describes) as ``Encoded.referent``, and the batch's ``referent_xy``
@@ -237,7 +240,8 @@ class Processor:
                  object_order: str = DEFAULT_OBJECT_ORDER, box_first: bool = False, cell_labels: bool = False,
                  cell_words: str = "label", cache_bytes: int = DEFAULT_IMAGE_CACHE_BYTES,
                  cell_words_weight: float = 1.0, referents: bool = False, coordinate_frame: str = "box",
-                 point_answers: bool = False, colour_swap: float = 0.0) -> None:
+                 point_answers: bool = False, colour_swap: float = 0.0,
+                 colour_swap_where: str = "uncoloured") -> None:
         if coordinate_frame not in ("box", "image"):
             raise ValueError(f"coordinate_frame must be 'box' or 'image', got {coordinate_frame!r}")
         #: where the checkpoint's polygons and keypoints are written (:class:`CheckpointSettings`)
@@ -250,6 +254,9 @@ class Processor:
         if not 0.0 <= colour_swap <= 1.0:
             raise ValueError(f"colour_swap must be a probability in [0, 1], got {colour_swap}")
         self.colour_swap = float(colour_swap)
+        if colour_swap_where not in SWAP_WHERE:
+            raise ValueError(f"colour_swap_where must be one of {', '.join(SWAP_WHERE)}, got {colour_swap_where!r}")
+        self.colour_swap_where = colour_swap_where
         self.cell_labels = cell_labels
         self.cell_words_weight = float(cell_words_weight)
         if cell_words not in ("label", "all"):
@@ -354,7 +361,7 @@ class Processor:
             body = self._ids(text, self.max_target_tokens - 2, "target", ex)
             target = [self.tokenizer.bos_id] + body + [self.tokenizer.eos_id]
             if task.output != "image":  # an image target is the true image's codes: its colours must stay
-                images = maybe_swap_colours(images, (prompt_text, text), self.colour_swap, rng)
+                images = maybe_swap_colours(images, (prompt_text, text), self.colour_swap, rng, self.colour_swap_where)
         cells = self._cells(task, ex) if with_target and self.cell_labels else []
         referent = self._referent(task, ex) if with_target and self.referents else None
         return Encoded(images, prompt, target, cells=cells, referent=referent)

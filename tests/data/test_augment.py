@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from vlseq.data.augment import CHANNEL_ORDERS, maybe_swap_colours, names_colour, swap_channels
+from vlseq.data.augment import CHANNEL_ORDERS, maybe_swap_colours, names_colour, places_something, swap_channels
 
 
 @pytest.mark.parametrize("text, says", [
@@ -53,3 +53,28 @@ def test_maybe_swap_leaves_colour_words_evaluation_and_p0_alone() -> None:
     assert not np.array_equal(maybe_swap_colours(images, shape_only, 1.0, random.Random(0)), images)
     swapped = sum(maybe_swap_colours(images, shape_only, 0.5, random.Random(s)) is not images for s in range(400))
     assert 160 < swapped < 240
+
+
+def test_located_swaps_only_targets_that_place_something() -> None:
+    images = np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3)
+    count = ("how many circles are there?", "2")
+    boxes = ("detect the objects.", "circle<loc_1><loc_2><loc_5><loc_6>")
+    assert places_something(boxes[1]) and not places_something(count[1]) and not places_something("<img_3>")
+    assert maybe_swap_colours(images, count, 1.0, random.Random(0), where="located") is images
+    assert maybe_swap_colours(images, count, 1.0, random.Random(0)) is not images  # the default rule swaps it
+    assert maybe_swap_colours(images, boxes, 1.0, random.Random(0), where="located") is not images
+    # a located target that names a colour is still left alone
+    assert maybe_swap_colours(images, ("find it.", "red circle<loc_1><loc_2><loc_5><loc_6>"), 1.0, random.Random(0),
+                              where="located") is images
+
+
+def test_on_located_targets_both_rules_make_the_same_swaps_and_an_unknown_rule_is_named() -> None:
+    images = np.arange(3 * 4 * 4 * 3, dtype=np.uint8).reshape(3, 4, 4, 3)
+    boxes = ("detect the objects.", "circle<loc_1><loc_2><loc_5><loc_6>")
+    a, b = random.Random(3), random.Random(3)
+    for _ in range(50):
+        x = maybe_swap_colours(images, boxes, 0.5, a)
+        y = maybe_swap_colours(images, boxes, 0.5, b, where="located")
+        assert (x is images) == (y is images) and np.array_equal(x, y)
+    with pytest.raises(ValueError, match="'where' must be one of uncoloured, located"):
+        maybe_swap_colours(images, ("a", "b"), 0.5, random.Random(0), where="somewhere")

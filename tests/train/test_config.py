@@ -59,3 +59,12 @@ def test_colour_swap_is_off_by_default_in_the_config_and_the_processor() -> None
 
     assert load_config("debug", ["colour_swap=0.5"]).colour_swap == 0.5
     assert TrainConfig().colour_swap == inspect.signature(Processor).parameters["colour_swap"].default == 0.0
+
+
+def test_colour_swap_where_is_checked_and_defaults_alike_in_the_processor() -> None:
+    from vlseq.processing import Processor
+
+    with pytest.raises(ValueError, match="'colour_swap_where' must be one of uncoloured, located, got 'all'"):
+        load_config("debug", ["colour_swap_where=all"])
+    assert load_config("debug", ["colour_swap_where=located"]).colour_swap_where == "located"
+    assert TrainConfig().colour_swap_where == inspect.signature(Processor).parameters["colour_swap_where"].default

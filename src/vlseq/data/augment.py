@@ -33,7 +33,14 @@ COLOUR_WORDS: frozenset[str] = frozenset({
 #: The orders of (R, G, B) a swap draws from: every one but the identity.
 CHANNEL_ORDERS: tuple[tuple[int, int, int], ...] = ((0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0))
 
+#: Which examples a swap may touch (``colour_swap_where``): ``uncoloured``, every one whose prompt and
+#: target name no colour; ``located``, of those only the ones whose target places something (holds a
+#: ``<loc_k>`` token: a detection list, a box, a pointed answer), so that counts and yes/no answers,
+#: which place nothing, always see the world's own colours.
+SWAP_WHERE: tuple[str, ...] = ("uncoloured", "located")
+
 _WORD = re.compile(r"[a-z]+")
+_LOCATION = re.compile(r"<loc_\d+>")
 _MARKUP = re.compile(r"<[^>]*>")
 
 
@@ -52,11 +59,23 @@ def swap_channels(images: np.ndarray, rng: random.Random) -> np.ndarray:
     return np.ascontiguousarray(images[..., list(order)])
 
 
-def maybe_swap_colours(images: np.ndarray, texts: tuple[str, ...], p: float, rng: random.Random | None) -> np.ndarray:
+def places_something(target: str) -> bool:
+    """Whether a target text holds a location token (``<loc_k>``)."""
+    return _LOCATION.search(target) is not None
+
+
+def maybe_swap_colours(images: np.ndarray, texts: tuple[str, ...], p: float, rng: random.Random | None,
+                       where: str = "uncoloured") -> np.ndarray:
     """``images`` with their channels swapped with probability ``p``, where none of ``texts`` (the
-    example's prompt and target) names a colour; as they are otherwise, and always without ``rng``
-    (evaluation) or with ``p`` 0. No random number is drawn when ``p`` is 0, so a run without the
-    swap keeps its exact sequence of draws."""
+    example's prompt and target, the target last) names a colour and, with ``where="located"``, the
+    target places something; as they are otherwise, and always without ``rng`` (evaluation) or with
+    ``p`` 0. No random number is drawn when ``p`` is 0, so a run without the swap keeps its exact
+    sequence of draws; with ``p`` > 0 one is drawn per example whichever ``where``, so the two rules
+    see the same draws."""
+    if where not in SWAP_WHERE:
+        raise ValueError(f"colour swap 'where' must be one of {', '.join(SWAP_WHERE)}, got {where!r}")
     if rng is None or p <= 0 or rng.random() >= p or names_colour(*texts):
+        return images
+    if where == "located" and not places_something(texts[-1]):
         return images
     return swap_channels(images, rng)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from ..data.augment import SWAP_WHERE
 from ..data.readers.datasets import check_entries, resolve_paths
 from ..models.config import RENAMED_KEYS, ModelConfig, check_bool_fields, rename_section, renamed_key
 from ..tasks.detection import DEFAULT_OBJECT_ORDER, OBJECT_ORDERS
@@ -109,6 +110,10 @@ class TrainConfig:
     #: name no colour (``Processor(colour_swap=...)``, :mod:`vlseq.data.augment`): shows each shape
     #: in colours the world never draws it in, so shape is read from the outline, not the colour
     colour_swap: float = 0.0
+    #: which of those examples the swap may touch: ``uncoloured`` (every one that names no colour) or
+    #: ``located`` (only those whose target places something; counts and yes/no answers keep the
+    #: world's colours)
+    colour_swap_where: str = "uncoloured"
     #: start from this vlseq checkpoint's weights and tokenizer (a fine-tune; not a resume: the
     #: optimiser, schedule and step start afresh)
     init_from: str | None = None
@@ -176,6 +181,9 @@ class TrainConfig:
                              f"got {self.loss_balance!r}")
         if not 0.0 <= self.colour_swap <= 1.0:
             raise ValueError(f"training config key 'colour_swap' must be a probability in [0, 1], got {self.colour_swap}")
+        if self.colour_swap_where not in SWAP_WHERE:
+            raise ValueError(f"training config key 'colour_swap_where' must be one of {', '.join(SWAP_WHERE)}, "
+                             f"got {self.colour_swap_where!r}")
         if self.grad_mask is not None and not 0.0 < self.grad_mask < 1.0:
             raise ValueError(f"training config key 'grad_mask' must be in (0, 1) or null, got {self.grad_mask}")
         if self.task_temperature is not None and not self.task_temperature > 0:
