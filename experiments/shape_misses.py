@@ -14,26 +14,45 @@ object's size in cells: a miss that sits at one size and one pair of shapes is a
 image path resolves, not of which object the model reads. Last, the same scores split by whether the
 object's (colour, shape) pair is one the training world held out (the manifest's ``heldout_pairs``;
 the object's colour is read from its region caption): a shape named right in seen colours and wrong
-in an unseen one is read through its colour.
+in an unseen one is read through its colour. And by the kind of referring expression the question
+names its object with (an attribute, "the red object"; a relation, "the object left of the star"; a
+superlative, "the leftmost red object"): where the WHICH misses gather says which skill of finding
+the object is short.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from vlseq.data.world.language import RELATIONS, SUPERLATIVES
 from vlseq.metrics.boxes import box_hit
 from vlseq.metrics.identity import BUCKETS, cells_covered, grid_cell, size_bucket
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from vqa_misses import answered  # noqa: E402
 
+#: The kinds of referring expression of the world's questions, from their words (:func:`expression_kind`).
+EXPRESSION_KINDS = ("attribute", "relation", "superlative")
+_SUPERLATIVE = re.compile(r"\b(" + "|".join(SUPERLATIVES) + r")\b")
+_RELATION = re.compile(r"\b(" + "|".join(RELATIONS) + r")\b")
+
+
+def expression_kind(question: str) -> str:
+    """``superlative`` ("the leftmost red object"), ``relation`` ("the object left of the star") or
+    ``attribute`` ("the large red object"), by the world's words for them."""
+    if _SUPERLATIVE.search(question):
+        return "superlative"
+    return "relation" if _RELATION.search(question) else "attribute"
+
 
 def shape_rows(predictions: Path, world: Path, grid: int) -> list[dict]:
-    """One row per shape question: ``bucket``, ``cells``, ``truth``, ``said``, ``found`` (bool)."""
+    """One row per shape question: ``bucket``, ``cells``, ``truth``, ``said``, ``found`` (bool),
+    ``heldout`` (bool) and ``expression`` (:func:`expression_kind`)."""
     answers = answered(predictions, world, ("instances.json",))
     heldout = {tuple(p) for p in json.loads((world / "manifest.json").read_text()).get("heldout_pairs", [])}
     colour = object_colours(world)
@@ -52,7 +71,8 @@ def shape_rows(predictions: Path, world: Path, grid: int) -> list[dict]:
         truth = ann["multiple_choice_answer"]
         rows.append({"bucket": size_bucket(box, cell), "cells": cells_covered(box, cell),
                      "truth": truth, "said": p["text"].strip(), "found": found,
-                     "heldout": (colour.get((int(p["image_id"]), x, y, w, h)), truth) in heldout})
+                     "heldout": (colour.get((int(p["image_id"]), x, y, w, h)), truth) in heldout,
+                     "expression": expression_kind(p["prompt"])})
     return rows
 
 
@@ -120,6 +140,13 @@ def main(argv: list[str] | None = None) -> int:
             rs = [r for r in by.get(b, []) if r["heldout"] is held]
             if rs:
                 print(score_row(f"{b}, {'held out' if held else 'seen'}", rs))
+    print("\nBy the kind of expression that names the object (every size):\n")
+    print("| expression | n | accuracy | found | named right given found | WHICH misses | WHAT misses |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for kind in EXPRESSION_KINDS:
+        rs = [r for r in rows if r["expression"] == kind]
+        if rs:
+            print(score_row(kind, rs))
     return 0
 
 

@@ -174,6 +174,10 @@ def test_shape_misses_splits_wrong_pointed_answers_into_which_and_what(tmp_path:
     assert mod.main(["--pair", str(preds), str(val), "--grid", "4"]) == 0
     out = capsys.readouterr().out
     assert "| cells | n | accuracy |" in out and "WHAT misses" in out and "| cells, pair |" in out
+    assert "| expression | n |" in out and {r["expression"] for r in got} <= set(mod.EXPRESSION_KINDS)
+    assert [mod.expression_kind(q) for q in ("what shape is the leftmost red object?", "what shape is the object "
+            "left of the star?", "what shape is the large red object?", "what shape is the object above the circle?")] \
+        == ["superlative", "relation", "attribute", "relation"]
     colours = mod.object_colours(val)  # every object of the world's region captions has its colour word
     held = {tuple(p) for p in json.loads((val / "manifest.json").read_text())["heldout_pairs"]}
     for q, r in zip((notes[q["question_id"]] for q in questions if notes[q["question_id"]]["question_type"] == "shape"), got):
