@@ -24,41 +24,30 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from vlseq.data.world.language import RELATIONS, SUPERLATIVES
 from vlseq.metrics.boxes import box_hit
 from vlseq.metrics.identity import BUCKETS, cells_covered, grid_cell, size_bucket
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from vqa_misses import answered  # noqa: E402
-
-#: The kinds of referring expression of the world's questions, from their words (:func:`expression_kind`).
-EXPRESSION_KINDS = ("attribute", "relation", "superlative")
-_SUPERLATIVE = re.compile(r"\b(" + "|".join(SUPERLATIVES) + r")\b")
-_RELATION = re.compile(r"\b(" + "|".join(RELATIONS) + r")\b")
-
-
-def expression_kind(question: str) -> str:
-    """``superlative`` ("the leftmost red object"), ``relation`` ("the object left of the star") or
-    ``attribute`` ("the large red object"), by the world's words for them."""
-    if _SUPERLATIVE.search(question):
-        return "superlative"
-    return "relation" if _RELATION.search(question) else "attribute"
+from vqa_misses import EXPRESSION_KINDS, answered, expression_kind  # noqa: E402
 
 
 def shape_rows(predictions: Path, world: Path, grid: int) -> list[dict]:
     """One row per shape question: ``bucket``, ``cells``, ``truth``, ``said``, ``found`` (bool),
-    ``heldout`` (bool) and ``expression`` (:func:`expression_kind`)."""
+    ``heldout`` (bool), ``expression`` (:func:`expression_kind`) and ``landed`` (:func:`landed`)."""
     answers = answered(predictions, world, ("instances.json",))
     heldout = {tuple(p) for p in json.loads((world / "manifest.json").read_text()).get("heldout_pairs", [])}
     colour = object_colours(world)
+    instances = json.loads((world / "instances.json").read_text())
     # each image's cell in its own pixels (the model stretches every image to its square input)
-    cells = {str(im["id"]): grid_cell(im["width"], im["height"], (grid, grid))
-             for im in json.loads((world / "instances.json").read_text())["images"]}
+    cells = {str(im["id"]): grid_cell(im["width"], im["height"], (grid, grid)) for im in instances["images"]}
+    boxes = defaultdict(list)  # image id -> every object's (x, y, w, h)
+    for a in instances["annotations"]:
+        boxes[int(a["image_id"])].append(tuple(a["bbox"]))
+    palette = set(colour.values())
     rows = []
     for _, p, ann in answers:
         if ann["question_type"] != "shape" or len(ann.get("objects", ())) != 1:
@@ -72,8 +61,30 @@ def shape_rows(predictions: Path, world: Path, grid: int) -> list[dict]:
         rows.append({"bucket": size_bucket(box, cell), "cells": cells_covered(box, cell),
                      "truth": truth, "said": p["text"].strip(), "found": found,
                      "heldout": (colour.get((int(p["image_id"]), x, y, w, h)), truth) in heldout,
-                     "expression": expression_kind(p["prompt"])})
+                     "expression": expression_kind(p["prompt"]),
+                     "landed": landed(said_box, (x, y, w, h), boxes[int(p["image_id"])], colour, int(p["image_id"]),
+                                      set(p["prompt"].rstrip("?").split()) & palette)})
     return rows
+
+
+#: Where a pointed answer's box landed (:func:`landed`).
+LANDINGS = ("the object", "another object of the named colour", "another object", "no object")
+
+
+def landed(said_box, truth: tuple, image_boxes: list[tuple], colour: dict, image_id: int, named: set[str]) -> str:
+    """One of :data:`LANDINGS`: on the asked object (IoU >= 0.5 with its box ``truth``, x, y, w, h),
+    on another object that has the colour the question names (or any other object when it names
+    none: "the leftmost object"), on another object, or on none."""
+    def hits(b: tuple) -> bool:
+        return box_hit(said_box, (b[0], b[1], b[0] + b[2], b[1] + b[3]))
+
+    if hits(truth):
+        return LANDINGS[0]
+    others = [b for b in image_boxes if b != tuple(truth) and hits(b)]
+    if not others:
+        return LANDINGS[3]
+    fits = any(not named or colour.get((image_id, *b)) in named for b in others)
+    return LANDINGS[1] if fits else LANDINGS[2]
 
 
 def object_colours(world: Path) -> dict[tuple[int, float, float, float, float], str]:
@@ -147,6 +158,13 @@ def main(argv: list[str] | None = None) -> int:
         rs = [r for r in rows if r["expression"] == kind]
         if rs:
             print(score_row(kind, rs))
+    print("\nWhere the answer's box landed, by the kind of expression (every size; the right answers too):\n")
+    print("| expression | " + " | ".join(LANDINGS) + " |")
+    print("|---|" + "---:|" * len(LANDINGS))
+    for kind in EXPRESSION_KINDS:
+        rs = [r for r in rows if r["expression"] == kind]
+        if rs:
+            print(f"| {kind} | " + " | ".join(str(sum(r["landed"] == w for r in rs)) for w in LANDINGS) + " |")
     return 0
 
 

@@ -11,25 +11,53 @@ the model read the wrong object, a binding miss) against those that describe not
 how the question names its object (:func:`naming`): by its other attribute alone (its colour in a
 shape question, its shape in a colour question), with a size word, or by a
 relation or an extreme ("left of the diamond", "the topmost ...").
+
+With ``--counts``, the count questions' accuracy by form ("how many objects", "how many red
+objects", "how many circles", "how many red circles"): the colour swap changes which of them see
+swapped images in training.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
-#: words that name an object by where it is (relations and extremes), then by its size
-RELATION_WORDS = (" left of ", " right of ", " above ", " below ", "most ")
+from vlseq.data.augment import names_colour
+from vlseq.data.world.language import RELATIONS, SUPERLATIVES
+
+#: size words, by which a question may name its object beside its colour or shape
 SIZE_WORDS = (" small ", " large ")
+#: The kinds of referring expression of the world's questions (:func:`expression_kind`).
+EXPRESSION_KINDS = ("attribute", "relation", "superlative")
+_SUPERLATIVE = re.compile(r"\b(" + "|".join(SUPERLATIVES) + r")\b")
+_RELATION = re.compile(r"\b(" + "|".join(RELATIONS) + r")\b")
+#: count question forms, by whether the question names a colour and a shape (:func:`count_form`)
+COUNT_FORMS = ("how many objects", "how many red objects", "how many circles", "how many red circles")
+
+
+def expression_kind(question: str) -> str:
+    """``superlative`` ("the leftmost red object"), ``relation`` ("the object left of the star") or
+    ``attribute`` ("the large red object"), by the world's words for them."""
+    if _SUPERLATIVE.search(question):
+        return "superlative"
+    return "relation" if _RELATION.search(question) else "attribute"
 
 
 def naming(question: str) -> str:
-    """How a question names its object: ``relation``, ``size`` or ``attribute`` (its colour or shape alone)."""
-    if any(w in question for w in RELATION_WORDS):
+    """How a question names its object: ``relation`` (a relation or an extreme), ``size`` or
+    ``attribute`` (its colour or shape alone)."""
+    if expression_kind(question) != "attribute":
         return "relation"
     return "size" if any(w in question for w in SIZE_WORDS) else "attribute"
+
+
+def count_form(question: str) -> str:
+    """Which of :data:`COUNT_FORMS` a count question has ("red" and "circles" stand for any colour
+    and any shape)."""
+    return COUNT_FORMS[2 * (" objects " not in question) + names_colour(question)]
 
 
 def answered(predictions: Path, world: Path, also: tuple[str, ...] = ()):
@@ -85,11 +113,30 @@ def misses(predictions: Path, world: Path, kinds: tuple[str, ...] = ("shape", "c
     return dict(sorted(out.items()))
 
 
+def count_accuracy(predictions: Path, world: Path) -> dict[str, tuple[int, float]]:
+    """Per :data:`COUNT_FORMS` (those present): (questions, accuracy)."""
+    n: Counter = Counter()
+    right: Counter = Counter()
+    for _, p, ann in answered(predictions, world):
+        if ann["question_type"] == "count":
+            form = count_form(p["prompt"])
+            n[form] += 1
+            right[form] += p["text"].strip() == ann["multiple_choice_answer"]
+    return {f: (n[f], right[f] / n[f]) for f in COUNT_FORMS if n[f]}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--predictions", type=Path, required=True, help="predictions.jsonl of vlseq eval")
     ap.add_argument("--world", type=Path, required=True, help="the split the predictions are of (e.g. data/synth-tiny/val)")
+    ap.add_argument("--counts", action="store_true", help="also the count questions' accuracy by form")
     args = ap.parse_args(argv)
+    if args.counts:
+        print("| count question | n | accuracy |")
+        print("|---|---:|---:|")
+        for form, (k, acc) in count_accuracy(args.predictions, args.world).items():
+            print(f'| "{form}" | {k} | {acc:.3f} |')
+        print()
     table = misses(args.predictions, args.world)
     print("| question | right | wrong: another object's word | wrong: not in the image |")
     print("|---|---:|---:|---:|")

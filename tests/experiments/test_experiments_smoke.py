@@ -137,6 +137,34 @@ def test_vqa_misses_tells_another_objects_word_from_one_not_in_the_image(tmp_pat
                                     "what colour is the topmost small star?")] == ["attribute", "size", "relation", "relation"]
     assert mod.main(["--predictions", str(preds), "--world", str(val)]) == 0
     assert "| shape |" in capsys.readouterr().out
+    assert [mod.expression_kind(q) for q in ("what shape is the leftmost red object?", "what shape is the object "
+            "left of the star?", "what shape is the large red object?", "what shape is the object above the circle?")] \
+        == ["superlative", "relation", "attribute", "relation"]
+    assert [mod.count_form(q) for q in ("how many objects are there?", "how many green objects are there?",
+                                        "how many stars are there?", "how many white hexagons are there?")] \
+        == list(mod.COUNT_FORMS)
+
+
+def test_vqa_misses_scores_count_questions_by_form(tmp_path: Path, capsys) -> None:
+    """Every count question answered right except those of one form: that form alone scores 0."""
+    from vlseq.data.synth import SynthOptions, write_world
+
+    write_world(tmp_path, SynthOptions(train=2, val=24, test=2, size=32, workers=1, no_progress=True))
+    val = tmp_path / "val"
+    mod = load("vqa_misses")
+    questions = json.loads((val / "vqa_questions.json").read_text())["questions"]
+    notes = {a["question_id"]: a for a in json.loads((val / "vqa_annotations.json").read_text())["annotations"]}
+    counts = [(q, notes[q["question_id"]]) for q in questions if notes[q["question_id"]]["question_type"] == "count"]
+    wrong = mod.count_form(counts[0][0]["question"])
+    rows = [{"source": "vqa", "image_id": str(q["image_id"]), "prompt": q["question"],
+             "text": "99" if mod.count_form(q["question"]) == wrong else a["multiple_choice_answer"]} for q, a in counts]
+    preds = tmp_path / "predictions.jsonl"
+    preds.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    got = mod.count_accuracy(preds, val)
+    assert sum(n for n, _ in got.values()) == len(counts)
+    assert {f: acc for f, (_, acc) in got.items()} == {f: 0.0 if f == wrong else 1.0 for f in got}
+    assert mod.main(["--predictions", str(preds), "--world", str(val), "--counts"]) == 0
+    assert f'| "{wrong}" |' in capsys.readouterr().out
     with pytest.raises(SystemExit, match="vqa_questions.json: not found"):
         mod.misses(preds, tmp_path / "missing")
     with pytest.raises(SystemExit, match="nothing.jsonl: not found"):
@@ -175,9 +203,16 @@ def test_shape_misses_splits_wrong_pointed_answers_into_which_and_what(tmp_path:
     out = capsys.readouterr().out
     assert "| cells | n | accuracy |" in out and "WHAT misses" in out and "| cells, pair |" in out
     assert "| expression | n |" in out and {r["expression"] for r in got} <= set(mod.EXPRESSION_KINDS)
-    assert [mod.expression_kind(q) for q in ("what shape is the leftmost red object?", "what shape is the object "
-            "left of the star?", "what shape is the large red object?", "what shape is the object above the circle?")] \
-        == ["superlative", "relation", "attribute", "relation"]
+    assert "| expression | the object |" in out
+    assert [r["landed"] == mod.LANDINGS[0] for r in got] == [found for _, found in want]
+    # off the object: on a red one when the question named red, on another, on none
+    boxes, colour = [(0, 0, 4, 4), (10, 10, 4, 4), (20, 20, 4, 4)], {(7, 10, 10, 4, 4): "red", (7, 20, 20, 4, 4): "blue"}
+    assert mod.landed([10, 10, 14, 14], (0, 0, 4, 4), boxes, colour, 7, {"red"}) == mod.LANDINGS[1]
+    assert mod.landed([20, 20, 24, 24], (0, 0, 4, 4), boxes, colour, 7, {"red"}) == mod.LANDINGS[2]
+    assert mod.landed([20, 20, 24, 24], (0, 0, 4, 4), boxes, colour, 7, set()) == mod.LANDINGS[1]
+    assert mod.landed([30, 0, 31, 1], (0, 0, 4, 4), boxes, colour, 7, {"red"}) == mod.LANDINGS[3]
+    assert mod.landed(None, (0, 0, 4, 4), boxes, colour, 7, set()) == mod.LANDINGS[3]
+    assert mod.landed([0, 0, 4, 4], (0, 0, 4, 4), boxes, colour, 7, set()) == mod.LANDINGS[0]
     colours = mod.object_colours(val)  # every object of the world's region captions has its colour word
     held = {tuple(p) for p in json.loads((val / "manifest.json").read_text())["heldout_pairs"]}
     for q, r in zip((notes[q["question_id"]] for q in questions if notes[q["question_id"]]["question_type"] == "shape"), got):
