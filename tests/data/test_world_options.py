@@ -344,3 +344,48 @@ def test_synth_generate_dict_keys(tmp_path):
     w = json.loads((tmp_path / "manifest.json").read_text())["world"]
     assert w["shapes"] == ["circle", "tee", "ell"] and w["fill"] == "outline" and w["scale"] == [0.05, 0.4]
     assert SynthOptions(scale="0.1-0.2").scale == (0.1, 0.2) and SynthOptions(scale="none").scale is None
+
+
+# sha256 of each default scene's examples' words ([task, text, answers] per example, seeds 0-2 as in
+# test_default_world_is_byte_identical), computed before the ``superlatives`` option existed.
+LANGUAGE_SHA = {
+    0: "97286a7ef6aaa4a92d52f320a601b7dfcb969bdab0d18661e0750927baacfa00",
+    1: "3f35e38bfc113f5046cd347da98d180e8655941692d268988f626087a3e34d05",
+    2: "c39013e666685496a21a0f9f5638be620992e32f54af16029a34a8eaf4d57f8f",
+}
+
+
+def _superlative_share(cfg: WorldConfig, scenes: int = 60) -> float:
+    """The share of shape, colour and position questions and refexps whose expression is a superlative."""
+    said, n = 0, 0
+    for seed in range(scenes):
+        scene = generate_scene(seed, cfg)
+        for e in examples_for_scene(scene, render(scene), np.random.default_rng(seed), cfg, tasks=["vqa", "refexp"]):
+            if e.task == "refexp" or (e.task == "vqa" and e.meta.get("question_type") in ("shape", "colour", "position")):
+                n += 1
+                said += bool(re.search(r"\b(leftmost|rightmost|topmost|bottommost)\b", e.text))
+    return said / n
+
+
+def test_superlatives_off_leaves_the_language_as_it_was_and_on_names_by_superlative_more():
+    cfg = WorldConfig(size=64)
+    for seed in range(3):
+        scene = generate_scene(seed, cfg)
+        words = [[e.task, e.text, list(e.answers)] for e in
+                 examples_for_scene(scene, render(scene), np.random.default_rng(seed), cfg)]
+        assert hashlib.sha256(json.dumps(words).encode()).hexdigest() == LANGUAGE_SHA[seed], seed
+    never, default, always = (_superlative_share(WorldConfig(size=64, superlatives=p)) for p in (0.0, None, 1.0))
+    assert never < default < always, (never, default, always)
+    assert 0 <= never < 0.02  # 0: a superlative only where an object has no other expression
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="superlatives must be a probability"):
+            WorldConfig(superlatives=bad)
+
+
+def test_superlatives_flag_reaches_the_manifest(tmp_path):
+    out = tmp_path / "w"
+    assert main(["--out", str(out), "--train", "4", "--val", "2", "--test", "2", "--size", "64", "--no-contact-sheet",
+                 "--no-progress", "--workers", "1", "--superlatives", "0.6"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["world"]["superlatives"] == 0.6
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "bad"), "--superlatives", "2"])

@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "are both among the shapes (a turned square is a diamond)")
     look.add_argument("--fill", choices=FILLS, default="solid",
                       help="solid shapes, outlines only, or mixed (each object 50/50)")
+    p.add_argument("--superlatives", type=float, default=None, metavar="P",
+                   help="the chance that a question or referring expression names its object by a superlative "
+                        "('the leftmost red object') where one can (default: each kind of expression equally likely)")
     p.add_argument("--workers", type=int, default=min(os.cpu_count() or 1, 8))
     p.add_argument("--chunk", type=int, default=64, help="scenes per worker task (rounded up to even)")
     p.add_argument("--no-progress", action="store_true")

@@ -169,6 +169,8 @@ class SynthOptions:
     antialias: int = 0  #: supersampling factor (0/1: pixel-sharp)
     rotation: float = 0.0  #: max degrees each shape is turned
     fill: str = "solid"  #: "solid", "outline" or "mixed"
+    #: the chance of a superlative expression where an object has one (None: the default world's rule)
+    superlatives: float | None = None
 
     def __post_init__(self) -> None:
         for name, everything in (("shapes", ALL_SHAPES), ("colours", tuple(COLOURS)), ("backgrounds", ALL_BACKGROUNDS)):
@@ -214,7 +216,8 @@ def write_world(out: str | Path, opts: SynthOptions = SynthOptions()) -> Path:
     base_cfg = WorldConfig(size=opts.size, min_objects=opts.objects[0], max_objects=opts.objects[1],
                            sizes=dict(SIZES if opts.sizes == 2 else SIZES_3), detect_labels=opts.detect_labels,
                            shapes=opts.shapes, colours=opts.colours, backgrounds=opts.backgrounds, scale=opts.scale,
-                           antialias=opts.antialias, rotation=opts.rotation, fill=opts.fill)
+                           antialias=opts.antialias, rotation=opts.rotation, fill=opts.fill,
+                           superlatives=opts.superlatives)
     heldout = opts.heldout
     if tuple(map(tuple, heldout)) == DEFAULT_HELDOUT:  # the defaults shrink to what the world can draw
         heldout = tuple(p for p in DEFAULT_HELDOUT if p[0] in base_cfg.colours and p[1] in base_cfg.shapes)

@@ -101,7 +101,7 @@ def examples_for_scene(scene: Scene, image_ref: ImageRef, rng: np.random.Generat
     if want & {"refexp", "segment"}:
         targets = [i for i, o in enumerate(objs) if not cfg.require_pairs or (o.colour, o.shape) in cfg.require_pairs]
         for t in rng.permutation(targets)[: cfg.refexps_per_image]:
-            e = pick_expression(referring_expressions(scene, int(t)), rng)
+            e = pick_expression(referring_expressions(scene, int(t)), rng, scene.superlatives)
             if e is None:
                 continue
             obj = to_object(objs[int(t)], category(objs[int(t)], cfg))

@@ -111,7 +111,7 @@ def _shape(scene: Scene, rng: np.random.Generator) -> Made | None:
     objs, side = scene.objects, scene.width
     i = int(rng.integers(len(objs)))
     o = objs[i]
-    e = pick_expression(referring_expressions(scene, i, without="shape"), rng)
+    e = pick_expression(referring_expressions(scene, i, without="shape"), rng, scene.superlatives)
     if e is None:
         return None
     shapes = _others(o.shape, [p.shape for p in objs], list(scene.shapes), rng)[:3]

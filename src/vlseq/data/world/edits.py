@@ -61,7 +61,7 @@ def propose_edit(scene: Scene, rng: np.random.Generator, cfg: WorldConfig | None
     for _ in range(tries):
         kind = EDIT_KINDS[int(rng.integers(len(EDIT_KINDS)))]
         t = int(rng.integers(len(scene.objects)))
-        e = pick_expression(referring_expressions(scene, t), rng)
+        e = pick_expression(referring_expressions(scene, t), rng, scene.superlatives)
         if e is None:
             continue
         if kind == "remove":

@@ -183,14 +183,22 @@ def _referring_expressions(scene: Scene, target: int, without: str | None) -> li
     return out
 
 
-def pick_expression(exps: list[RefExp], rng: np.random.Generator) -> RefExp | None:
-    """Prefer short attribute expressions, but keep superlatives and relations common."""
+def pick_expression(exps: list[RefExp], rng: np.random.Generator, superlatives: float | None = None) -> RefExp | None:
+    """Prefer short attribute expressions, but keep superlatives and relations common.
+
+    A kind (attribute, superlative, relation) is drawn first among those the object has: each equally
+    likely, or, with ``superlatives`` (:attr:`WorldConfig.superlatives`), a superlative with that
+    chance where there is one and the others equally likely otherwise."""
     if not exps:
         return None
     kinds = {"attr": [e for e in exps if not e.superlative and not e.relation],
              "sup": [e for e in exps if e.superlative], "rel": [e for e in exps if e.relation]}
     kinds = {k: v for k, v in kinds.items() if v}
-    kind = list(kinds)[int(rng.integers(len(kinds)))]
+    if superlatives is not None and "sup" in kinds and len(kinds) > 1:
+        rest = [k for k in kinds if k != "sup"]
+        kind = "sup" if rng.random() < superlatives else rest[int(rng.integers(len(rest)))]
+    else:
+        kind = list(kinds)[int(rng.integers(len(kinds)))]
     pool = kinds[kind]
     return pool[0] if kind == "attr" and rng.random() < 0.6 else pool[int(rng.integers(len(pool)))]
 

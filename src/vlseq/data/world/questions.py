@@ -82,13 +82,13 @@ def _random_desc(scene: Scene, rng: np.random.Generator, present: bool) -> Desc 
 
 def _colour_q(scene: Scene, rng: np.random.Generator) -> QA | None:
     t = int(rng.integers(len(scene.objects)))
-    e = pick_expression(referring_expressions(scene, t, without="colour"), rng)
+    e = pick_expression(referring_expressions(scene, t, without="colour"), rng, scene.superlatives)
     return e and QA(f"what color is {e.text}?", scene.objects[t].colour, "colour", "other", t)
 
 
 def _shape_q(scene: Scene, rng: np.random.Generator) -> QA | None:
     t = int(rng.integers(len(scene.objects)))
-    e = pick_expression(referring_expressions(scene, t, without="shape"), rng)
+    e = pick_expression(referring_expressions(scene, t, without="shape"), rng, scene.superlatives)
     return e and QA(f"what shape is {e.text}?", scene.objects[t].shape, "shape", "other", t)
 
 
@@ -128,7 +128,7 @@ def _relation_q(scene: Scene, rng: np.random.Generator) -> QA | None:
 
 def _position_q(scene: Scene, rng: np.random.Generator) -> QA | None:
     t = int(rng.integers(len(scene.objects)))
-    e = pick_expression(referring_expressions(scene, t), rng)
+    e = pick_expression(referring_expressions(scene, t), rng, scene.superlatives)
     if e is None or e.superlative:
         return None
     cx, cy = scene.objects[t].centre

@@ -162,6 +162,10 @@ class WorldConfig:
     antialias: int = 0  # supersampling factor k (k x k samples per pixel); 0 or 1: pixel-sharp
     rotation: float = 0.0  # max degrees each outline is turned (uniform in -rotation..rotation)
     fill: str = "solid"  # "solid", "outline" or "mixed" (each object 50/50)
+    #: the chance that a question or referring expression names its object by a superlative ("the
+    #: leftmost red object") where one can; None: each kind of expression the object has (attribute,
+    #: relation, superlative) equally likely, the default world's rule
+    superlatives: float | None = None
 
     def __post_init__(self) -> None:
         if self.size < 32:
@@ -194,6 +198,8 @@ class WorldConfig:
             self.scale = (lo, hi)
         if not (isinstance(self.antialias, (int, np.integer)) and 0 <= self.antialias <= 16):
             raise ValueError(f"antialias must be a supersampling factor 0..16 (0/1: off), got {self.antialias!r}")
+        if self.superlatives is not None and not 0.0 <= self.superlatives <= 1.0:
+            raise ValueError(f"superlatives must be a probability in [0, 1] (or None), got {self.superlatives}")
         if not 0 <= self.rotation <= 180:
             raise ValueError(f"rotation must be 0..180 degrees, got {self.rotation}")
         if self.rotation >= SQUARE_DIAMOND_ROTATION and {"square", "diamond"} <= set(self.shapes):
@@ -265,6 +271,8 @@ class Scene:
     #: the world's vocabulary: distractors (wrong answers, absent objects) are drawn from it
     shapes: tuple[str, ...] = field(default=SHAPES, compare=False)
     colours: tuple[str, ...] = field(default=tuple(COLOURS), compare=False)
+    #: :attr:`WorldConfig.superlatives`, for the language drawn from the scene
+    superlatives: float | None = field(default=None, compare=False)
     #: memo of derived language (e.g. referring expressions per object); never compared or saved
     cache: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -451,7 +459,7 @@ def generate_scene(seed: int | np.random.Generator | np.random.SeedSequence, con
     kind = cfg.backgrounds[int(rng.integers(len(cfg.backgrounds)))]
     background = {"kind": kind, "seed": int(rng.integers(2**31))}
     return Scene(cfg.size, cfg.size, objects, background, scene_seed, antialias=cfg.antialias, shapes=cfg.shapes,
-                 colours=cfg.colours)
+                 colours=cfg.colours, superlatives=cfg.superlatives)
 
 
 def rebuild(scene: Scene, objects: list[SceneObject], min_visible: float) -> Scene | None:
