@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from .codec.pixels import normalize_pixels
-from .data.augment import SWAP_WHERE, maybe_swap_colours
+from .data.augment import check_swap_where, maybe_swap_colours
 from .data.example import Example, ImageRef
 from .data.images import load_image
 from .data.readers.validate import DataError
@@ -254,9 +254,7 @@ class Processor:
         if not 0.0 <= colour_swap <= 1.0:
             raise ValueError(f"colour_swap must be a probability in [0, 1], got {colour_swap}")
         self.colour_swap = float(colour_swap)
-        if colour_swap_where not in SWAP_WHERE:
-            raise ValueError(f"colour_swap_where must be one of {', '.join(SWAP_WHERE)}, got {colour_swap_where!r}")
-        self.colour_swap_where = colour_swap_where
+        self.colour_swap_where = check_swap_where(colour_swap_where, "colour_swap_where")
         self.cell_labels = cell_labels
         self.cell_words_weight = float(cell_words_weight)
         if cell_words not in ("label", "all"):

@@ -59,6 +59,14 @@ def swap_channels(images: np.ndarray, rng: random.Random) -> np.ndarray:
     return np.ascontiguousarray(images[..., list(order)])
 
 
+def check_swap_where(where: str, name: str) -> str:
+    """``where`` if it is one of :data:`SWAP_WHERE`, else a ValueError that says so under ``name``
+    (the training config's key, the Processor's argument)."""
+    if where not in SWAP_WHERE:
+        raise ValueError(f"{name} must be one of {', '.join(SWAP_WHERE)}, got {where!r}")
+    return where
+
+
 def places_something(target: str) -> bool:
     """Whether a target text holds a location token (``<loc_k>``)."""
     return _LOCATION.search(target) is not None
@@ -72,8 +80,7 @@ def maybe_swap_colours(images: np.ndarray, texts: tuple[str, ...], p: float, rng
     ``p`` 0. No random number is drawn when ``p`` is 0, so a run without the swap keeps its exact
     sequence of draws; with ``p`` > 0 one is drawn per example whichever ``where``, so the two rules
     see the same draws."""
-    if where not in SWAP_WHERE:
-        raise ValueError(f"colour swap 'where' must be one of {', '.join(SWAP_WHERE)}, got {where!r}")
+    check_swap_where(where, "colour swap 'where'")
     if rng is None or p <= 0 or rng.random() >= p or names_colour(*texts):
         return images
     if where == "located" and not places_something(texts[-1]):

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..data.augment import SWAP_WHERE
+from ..data.augment import check_swap_where
 from ..data.readers.datasets import check_entries, resolve_paths
 from ..models.config import RENAMED_KEYS, ModelConfig, check_bool_fields, rename_section, renamed_key
 from ..tasks.detection import DEFAULT_OBJECT_ORDER, OBJECT_ORDERS
@@ -181,9 +181,7 @@ class TrainConfig:
                              f"got {self.loss_balance!r}")
         if not 0.0 <= self.colour_swap <= 1.0:
             raise ValueError(f"training config key 'colour_swap' must be a probability in [0, 1], got {self.colour_swap}")
-        if self.colour_swap_where not in SWAP_WHERE:
-            raise ValueError(f"training config key 'colour_swap_where' must be one of {', '.join(SWAP_WHERE)}, "
-                             f"got {self.colour_swap_where!r}")
+        check_swap_where(self.colour_swap_where, "training config key 'colour_swap_where'")
         if self.grad_mask is not None and not 0.0 < self.grad_mask < 1.0:
             raise ValueError(f"training config key 'grad_mask' must be in (0, 1) or null, got {self.grad_mask}")
         if self.task_temperature is not None and not self.task_temperature > 0:
