@@ -55,15 +55,14 @@ def shape_rows(predictions: Path, world: Path, grid: int) -> list[dict]:
         x, y, w, h = ann["objects"][0]["bbox"]
         box = (x, y, x + w, y + h)
         said_box = p["phrases"][0]["boxes"][0] if p.get("phrases") and p["phrases"][0].get("boxes") else None
-        found = box_hit(said_box, box)
+        image = int(p["image_id"])
+        where = landed(said_box, (x, y, w, h), boxes[image], colour, image, set(p["prompt"].rstrip("?").split()) & palette)
         cell = cells[str(p["image_id"])]
         truth = ann["multiple_choice_answer"]
         rows.append({"bucket": size_bucket(box, cell), "cells": cells_covered(box, cell),
-                     "truth": truth, "said": p["text"].strip(), "found": found,
-                     "heldout": (colour.get((int(p["image_id"]), x, y, w, h)), truth) in heldout,
-                     "expression": expression_kind(p["prompt"]),
-                     "landed": landed(said_box, (x, y, w, h), boxes[int(p["image_id"])], colour, int(p["image_id"]),
-                                      set(p["prompt"].rstrip("?").split()) & palette)})
+                     "truth": truth, "said": p["text"].strip(), "found": where == LANDINGS[0],
+                     "heldout": (colour.get((image, x, y, w, h)), truth) in heldout,
+                     "expression": expression_kind(p["prompt"]), "landed": where})
     return rows
 
 
@@ -151,20 +150,18 @@ def main(argv: list[str] | None = None) -> int:
             rs = [r for r in by.get(b, []) if r["heldout"] is held]
             if rs:
                 print(score_row(f"{b}, {'held out' if held else 'seen'}", rs))
+    by_kind = {kind: [r for r in rows if r["expression"] == kind] for kind in EXPRESSION_KINDS}
+    by_kind = {kind: rs for kind, rs in by_kind.items() if rs}
     print("\nBy the kind of expression that names the object (every size):\n")
     print("| expression | n | accuracy | found | named right given found | WHICH misses | WHAT misses |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for kind in EXPRESSION_KINDS:
-        rs = [r for r in rows if r["expression"] == kind]
-        if rs:
-            print(score_row(kind, rs))
+    for kind, rs in by_kind.items():
+        print(score_row(kind, rs))
     print("\nWhere the answer's box landed, by the kind of expression (every size; the right answers too):\n")
     print("| expression | " + " | ".join(LANDINGS) + " |")
     print("|---|" + "---:|" * len(LANDINGS))
-    for kind in EXPRESSION_KINDS:
-        rs = [r for r in rows if r["expression"] == kind]
-        if rs:
-            print(f"| {kind} | " + " | ".join(str(sum(r["landed"] == w for r in rs)) for w in LANDINGS) + " |")
+    for kind, rs in by_kind.items():
+        print(f"| {kind} | " + " | ".join(str(sum(r["landed"] == w for r in rs)) for w in LANDINGS) + " |")
     return 0
 
 
