@@ -28,7 +28,8 @@ from vlseq.data.world import (
 )
 from vlseq.data.world.language import captions
 from vlseq.data.world.rendering import STROKE, coverage
-from vlseq.data.world.scene import SIZE_GAP, SIZES_3, UNIT_SHAPES, rotated, size_name
+from vlseq.data.world.scene import SIZE_GAP, SIZES, SIZES_3, UNIT_SHAPES, rotated, size_name
+from vlseq.data.world.sizes import thresholds
 
 # sha256 of render(generate_scene(seed, WorldConfig(size=64))) and of the whole scene graph (below),
 # computed before the options existed: the default world must not move by a pixel or a draw.
@@ -206,6 +207,38 @@ def test_scale_draws_radii_in_range_with_matching_size_words():
         assert min(min(v) for v in seen.values()) < 0.08 and max(max(v) for v in seen.values()) > 0.3
 
 
+def test_mixed_world_keeps_one_meaning_per_size_word():
+    """With ``scale_frac`` about that share of scenes draws its radii from ``scale``; the rest are
+    default-world scenes; and a size word names the same radii in both (split at the geometric
+    mean of the named sizes, never within the gap of it)."""
+    cfg = WorldConfig(size=64, scale=(0.04, 0.4), scale_frac=0.25)
+    cut = thresholds(SIZES)[0]
+    assert cut == pytest.approx(math.sqrt(0.075 * 0.135))
+    scaled, radii = 0, {"small": [], "large": []}
+    for seed in range(400):
+        objs = generate_scene(seed, cfg).objects
+        named = [abs(o.radius / 64 / SIZES[o.size] - 1) <= 0.08 + 1e-9 for o in objs]
+        scaled += not all(named)
+        for o in objs:
+            frac = o.radius / 64
+            radii[o.size].append(frac)
+            assert 0.04 - 1e-9 <= frac <= 0.4 + 1e-9
+            assert (frac < cut) == (o.size == "small")
+    assert 0.15 < scaled / 400 < 0.3  # a few drawn scenes hold only radii a named size could have
+    assert max(radii["small"]) < cut < min(radii["large"])
+    assert max(radii["large"]) > 0.3 and min(radii["small"]) < 0.05  # the range is used
+    gap = SIZE_GAP * math.log(0.4 / 0.04)
+    assert all(abs(math.log(r / cut)) >= gap - 1e-9 for v in radii.values() for r in v if not
+               any(abs(r / s - 1) <= 0.08 + 1e-9 for s in SIZES.values()))
+
+
+def test_mixed_world_option_off_draws_nothing():
+    """``scale_frac`` unset leaves a ``scale`` world as it was: every scene drawn from the range."""
+    a = WorldConfig(size=64, scale=(0.04, 0.4))
+    for seed in range(20):
+        assert all(o.size == size_name(o.radius / 64, a) for o in generate_scene(seed, a).objects)
+
+
 @pytest.mark.parametrize("size", [32, 64])
 def test_large_scale_never_hangs_or_raises(size):
     cfg = WorldConfig(size=size, scale=(0.3, 0.45) if size == 32 else (0.04, 0.45), min_objects=1, max_objects=5,
@@ -299,6 +332,8 @@ def test_new_backgrounds():
 
 @pytest.mark.parametrize("kw, match", [
     ({"scale": (0.2, 0.1)}, "scale"), ({"scale": (0.1, 0.6)}, "scale"), ({"scale": (0.01, 0.2), "size": 64}, "scale"),
+    ({"scale_frac": 0.5}, "scale_frac"), ({"scale": (0.04, 0.4), "scale_frac": 0.0}, "scale_frac"),
+    ({"scale": (0.04, 0.4), "scale_frac": 1.5}, "scale_frac"),
     ({"antialias": -1}, "antialias"), ({"antialias": 2.5}, "antialias"), ({"rotation": 200}, "rotation"),
     ({"fill": "hatched"}, "fill"), ({"backgrounds": ("plaid",)}, "backgrounds"), ({"backgrounds": ()}, "backgrounds"),
     ({"shapes": ("circle",)}, "shapes"), ({"colours": ("red", "red")}, "colours"), ({"colours": ("mauve", "red")}, "colour"),
@@ -315,19 +350,19 @@ def test_cli_flags_write_a_world(tmp_path):
     args = ["--out", str(out), "--train", "8", "--val", "4", "--test", "4", "--size", "64", "--no-contact-sheet",
             "--no-progress", "--workers", "1", "--shapes", "circle,square,triangle,heart,arrow", "--colours",
             "red,green,blue", "--backgrounds", "gradient,noise,stripes,checker,tinted,texture", "--scale", "0.04-0.45",
-            "--antialias", "3", "--rotation", "15", "--fill", "mixed", "--sizes", "3"]
+            "--antialias", "3", "--rotation", "15", "--fill", "mixed", "--sizes", "3", "--scale-frac", "0.5"]
     assert main(args) == 0
     m = json.loads((out / "manifest.json").read_text())
     w = m["world"]
     assert w["shapes"] == ["circle", "square", "triangle", "heart", "arrow"] and w["colours"] == ["red", "green", "blue"]
-    assert w["scale"] == [0.04, 0.45] and w["antialias"] == 3 and w["rotation"] == 15 and w["fill"] == "mixed"
+    assert w["scale"] == [0.04, 0.45] and w["scale_frac"] == 0.5 and w["antialias"] == 3 and w["rotation"] == 15 and w["fill"] == "mixed"
     assert w["backgrounds"][-2:] == ["tinted", "texture"]
     assert m["heldout_pairs"] == [["blue", "triangle"]]  # the default pairs the world can draw
     cats = json.loads((out / "val" / "instances.json").read_text())["categories"]
     assert [c["name"] for c in cats] == w["shapes"]
     assert any((out / "train").rglob("*.png"))
     for bad in (["--rotation", "30"], ["--shapes", "circle,blob"], ["--scale", "0.3-0.9"], ["--fill", "dotted"],
-                ["--colours", "red"], ["--antialias", "x"]):
+                ["--colours", "red"], ["--antialias", "x"], ["--scale-frac", "0.5"]):
         with pytest.raises(SystemExit):
             main(["--out", str(tmp_path / "bad"), *bad])
 

@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"object radius drawn (log-uniformly) from LO-HI fractions of the image side, e.g. "
                            f"0.04-0.45 (at most {MAX_SCALE}), instead of the fixed --sizes; the size words then "
                            f"split the range in equal (log) parts")
+    look.add_argument("--scale-frac", type=float, default=None, metavar="P",
+                      help="with --scale: the share of scenes whose radii are drawn from it; the rest have the "
+                           "fixed --sizes, and a drawn radius gets the size word of the nearest fixed size "
+                           "(default: every scene drawn from --scale)")
     look.add_argument("--antialias", type=int, default=0, metavar="K",
                       help="draw shapes with K x K supersampled coverage (0 or 1: pixel-sharp)")
     look.add_argument("--rotation", type=float, default=0.0, metavar="DEG",

@@ -166,6 +166,8 @@ class SynthOptions:
     colours: tuple[str, ...] = tuple(COLOURS)
     backgrounds: tuple[str, ...] = BACKGROUNDS
     scale: tuple[float, float] | None = None  #: radius range, fractions of the side (None: the named sizes)
+    #: the share of scenes drawn from ``scale``, the rest of the named sizes (None: every scene)
+    scale_frac: float | None = None
     antialias: int = 0  #: supersampling factor (0/1: pixel-sharp)
     rotation: float = 0.0  #: max degrees each shape is turned
     fill: str = "solid"  #: "solid", "outline" or "mixed"
@@ -216,6 +218,7 @@ def write_world(out: str | Path, opts: SynthOptions = SynthOptions()) -> Path:
     base_cfg = WorldConfig(size=opts.size, min_objects=opts.objects[0], max_objects=opts.objects[1],
                            sizes=dict(SIZES if opts.sizes == 2 else SIZES_3), detect_labels=opts.detect_labels,
                            shapes=opts.shapes, colours=opts.colours, backgrounds=opts.backgrounds, scale=opts.scale,
+                           scale_frac=opts.scale_frac,
                            antialias=opts.antialias, rotation=opts.rotation, fill=opts.fill,
                            superlatives=opts.superlatives)
     heldout = opts.heldout

@@ -15,7 +15,8 @@ Placement rejects a position that would leave any object less than ``min_visible
 split its visible region in two, so every object of a scene can be asked about and referred to.
 Everything is deterministic given the seed (``numpy.random.Generator``).
 
-The world's look has options (:class:`WorldConfig`: ``scale``, ``rotation``, ``fill``,
+The world's look has options (:class:`WorldConfig`: ``scale`` and ``scale_frac`` (sizes in
+:mod:`~vlseq.data.world.sizes`), ``rotation``, ``fill``,
 ``antialias``, ``backgrounds``, ``shapes``, ``colours``), all off by default. An option that is off
 draws no random number, so the default world is, pixel for pixel, what it was before they existed.
 A square turned 45 degrees is a diamond: with both among the shapes ``rotation`` stays below 22.5.
@@ -34,6 +35,9 @@ import numpy as np
 
 from ..example import Object
 from .contour import simplify_closed, trace_outline
+from .sizes import MAX_SCALE, SIZE_GAP, SIZES, SIZES_3, scale_radius, size_name
+
+__all__ = ["MAX_SCALE", "SIZE_GAP", "SIZES", "SIZES_3", "size_name"]  # re-exported: the world's sizes live in sizes.py
 
 #: Colour name -> base RGB; far apart in RGB and from the muted backgrounds.
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -51,9 +55,6 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "diamond", "star", "hexagon", "cross")
 ALL_SHAPES: tuple[str, ...] = SHAPES + ("pentagon", "arrow", "heart", "tee", "ell", "chevron")
 
-#: Size name -> shape radius as a fraction of the image side (jittered by +-8 %).
-SIZES: dict[str, float] = {"small": 0.075, "large": 0.135}
-SIZES_3: dict[str, float] = {"small": 0.07, "medium": 0.1, "large": 0.14}
 
 #: The default background kinds; :data:`ALL_BACKGROUNDS` adds ``tinted`` (a saturated random hue
 #: with a faint texture: a background may share an object's hue) and ``texture`` (contrasty
@@ -61,11 +62,6 @@ SIZES_3: dict[str, float] = {"small": 0.07, "medium": 0.1, "large": 0.14}
 BACKGROUNDS: tuple[str, ...] = ("gradient", "noise", "stripes", "checker")
 ALL_BACKGROUNDS: tuple[str, ...] = BACKGROUNDS + ("tinted", "texture")
 FILLS: tuple[str, ...] = ("solid", "outline", "mixed")
-#: Largest ``scale`` radius (fraction of the side: the shape spans about the whole image).
-MAX_SCALE = 0.5
-#: With ``scale``, radii within this fraction of the log range of a size-word threshold are not
-#: drawn, so two neighbouring size words never name nearly equal radii.
-SIZE_GAP = 0.04
 #: ``rotation`` at or above this makes a square and a diamond the same shape.
 SQUARE_DIAMOND_ROTATION = 22.5
 
@@ -159,6 +155,10 @@ class WorldConfig:
     #: (lo, hi) radius range as fractions of the side, drawn log-uniformly (None: the named ``sizes``;
     #: with a range only the names of ``sizes`` are used, see :func:`size_name`)
     scale: tuple[float, float] | None = None
+    #: with ``scale``: the chance that a scene draws its radii from ``scale``; otherwise it is a scene
+    #: of the named ``sizes``, and a drawn radius is named as those are (a mixed world; None: every
+    #: scene from ``scale``, see :mod:`~vlseq.data.world.sizes`)
+    scale_frac: float | None = None
     antialias: int = 0  # supersampling factor k (k x k samples per pixel); 0 or 1: pixel-sharp
     rotation: float = 0.0  # max degrees each outline is turned (uniform in -rotation..rotation)
     fill: str = "solid"  # "solid", "outline" or "mixed" (each object 50/50)
@@ -196,6 +196,12 @@ class WorldConfig:
             if lo * self.size < 1:
                 raise ValueError(f"scale {lo} gives a radius under one pixel at size {self.size}")
             self.scale = (lo, hi)
+        if self.scale_frac is not None:
+            if self.scale is None:
+                raise ValueError("scale_frac needs a scale range: it is the share of scenes drawn from it")
+            if not 0.0 < float(self.scale_frac) <= 1.0:
+                raise ValueError(f"scale_frac must be a fraction in (0, 1], got {self.scale_frac!r}")
+            self.scale_frac = float(self.scale_frac)
         if not (isinstance(self.antialias, (int, np.integer)) and 0 <= self.antialias <= 16):
             raise ValueError(f"antialias must be a supersampling factor 0..16 (0/1: off), got {self.antialias!r}")
         if self.superlatives is not None and not 0.0 <= self.superlatives <= 1.0:
@@ -360,38 +366,15 @@ def _inside(poly: np.ndarray, hw: tuple[int, ...]) -> bool:
     return bool(poly.min() >= 0 and poly[:, 0].max() <= hw[1] and poly[:, 1].max() <= hw[0])
 
 
-def size_name(radius: float, cfg: WorldConfig) -> str:
-    """The size word of a ``scale`` radius (a fraction of the side): the names of ``cfg.sizes``
-    (smallest first) split the log range ``scale`` in equal parts, e.g. geometric thirds with
-    small/medium/large."""
-    lo, hi = cfg.scale  # type: ignore[misc]
-    names = sorted(cfg.sizes, key=cfg.sizes.__getitem__)
-    u = math.log(radius / lo) / math.log(hi / lo)
-    return names[min(max(int(u * len(names)), 0), len(names) - 1)]
-
-
-def _scale_radius(rng: np.random.Generator, cfg: WorldConfig) -> float:
-    """A log-uniform radius fraction from ``cfg.scale``, avoiding :data:`SIZE_GAP` about each threshold."""
-    lo, hi = cfg.scale  # type: ignore[misc]
-    n = len(cfg.sizes)
-    parts = [(k / n + (SIZE_GAP if k else 0.0), (k + 1) / n - (SIZE_GAP if k < n - 1 else 0.0)) for k in range(n)]
-    v = float(rng.uniform(0, sum(b - a for a, b in parts)))
-    u = parts[-1][1]
-    for a, b in parts:
-        if v <= b - a:
-            u = a + v
-            break
-        v -= b - a
-    return lo * (hi / lo) ** u
-
-
 def _allowed(colour: str, shape: str, cfg: WorldConfig) -> bool:
     return (colour, shape) not in cfg.exclude_pairs
 
 
-def _sample_object(rng: np.random.Generator, cfg: WorldConfig, pair: tuple[str, str] | None) -> SceneObject:
+def _sample_object(rng: np.random.Generator, cfg: WorldConfig, pair: tuple[str, str] | None,
+                   scaled: bool) -> SceneObject:
+    """One object; ``scaled``: its radius drawn from ``cfg.scale`` rather than the named sizes."""
     # Options that are off draw nothing: the default world keeps its exact sequence of draws.
-    if cfg.scale is None:
+    if not scaled:
         size_names = list(cfg.sizes)
         size = size_names[int(rng.integers(len(size_names)))]
     if pair is None:
@@ -402,10 +385,10 @@ def _sample_object(rng: np.random.Generator, cfg: WorldConfig, pair: tuple[str, 
                 break
     else:
         colour, shape = pair
-    if cfg.scale is None:
+    if not scaled:
         r = cfg.sizes[size] * cfg.size * float(rng.uniform(0.92, 1.08))
     else:
-        frac = _scale_radius(rng, cfg)
+        frac = scale_radius(rng, cfg)
         size, r = size_name(frac, cfg), frac * cfg.size
     angle = float(rng.uniform(-cfg.rotation, cfg.rotation)) if cfg.rotation else 0.0
     obj = SceneObject(shape, colour, size, 0.0, 0.0, r, (0, 0, 0), angle=angle)
@@ -447,11 +430,13 @@ def generate_scene(seed: int | np.random.Generator | np.random.SeedSequence, con
     required: list[tuple[str, str]] = []
     if cfg.require_pairs:
         required.append(cfg.require_pairs[int(rng.integers(len(cfg.require_pairs)))])
+    # A mixed world decides per scene (one draw, only when the option is on).
+    scaled = cfg.scale is not None and (cfg.scale_frac is None or float(rng.random()) < cfg.scale_frac)
     objects: list[SceneObject] = []
     for i in range(n):
         pair = required[i] if i < len(required) else None
         for _ in range(30):
-            if place(objects, _sample_object(rng, cfg, pair), cfg):
+            if place(objects, _sample_object(rng, cfg, pair, scaled), cfg):
                 break
     if not objects:  # cannot happen with sane sizes; a clear error beats an empty scene
         raise RuntimeError(f"could not place any object at size {cfg.size} with sizes {cfg.sizes}, scale {cfg.scale}")

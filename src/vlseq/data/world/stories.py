@@ -43,7 +43,8 @@ def _appear(scene: Scene, rng: np.random.Generator, cfg: WorldConfig) -> tuple[s
     if len(scene.objects) >= cfg.max_objects:
         return None
     for _ in range(20):
-        obj = _sample_object(rng, cfg, None)
+        # in a mixed world (scale_frac) a newcomer has one of the named sizes, whatever its scene's are
+        obj = _sample_object(rng, cfg, None, scaled=cfg.scale is not None and cfg.scale_frac is None)
         objs = list(scene.objects)
         if not place(objs, obj, cfg):
             continue

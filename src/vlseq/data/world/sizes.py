@@ -1,0 +1,83 @@
+"""How large the world's objects are, and the size word each one gets.
+
+Three regimes, chosen by :class:`~vlseq.data.world.scene.WorldConfig`:
+
+* the named ``sizes`` (the default world): each object takes one name and its radius, jittered;
+* a ``scale`` range: every radius drawn log-uniformly from ``(lo, hi)``, and the names split that
+  log range in equal parts (:func:`size_name`), so "large" means the upper part of *this* world's
+  range;
+* a ``scale`` range with ``scale_frac`` (a mixed world): a scene draws its radii from the range
+  with that chance and is a default-world scene otherwise. Here a size word must mean one radius
+  in every scene, so a drawn radius is named by the thresholds halfway (geometrically) between the
+  named sizes (:func:`thresholds`): a "large" object of a large-object scene is larger than a
+  "small" one of a default scene, as it is within either.
+
+Radii within :data:`SIZE_GAP` of a threshold (a fraction of the range's log length) are never
+drawn, so two neighbouring size words never name nearly equal radii.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # the config is built in scene.py, which imports this module
+    from .scene import WorldConfig
+
+#: Size name -> shape radius as a fraction of the image side (jittered by +-8 %).
+SIZES: dict[str, float] = {"small": 0.075, "large": 0.135}
+SIZES_3: dict[str, float] = {"small": 0.07, "medium": 0.1, "large": 0.14}
+#: Largest ``scale`` radius (fraction of the side: the shape spans about the whole image).
+MAX_SCALE = 0.5
+#: With ``scale``, radii within this fraction of the log range of a size-word threshold are not
+#: drawn, so two neighbouring size words never name nearly equal radii.
+SIZE_GAP = 0.04
+#: Draws of a mixed world's radius before the gap rule gives way (each draw lands in a gap with
+#: a chance of at most ``2 * SIZE_GAP`` per threshold, so this bound is never reached in practice).
+MAX_REDRAWS = 64
+
+
+def thresholds(sizes: dict[str, float]) -> list[float]:
+    """The radii (fractions of the side) between neighbouring named sizes, smallest first: the
+    geometric mean of each pair, so a radius is named by the nearest size on a log scale."""
+    r = sorted(sizes.values())
+    return [math.sqrt(a * b) for a, b in zip(r, r[1:])]
+
+
+def size_name(radius: float, cfg: WorldConfig) -> str:
+    """The size word of a ``scale`` radius (a fraction of the side).
+
+    Without ``scale_frac`` the names of ``cfg.sizes`` (smallest first) split the log range
+    ``scale`` in equal parts, e.g. geometric thirds with small/medium/large. With it (a mixed
+    world) a name is the one whose named radius is nearest on a log scale (:func:`thresholds`)."""
+    names = sorted(cfg.sizes, key=cfg.sizes.__getitem__)
+    if cfg.scale_frac is not None:
+        return names[sum(radius >= t for t in thresholds(cfg.sizes))]
+    lo, hi = cfg.scale  # type: ignore[misc]
+    u = math.log(radius / lo) / math.log(hi / lo)
+    return names[min(max(int(u * len(names)), 0), len(names) - 1)]
+
+
+def scale_radius(rng: np.random.Generator, cfg: WorldConfig) -> float:
+    """A log-uniform radius fraction from ``cfg.scale``, avoiding :data:`SIZE_GAP` about each threshold."""
+    lo, hi = cfg.scale  # type: ignore[misc]
+    if cfg.scale_frac is not None:
+        span = math.log(hi / lo)
+        cuts = [math.log(t / lo) / span for t in thresholds(cfg.sizes)]
+        for _ in range(MAX_REDRAWS):
+            u = float(rng.uniform(0.0, 1.0))
+            if all(abs(u - c) >= SIZE_GAP for c in cuts):
+                break
+        return lo * (hi / lo) ** u
+    n = len(cfg.sizes)
+    parts = [(k / n + (SIZE_GAP if k else 0.0), (k + 1) / n - (SIZE_GAP if k < n - 1 else 0.0)) for k in range(n)]
+    v = float(rng.uniform(0, sum(b - a for a, b in parts)))
+    u = parts[-1][1]
+    for a, b in parts:
+        if v <= b - a:
+            u = a + v
+            break
+        v -= b - a
+    return lo * (hi / lo) ** u
