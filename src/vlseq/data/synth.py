@@ -202,6 +202,30 @@ def parse_scale(value: str | Sequence[float] | None) -> tuple[float, float] | No
     return float(value[0]), float(value[1])
 
 
+def world_config(opts: SynthOptions) -> WorldConfig:
+    """The world the options draw (its val and test splits; train also leaves the held-out pairs out).
+
+    Raises ``ValueError`` for a bad world option."""
+    return WorldConfig(size=opts.size, min_objects=opts.objects[0], max_objects=opts.objects[1],
+                       sizes=dict(SIZES if opts.sizes == 2 else SIZES_3), detect_labels=opts.detect_labels,
+                       shapes=opts.shapes, colours=opts.colours, backgrounds=opts.backgrounds, scale=opts.scale,
+                       scale_frac=opts.scale_frac, antialias=opts.antialias, rotation=opts.rotation, fill=opts.fill,
+                       superlatives=opts.superlatives)
+
+
+def stale_options(manifest: dict, opts: SynthOptions) -> list[str]:
+    """``key: written -> asked`` for each way the world a ``manifest.json`` describes differs from the
+    one ``opts`` would draw (its look and seed; split sizes are not compared). A key the manifest
+    lacks was written before that option existed, when it was off: its default counts."""
+    def as_json(d: dict) -> dict:  # tuples as the manifest holds them: lists
+        return json.loads(json.dumps(d))
+
+    want = as_json({**world_config(opts).to_dict(), "seed": opts.seed})
+    have = {**manifest.get("world", {}), "seed": manifest.get("seed")}
+    default = as_json(WorldConfig(size=opts.size).to_dict())
+    return [f"{k}: {have.get(k, default.get(k))!r} -> {v!r}" for k, v in want.items() if have.get(k, default.get(k)) != v]
+
+
 def write_world(out: str | Path, opts: SynthOptions = SynthOptions()) -> Path:
     """Write the synthetic world's splits and ``manifest.json`` under ``out``; returns ``out``.
 
@@ -215,12 +239,7 @@ def write_world(out: str | Path, opts: SynthOptions = SynthOptions()) -> Path:
         if not 0.0 <= getattr(opts, name) <= 1.0:
             raise ValueError(f"vlseq synth: {name.replace('_', '-')} must be a fraction in [0, 1], "
                              f"got {getattr(opts, name)}")
-    base_cfg = WorldConfig(size=opts.size, min_objects=opts.objects[0], max_objects=opts.objects[1],
-                           sizes=dict(SIZES if opts.sizes == 2 else SIZES_3), detect_labels=opts.detect_labels,
-                           shapes=opts.shapes, colours=opts.colours, backgrounds=opts.backgrounds, scale=opts.scale,
-                           scale_frac=opts.scale_frac,
-                           antialias=opts.antialias, rotation=opts.rotation, fill=opts.fill,
-                           superlatives=opts.superlatives)
+    base_cfg = world_config(opts)
     heldout = opts.heldout
     if tuple(map(tuple, heldout)) == DEFAULT_HELDOUT:  # the defaults shrink to what the world can draw
         heldout = tuple(p for p in DEFAULT_HELDOUT if p[0] in base_cfg.colours and p[1] in base_cfg.shapes)

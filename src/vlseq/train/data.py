@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +22,26 @@ def ensure_synth(root: Path, gen: dict[str, Any] | None, bins: int | None = None
     ``no_contact_sheet``; without it the world's ``contact_sheet.png`` is drawn too, its targets
     on ``bins`` coordinate bins (default: the data report's grid).
     """
-    if (root / "manifest.json").exists() or (root / "train" / "manifest.json").exists():
+    from ..data.synth import SynthOptions, stale_options, write_world
+
+    opts = SynthOptions(**{k: tuple(v) if isinstance(v, list) else v for k, v in (gen or {}).items()
+                           if k != "no_contact_sheet"})
+    if (root / "manifest.json").exists():
+        # A world on disk is used as written: data.synth may name one a user wrote with `vlseq synth`.
+        # But a config whose world options changed would otherwise train on the old world unsaid.
+        diff = stale_options(json.loads((root / "manifest.json").read_text()), opts) if gen else []
+        if diff:
+            warnings.warn(f"the synthetic world at {root} was written with other options than data.synth_generate "
+                          f"names ({'; '.join(diff)}); it is used as written. To draw the configured world, move "
+                          f"or delete {root}, or point data.synth elsewhere", stacklevel=2)
+        return
+    if (root / "train" / "manifest.json").exists():
         return
     if not gen:
         raise FileNotFoundError(f"no synthetic world at {root} and data.synth_generate is empty: "
                                 f"run `vlseq synth --out {root}` or set data.synth_generate")
-    from ..data.synth import SynthOptions, write_world
-
     log.info("generating the synthetic world at %s: %s", root, gen)
-    opts = {k: tuple(v) if isinstance(v, list) else v for k, v in gen.items() if k != "no_contact_sheet"}
-    write_world(root, SynthOptions(**opts))
+    write_world(root, opts)
     if not gen.get("no_contact_sheet"):
         from ..evaluation.data_report import DEFAULT_BINS
         from ..viz.truth_sheet import write_world_sheet
