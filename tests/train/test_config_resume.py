@@ -27,7 +27,7 @@ def test_changes_are_named_by_dotted_path_old_to_new() -> None:
     cfg = load_config("tiny", ["lr=0.0005", "model.vision.stem_skip=false", 'task_weights={"detect": 3}',
                                "data.synth=null"])
     assert resume_changes(saved, cfg) == [
-        "data.synth: \"data/synth-tiny\" -> null",
+        "data.synth: \"data/synth-tiny-mixed\" -> null",
         "lr: 0.001 -> 0.0005",
         "model.vision.stem_skip: true -> false",
         "task_weights.caption: 0.75 -> (absent)",

@@ -108,7 +108,9 @@ def test_tiny_text_preset_has_room_for_the_text_families() -> None:
     assert m.max_images >= 5 and cfg.max_prompt_tokens >= 144 and cfg.max_target_tokens >= 130
     grid = (m.image_size // 8) ** 2  # the conv stem's stride-8 grid
     assert m.max_positions >= m.max_images * grid + cfg.max_prompt_tokens  # a 5-image story and its prompt
-    assert cfg.data.synth_generate == base.data.synth_generate and cfg.data.synth != base.data.synth
+    # tiny's world (seed, size, counts) without its large-object scenes, in its own directory
+    default_world = {k: v for k, v in base.data.synth_generate.items() if k not in ("scale", "scale_frac")}
+    assert cfg.data.synth_generate == default_world and cfg.data.synth != base.data.synth
 
 
 def test_tiny_all_preset_names_every_task() -> None:
@@ -117,8 +119,9 @@ def test_tiny_all_preset_names_every_task() -> None:
     base = load_config("tiny")
     assert cfg.model == base.model  # the tiny run, with more tasks,
     # on the same world (seed, size, counts) written to its own directory: an older data/synth-tiny lacks
-    # the new tasks' files, and tiny's data stays untouched
-    assert cfg.data.synth_generate == base.data.synth_generate and cfg.data.synth != base.data.synth
+    # the new tasks' files, and tiny's data stays untouched; without tiny's large-object scenes
+    assert cfg.data.synth_generate == {**base.data.synth_generate, "scale": None, "scale_frac": None}
+    assert base.data.synth_generate["scale_frac"] and cfg.data.synth != base.data.synth
     for t in EXTRA_TASKS:
         assert 0 < cfg.task_weights[t] < 1, t
 

@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--checkpoint", required=True, help="checkpoint directory (vlseq train's final/ or best/)")
     data = ap.add_mutually_exclusive_group(required=True)
     data.add_argument("--data", metavar="DIR",
-                      help="a split directory in the readers' formats (e.g. data/synth-tiny/val), or a folder of "
+                      help="a split directory in the readers' formats (e.g. data/synth-tiny-mixed/val), or a folder of "
                            "them (its --split is evaluated)")
     data.add_argument("--dataset-config", metavar="FILE",
                       help="a JSON file of data.datasets entries (files named per split as downloaded, relative "

@@ -1,7 +1,7 @@
 """``vlseq train-image-tokenizer``: train the VQ-VAE image tokenizer and report held-out PSNR.
 
 Images come from a directory of PNG/JPEG files (a split dir's ``images/`` is used when present, e.g.
-``data/synth-tiny/train``) or, with ``--data synth``, from synthetic-world scenes rendered in
+``data/synth-tiny-mixed/train``) or, with ``--data synth``, from synthetic-world scenes rendered in
 memory. A held-out set (``--heldout`` images never trained on) gives the reconstruction PSNR.
 Writes ``image_tokenizer.json`` + ``model.safetensors`` and ``train_log.json`` into ``--out``.
 """

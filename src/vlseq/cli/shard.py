@@ -27,7 +27,7 @@ def pick_entry(entries: list[dict[str, Any]], name: str | None, where: str) -> d
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="vlseq shard", description="Write a split directory as WebDataset tar shards.")
     data = p.add_mutually_exclusive_group(required=True)
-    data.add_argument("--data", help="a split directory the readers accept (e.g. data/synth-tiny/train)")
+    data.add_argument("--data", help="a split directory the readers accept (e.g. data/synth-tiny-mixed/train)")
     data.add_argument("--dataset-config", metavar="FILE",
                       help="a JSON file of data.datasets entries (files named per split as downloaded): the --split "
                            "of its entry --dataset is written")
