@@ -28,8 +28,8 @@ from vlseq.data.world import (
 )
 from vlseq.data.world.language import captions
 from vlseq.data.world.rendering import STROKE, coverage
-from vlseq.data.world.scene import SIZE_GAP, SIZES, SIZES_3, UNIT_SHAPES, rotated, size_name
-from vlseq.data.world.sizes import thresholds
+from vlseq.data.world.scene import UNIT_SHAPES, rotated
+from vlseq.data.world.sizes import SIZE_GAP, SIZES, SIZES_3, size_name, thresholds
 
 # sha256 of render(generate_scene(seed, WorldConfig(size=64))) and of the whole scene graph (below),
 # computed before the options existed: the default world must not move by a pixel or a draw.

@@ -7,7 +7,8 @@ import os
 from typing import Sequence
 
 from ..data.synth import DEFAULT_HELDOUT, SynthOptions, parse_scale, write_world
-from ..data.world.scene import ALL_BACKGROUNDS, ALL_SHAPES, BACKGROUNDS, COLOURS, FILLS, MAX_SCALE, SHAPES
+from ..data.world.scene import ALL_BACKGROUNDS, ALL_SHAPES, BACKGROUNDS, COLOURS, FILLS, SHAPES
+from ..data.world.sizes import MAX_SCALE
 from .paths import output_dir
 
 

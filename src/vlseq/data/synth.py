@@ -52,7 +52,8 @@ from typing import Sequence
 import numpy as np
 
 from .world import WorldConfig, categories, edit_example, examples_for_scene, generate_scene, pair_example, render
-from .world.scene import ALL_BACKGROUNDS, ALL_SHAPES, BACKGROUNDS, COLOURS, SHAPES, SIZES, SIZES_3
+from .world.scene import ALL_BACKGROUNDS, ALL_SHAPES, BACKGROUNDS, COLOURS, SHAPES
+from .world.sizes import SIZES, SIZES_3
 from .world.stories import MAX_IMAGES, story_example
 from .writers import SplitWriter, example_records, image_path, save_png
 

@@ -35,9 +35,9 @@ import numpy as np
 
 from ..example import Object
 from .contour import simplify_closed, trace_outline
-from .sizes import MAX_SCALE, SIZE_GAP, SIZES, SIZES_3, scale_radius, size_name
 
-__all__ = ["MAX_SCALE", "SIZE_GAP", "SIZES", "SIZES_3", "size_name"]  # re-exported: the world's sizes live in sizes.py
+# SIZE_GAP and SIZES_3 are imported for the callers that knew them here (they moved to sizes.py)
+from .sizes import MAX_SCALE, SIZE_GAP, SIZES, SIZES_3, scale_radius, size_name  # noqa: F401
 
 #: Colour name -> base RGB; far apart in RGB and from the muted backgrounds.
 COLOURS: dict[str, tuple[int, int, int]] = {
