@@ -206,6 +206,10 @@ class Processor:
             VQA) about one object after that object's box, ``<obj> box answer </obj>``: its targets
             and its decoding grammar (:meth:`grammar_spec`, a
             :class:`~vlseq.codec.grammar.PointedAnswerGrammar`) both follow.
+        point_evidence: with ``point_answers``, also write a count or yes/no answer that carries the
+            objects it rests on (:meth:`vlseq.tasks.text.VQA.evidence`) after each of them with its
+            label, ``<obj> box label </obj> ... answer``: the model points at what it counts or
+            compares before it answers.
         colour_swap: with targets and a random generator (training), the probability of swapping
             the RGB channels of an example whose prompt and target name no colour and whose target
             is not an image (:func:`vlseq.data.augment.maybe_swap_colours`): shape is then learned
@@ -232,6 +236,7 @@ class Processor:
         tc = s.train_config or {}
         kw.setdefault("box_first", bool(tc.get("box_first", tc.get("label_last", False))))  # label_last: before 0.2
         kw.setdefault("point_answers", bool(tc.get("point_answers", False)))
+        kw.setdefault("point_evidence", bool(tc.get("point_evidence", False)))
         kw.setdefault("coordinate_frame", s.coordinate_frame)
         return cls(tokenizer, s.image_size, s.num_bins, s.max_prompt_tokens, s.max_target_tokens, **kw)
 
@@ -240,7 +245,7 @@ class Processor:
                  object_order: str = DEFAULT_OBJECT_ORDER, box_first: bool = False, cell_labels: bool = False,
                  cell_words: str = "label", cache_bytes: int = DEFAULT_IMAGE_CACHE_BYTES,
                  cell_words_weight: float = 1.0, referents: bool = False, coordinate_frame: str = "box",
-                 point_answers: bool = False, colour_swap: float = 0.0,
+                 point_answers: bool = False, point_evidence: bool = False, colour_swap: float = 0.0,
                  colour_swap_where: str = "uncoloured") -> None:
         if coordinate_frame not in ("box", "image"):
             raise ValueError(f"coordinate_frame must be 'box' or 'image', got {coordinate_frame!r}")
@@ -251,6 +256,7 @@ class Processor:
         self.object_order = object_order
         self.box_first = box_first
         self.point_answers = point_answers
+        self.point_evidence = point_evidence
         if not 0.0 <= colour_swap <= 1.0:
             raise ValueError(f"colour_swap must be a probability in [0, 1], got {colour_swap}")
         self.colour_swap = float(colour_swap)
@@ -353,7 +359,7 @@ class Processor:
                 kw = {"box_first": True} if self._box_first(task) else {}
                 text = task.target(ex, self.bins, rng, order=self.object_order, **kw)  # type: ignore[call-arg]
             elif self._points(task):
-                text = task.target(ex, self.bins, rng, point=True)  # type: ignore[call-arg]
+                text = task.target(ex, self.bins, rng, point=True, evidence=self.point_evidence)  # type: ignore[call-arg]
             else:
                 text = task.target(ex, self.bins, rng)
             body = self._ids(text, self.max_target_tokens - 2, "target", ex)

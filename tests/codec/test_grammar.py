@@ -54,14 +54,21 @@ def test_pointed_answer_outputs_parse() -> None:
     kinds = set()
     for ids, b in zip(sample_outputs(g, budgets, 10), budgets):
         p = check_parses(ids, b)
-        if ids[0] == LAYOUT.obj_open:  # the pointed form: one phrase, the whole answer, at one box
-            assert len(p.phrases) == 1 and len(p.phrases[0].boxes) == 1 and p.phrase_text(p.phrases[0]) == p.text
-            assert all(LAYOUT.text_mask[t] for t in ids[6:-2]) and ids[-2] == LAYOUT.obj_close
-            kinds.add("pointed")
-        else:
+        if ids[0] != LAYOUT.obj_open:  # plain text
             assert p.phrases == [] and all(LAYOUT.text_mask[t] for t in ids[:-1])
             kinds.add("plain")
-    assert kinds == {"pointed", "plain"}
+            continue
+        # objects first, each one phrase at one box; then the answer's words, if any
+        assert all(len(ph.boxes) == 1 for ph in p.phrases)
+        assert ids.count(LAYOUT.obj_open) == ids.count(LAYOUT.obj_close) == len(p.phrases)
+        last = len(ids) - 1 - ids[::-1].index(LAYOUT.obj_close)
+        assert all(LAYOUT.text_mask[t] for t in ids[last + 1:-1])
+        if len(p.phrases) == 1 and last == len(ids) - 2:  # one object, nothing after: the answer is its words
+            assert p.phrase_text(p.phrases[0]) == p.text
+            kinds.add("pointed")
+        else:
+            kinds.add("evidence")
+    assert kinds == {"pointed", "plain", "evidence"}
 
 
 def test_pointed_answer_accepts_and_rejects() -> None:
@@ -71,7 +78,11 @@ def test_pointed_answer_accepts_and_rejects() -> None:
     assert g.accepts([TEXT[4], LAYOUT.eos_id])
     assert not g.accepts([LAYOUT.obj_open, *box, LAYOUT.obj_close, LAYOUT.eos_id])  # no words
     assert not g.accepts([LAYOUT.obj_open, TEXT[4], *box, LAYOUT.obj_close, LAYOUT.eos_id])  # words first
-    assert not g.accepts([LAYOUT.obj_open, *box, TEXT[4], LAYOUT.obj_close, TEXT[4], LAYOUT.eos_id])  # text after
+    # objects, then the answer: a count or yes/no after its evidence
+    assert g.accepts([LAYOUT.obj_open, *box, TEXT[4], LAYOUT.obj_close, TEXT[4], LAYOUT.eos_id])
+    assert g.accepts([LAYOUT.obj_open, *box, TEXT[4], LAYOUT.obj_close, LAYOUT.obj_open, *box, TEXT[5],
+                      LAYOUT.obj_close, TEXT[6], LAYOUT.eos_id])
+    assert not g.accepts([LAYOUT.obj_open, *box, TEXT[4], LAYOUT.obj_close, TEXT[4], LAYOUT.obj_open])  # an object after the answer
     assert not g.accepts([TEXT[4], LAYOUT.obj_open])  # a box after the answer began
     assert not g.accepts([LAYOUT.obj_open, loc(2), loc(5), loc(2)])  # x2 <= x1
     assert g.max_to_finish(g.advance(g.initial_state(), LAYOUT.obj_open)) > 6  # free words: unbounded

@@ -207,13 +207,23 @@ def test_vqa_answers_recompute(annotated):
 
 def test_vqa_examples_carry_the_object_they_ask_about(annotated):
     """A colour, shape or position question carries its one object (box, label, attributes); count,
-    exists and relation questions carry none."""
+    exists and relation questions carry the objects their answer rests on: as many as the count,
+    some for a "yes" and none for a "no" about existence, the relation's two in the question's order."""
     carried = Counter()
     for scene, exs in annotated:
         for e in (e for e in exs if e.task == "vqa"):
             qt = e.meta["question_type"]
+            boxes = [o.box for o in e.objects]
+            if qt == "count":
+                assert len(boxes) == int(e.answers[0]), e.text
+            elif qt == "exists":
+                assert bool(boxes) == (e.answers[0] == "yes"), e.text
+            elif qt == "relation":
+                refs = re.match(r"^is (the .+?) (?:left of|right of|above|below) (the .+?)\?$", e.text)
+                assert boxes == [tuple(float(v) for v in scene.objects[resolve(scene, r)[0]].box)
+                                 for r in refs.groups()], e.text
             if qt not in ("colour", "shape", "position"):
-                assert e.objects == [], e.text
+                carried[qt] += bool(boxes)
                 continue
             (o,) = e.objects
             ref = re.match(r"^(?:what (?:color|shape) is|is) (the .+?)(?:\?| on the left| in the top)", e.text)[1]
@@ -224,7 +234,7 @@ def test_vqa_examples_carry_the_object_they_ask_about(annotated):
             if qt != "position":
                 assert o.attributes[qt] == e.answers[0]
             carried[qt] += 1
-    assert min(carried[t] for t in ("colour", "shape", "position")) >= 10, carried
+    assert min(carried[t] for t in ("colour", "shape", "position", "count", "exists", "relation")) >= 10, carried
 
 
 def _check_phrase(scene, text, phrase, members=None):

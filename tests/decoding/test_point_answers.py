@@ -68,3 +68,63 @@ def test_a_checkpoints_answer_form_comes_back(world) -> None:
     assert Processor.from_settings(tok, settings).point_answers
     settings["train_config"] = {}  # a checkpoint from before the key
     assert not Processor.from_settings(tok, settings).point_answers
+
+
+def test_evidence_targets_point_at_what_they_count_or_compare(world) -> None:
+    """``point_evidence``: a count or yes/no answer is written after the box and label of each object
+    its annotation names (none for a count of 0 or a "no" about something absent); it fits the same
+    grammar, and the answer read back is the plain answer, not the labels."""
+    exs, tok = world
+    plain = Processor(tok, 64, BINS)
+    evid = Processor(tok, 64, BINS, point_answers=True, point_evidence=True)
+    task = get_task("vqa")
+    kinds: dict[str, int] = {}
+    for e in exs:
+        if e.task != "vqa":
+            continue
+        body = evid.encode(task, e).target[1:]
+        assert grammar_for(evid.grammar_spec(task, e), tok).accepts(body)
+        pred = task.parse(tok.decode_markup(body[:-1]), e, BINS)
+        assert not pred.parsed.errors and task.verdict(e, pred)
+        found = task.evidence(e)
+        if task.referent(e) is not None:  # one object asked of: as without evidence
+            assert body == Processor(tok, 64, BINS, point_answers=True).encode(task, e).target[1:]
+            continue
+        qt = e.meta["question_type"]
+        assert qt in ("count", "exists", "relation")
+        if not found:
+            assert body == plain.encode(task, e).target[1:]
+            continue
+        kinds[qt] = kinds.get(qt, 0) + 1
+        assert pred.text == e.answers[0]
+        assert [lab for lab, _ in pred.objects] == [lab for lab, _ in found]
+        for (_, got), (_, want) in zip(pred.objects, found):
+            assert max(abs(a - b) for a, b in zip(got, want)) <= e.width / BINS
+        if qt == "count":
+            assert len(found) == int(e.answers[0])
+        if qt == "relation":
+            assert len(found) == 2
+        assert len(body) <= generation_budget(evid.grammar_spec(task, e), tok, 512)
+    assert set(kinds) == {"count", "exists", "relation"}, kinds
+
+
+def test_an_answer_after_its_evidence_parses_as_the_answer(world) -> None:
+    """The answer is the text after the last object; one object and no text after it: its words."""
+    exs, tok = world
+    task = get_task("vqa")
+    e = next(x for x in exs if x.task == "vqa")
+    two = "<obj><loc_1><loc_2><loc_9><loc_9> circle</obj><obj><loc_20><loc_20><loc_30><loc_30> star</obj> yes"
+    assert task.parse(two, e, BINS).text == "yes"
+    assert [lab for lab, _ in task.parse(two, e, BINS).objects] == ["circle", "star"]
+    assert task.parse("<obj><loc_1><loc_2><loc_9><loc_9> red</obj>", e, BINS).text == "red"
+    assert task.parse("no", e, BINS).text == "no"
+    assert task.parse(two, e, BINS).to_json()["text"] == "yes"
+
+
+def test_a_checkpoints_evidence_form_comes_back(world) -> None:
+    _, tok = world
+    settings = {"image_size": 64, "num_bins": BINS, "max_prompt_tokens": 64, "max_target_tokens": 128,
+                "train_config": {"point_answers": True, "point_evidence": True}}
+    assert Processor.from_settings(tok, settings).point_evidence
+    settings["train_config"] = {"point_answers": True}
+    assert not Processor.from_settings(tok, settings).point_evidence

@@ -169,7 +169,8 @@ def write_results_file(args: argparse.Namespace, collected: list[tuple[Any, Any]
         ids = coco_ids if coco_ids is not None else CocoIds.from_file(args.annotations)
         records, report = coco_results(((str(p), r.phrases) for p, r in collected), ids, by="path")
     elif fmt == "vqa":
-        records, report = vqa_results(((ex.meta.get("question_id"), r.text) for ex, r in collected),
+        records, report = vqa_results(((ex.meta.get("question_id"), r.text if r.answer is None else r.answer)
+                                       for ex, r in collected),
                                       read_question_ids(args.annotations))
     else:
         records, report = refs_results(((ex, r.phrases) for ex, r in collected), args.task)

@@ -11,10 +11,11 @@ image is stretched to the model's square input, so a cell is ``(width / cols, he
 example's pixels. A model without a ``grid`` (Florence-2) gets no size split.
 
 VQA is split by question type and, for the examples that carry the one object their question is
-about as their only ``objects`` entry, by that object's size: the synthetic world's colour, shape and
-position questions carry it (also on disk: the optional ``objects`` of its VQAv2 annotations, which
-:func:`~vlseq.data.readers.vqa.read_vqa` reads back); count, exists and relation questions, and plain
-VQAv2 files, do not, and are split by type only.
+about (:meth:`vlseq.tasks.text.VQA.referent`: their only ``objects`` entry, unless the answer is a
+count or yes/no), by that object's size: the synthetic world's colour, shape and position questions
+carry it (also on disk: the optional ``objects`` of its VQAv2 annotations, which
+:func:`~vlseq.data.readers.vqa.read_vqa` reads back); count, exists and relation questions (whose
+``objects`` are the evidence their answer rests on), and plain VQAv2 files, are split by type only.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any, Sequence
 
 from ..data.example import Example
 from ..metrics.identity import BUCKETS, SIZE_BUCKETS, detection_identity, grid_cell, localization_identity, vqa_identity
-from ..tasks import task_of
+from ..tasks import get_task, task_of
 from ..tasks.base import Prediction
 
 #: The tasks with an identity diagnostic.
@@ -65,9 +66,11 @@ def identity_scores(task: str, examples: Sequence[Example], predictions: Sequenc
                                   {i: [o.box for o in ex.objects] for i, ex in enumerate(examples)},
                                   {i: " ".join(ex.text.split()) for i, ex in enumerate(examples)}, cells)
     else:
-        boxes = {i: ex.objects[0].box for i, ex in enumerate(examples) if len(ex.objects) == 1}
-        # a pointed answer (point_answers) is one object: the box it was written at
-        pointed = {i: p.objects[0][1] for i, p in enumerate(predictions) if len(p.objects) == 1}
+        vqa = get_task("vqa")
+        boxes = {i: b for i, ex in enumerate(examples) if (b := vqa.referent(ex)) is not None}
+        # a pointed answer (point_answers) is one object: the box it was written at (an answer
+        # written after its evidence is about no single object: only the asked-of questions count)
+        pointed = {i: p.objects[0][1] for i, p in enumerate(predictions) if len(p.objects) == 1 and i in boxes}
         r = vqa_identity({i: p.text for i, p in enumerate(predictions)},
                          {i: list(ex.answers) for i, ex in enumerate(examples)},
                          {i: question_type(ex) for i, ex in enumerate(examples)}, boxes or None, cells,

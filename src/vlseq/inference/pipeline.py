@@ -71,8 +71,10 @@ class Result:
     after EXIF orientation).
 
     ``text`` is the plain text (markup removed): the caption / answer / class, or the detected
-    labels joined by spaces. ``sequence`` is the raw generated markup. ``errors`` lists fragments
-    the parser dropped (empty under grammar-constrained decoding).
+    labels joined by spaces. ``answer`` is what the task reads as its answer: the text, but for a
+    VQA answer written after the objects it rests on, only the words after them. ``sequence`` is the
+    raw generated markup. ``errors`` lists fragments the parser dropped (empty under
+    grammar-constrained decoding).
     """
 
     task: str
@@ -87,6 +89,8 @@ class Result:
     #: the image a generate_image / edit_image output spells, ``(S, S, 3)`` uint8 (None: other tasks,
     #: or an output that is not a full code grid)
     output_image: np.ndarray | None = field(default=None, repr=False)
+    #: the task's answer (None: the whole :attr:`text`)
+    answer: str | None = None
 
     @property
     def boxes(self) -> list[Box]:
@@ -167,7 +171,7 @@ def result_from_prediction(pred: Prediction, ex: Example, prompt: str, output_im
         k += n
     return Result(task=ex.task, prompt=prompt, text=p.text, phrases=phrases, sequence=pred.sequence, width=ex.width,
                   height=ex.height, errors=list(p.errors), region=tuple(ex.region) if ex.region is not None else None,
-                  output_image=output_image)
+                  output_image=output_image, answer=pred.answer)
 
 
 # ------------------------------------------------------------------------------------------ pipeline

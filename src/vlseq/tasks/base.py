@@ -73,10 +73,13 @@ class Prediction:
     sequence: str
     parsed: Parsed
     scores: list[float] = field(default_factory=list)  # per-box scores where decoding gives them
+    #: the answer, where a task reads it as less than the whole text (a VQA answer written after the
+    #: objects it rests on: the words after them); None: the whole text
+    answer: str | None = None
 
     @property
     def text(self) -> str:
-        return self.parsed.text
+        return self.parsed.text if self.answer is None else self.answer
 
     @property
     def objects(self):
@@ -94,7 +97,7 @@ class Prediction:
         p = self.parsed
         return {
             "sequence": self.sequence,
-            "text": p.text,
+            "text": self.text,
             "phrases": [
                 {"text": p.phrase_text(ph), "span": [ph.start, ph.end], "boxes": [list(map(float, b)) for b in ph.boxes],
                  "polygons": [[list(map(float, pt)) for pt in poly] for poly in ph.polygons],

@@ -84,15 +84,38 @@ class VQA(Task):
     def prompt(self, ex: Example, bins: int) -> str:
         return escape_markup(ex.text)
 
-    def target(self, ex: Example, bins: int, rng: random.Random | None = None, point: bool = False) -> str:
-        """The majority answer; with ``point``, a question about one object (:meth:`referent`) is
+    def target(self, ex: Example, bins: int, rng: random.Random | None = None, point: bool = False,
+               evidence: bool = False) -> str:
+        """The majority answer. With ``point``, a question about one object (:meth:`referent`) is
         answered after that object's box, ``<obj> <loc>x4 answer </obj>``, so the model says which
-        object before what it is (:class:`~vlseq.codec.grammar.PointedAnswerGrammar`)."""
+        object before what it is (:class:`~vlseq.codec.grammar.PointedAnswerGrammar`). With
+        ``point`` and ``evidence``, a count or yes/no question that carries the objects its answer
+        rests on (:meth:`evidence`) is answered after each of them, ``<obj> <loc>x4 label </obj> ...
+        answer``, so the model finds what it counts or compares before it answers."""
         answer = majority_answer(ex.answers)
         box = self.referent(ex) if point else None
-        if box is None:
+        if box is not None:
+            return grounded_target(GroundedText(answer, [Phrase(0, len(answer), (box,))]), ex, bins, box_first=True)
+        found = self.evidence(ex) if point and evidence else []
+        if not found:
             return escape_markup(answer)
-        return grounded_target(GroundedText(answer, [Phrase(0, len(answer), (box,))]), ex, bins, box_first=True)
+        text, phrases = "", []
+        for label, b in found:
+            phrases.append(Phrase(len(text), len(text) + len(label), (b,)))
+            text += label + " "
+        return grounded_target(GroundedText(text + answer, phrases), ex, bins, box_first=True)
+
+    def parse(self, sequence: str, ex: Example, bins: int) -> Prediction:
+        """As any task's, and the answer is the text after the last pointed object where there is
+        some (an answer written after its evidence); otherwise the whole text (a plain answer, or
+        the words of the one object it points at)."""
+        pred = super().parse(sequence, ex, bins)
+        phrases = pred.parsed.phrases
+        if phrases:
+            after = pred.parsed.text[max(p.end for p in phrases):].strip()
+            if after:
+                pred.answer = after
+        return pred
 
     def evaluate(self, examples: Sequence[Example], predictions: Sequence[Prediction]) -> dict[str, float]:
         from ..metrics import vqa_accuracy
@@ -124,9 +147,24 @@ class VQA(Task):
         return majority_answer(ex.answers)
 
     def referent(self, ex: Example) -> Any | None:
-        """The asked object, when the annotation names exactly one (a colour, shape or position
-        question; a count or yes/no question names none)."""
-        return only_box(ex)
+        """The asked object: the one object the annotation names, unless the answer is a count or
+        yes/no (a colour, shape or position question names the one object it asks of; a count or
+        yes/no answer is about no single object, even where one object is its evidence)."""
+        return None if _rests_on_objects(ex) else only_box(ex)
+
+    def evidence(self, ex: Example) -> list[tuple[str, Any]]:
+        """``(label, box)`` of each object a count or yes/no answer rests on, in the annotation's
+        order (the synthetic world: every object a count or existence question describes, the two
+        objects of a relation as the question names them); empty for other questions."""
+        return [(o.label, o.box) for o in ex.objects if o.box is not None] if _rests_on_objects(ex) else []
+
+
+#: VQAv2 answer types whose answer is about no single object (:meth:`VQA.evidence`)
+EVIDENCE_ANSWER_TYPES = ("yes/no", "number")
+
+
+def _rests_on_objects(ex: Example) -> bool:
+    return ex.meta.get("answer_type") in EVIDENCE_ANSWER_TYPES
 
 
 class Classify(Task):

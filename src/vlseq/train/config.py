@@ -106,6 +106,10 @@ class TrainConfig:
     #: (questions about no single object stay plain text), so the model says which object before
     #: what it is; evaluation reads the answer's words (``Processor(point_answers=True)``)
     point_answers: bool = False
+    #: with ``point_answers``, also write a count or yes/no answer after the boxes (and labels) of
+    #: the objects it rests on, where its annotation carries them, ``<obj> box label </obj> ... 2``:
+    #: the model finds what it counts or compares before it answers (``Processor(point_evidence=True)``)
+    point_evidence: bool = False
     #: the probability of swapping the RGB channels of a training example whose prompt and target
     #: name no colour (``Processor(colour_swap=...)``, :mod:`vlseq.data.augment`): shows each shape
     #: in colours the world never draws it in, so shape is read from the outline, not the colour

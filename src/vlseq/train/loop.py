@@ -111,7 +111,8 @@ class Trainer:
         cfg, mc = self.cfg, self.cfg.model
         return Processor(self.tokenizer, mc.image_size, mc.num_bins, cfg.max_prompt_tokens, cfg.max_target_tokens,
                          image_tokenizer=self.image_tokenizer, object_order=cfg.object_order,
-                         box_first=cfg.box_first, point_answers=cfg.point_answers, colour_swap=cfg.colour_swap,
+                         box_first=cfg.box_first, point_answers=cfg.point_answers,
+                         point_evidence=cfg.point_evidence, colour_swap=cfg.colour_swap,
                          colour_swap_where=cfg.colour_swap_where,
                          cell_labels=getattr(mc, "cell_labels", False),
                          cell_words=getattr(mc, "cell_words", "label"),

@@ -94,8 +94,10 @@ def examples_for_scene(scene: Scene, image_ref: ImageRef, rng: np.random.Generat
         ex("caption", answers=captions(scene, rng, cfg.captions_per_image, gcs))
     if "vqa" in want:
         for qa in questions(scene, rng, cfg.questions_per_image):
-            # a question about one object carries it (the size split of the VQA identity scores)
-            about = [] if qa.target is None else [to_object(objs[qa.target], category(objs[qa.target], cfg))]
+            # a question about one object carries it (the size split of the VQA identity scores); a
+            # count or yes/no question carries the objects its answer rests on (pointed evidence)
+            about = [to_object(objs[k], category(objs[k], cfg))
+                     for k in ((qa.target,) if qa.target is not None else qa.evidence)]
             ex("vqa", text=qa.question, answers=[qa.answer] * 10, objects=about,
                meta={"question_type": qa.question_type, "answer_type": qa.answer_type})
     if want & {"refexp", "segment"}:

@@ -4,7 +4,11 @@ VQA families (``question_type``): ``colour``, ``shape``, ``count``, ``exists``, 
 ``position``. Yes/no questions (``exists``, ``relation``) draw their answer first (a fair coin),
 then a question with that answer, so yes and no are balanced. A question about one object
 (``colour``, ``shape``, ``position``) names it in :attr:`QA.target` (its index in the scene); the
-others (``count``, ``exists``, and ``relation``, which is about two) leave it None.
+others (``count``, ``exists``, and ``relation``, which is about two) leave it None and name the
+objects their answer rests on in :attr:`QA.evidence` instead: every object a count or an existence
+question describes (none for a count of 0 or a "no"), the two objects of a relation in the order the
+question names them. No question draws a random number for its evidence, so a world's scenes and
+questions are the same with it as without.
 
 Statements for classification: visual entailment (entailment / neutral / contradiction; a neutral
 hypothesis claims something a picture cannot show), image-text match (a caption of the scene or of
@@ -59,6 +63,7 @@ class QA:
     question_type: str
     answer_type: str  # "yes/no" | "number" | "other"
     target: int | None = None  # index of the one scene object the question is about, if it is about one
+    evidence: tuple[int, ...] = ()  # indices of the objects a count, yes/no answer rests on, in order
 
 
 def _choice(rng: np.random.Generator, seq: list):
@@ -102,13 +107,15 @@ def _count_q(scene: Scene, rng: np.random.Generator) -> QA | None:
         if d is None:
             return None
     words = plural(d.words()) if d.shape else f"{d.colour + ' ' if d.colour else ''}objects"
-    return QA(f"how many {words} are there?", str(len(matching(objs, d))), "count", "number")
+    found = tuple(matching(objs, d))
+    return QA(f"how many {words} are there?", str(len(found)), "count", "number", evidence=found)
 
 
 def _exists_q(scene: Scene, rng: np.random.Generator) -> QA | None:
     yes = bool(rng.random() < 0.5)
     d = _random_desc(scene, rng, present=yes)
-    return d and QA(f"is there {count_phrase(1, d.words())}?", "yes" if yes else "no", "exists", "yes/no")
+    return d and QA(f"is there {count_phrase(1, d.words())}?", "yes" if yes else "no", "exists", "yes/no",
+                    evidence=tuple(matching(scene.objects, d)))
 
 
 def _relation_q(scene: Scene, rng: np.random.Generator) -> QA | None:
@@ -122,7 +129,8 @@ def _relation_q(scene: Scene, rng: np.random.Generator) -> QA | None:
             rel = relation(objs[i], objs[j], side)
             yes = bool(rng.random() < 0.5)
             asked = rel if yes else OPPOSITE[rel]  # type: ignore[index]
-            return QA(f"is {ei[0].text} {asked} {ej[0].text}?", "yes" if yes else "no", "relation", "yes/no")
+            return QA(f"is {ei[0].text} {asked} {ej[0].text}?", "yes" if yes else "no", "relation", "yes/no",
+                      evidence=(i, j))
     return None
 
 
