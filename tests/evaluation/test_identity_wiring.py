@@ -76,6 +76,28 @@ def test_world_vqa_splits_by_the_asked_objects_size() -> None:
     assert "identity/acc@count@<1" not in r  # counts are about no one object
 
 
+def test_answers_after_their_evidence_are_scored_on_finding_it() -> None:
+    """A count or yes/no question that carries its evidence: the objects the answer pointed at first
+    are matched to it; such a question is never in the asked-object size split."""
+    a, b = ("circle", (0, 0, 6, 6)), ("star", (20, 20, 36, 36))
+    vqa = [_ex("vqa", text="how many circles?", answers=["1"] * 10, objects=[a],
+               meta={"question_type": "count", "answer_type": "number"}),
+           _ex("vqa", text="is the circle left of the star?", answers=["yes"] * 10, objects=[a, b],
+               meta={"question_type": "relation", "answer_type": "yes/no"})]
+    count = _objects(a)
+    count.answer = "1"
+    rel = _objects(a, ("circle", b[1]))  # the star's box under another label: not its evidence
+    rel.answer = "yes"
+    r = identity_scores("vqa", vqa, [count, rel], GRID)
+    assert r["identity/evidence_found@count"] == 1.0 and r["identity/acc_given_evidence@count"] == 1.0
+    assert r["identity/evidence_found@relation"] == 0.0 and r["identity/evidence_n@relation"] == 1
+    assert r["identity/acc@relation"] == 1.0 and not any(k.startswith("identity/point_hit") for k in r)
+    assert "identity/acc@count@<1" not in r
+    # answers that point at nothing (plain): no evidence scores
+    plain = [Prediction("", Parsed(t)) for t in ("1", "yes")]
+    assert not any("evidence" in k for k in identity_scores("vqa", vqa, plain, GRID))
+
+
 def test_model_grid() -> None:
     class M:
         grid = (8, 8)
@@ -102,3 +124,6 @@ def test_format_identity_table_and_sources_unchanged() -> None:
     assert "Lowest classes: detect: circle 0.250, star 1.000." in lines
     assert _sources(m) == ["detect", "localize", "vqa"]  # the identity keys add no source
     assert format_identity({"caption/cider": 1.0, "caption/n": 3}) == ""
+    m.update({"vqa/identity/evidence_found@count": 0.8, "vqa/identity/acc_given_evidence@count": 0.9,
+              "vqa/identity/evidence_n@count": 10.0})
+    assert "vqa count: found 0.800, then right 0.900 (10)" in format_identity(m)

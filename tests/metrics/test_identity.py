@@ -14,6 +14,7 @@ from vlseq.metrics.identity import (
     BUCKETS,
     cells_covered,
     detection_identity,
+    evidence_identity,
     grid_cell,
     localization_identity,
     size_bucket,
@@ -128,3 +129,24 @@ def test_vqa_identity_splits_pointed_answers_into_which_and_what() -> None:
     assert r["hits@shape@1-4"] == 2 and "point_hit@shape@<1" not in r
     # No answer pointed: no pointing scores at all.
     assert not any(k.startswith("point_hit") for k in vqa_identity(preds, refs, types, objects, 8, {1: None}))
+
+
+def test_evidence_identity_splits_counts_into_finding_and_counting() -> None:
+    refs = {1: ["2"] * 10, 2: ["2"] * 10, 3: ["1"] * 10, 4: ["yes"] * 10, 5: ["0"] * 10, 6: ["no"] * 10}
+    preds = {1: "2", 2: "1", 3: "2", 4: "yes", 5: "0", 6: "yes"}
+    types = {1: "count", 2: "count", 3: "count", 4: "relation", 5: "count", 6: "relation"}
+    a, b, c = ("circle", (0, 0, 10, 10)), ("circle", (20, 20, 30, 30)), ("star", (40, 40, 50, 50))
+    evidence = {1: [a, b], 2: [a, b], 3: [a], 4: [a, c], 5: [], 6: [c, a]}
+    pointed = {1: [("circle", (21, 20, 30, 30)), a],  # both found, in another order: found, right
+               2: [a, b],  # found, then miscounted: a reasoning miss
+               3: [a, b],  # one too many: not found
+               4: [a, ("circle", (40, 40, 50, 50))],  # a box on the star with the wrong label: not found
+               5: [],  # a count of 0 carries no evidence: left out
+               6: [c, a]}  # found, answered wrongly
+    r = evidence_identity(preds, refs, types, evidence, pointed)
+    assert r["evidence_n@count"] == 3 and r["evidence_found@count"] == pytest.approx(2 / 3)
+    assert r["acc_given_evidence@count"] == 0.5
+    assert r["evidence_n@relation"] == 2 and r["evidence_found@relation"] == 0.5
+    assert r["acc_given_evidence@relation"] == 0.0
+    with pytest.raises(ValueError, match="question 9"):
+        evidence_identity(preds, refs, types, {9: [a]}, {})

@@ -7,8 +7,9 @@ One split directory holds::
     instances.json              COCO instances 2017 (bbox xywh, area = mask area, polygon segmentation)
     vqa_questions.json          VQAv2 questions      (task_type "Open-Ended", data_type "synthetic")
     vqa_annotations.json        VQAv2 annotations    (10 answers per question); a question about one
-                                object adds ``objects`` [{"bbox" xywh, "label"}] (readers of VQAv2
-                                ignore it; :func:`~vlseq.data.readers.vqa.read_vqa` reads it back)
+                                object, and a count or yes/no question about objects of the image,
+                                adds ``objects`` [{"bbox" xywh, "label"}] (readers of VQAv2 ignore it;
+                                :func:`~vlseq.data.readers.vqa.read_vqa` reads it back)
     refexp.json                 MDETR final_refcoco style: one image record per expression
     grounding.json              MDETR final_flickr_separateGT style: one image record per caption
     classify.jsonl              {"id","images","sentence","label","options","kind"}; image paths relative

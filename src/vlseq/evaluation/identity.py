@@ -24,7 +24,15 @@ import math
 from typing import Any, Sequence
 
 from ..data.example import Example
-from ..metrics.identity import BUCKETS, SIZE_BUCKETS, detection_identity, grid_cell, localization_identity, vqa_identity
+from ..metrics.identity import (
+    BUCKETS,
+    SIZE_BUCKETS,
+    detection_identity,
+    evidence_identity,
+    grid_cell,
+    localization_identity,
+    vqa_identity,
+)
 from ..tasks import get_task, task_of
 from ..tasks.base import Prediction
 
@@ -75,6 +83,13 @@ def identity_scores(task: str, examples: Sequence[Example], predictions: Sequenc
                          {i: list(ex.answers) for i, ex in enumerate(examples)},
                          {i: question_type(ex) for i, ex in enumerate(examples)}, boxes or None, cells,
                          answer_boxes=pointed or None)
+        # an answer written after its evidence (point_evidence): did it point at what it rests on?
+        evidence = {i: vqa.evidence(ex) for i, ex in enumerate(examples)}
+        if any(evidence.values()) and any(p.objects for i, p in enumerate(predictions) if evidence[i]):
+            r.update(evidence_identity({i: p.text for i, p in enumerate(predictions)},
+                                       {i: list(ex.answers) for i, ex in enumerate(examples)},
+                                       {i: question_type(ex) for i, ex in enumerate(examples)}, evidence,
+                                       {i: p.objects for i, p in enumerate(predictions) if evidence[i]}))
     return {f"identity/{k}": v for k, v in r.items()}
 
 
@@ -141,6 +156,16 @@ def format_identity(metrics: dict[str, Any], lowest: int = 3) -> str:
     if pointing:
         lines += ["", "Pointed answers (the answer's box has IoU >= 0.5 with the object asked about, then the answer "
                   "is right): " + "; ".join(pointing) + "."]
+    evidence = []
+    for s in _sources(metrics, "vqa"):
+        pre = f"{s}/identity/evidence_found@"
+        for qt in sorted(k[len(pre):] for k in metrics if k.startswith(pre)):
+            found, right, n = (metrics[f"{s}/identity/{k}@{qt}"] for k in ("evidence_found", "acc_given_evidence",
+                                                                          "evidence_n"))
+            evidence.append(f"{s} {qt}: found {found:.3f}, then right {_cell(right, None)} ({n:.0f})")
+    if evidence:
+        lines += ["", "Answers after their evidence (the objects pointed at first are the ones the answer rests on, "
+                  "then the answer is right): " + "; ".join(evidence) + "."]
     note = ("Object size: the box's area in cells of the model's feature grid (an 8x8 grid over a 64 px image: "
             "8 px cells); (n): the hits, queries or questions behind a value. Detect: of the predictions whose box "
             "hits an object (IoU >= 0.5, whatever the label), the share labelled as that object, by its size. "

@@ -34,7 +34,14 @@ from .choice import chance_multiple_choice, multiple_choice_accuracy
 from .classify import classification_accuracy
 from .detection import box_hits, coco_map, label_errors
 from .grounding import grounded_caption_f1, head_noun, phrase_grounding_recall
-from .identity import cells_covered, detection_identity, localization_identity, size_bucket, vqa_identity
+from .identity import (
+    cells_covered,
+    detection_identity,
+    evidence_identity,
+    localization_identity,
+    size_bucket,
+    vqa_identity,
+)
 from .keypoints import match_objects, pck
 from .masks import coco_mask_map, mask_iou, polygon_mask, polygons_to_rle, segmentation_iou
 from .meteor import MeteorError, MeteorScorer
@@ -84,4 +91,5 @@ __all__ = [
     "tokenize_sentences",
     "vqa_accuracy",
     "vqa_identity",
+    "evidence_identity",
 ]

@@ -34,6 +34,7 @@ from typing import Hashable, Iterable, Mapping, Optional, Sequence, Union
 from ..codec.coords import Box
 from .boxes import BoxPrediction, as_boxes, box_accuracy, box_hit
 from .detection import GTRecord, PredRecord, box_hits
+from .keypoints import match_objects
 from .vqa import vqa_accuracy
 
 #: Size buckets in grid cells covered, smallest first: ``(key, lower bound, display name)``; a bucket
@@ -214,7 +215,7 @@ def vqa_identity(predictions: Mapping[Hashable, str], references: Mapping[Hashab
     ``cells``, the same three per size bucket of the object, ``point_hit@<type>@<b>`` and so on (at
     the world's smallest objects a miss can be either: the two need their own levers).
     """
-    types = {q: str(question_types.get(q) or "unknown") for q in references}
+    types = _types(question_types, references)
     r = vqa_accuracy(predictions, references)
     per_q: Mapping[Hashable, float] = r["per_question"]  # type: ignore[assignment]
     groups: dict[str, list[float]] = {}
@@ -250,4 +251,46 @@ def vqa_identity(predictions: Mapping[Hashable, str], references: Mapping[Hashab
             out[f"point_hit@{t}"] = len(right) / len(rows)
             out[f"acc_given_point@{t}"] = _mean(right)
             out[f"hits@{t}"] = float(len(right))
+    return out
+
+
+def _types(question_types: Mapping[Hashable, str], references: Mapping[Hashable, Sequence[str]]) -> dict[Hashable, str]:
+    return {q: str(question_types.get(q) or "unknown") for q in references}
+
+
+def evidence_identity(predictions: Mapping[Hashable, str], references: Mapping[Hashable, Sequence[str]],
+                      question_types: Mapping[Hashable, str],
+                      evidence: Mapping[Hashable, Sequence[tuple[str, Box]]],
+                      pointed: Mapping[Hashable, Sequence[tuple[str, Box]]]) -> dict[str, float]:
+    """Whether a count or yes/no answer written after its evidence found that evidence, per question type.
+
+    Args:
+        predictions, references, question_types: as for :func:`vqa_identity`.
+        evidence: question id -> ``(label, box)`` of each object its answer rests on, for the
+            questions that carry some (the others are left out).
+        pointed: question id -> ``(label, box)`` of each object the answer pointed at first.
+
+    Returns per type with evidence ``evidence_found@<type>`` (the share of its questions whose
+    pointed objects are the evidence, no more and no fewer: one-to-one, same label, IoU >= 0.5, in
+    any order), ``acc_given_evidence@<type>`` (accuracy over those: it found what to count or
+    compare and answered right) and ``evidence_n@<type>`` (its questions with evidence). A miss with
+    the evidence found is one of reasoning (counting, comparing); one without, of finding.
+    """
+    types = _types(question_types, references)
+    per_q: Mapping[Hashable, float] = vqa_accuracy(predictions, references)["per_question"]  # type: ignore[assignment]
+    rows: dict[str, list[tuple[bool, float]]] = {}
+    for q, gt in evidence.items():
+        if not gt:
+            continue
+        if q not in references:
+            raise ValueError(f"evidence_identity: evidence names question {q!r}, which is not in the references")
+        got = list(pointed.get(q) or ())
+        found = len(got) == len(gt) and len(match_objects(got, list(gt))) == len(gt)
+        rows.setdefault(types[q], []).append((found, per_q[q]))
+    out: dict[str, float] = {}
+    for t, rs in sorted(rows.items()):
+        right = [acc for found, acc in rs if found]
+        out[f"evidence_found@{t}"] = len(right) / len(rs)
+        out[f"acc_given_evidence@{t}"] = _mean(right)
+        out[f"evidence_n@{t}"] = float(len(rs))
     return out
