@@ -207,8 +207,8 @@ def test_vqa_answers_recompute(annotated):
 
 def test_vqa_examples_carry_the_object_they_ask_about(annotated):
     """A colour, shape or position question carries its one object (box, label, attributes); count,
-    exists and relation questions carry the objects their answer rests on: as many as the count,
-    some for a "yes" and none for a "no" about existence, the relation's two in the question's order."""
+    exists questions carry the objects their answer rests on: as many as the count, some for a "yes"
+    and none for a "no" about existence; relation questions carry none."""
     carried = Counter()
     for scene, exs in annotated:
         for e in (e for e in exs if e.task == "vqa"):
@@ -219,9 +219,7 @@ def test_vqa_examples_carry_the_object_they_ask_about(annotated):
             elif qt == "exists":
                 assert bool(boxes) == (e.answers[0] == "yes"), e.text
             elif qt == "relation":
-                refs = re.match(r"^is (the .+?) (?:left of|right of|above|below) (the .+?)\?$", e.text)
-                assert boxes == [tuple(float(v) for v in scene.objects[resolve(scene, r)[0]].box)
-                                 for r in refs.groups()], e.text
+                assert boxes == [], e.text
             if qt not in ("colour", "shape", "position"):
                 carried[qt] += bool(boxes)
                 continue
@@ -234,7 +232,7 @@ def test_vqa_examples_carry_the_object_they_ask_about(annotated):
             if qt != "position":
                 assert o.attributes[qt] == e.answers[0]
             carried[qt] += 1
-    assert min(carried[t] for t in ("colour", "shape", "position", "count", "exists", "relation")) >= 10, carried
+    assert min(carried[t] for t in ("colour", "shape", "position", "count", "exists")) >= 10, carried
 
 
 def _check_phrase(scene, text, phrase, members=None):

@@ -14,8 +14,8 @@ VQA is split by question type and, for the examples that carry the one object th
 about (:meth:`vlseq.tasks.text.VQA.referent`: their only ``objects`` entry, unless the answer is a
 count or yes/no), by that object's size: the synthetic world's colour, shape and position questions
 carry it (also on disk: the optional ``objects`` of its VQAv2 annotations, which
-:func:`~vlseq.data.readers.vqa.read_vqa` reads back); count, exists and relation questions (whose
-``objects`` are the evidence their answer rests on), and plain VQAv2 files, are split by type only.
+:func:`~vlseq.data.readers.vqa.read_vqa` reads back); count, exists and relation questions (a count's
+or existence's ``objects`` are the evidence its answer rests on), and plain VQAv2 files, are split by type only.
 """
 
 from __future__ import annotations

@@ -154,8 +154,7 @@ class VQA(Task):
 
     def evidence(self, ex: Example) -> list[tuple[str, Any]]:
         """``(label, box)`` of each object a count or yes/no answer rests on, in the annotation's
-        order (the synthetic world: every object a count or existence question describes, the two
-        objects of a relation as the question names them); empty for other questions."""
+        order (the synthetic world: every object a count or existence question describes); empty for other questions."""
         return [(o.label, o.box) for o in ex.objects if o.box is not None] if _rests_on_objects(ex) else []
 
 

@@ -6,7 +6,7 @@ multiple_choice_answer, answers: [{answer, answer_confidence, answer_id}] x 10}]
 ``answers`` of the Example holds the annotator answers in order (the VQA metric needs all ten).
 An annotation may add ``objects``: ``[{"bbox": [x, y, w, h], "label": str}]``, the object(s) the
 question is about (the synthetic world writes the one object of a colour, shape or position question,
-and the objects a count, existence or relation answer rests on, in the order the question names them);
+and the objects a count or existence answer rests on);
 they become the Example's ``objects`` (boxes checked against the image like COCO's). Without it the
 Example has no objects.
 Without an annotations file (test splits) the Examples have no answers.
