@@ -246,11 +246,20 @@ def vqa_identity(predictions: Mapping[Hashable, str], references: Mapping[Hashab
             pointed.setdefault(types[q], []).append((hit, per_q[q]))
             if q in bucket:
                 pointed.setdefault(f"{types[q]}@{bucket[q]}", []).append((hit, per_q[q]))
-        for t, rows in sorted(pointed.items()):
-            right = [acc for hit, acc in rows if hit]
-            out[f"point_hit@{t}"] = len(right) / len(rows)
-            out[f"acc_given_point@{t}"] = _mean(right)
-            out[f"hits@{t}"] = float(len(right))
+        out.update(_found_then_right(pointed, "point_hit", "acc_given_point", "hits", count_found=True))
+    return out
+
+
+def _found_then_right(groups: Mapping[str, Sequence[tuple[bool, float]]], found_key: str, acc_key: str,
+                      n_key: str, count_found: bool) -> dict[str, float]:
+    """Per group of ``(found, accuracy)`` rows: the share found, the accuracy over those found, and
+    the count of the found rows (``count_found``) or of all rows."""
+    out: dict[str, float] = {}
+    for t, rows in sorted(groups.items()):
+        right = [acc for found, acc in rows if found]
+        out[f"{found_key}@{t}"] = len(right) / len(rows)
+        out[f"{acc_key}@{t}"] = _mean(right)
+        out[f"{n_key}@{t}"] = float(len(right) if count_found else len(rows))
     return out
 
 
@@ -287,10 +296,4 @@ def evidence_identity(predictions: Mapping[Hashable, str], references: Mapping[H
         got = list(pointed.get(q) or ())
         found = len(got) == len(gt) and len(match_objects(got, list(gt))) == len(gt)
         rows.setdefault(types[q], []).append((found, per_q[q]))
-    out: dict[str, float] = {}
-    for t, rs in sorted(rows.items()):
-        right = [acc for found, acc in rs if found]
-        out[f"evidence_found@{t}"] = len(right) / len(rs)
-        out[f"acc_given_evidence@{t}"] = _mean(right)
-        out[f"evidence_n@{t}"] = float(len(rs))
-    return out
+    return _found_then_right(rows, "evidence_found", "acc_given_evidence", "evidence_n", count_found=False)
