@@ -75,20 +75,18 @@ def identity_scores(task: str, examples: Sequence[Example], predictions: Sequenc
                                   {i: " ".join(ex.text.split()) for i, ex in enumerate(examples)}, cells)
     else:
         vqa = get_task("vqa")
+        answers = {i: p.text for i, p in enumerate(predictions)}
+        refs = {i: list(ex.answers) for i, ex in enumerate(examples)}
+        types = {i: question_type(ex) for i, ex in enumerate(examples)}
         boxes = {i: b for i, ex in enumerate(examples) if (b := vqa.referent(ex)) is not None}
         # a pointed answer (point_answers) is one object: the box it was written at (an answer
         # written after its evidence is about no single object: only the asked-of questions count)
         pointed = {i: p.objects[0][1] for i, p in enumerate(predictions) if len(p.objects) == 1 and i in boxes}
-        r = vqa_identity({i: p.text for i, p in enumerate(predictions)},
-                         {i: list(ex.answers) for i, ex in enumerate(examples)},
-                         {i: question_type(ex) for i, ex in enumerate(examples)}, boxes or None, cells,
-                         answer_boxes=pointed or None)
+        r = vqa_identity(answers, refs, types, boxes or None, cells, answer_boxes=pointed or None)
         # an answer written after its evidence (point_evidence): did it point at what it rests on?
         evidence = {i: vqa.evidence(ex) for i, ex in enumerate(examples)}
         if any(evidence.values()) and any(p.objects for i, p in enumerate(predictions) if evidence[i]):
-            r.update(evidence_identity({i: p.text for i, p in enumerate(predictions)},
-                                       {i: list(ex.answers) for i, ex in enumerate(examples)},
-                                       {i: question_type(ex) for i, ex in enumerate(examples)}, evidence,
+            r.update(evidence_identity(answers, refs, types, evidence,
                                        {i: p.objects for i, p in enumerate(predictions) if evidence[i]}))
     return {f"identity/{k}": v for k, v in r.items()}
 

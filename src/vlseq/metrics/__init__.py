@@ -65,6 +65,7 @@ __all__ = [
     "coco_mask_map",
     "detection_identity",
     "enclosing_box",
+    "evidence_identity",
     "grounded_caption_f1",
     "head_noun",
     "label_errors",
@@ -91,5 +92,4 @@ __all__ = [
     "tokenize_sentences",
     "vqa_accuracy",
     "vqa_identity",
-    "evidence_identity",
 ]

@@ -6,7 +6,7 @@ import random
 from collections import Counter
 from typing import Any, Sequence
 
-from ..codec.markup import GroundedText, Phrase, escape_markup
+from ..codec.markup import GroundedText, Phrase, escape_markup, object_list
 from ..data.example import Example
 from .base import GrammarSpec, Prediction, Task, grounded_target, only_box, pick, region_prompt
 from .judge import choice_right, text_right
@@ -99,11 +99,8 @@ class VQA(Task):
         found = self.evidence(ex) if point and evidence else []
         if not found:
             return escape_markup(answer)
-        text, phrases = "", []
-        for label, b in found:
-            phrases.append(Phrase(len(text), len(text) + len(label), (b,)))
-            text += label + " "
-        return grounded_target(GroundedText(text + answer, phrases), ex, bins, box_first=True)
+        listed = object_list(found)
+        return grounded_target(GroundedText(f"{listed.text} {answer}", listed.phrases), ex, bins, box_first=True)
 
     def parse(self, sequence: str, ex: Example, bins: int) -> Prediction:
         """As any task's, and the answer is the text after the last pointed object where there is
