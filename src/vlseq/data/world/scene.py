@@ -37,7 +37,7 @@ from ..example import Object
 from .contour import simplify_closed, trace_outline
 
 # SIZE_GAP and SIZES_3 are imported for the callers that knew them here (they moved to sizes.py)
-from .sizes import MAX_SCALE, SIZE_GAP, SIZES, SIZES_3, scale_radius, size_name  # noqa: F401
+from .sizes import MAX_SCALE, RADIUS_JITTER, SIZE_GAP, SIZES, SIZES_3, scale_radius, size_name  # noqa: F401
 
 #: Colour name -> base RGB; far apart in RGB and from the muted backgrounds.
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -386,7 +386,7 @@ def _sample_object(rng: np.random.Generator, cfg: WorldConfig, pair: tuple[str, 
     else:
         colour, shape = pair
     if not scaled:
-        r = cfg.sizes[size] * cfg.size * float(rng.uniform(0.92, 1.08))
+        r = cfg.sizes[size] * cfg.size * float(rng.uniform(1 - RADIUS_JITTER, 1 + RADIUS_JITTER))
     else:
         frac = scale_radius(rng, cfg)
         size, r = size_name(frac, cfg), frac * cfg.size

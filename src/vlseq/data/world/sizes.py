@@ -26,7 +26,9 @@ import numpy as np
 if TYPE_CHECKING:  # the config is built in scene.py, which imports this module
     from .scene import WorldConfig
 
-#: Size name -> shape radius as a fraction of the image side (jittered by +-8 %).
+#: A named size's radius is jittered by this fraction either way.
+RADIUS_JITTER = 0.08
+#: Size name -> shape radius as a fraction of the image side (jittered by :data:`RADIUS_JITTER`).
 SIZES: dict[str, float] = {"small": 0.075, "large": 0.135}
 SIZES_3: dict[str, float] = {"small": 0.07, "medium": 0.1, "large": 0.14}
 #: Largest ``scale`` radius (fraction of the side: the shape spans about the whole image).
@@ -37,6 +39,12 @@ SIZE_GAP = 0.04
 #: Draws of a mixed world's radius before the gap rule gives way (each draw lands in a gap with
 #: a chance of at most ``2 * SIZE_GAP`` per threshold, so this bound is never reached in practice).
 MAX_REDRAWS = 64
+#: The smallest pixel-sharp radius, in pixels, at which the shapes keep their identity: the best
+#: possible reader of a lone drawing (``experiments/legibility.py``, exact pixel patterns, the
+#: seven default shapes) names 0.994 of them at 3.8 px, 0.987 at 3.4 and 0.960 at 2.6, where a
+#: circle and a hexagon light the same pixels in about one drawing of ten. Below it a shape
+#: question can have no answer in the pixels.
+LEGIBLE_RADIUS_PX = 3.8
 
 
 def thresholds(sizes: dict[str, float]) -> list[float]:
@@ -81,3 +89,23 @@ def scale_radius(rng: np.random.Generator, cfg: WorldConfig) -> float:
             break
         v -= b - a
     return lo * (hi / lo) ** u
+
+
+def smallest_radius_px(cfg: WorldConfig) -> float:
+    """The smallest radius, in pixels, that ``cfg`` can draw (a named size less its jitter, or the
+    ``scale`` range's low end, whichever is smaller)."""
+    named = min(cfg.sizes.values()) * (1 - RADIUS_JITTER)
+    lo = cfg.scale[0] if cfg.scale is not None else named
+    smallest = lo if cfg.scale is not None and cfg.scale_frac is None else min(lo, named)
+    return smallest * cfg.size
+
+
+def illegible_note(cfg: WorldConfig) -> str | None:
+    """Why ``cfg`` draws shapes too small to tell apart, or None: pixel-sharp radii under
+    :data:`LEGIBLE_RADIUS_PX` (anti-aliased drawings keep more of the outline and are not judged)."""
+    r = smallest_radius_px(cfg)
+    if cfg.antialias > 1 or r >= LEGIBLE_RADIUS_PX:
+        return None
+    return (f"the world draws pixel-sharp shapes down to a radius of {r:.1f} px at size {cfg.size}; under "
+            f"{LEGIBLE_RADIUS_PX} px some shapes (a circle and a hexagon first) light the same pixels, so "
+            f"their names are not in the image: raise the scale's low end or the size, or draw with --antialias")
