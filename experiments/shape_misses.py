@@ -66,6 +66,11 @@ def shape_rows(predictions: Path, world: Path, grid: int) -> list[dict]:
     return rows
 
 
+#: Edges of the finer size table, in grid cells covered: at tiny's 8 px cells a circle of the
+#: 3.8 px radius under which shapes share their pixels (``experiments/legibility.py``) covers about
+#: 0.9 of a cell, a square of that radius about 0.6.
+FINE_CELLS = (0.0, 0.5, 0.75, 1.0, 1.5, 4.0)
+
 #: Where a pointed answer's box landed (:func:`landed`).
 LANDINGS = ("the object", "another object of the named colour", "another object", "no object")
 
@@ -130,6 +135,13 @@ def main(argv: list[str] | None = None) -> int:
         if not rs:
             continue
         print(score_row(b, rs))
+    print("\nFiner, by cells covered (the smallest buckets split where the world's pixels stop naming shapes):\n")
+    print("| cells | n | accuracy | found | named right given found | WHICH misses | WHAT misses |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for lo, hi in zip(FINE_CELLS, FINE_CELLS[1:]):
+        rs = [r for r in rows if lo <= r["cells"] < hi]
+        if rs:
+            print(score_row(f"{lo}-{hi}", rs))
     misses = defaultdict(list)  # (shape, said, bucket) -> the WHAT misses
     for r in rows:
         if r["found"] and r["said"] != r["truth"]:

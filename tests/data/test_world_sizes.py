@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
-from vlseq.data.synth import SynthOptions, world_config, write_world
+from vlseq.cli.synth import main
+from vlseq.data.synth import SynthOptions, world_config
+from vlseq.data.world import WorldConfig, generate_scene
 from vlseq.data.world.rendering import coverage
 from vlseq.data.world.scene import SceneObject
-from vlseq.data.world.sizes import LEGIBLE_RADIUS_PX, RADIUS_JITTER, SIZES, illegible_note, smallest_radius_px
+from vlseq.data.world.sizes import (
+    LEGIBLE_RADIUS_PX,
+    RADIUS_JITTER,
+    SIZE_GAP,
+    SIZES,
+    illegible_note,
+    illegible_share,
+    smallest_radius_px,
+)
 
 
 def _pixels(shape: str, radius: float, cx: float, cy: float) -> bytes:
@@ -49,21 +61,39 @@ def test_smallest_radius_of_each_kind_of_world():
     assert smallest_radius_px(mixed) == pytest.approx(min(SIZES.values()) * (1 - RADIUS_JITTER) * 64)
 
 
-@pytest.mark.parametrize("opts, legible", [
-    ({"size": 64}, True),
-    ({"size": 64, "scale": (0.06, 0.4), "scale_frac": 0.1}, True),
-    ({"size": 64, "scale": (0.04, 0.4), "scale_frac": 0.1}, False),
-    ({"size": 32}, False),
-    ({"size": 32, "antialias": 4}, True),  # coverage keeps more of the outline: not judged
+@pytest.mark.parametrize("opts, share", [
+    ({"size": 64}, 0.0),
+    ({"size": 64, "scale": (0.06, 0.4), "scale_frac": 0.1}, 0.0),
+    ({"size": 32}, 0.5),  # "small" (2.4 px) always under, "large" (4.3 px) never
+    # log-uniform radii, the share of the log range under 3.8 px over the range less its gaps
+    ({"size": 64, "scale": (0.04, 0.4)}, math.log(LEGIBLE_RADIUS_PX / 2.56) / math.log(10) / (1 - 2 * SIZE_GAP)),
+    ({"size": 64, "scale": (0.04, 0.4), "scale_frac": 0.1},
+     0.1 * math.log(LEGIBLE_RADIUS_PX / 2.56) / math.log(10) / (1 - 2 * SIZE_GAP)),
+    ({"size": 32, "antialias": 4}, 0.0),  # coverage keeps more of the outline: not judged
 ])
-def test_illegible_note_names_the_radius_and_the_way_out(opts, legible):
-    note = illegible_note(world_config(SynthOptions(**opts)))
-    if legible:
-        assert note is None
-    else:
-        assert note is not None and "px" in note and "--antialias" in note
+def test_illegible_share_of_each_kind_of_world(opts, share):
+    cfg = world_config(SynthOptions(**opts))
+    assert illegible_share(cfg) == pytest.approx(share)
+    note = illegible_note(cfg)
+    assert (note is None) == (share == 0.0)
+    if note:
+        assert f"{share:.1%}" in note and "--antialias" in note
 
 
-def test_writing_a_world_of_illegible_shapes_warns(tmp_path):
-    with pytest.warns(UserWarning, match="light the same pixels"):
-        write_world(tmp_path / "w", SynthOptions(size=32, train=2, val=1, test=1, workers=1))
+def test_illegible_share_matches_the_drawn_radii():
+    """The expected share against the radii a world really draws (small objects only, so that no
+    placement fails: a large object that finds no room is dropped, which the share does not model)."""
+    cfg = WorldConfig(size=64, scale=(0.04, 0.1))
+    rng = np.random.default_rng(0)
+    radii = [o.radius for _ in range(400) for o in generate_scene(rng, cfg).objects]
+    drawn = float(np.mean(np.asarray(radii) < LEGIBLE_RADIUS_PX))
+    assert drawn == pytest.approx(illegible_share(cfg), abs=0.04)
+
+
+def test_synth_cli_notes_a_world_of_illegible_shapes(tmp_path, capsys):
+    main(["--out", str(tmp_path / "w"), "--size", "32", "--train", "2", "--val", "1", "--test", "1",
+          "--workers", "1", "--no-progress", "--no-contact-sheet"])
+    assert "50.0% of the objects" in capsys.readouterr().err
+    main(["--out", str(tmp_path / "v"), "--size", "64", "--train", "2", "--val", "1", "--test", "1",
+          "--workers", "1", "--no-progress", "--no-contact-sheet"])
+    assert "radius under" not in capsys.readouterr().err

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Sequence
 
-from ..data.synth import DEFAULT_HELDOUT, SynthOptions, parse_scale, write_world
+from ..data.synth import DEFAULT_HELDOUT, SynthOptions, parse_scale, world_config, write_world
 from ..data.world.scene import ALL_BACKGROUNDS, ALL_SHAPES, BACKGROUNDS, COLOURS, FILLS, SHAPES
-from ..data.world.sizes import MAX_SCALE
+from ..data.world.sizes import MAX_SCALE, illegible_note
 from .paths import output_dir
 
 
@@ -113,9 +114,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = output_dir(args.pop("out"), "manifest.json", "a synthetic world", overwrite=args.pop("overwrite"))
     sheet = not args.pop("no_contact_sheet")
     try:
-        write_world(out, SynthOptions(**args))
+        opts = SynthOptions(**args)
+        note = illegible_note(world_config(opts))
+        write_world(out, opts)
     except ValueError as e:  # a held-out pair naming an unknown colour or shape, a bad world option: a bad flag
         parser.error(str(e))
+    if note:  # a note, not an error: such a world may be wanted (the quickstart's holds a few such objects)
+        print(f"vlseq synth: note: {note}", file=sys.stderr)
     if sheet:
         # Drawn here, not in the data layer: the sheet is a picture of the data written.
         from ..evaluation.data_report import DEFAULT_BINS

@@ -44,7 +44,6 @@ import json
 import os
 import shutil
 import sys
-import warnings
 from dataclasses import dataclass, replace
 from multiprocessing import get_context
 from pathlib import Path
@@ -54,7 +53,7 @@ import numpy as np
 
 from .world import WorldConfig, categories, edit_example, examples_for_scene, generate_scene, pair_example, render
 from .world.scene import ALL_BACKGROUNDS, ALL_SHAPES, BACKGROUNDS, COLOURS, SHAPES
-from .world.sizes import SIZES, SIZES_3, illegible_note
+from .world.sizes import SIZES, SIZES_3
 from .world.stories import MAX_IMAGES, story_example
 from .writers import SplitWriter, example_records, image_path, save_png
 
@@ -242,9 +241,6 @@ def write_world(out: str | Path, opts: SynthOptions = SynthOptions()) -> Path:
             raise ValueError(f"vlseq synth: {name.replace('_', '-')} must be a fraction in [0, 1], "
                              f"got {getattr(opts, name)}")
     base_cfg = world_config(opts)
-    note = illegible_note(base_cfg)
-    if note:  # a warning, not an error: a user may want such a world on purpose (a test of limits)
-        warnings.warn(f"vlseq synth: {note}", stacklevel=2)
     heldout = opts.heldout
     if tuple(map(tuple, heldout)) == DEFAULT_HELDOUT:  # the defaults shrink to what the world can draw
         heldout = tuple(p for p in DEFAULT_HELDOUT if p[0] in base_cfg.colours and p[1] in base_cfg.shapes)

@@ -79,8 +79,7 @@ def scale_radius(rng: np.random.Generator, cfg: WorldConfig) -> float:
             if all(abs(u - c) >= SIZE_GAP for c in cuts):
                 break
         return lo * (hi / lo) ** u
-    n = len(cfg.sizes)
-    parts = [(k / n + (SIZE_GAP if k else 0.0), (k + 1) / n - (SIZE_GAP if k < n - 1 else 0.0)) for k in range(n)]
+    parts = _allowed_u(cfg)
     v = float(rng.uniform(0, sum(b - a for a, b in parts)))
     u = parts[-1][1]
     for a, b in parts:
@@ -100,12 +99,48 @@ def smallest_radius_px(cfg: WorldConfig) -> float:
     return smallest * cfg.size
 
 
+def _allowed_u(cfg: WorldConfig) -> list[tuple[float, float]]:
+    """The intervals of the log position ``u`` in ``[0, 1]`` that :func:`scale_radius` draws from
+    (uniformly): the range less :data:`SIZE_GAP` about each size threshold."""
+    n = len(cfg.sizes)
+    if cfg.scale_frac is None:
+        return [(k / n + (SIZE_GAP if k else 0.0), (k + 1) / n - (SIZE_GAP if k < n - 1 else 0.0)) for k in range(n)]
+    lo, hi = cfg.scale  # type: ignore[misc]
+    cuts = sorted(math.log(t / lo) / math.log(hi / lo) for t in thresholds(cfg.sizes))
+    edges = [0.0] + [e for c in cuts for e in (c - SIZE_GAP, c + SIZE_GAP)] + [1.0]
+    spans = [(min(max(a, 0.0), 1.0), min(max(b, 0.0), 1.0)) for a, b in zip(edges[::2], edges[1::2])]
+    return [(a, b) for a, b in spans if b > a]
+
+
+def illegible_share(cfg: WorldConfig) -> float:
+    """The expected share of the radii ``cfg`` draws that are pixel-sharp and under
+    :data:`LEGIBLE_RADIUS_PX`: 0.0 for an anti-aliased world, which keeps more of each outline.
+
+    A named size's radius is uniform within its jitter, a ``scale`` radius log-uniform over the
+    range less its gaps about the size thresholds (:func:`scale_radius`), and a mixed world weighs
+    the two by ``scale_frac``. Among the objects a scene keeps the share is somewhat higher: a large object
+    that finds no room is dropped."""
+    if cfg.antialias > 1:
+        return 0.0
+    named = sum(min(max((LEGIBLE_RADIUS_PX / (r * cfg.size) - (1 - RADIUS_JITTER)) / (2 * RADIUS_JITTER), 0.0), 1.0)
+                for r in cfg.sizes.values()) / len(cfg.sizes)
+    if cfg.scale is None:
+        return named
+    lo, hi = cfg.scale
+    below = math.log(LEGIBLE_RADIUS_PX / (lo * cfg.size)) / math.log(hi / lo)  # u under it is illegible
+    allowed = _allowed_u(cfg)
+    scaled = sum(max(min(b, below) - a, 0.0) for a, b in allowed) / sum(b - a for a, b in allowed)
+    if cfg.scale_frac is None:
+        return scaled
+    return cfg.scale_frac * scaled + (1 - cfg.scale_frac) * named
+
+
 def illegible_note(cfg: WorldConfig) -> str | None:
-    """Why ``cfg`` draws shapes too small to tell apart, or None: pixel-sharp radii under
-    :data:`LEGIBLE_RADIUS_PX` (anti-aliased drawings keep more of the outline and are not judged)."""
-    r = smallest_radius_px(cfg)
-    if cfg.antialias > 1 or r >= LEGIBLE_RADIUS_PX:
+    """What share of ``cfg``'s objects are drawn too small to tell apart, or None when none are."""
+    share = illegible_share(cfg)
+    if share <= 0.0:
         return None
-    return (f"the world draws pixel-sharp shapes down to a radius of {r:.1f} px at size {cfg.size}; under "
-            f"{LEGIBLE_RADIUS_PX} px some shapes (a circle and a hexagon first) light the same pixels, so "
-            f"their names are not in the image: raise the scale's low end or the size, or draw with --antialias")
+    return (f"about {share:.1%} of the objects are drawn pixel-sharp with a radius under {LEGIBLE_RADIUS_PX} px "
+            f"(the smallest: {smallest_radius_px(cfg):.1f} px at size {cfg.size}), where some shapes (a circle and "
+            f"a hexagon first) light the same pixels, so their names are not always in the image "
+            f"(a higher --scale low end or --size, or --antialias, avoids it)")
