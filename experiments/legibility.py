@@ -28,23 +28,12 @@ import json
 
 import numpy as np
 
-from vlseq.data.world.rendering import coverage
-from vlseq.data.world.scene import SHAPES, SceneObject
+from vlseq.data.world.rendering import lone_pixels
+from vlseq.data.world.scene import SHAPES
 from vlseq.data.world.sizes import RADIUS_JITTER
 
 #: The canvas a drawing is made on: wide enough for the largest radius measured here.
 CANVAS = 48
-
-
-def pattern(shape: str, radius: float, cx: float, cy: float) -> bytes:
-    """The exact pixels of one drawing, cropped to their box: what a reader of the image gets."""
-    obj = SceneObject(shape=shape, colour="white", size="small", cx=cx, cy=cy, radius=radius, rgb=(255, 255, 255))
-    q = coverage(obj, CANVAS, CANVAS, 1).astype(np.uint8)  # (H, W): 1 where a pixel's centre is inside
-    ys, xs = np.nonzero(q)
-    if len(ys) == 0:
-        return b""
-    crop = q[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
-    return bytes(crop.shape) + crop.tobytes()
 
 
 def bayes_rate(radius: float, shapes: list[str], draws: int, jitter: float,
@@ -56,7 +45,7 @@ def bayes_rate(radius: float, shapes: list[str], draws: int, jitter: float,
         for _ in range(draws):
             r = radius * float(rng.uniform(1 - jitter, 1 + jitter))
             c = CANVAS / 2 + rng.uniform(0.0, 1.0, size=2)
-            by_pattern[pattern(s, r, float(c[0]), float(c[1]))][s] += 1
+            by_pattern[lone_pixels(s, r, float(c[0]), float(c[1]), CANVAS)][s] += 1
     right: collections.Counter = collections.Counter()
     confused: collections.Counter = collections.Counter()
     for counts in by_pattern.values():

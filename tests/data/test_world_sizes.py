@@ -1,4 +1,4 @@
-"""The world's sizes: the smallest radius a world draws, and the warning for shapes too small to name."""
+"""The world's sizes: the smallest radius a world draws, and the note on shapes too small to name."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import pytest
 from vlseq.cli.synth import main
 from vlseq.data.synth import SynthOptions, world_config
 from vlseq.data.world import WorldConfig, generate_scene
-from vlseq.data.world.rendering import coverage
-from vlseq.data.world.scene import SceneObject
+from vlseq.data.world.rendering import lone_pixels
 from vlseq.data.world.sizes import (
     LEGIBLE_RADIUS_PX,
     RADIUS_JITTER,
@@ -23,15 +22,6 @@ from vlseq.data.world.sizes import (
 )
 
 
-def _pixels(shape: str, radius: float, cx: float, cy: float) -> bytes:
-    """A lone pixel-sharp drawing's lit pixels, cropped to their box."""
-    obj = SceneObject(shape=shape, colour="red", size="small", cx=cx, cy=cy, radius=radius, rgb=(255, 0, 0))
-    lit = coverage(obj, 24, 24, 1) > 0
-    ys, xs = np.nonzero(lit)
-    crop = lit[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
-    return bytes(crop.shape) + np.packbits(crop).tobytes()
-
-
 def _shared(radius: float, draws: int = 200) -> int:
     """How many hexagon drawings near ``radius`` (jittered as the world jitters) light exactly the
     pixels of some circle drawing, each centred anywhere within a pixel."""
@@ -40,7 +30,7 @@ def _shared(radius: float, draws: int = 200) -> int:
     def drawings(shape: str) -> list[bytes]:
         radii = radius * rng.uniform(1 - RADIUS_JITTER, 1 + RADIUS_JITTER, size=draws)
         offsets = 12 + rng.uniform(0.0, 1.0, size=(draws, 2))
-        return [_pixels(shape, r, x, y) for r, (x, y) in zip(radii, offsets)]
+        return [lone_pixels(shape, r, x, y, 24) for r, (x, y) in zip(radii, offsets)]
 
     circles = set(drawings("circle"))
     return sum(p in circles for p in drawings("hexagon"))

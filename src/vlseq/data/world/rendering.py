@@ -102,6 +102,19 @@ def coverage(o: SceneObject, width: int, height: int, k: int, stroke: bool = Fal
     return s.reshape(height, k, width, k).mean(axis=(1, 3), dtype=np.float32)
 
 
+def lone_pixels(shape: str, radius: float, cx: float, cy: float, canvas: int) -> bytes:
+    """The exact pixels a lone pixel-sharp ``shape`` lights on a ``canvas`` px square, cropped to
+    their box (shape and bits): two drawings that give equal bytes cannot be told apart. Empty
+    for a shape that lights no pixel centre."""
+    obj = SceneObject(shape=shape, colour="white", size="small", cx=cx, cy=cy, radius=radius, rgb=(255, 255, 255))
+    lit = coverage(obj, canvas, canvas, 1) > 0  # (H, W): where a pixel's centre is inside
+    ys, xs = np.nonzero(lit)
+    if len(ys) == 0:
+        return b""
+    crop = lit[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    return bytes(crop.shape) + np.packbits(crop).tobytes()
+
+
 def render(scene: Scene) -> np.ndarray:
     """``(H, W, 3)`` uint8 image of the scene; same background and objects -> same pixels."""
     img = render_background(scene.background["kind"], scene.background["seed"], scene.width, scene.height)

@@ -72,8 +72,7 @@ def scale_radius(rng: np.random.Generator, cfg: WorldConfig) -> float:
     """A log-uniform radius fraction from ``cfg.scale``, avoiding :data:`SIZE_GAP` about each threshold."""
     lo, hi = cfg.scale  # type: ignore[misc]
     if cfg.scale_frac is not None:
-        span = math.log(hi / lo)
-        cuts = [math.log(t / lo) / span for t in thresholds(cfg.sizes)]
+        cuts = _cuts(cfg)
         for _ in range(MAX_REDRAWS):
             u = float(rng.uniform(0.0, 1.0))
             if all(abs(u - c) >= SIZE_GAP for c in cuts):
@@ -90,13 +89,22 @@ def scale_radius(rng: np.random.Generator, cfg: WorldConfig) -> float:
     return lo * (hi / lo) ** u
 
 
+def _cuts(cfg: WorldConfig) -> list[float]:
+    """Where the size thresholds fall in a mixed world's ``scale`` range, as log positions in ``[0, 1]``."""
+    lo, hi = cfg.scale  # type: ignore[misc]
+    span = math.log(hi / lo)
+    return [math.log(t / lo) / span for t in thresholds(cfg.sizes)]
+
+
 def smallest_radius_px(cfg: WorldConfig) -> float:
-    """The smallest radius, in pixels, that ``cfg`` can draw (a named size less its jitter, or the
-    ``scale`` range's low end, whichever is smaller)."""
+    """The smallest radius, in pixels, that ``cfg`` can draw: a named size less its jitter, the
+    ``scale`` range's low end, or (a mixed world, which draws both) the smaller of the two."""
     named = min(cfg.sizes.values()) * (1 - RADIUS_JITTER)
-    lo = cfg.scale[0] if cfg.scale is not None else named
-    smallest = lo if cfg.scale is not None and cfg.scale_frac is None else min(lo, named)
-    return smallest * cfg.size
+    if cfg.scale is None:
+        return named * cfg.size
+    if cfg.scale_frac is None:
+        return cfg.scale[0] * cfg.size
+    return min(cfg.scale[0], named) * cfg.size
 
 
 def _allowed_u(cfg: WorldConfig) -> list[tuple[float, float]]:
@@ -105,9 +113,7 @@ def _allowed_u(cfg: WorldConfig) -> list[tuple[float, float]]:
     n = len(cfg.sizes)
     if cfg.scale_frac is None:
         return [(k / n + (SIZE_GAP if k else 0.0), (k + 1) / n - (SIZE_GAP if k < n - 1 else 0.0)) for k in range(n)]
-    lo, hi = cfg.scale  # type: ignore[misc]
-    cuts = sorted(math.log(t / lo) / math.log(hi / lo) for t in thresholds(cfg.sizes))
-    edges = [0.0] + [e for c in cuts for e in (c - SIZE_GAP, c + SIZE_GAP)] + [1.0]
+    edges = [0.0] + [e for c in sorted(_cuts(cfg)) for e in (c - SIZE_GAP, c + SIZE_GAP)] + [1.0]
     spans = [(min(max(a, 0.0), 1.0), min(max(b, 0.0), 1.0)) for a, b in zip(edges[::2], edges[1::2])]
     return [(a, b) for a, b in spans if b > a]
 
