@@ -107,9 +107,10 @@ def test_save_load_identical_generations(setup, tmp_path, lm) -> None:
     assert type(again.lm).__name__ == ("MBartForConditionalGeneration" if lm == "mbart" else "BartForConditionalGeneration")
 
 
-def test_two_images_per_example(setup) -> None:
+@pytest.mark.parametrize("coarse", [0, 2])
+def test_two_images_per_example(setup, coarse) -> None:
     by_task, tok, cfg, proc = setup
-    model = VLSeqModel(cfg)
+    model = VLSeqModel(dataclasses.replace(cfg, coarse_grid=coarse))
     from vlseq.data.world import pair_example
 
     cfg_w = WorldConfig(size=32, max_objects=3)
@@ -126,24 +127,31 @@ def test_two_images_per_example(setup) -> None:
     with torch.no_grad():
         full = model.encode_images(b["pixel_values"])
         masked = model.encode_images(b["pixel_values"], b["image_mask"])
-    n = model.tokens_per_image
-    assert masked.shape == full.shape == (2, 2 * n, cfg.d_model)
+    n, k = model.tokens_per_image, model.coarse_tokens
+    assert k == coarse * coarse
+    assert masked.shape == full.shape == (2, 2 * (n + k), cfg.d_model)
     assert torch.allclose(masked[0], full[0], atol=1e-6) and torch.allclose(masked[1, :n], full[1, :n], atol=1e-6)
+    # the coarse tokens follow both fine grids; the real image's lead its block
+    assert torch.allclose(masked[1, 2 * n: 2 * n + k], full[1, 2 * n: 2 * n + k], atol=1e-6)
     model.train()
     seen = []
-    hook = model.vision.register_forward_hook(lambda m, args, out: seen.append(args[0].shape[0]))
+    towers = [model.vision] + ([model.coarse] if coarse else [])
+    hooks = [t.register_forward_hook(lambda m, args, out: seen.append(args[0].shape[0])) for t in towers]
     model(**b)
-    hook.remove()
-    assert seen == [3]
+    for hook in hooks:
+        hook.remove()
+    assert seen == [3] * len(towers)
 
 
-def test_a_row_does_not_depend_on_its_neighbours_images(setup) -> None:
+@pytest.mark.parametrize("coarse", [0, 1, 2])
+def test_a_row_does_not_depend_on_its_neighbours_images(setup, coarse) -> None:
     # A one-image row padded to two images beside a pair must give what it gives alone: BART adds
     # positions over the whole encoder input, so without the shift its prompt moved by one image's
     # tokens, and a model trained on batches of one image count answered at chance on mixed ones.
+    # With coarse tokens, they too sit after the padding image's grid and must be moved back.
     by_task, tok, cfg, proc = setup
     torch.manual_seed(0)
-    model = VLSeqModel(cfg)
+    model = VLSeqModel(dataclasses.replace(cfg, coarse_grid=coarse))
     torch.nn.init.normal_(model.lm.get_encoder().embed_positions.weight, std=1.0)  # positions that matter
     model.eval()
     from vlseq.data.world import pair_example

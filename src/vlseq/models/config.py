@@ -111,6 +111,9 @@ class ModelConfig:
     encoder_skip: bool = False
     #: std of the normal init of every linear and embedding weight; None: ``d_model ** -0.5``
     init_std: float | None = None
+    #: side of a coarse grid of image tokens beside the fine one (0: none; 1: one global token per
+    #: image; 2 or 4: a 2x2 or 4x4 grid), one conv stage deeper than the stem (:mod:`vlseq.models.coarse`)
+    coarse_grid: int = 0
     #: init of the image grid's row/column position embeddings (learned either way): ``sincos``, the
     #: 2-D sine-cosine table at the scale of the normalised image features, or ``normal`` at
     #: ``weight_std`` (about 1/11 of the features' norm at d_model 128)
@@ -234,6 +237,8 @@ class ModelConfig:
             raise ValueError(f"model.referent_via must be 'pointer', 'encoder' or 'attention', got {self.referent_via!r}")
         if self.modality_experts < 0:
             raise ValueError(f"model.modality_experts is a rank, 0 or more, got {self.modality_experts!r}")
+        if not isinstance(self.coarse_grid, int) or isinstance(self.coarse_grid, bool) or self.coarse_grid < 0:
+            raise ValueError(f"model.coarse_grid is a grid side, 0 (none) or more, got {self.coarse_grid!r}")
         if self.loc_pointer_at not in ("all", "coords"):
             raise ValueError(f"model.loc_pointer_at must be 'all' or 'coords', got {self.loc_pointer_at!r}")
 

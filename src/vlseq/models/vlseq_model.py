@@ -3,6 +3,7 @@
 ::
 
     pixel_values (B, I, 3, S, S) --vision--> (B, I, h*w, C) --proj + 2-D pos + image index--+
+                       (optional) --coarse stage--> (B, I, k, d) ------ + image index -----+
                                                                                           cat --> BART encoder
     input_ids (B, L) --------------------shared embeddings (tied to the output head)------+
     decoder_input_ids (B, T) --> BART decoder --> logits (B, T, V)
@@ -29,10 +30,11 @@ from transformers import (
 )
 from transformers.modeling_outputs import BaseModelOutput
 
+from .coarse import CoarseTokens
 from .config import ModelConfig
 from .experts import TokenRouter, install_modality_experts
 from .greedy import greedy_decode
-from .loss import balanced_loss_split, coordinate_mask
+from .loss import balanced_loss_split, cell_identity_loss, coordinate_mask
 from .pointer import PointerHead
 from .positions import sincos_2d, sincos_coordinates
 from .vision import build_vision, grid_size
@@ -88,6 +90,7 @@ class VLSeqModel(nn.Module):
         else:
             pos_row, pos_col = torch.randn(self.grid[0], d) * std, torch.randn(self.grid[1], d) * std
         self.pos_row, self.pos_col = nn.Parameter(pos_row), nn.Parameter(pos_col)
+        self.coarse = CoarseTokens(c, d, cfg.coarse_grid, self.grid, cfg.vision.norm) if cfg.coarse_grid else None
         self.image_index = nn.Embedding(cfg.max_images, d)
         # Like the positions: nn.Embedding's N(0, 1) init would add a shared vector as large as the
         # image features themselves to every image token.
@@ -126,7 +129,7 @@ class VLSeqModel(nn.Module):
             self._init_coordinates_sincos()
         if self.lm.lm_head.weight is not self.lm.get_input_embeddings().weight:
             raise RuntimeError("the output head is not tied to the input embeddings")
-        n_img = self.grid[0] * self.grid[1] * cfg.max_images
+        n_img = (self.tokens_per_image + self.coarse_tokens) * cfg.max_images
         if n_img >= cfg.max_positions:
             raise ValueError(f"max_positions {cfg.max_positions} too small for {n_img} image tokens + the prompt")
 
@@ -149,10 +152,17 @@ class VLSeqModel(nn.Module):
         counts the ``<img_k>`` output tokens of the image tokenizer's codebook."""
         return self.grid[0] * self.grid[1]
 
+    @property
+    def coarse_tokens(self) -> int:
+        """Coarse encoder tokens per image (``model.coarse_grid`` squared; 0 without them). They
+        follow all images' fine grids: image ``i``'s cells stay at ``i * tokens_per_image ..``."""
+        return 0 if self.coarse is None else self.coarse.tokens
+
     # ------------------------------------------------------------------ encoder inputs
 
     def encode_images(self, pixel_values: torch.Tensor, image_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, I, 3, S, S) -> (B, I * h * w, d).
+        """(B, I, 3, S, S) -> (B, I * h * w + I * k, d): every image's fine grid, then (with
+        ``model.coarse_grid``) every image's ``k`` coarse tokens.
 
         ``image_mask`` (B, I) bool marks the real images of a padded batch (a story beside
         single-image rows): only those go through the vision stem, so padding costs no stem time
@@ -166,17 +176,22 @@ class VLSeqModel(nn.Module):
         # takes the Processor's float32 pixels from every caller (generation, scoring, diagnostics).
         flat = pixel_values.flatten(0, 1).to(self.proj[0].weight.dtype)  # (B*I, 3, S, S)
         keep = None if image_mask is None else image_mask.flatten().to(flat.device)
-        if keep is None or bool(keep.all()):
-            feats = self.vision(flat)  # (B*I, C, h, w)
-        else:
-            real = self.vision(flat[keep])
-            feats = real.new_zeros((flat.shape[0], *real.shape[1:])).index_put((keep,), real)
-        feats = feats.flatten(2).transpose(1, 2)  # (B*I, h*w, C)
-        x = self.proj(feats)
+        whole = keep is None or bool(keep.all())
+        real = self.vision(flat if whole else flat[keep])  # (B*I or fewer, C, h, w)
+        # the coarse stage sees the real images alone, like the stem (padding stays out of its norm)
+        coarse = None if self.coarse is None else self.coarse(real)  # (B*I or fewer, k, d)
+        if not whole:
+            real = real.new_zeros((flat.shape[0], *real.shape[1:])).index_put((keep,), real)
+            if coarse is not None:
+                coarse = coarse.new_zeros((flat.shape[0], *coarse.shape[1:])).index_put((keep,), coarse)
+        x = self.proj(real.flatten(2).transpose(1, 2))  # (B*I, h*w, d)
         pos = (self.pos_row[:, None, :] + self.pos_col[None, :, :]).reshape(-1, x.shape[-1])
         x = x + pos
-        x = x.view(b, n_img, -1, x.shape[-1]) + self.image_index.weight[:n_img, None, :]
-        return x.flatten(1, 2)
+        index = self.image_index.weight[:n_img, None, :]
+        x = (x.view(b, n_img, -1, x.shape[-1]) + index).flatten(1, 2)
+        if coarse is None:
+            return x
+        return torch.cat([x, (coarse.view(b, n_img, -1, x.shape[-1]) + index).flatten(1, 2)], dim=1)
 
     def encoder_inputs(
         self,
@@ -192,32 +207,44 @@ class VLSeqModel(nn.Module):
             input_ids: (B, L) prompt ids; attention_mask: (B, L).
             image_mask: (B, I) bool, False for padding images of single-image rows in a pair batch.
         Returns:
-            embeds (B, I*h*w + L, d) and mask (B, I*h*w + L).
+            embeds (B, I*h*w + I*k + L, d) and mask (B, I*h*w + I*k + L), with ``k``
+            :attr:`coarse_tokens`.
         """
-        img = self.encode_images(pixel_values, image_mask)
+        img = self.encode_images(pixel_values, image_mask)  # (B, I*h*w + I*k, d)
         b, n_img = pixel_values.shape[:2]
         if image_mask is None:
             image_mask = torch.ones(b, n_img, dtype=torch.bool, device=img.device)
-        img_mask = image_mask.to(attention_mask.dtype).repeat_interleave(self.tokens_per_image, dim=1)
+        per_image = image_mask.to(attention_mask.dtype)
+        img_mask = torch.cat([per_image.repeat_interleave(self.tokens_per_image, dim=1),
+                              per_image.repeat_interleave(self.coarse_tokens, dim=1)], dim=1)
         txt = self.lm.get_input_embeddings()(input_ids)
         if not bool(image_mask.all()):
-            txt = txt + self._prompt_position_shift(image_mask, input_ids.shape[1]).to(txt.dtype)
+            k = img.shape[1] - n_img * self.tokens_per_image  # the coarse tokens, I * k
+            shift = self._tail_position_shift(image_mask, k + input_ids.shape[1]).to(txt.dtype)  # (B, I*k + L, d)
+            txt = txt + shift[:, k:]
+            if k:
+                img = torch.cat([img[:, : img.shape[1] - k], img[:, img.shape[1] - k:] + shift[:, :k]], dim=1)
         return torch.cat([img, txt], dim=1), torch.cat([img_mask, attention_mask], dim=1)
 
-    def _prompt_position_shift(self, image_mask: torch.Tensor, length: int) -> torch.Tensor:
-        """(B, L, d): what moves each row's prompt to the encoder positions it has alone.
+    def _tail_position_shift(self, image_mask: torch.Tensor, length: int) -> torch.Tensor:
+        """(B, length, d): what moves each row's tokens after the fine grids (its coarse tokens, then
+        its prompt) to the encoder positions they have when the row is alone.
 
         BART's encoder adds learned positions 0..N-1 over the whole input, so in a batch padded to
         I images a one-image row's prompt would sit at positions I*h*w.. instead of h*w..: its output
         would depend on its neighbours. A model trained on batches of one image count (length-grouped
         batches) then failed on mixed ones (close-set answers at chance, BENCHMARKS.md). This swaps
         the positions BART will add for those right after the row's real images (zero for full rows).
+        A row's real images lead its padding ones, so its real coarse tokens lead that block too.
         """
         pos = self.lm.get_encoder().embed_positions
-        j = torch.arange(length, device=image_mask.device)
-        t = self.tokens_per_image
-        alone = image_mask.long().sum(1, keepdim=True) * t + j  # (B, L)
-        padded = image_mask.shape[1] * t + j  # (L,)
+        m = torch.arange(length, device=image_mask.device)  # place in the tail: coarse block, then prompt
+        t, k, n = self.tokens_per_image, self.coarse_tokens, image_mask.shape[1]
+        count = image_mask.long().sum(1, keepdim=True)  # (B, 1) real images
+        in_prompt = (m >= n * k).long()  # (length,)
+        # alone: the fine grids of the real images, then (in the prompt) their coarse tokens before it
+        alone = count * t + m - in_prompt * (n - count) * k  # (B, length)
+        padded = n * t + m  # (length,)
         return pos.weight[alone + pos.offset] - pos.weight[padded + pos.offset][None]
 
     def encode(self, embeds: torch.Tensor, mask: torch.Tensor, n_image_tokens: int = 0) -> BaseModelOutput:
@@ -393,53 +420,12 @@ class VLSeqModel(nn.Module):
 
     def cell_identity_loss(self, hidden: torch.Tensor, cell_xy: torch.Tensor, cell_token: torch.Tensor,
                            cell_weight: torch.Tensor | None = None) -> torch.Tensor:
-        """Cross-entropy of the tokens that name each described object, read through the tied output
-        head from the encoder's output at the first image's cell that holds the object's centre.
-
-        Args:
-            hidden: (B, N, d) encoder outputs, the first image's h*w cells first.
-            cell_xy: (B, K, 2) object centres as fractions of the image side; cell_token: (B, K) or
-                (B, K, W) the tokens naming each object (its label's first token, or one per content
-                word of its description), -100 for padding.
-        Returns:
-            () the mean over the batch's (object, token) pairs (0 when it has none).
-
-        Why: a plain CNN with this stem, trained on the world's labels at each object's cell, names
-        its objects at 0.93 after 450 steps (``experiments/identity_peer.py``), while the unified
-        model, trained on sequences alone, named them at 0.63 after 1,688 steps. The sequence loss
-        reaches what a cell says only through the decoder's cross-attention, mostly as where things
-        are; this puts the label at the cell itself, in the embedding space the decoder reads and
-        writes (the tied head), so the decoder can copy it from there.
-        """
-        if cell_token.dim() == 2:
-            cell_token = cell_token[..., None]
-        pairs = cell_token >= 0  # (B, K, W)
-        if not bool(pairs.any()):
-            return hidden.new_zeros(())
-        objects = pairs.any(-1)  # (B, K)
-        idx = self.cell_index(cell_xy).to(hidden.device)  # (B, K)
-        feats = hidden.gather(1, idx[..., None].expand(-1, -1, hidden.shape[-1]))[objects.to(hidden.device)]  # (n, d)
-        # The softmax runs over the batch's naming tokens alone: over the whole vocabulary it also
-        # pushed each cell away from every other word, colour words included, and the colour a
-        # cell carried was lost (VQA colour 0.65 -> 0.24 at 600 steps in the screen, BENCHMARKS.md).
-        tokens = cell_token[objects]  # (n, W)
-        classes = torch.unique(tokens[tokens >= 0])  # (C,)
-        if self.config.cell_head:
-            feats = self.cell_head(feats)
-        logits = feats @ self.lm.get_input_embeddings().weight[classes.to(hidden.device)].t()  # (n, C)
-        # One softmax per (object, token) pair, with the object's other tokens left out: "red" and
-        # "circle" both name the same cell and must not compete (n, W, C).
-        named = (tokens[..., None] == classes).any(1)  # (n, C): the object's own tokens
-        obj, slot = (tokens >= 0).nonzero(as_tuple=True)  # (P,), (P,)
-        target = torch.searchsorted(classes, tokens[obj, slot])  # (P,)
-        others = named[obj].clone()
-        others[torch.arange(len(obj)), target] = False
-        pair_logits = logits[obj.to(hidden.device)].masked_fill(others.to(hidden.device), float("-inf"))
-        loss = torch.nn.functional.cross_entropy(pair_logits, target.to(hidden.device), reduction="none")  # (P,)
-        if cell_weight is None:
-            return loss.mean()
-        w = cell_weight.to(hidden.device)[objects.to(hidden.device)][obj.to(hidden.device)]  # (P,)
-        return (loss * w).sum() / w.sum().clamp_min(1e-8)
+        """:func:`vlseq.models.loss.cell_identity_loss` of this model: the encoder's output (B, N, d)
+        at the first image's cell holding each object's centre, ``cell_xy`` (B, K, 2), must name its
+        ``cell_token`` (B, K) or (B, K, W) through the tied output head (or ``cell_head`` first)."""
+        cells = self.cell_index(cell_xy).to(hidden.device)  # (B, K)
+        head = self.cell_head if self.config.cell_head else None
+        return cell_identity_loss(hidden, cells, cell_token, self.lm.get_input_embeddings().weight, cell_weight, head)
 
     # ------------------------------------------------------------------ generation
 
