@@ -219,11 +219,11 @@ class VLSeqModel(nn.Module):
                               per_image.repeat_interleave(self.coarse_tokens, dim=1)], dim=1)
         txt = self.lm.get_input_embeddings()(input_ids)
         if not bool(image_mask.all()):
-            k = img.shape[1] - n_img * self.tokens_per_image  # the coarse tokens, I * k
+            k = n_img * self.coarse_tokens  # the coarse block, I * k tokens at the end of img
             shift = self._tail_position_shift(image_mask, k + input_ids.shape[1]).to(txt.dtype)  # (B, I*k + L, d)
             txt = txt + shift[:, k:]
             if k:
-                img = torch.cat([img[:, : img.shape[1] - k], img[:, img.shape[1] - k:] + shift[:, :k]], dim=1)
+                img = torch.cat([img[:, :-k], img[:, -k:] + shift[:, :k]], dim=1)
         return torch.cat([img, txt], dim=1), torch.cat([img_mask, attention_mask], dim=1)
 
     def _tail_position_shift(self, image_mask: torch.Tensor, length: int) -> torch.Tensor:
